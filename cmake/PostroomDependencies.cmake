@@ -1,0 +1,13 @@
+# Finds every third-party library from Debian's packages (see shared build notes).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(CARES REQUIRED IMPORTED_TARGET libcares)
+find_package(SQLite3 REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(yaml-cpp 0.7 REQUIRED)
+find_package(Threads REQUIRED)
+if(POSTROOM_TESTS)
+  find_package(doctest REQUIRED)
+  include(doctest)
+endif()

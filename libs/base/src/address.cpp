@@ -1,0 +1,124 @@
+// RFC 5321 mailbox parsing shared by the admin tool, the SMTP server and the relay.
+#include "postroom/base/address.hpp"
+
+#include <cctype>
+
+namespace postroom {
+namespace {
+
+// RFC 5321 §4.5.3.1.1 and §4.5.3.1.2.
+constexpr std::size_t kMaxLocalPart = 64;
+constexpr std::size_t kMaxDomain = 255;
+
+bool is_atext(unsigned char c) {
+  if (c >= 0x80) return true;  // UTF-8 (RFC 6531 §3.3)
+  if (std::isalnum(c)) return true;
+  constexpr std::string_view specials = "!#$%&'*+-/=?^_`{|}~";
+  return specials.find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+bool is_dot_string(std::string_view s) {
+  if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+  char prev = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (prev == '.') return false;
+    } else if (!is_atext(static_cast<unsigned char>(c))) {
+      return false;
+    }
+    prev = c;
+  }
+  return true;
+}
+
+bool needs_quotes(std::string_view local) { return !is_dot_string(local); }
+
+bool is_address_literal(std::string_view s) {
+  if (s.size() < 3 || s.front() != '[' || s.back() != ']') return false;
+  for (char c : s.substr(1, s.size() - 2)) {
+    auto u = static_cast<unsigned char>(c);
+    // dcontent: printable US-ASCII except "[", "]" and "\" (RFC 5321 §4.1.3).
+    if (u < 33 || u > 126 || c == '[' || c == ']' || c == '\\') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string to_lower_ascii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is_valid_domain(std::string_view text) {
+  if (text.empty() || text.size() > kMaxDomain) return false;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t dot = text.find('.', start);
+    if (dot == std::string_view::npos) dot = text.size();
+    std::string_view label = text.substr(start, dot - start);
+    if (label.empty() || label.size() > 63) return false;
+    if (label.front() == '-' || label.back() == '-') return false;
+    for (char c : label) {
+      auto u = static_cast<unsigned char>(c);
+      if (!(std::isalnum(u) || c == '-' || u >= 0x80)) return false;
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
+Result<Address> parse_address(std::string_view text) {
+  if (text.empty()) return fail("empty address");
+  std::string local;
+  std::size_t at;
+  if (text.front() == '"') {
+    // Quoted-string local part: qtextSMTP or quoted-pairSMTP (RFC 5321 §4.1.2).
+    std::size_t i = 1;
+    bool closed = false;
+    for (; i < text.size(); ++i) {
+      auto c = static_cast<unsigned char>(text[i]);
+      if (c == '\\') {
+        if (i + 1 >= text.size()) return fail("unterminated quoted local part");
+        auto next = static_cast<unsigned char>(text[++i]);
+        if (next < 32 || next > 126) return fail("bad quoted pair in local part");
+        local.push_back(static_cast<char>(next));
+      } else if (c == '"') {
+        closed = true;
+        ++i;
+        break;
+      } else if ((c >= 32 && c <= 126) || c >= 0x80) {
+        local.push_back(static_cast<char>(c));
+      } else {
+        return fail("control character in local part");
+      }
+    }
+    if (!closed) return fail("unterminated quoted local part");
+    if (i >= text.size() || text[i] != '@') return fail("missing @ after quoted local part");
+    at = i;
+  } else {
+    at = text.rfind('@');
+    if (at == std::string_view::npos) return fail("missing @domain");
+    local = std::string(text.substr(0, at));
+    if (!is_dot_string(local)) return fail("malformed local part");
+  }
+  if (local.empty()) return fail("empty local part");
+  if (local.size() > kMaxLocalPart) return fail("local part longer than 64 octets");
+  std::string_view domain = text.substr(at + 1);
+  if (domain.empty()) return fail("missing domain");
+  if (!is_address_literal(domain) && !is_valid_domain(domain)) return fail("malformed domain");
+  return Address{to_lower_ascii(local), to_lower_ascii(domain)};
+}
+
+std::string Address::str() const {
+  if (!needs_quotes(local)) return local + "@" + domain;
+  std::string out = "\"";
+  for (char c : local) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"@" + domain;
+}
+
+}  // namespace postroom

@@ -1,0 +1,37 @@
+#include "postroom/base/address.hpp"
+
+#include <doctest/doctest.h>
+
+using postroom::parse_address;
+
+TEST_CASE("address: dot-string addresses are lower-cased") {
+  auto a = parse_address("Alice.Smith@Example.TEST");
+  REQUIRE(a);
+  CHECK(a->local == "alice.smith");
+  CHECK(a->domain == "example.test");
+  CHECK(a->str() == "alice.smith@example.test");
+}
+
+TEST_CASE("address: quoted local parts are unquoted and re-quoted") {
+  auto a = parse_address(R"("john \"j\" doe"@example.test)");
+  REQUIRE(a);
+  CHECK(a->local == R"(john "j" doe)");
+  CHECK(a->str() == R"("john \"j\" doe"@example.test)");
+}
+
+TEST_CASE("address: address literals and UTF-8 are accepted") {
+  CHECK(parse_address("postmaster@[192.0.2.1]"));
+  CHECK(parse_address("\xc3\xa9l\xc3\xa8ve@\xc3\xa9" "cole.test"));
+}
+
+TEST_CASE("address: malformed addresses are refused with a reason") {
+  for (const char* bad : {"", "alice", "@example.test", "alice@", "a..b@example.test",
+                          ".a@example.test", "a b@example.test", "alice@-bad.test",
+                          "alice@exa_mple.test", "\"open@example.test", "alice@a..test"}) {
+    CAPTURE(bad);
+    auto a = parse_address(bad);
+    CHECK_FALSE(a);
+    if (!a) CHECK_FALSE(a.error().message.empty());
+  }
+  CHECK_FALSE(parse_address(std::string(65, 'a') + "@example.test"));
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything postroom needs to build, run and test on Debian 12.
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config clang-format
+  libuv1-dev libsqlite3-dev libyaml-cpp-dev doctest-dev
+  libsodium-dev libssl-dev libc-ares-dev
+  openssl sqlite3 python3 python3-pytest python3-aiosmtpd
+  curl swaks fetchmail dnsmasq-base procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
