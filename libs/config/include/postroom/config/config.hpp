@@ -1,0 +1,107 @@
+// The whole postroom configuration as one typed, immutable value (interface.md "Config file").
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "postroom/base/endpoint.hpp"
+#include "postroom/base/error.hpp"
+#include "postroom/base/units.hpp"
+
+struct sockaddr;
+
+namespace postroom::config {
+
+struct Listeners {
+  std::vector<Endpoint> smtp;         // port 25: inbound mail, relay for trusted/authenticated
+  std::vector<Endpoint> submission;   // port 587: STARTTLS, AUTH required
+  std::vector<Endpoint> submissions;  // port 465: implicit TLS, AUTH required
+  std::vector<Endpoint> pop3;         // port 110: STLS available
+  std::vector<Endpoint> pop3s;        // port 995: implicit TLS
+};
+
+struct Tls {
+  std::filesystem::path cert;
+  std::filesystem::path key;
+};
+
+enum class PlaintextPolicy { never, trusted_networks, always };
+
+struct Auth {
+  PlaintextPolicy plaintext_without_tls = PlaintextPolicy::trusted_networks;
+  // Brute-force defence (issue 5): each failure from an address doubles its delay up to
+  // failure_delay_max; lockout_failures within lockout_window lock the address out.
+  Seconds failure_delay_max{15};
+  unsigned lockout_failures = 10;
+  Seconds lockout_window{15 * 60};
+  Seconds lockout_duration{15 * 60};
+};
+
+enum class RelayMode { smarthost, direct };
+enum class SmarthostTls { starttls, implicit, none };
+
+struct Smarthost {
+  std::string host;
+  std::uint16_t port = 587;
+  SmarthostTls tls = SmarthostTls::starttls;
+  std::optional<std::string> username;
+  std::optional<std::filesystem::path> password_file;
+  std::optional<std::filesystem::path> ca_file;  // default: the system CAs
+};
+
+struct Relay {
+  RelayMode mode = RelayMode::direct;
+  std::optional<Smarthost> smarthost;
+  std::vector<Endpoint> dns_servers;  // empty: the system resolver
+  std::vector<Seconds> retry_schedule{Seconds(5 * 60),  Seconds(15 * 60), Seconds(30 * 60),
+                                      Seconds(3600),    Seconds(2 * 3600), Seconds(4 * 3600)};
+  Seconds max_queue_age{5 * 86400};
+};
+
+struct Limits {
+  std::uint64_t max_message_size = 25ULL << 20;
+  std::size_t max_recipients = 100;  // RFC 5321 §4.5.3.1.8 asks for at least 100
+  std::size_t max_connections = 1000;
+  std::size_t max_connections_per_ip = 50;
+  Seconds smtp_idle_timeout{5 * 60};   // RFC 5321 §4.5.3.2.7: at least 5 minutes
+  Seconds pop3_idle_timeout{10 * 60};  // RFC 1939 §3: at least 10 minutes (seed S10, S11)
+};
+
+struct Config {
+  std::filesystem::path file;  // the file this was read from
+  std::string hostname;
+  std::vector<std::string> domains;  // lower-case
+  std::filesystem::path data_dir;    // absolute
+  Listeners listen;
+  std::optional<Tls> tls;
+  std::vector<Cidr> trusted_networks;
+  Auth auth;
+  Relay relay;
+  Limits limits;
+
+  bool is_local_domain(std::string_view domain) const;
+  bool is_trusted(const sockaddr* peer) const;
+  std::filesystem::path database_path() const { return data_dir / "postroom.db"; }
+};
+
+// One problem found in the file, printed as `FILE:LINE: KEY: what is wrong`.
+struct ConfigError {
+  std::string file;
+  int line = 0;  // 1-based
+  std::string key;
+  std::string message;
+
+  std::string str() const;
+};
+
+// Reads and checks the whole file; returns every error found, not just the first.
+std::expected<Config, std::vector<ConfigError>> load(const std::filesystem::path& file);
+
+// The path from --config, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
+std::filesystem::path default_path(const char* from_flag);
+
+}  // namespace postroom::config

@@ -1,0 +1,400 @@
+// Loads postroom.yaml with yaml-cpp and checks every key, collecting all errors with file:line.
+#include "postroom/config/config.hpp"
+
+#include <sys/socket.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "postroom/base/address.hpp"
+
+namespace postroom::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A mapping's entries by key, with their nodes for line numbers.
+using Entries = std::map<std::string, std::pair<YAML::Node, YAML::Node>>;
+
+class Checker {
+ public:
+  explicit Checker(std::string file) : file_(std::move(file)) {}
+
+  std::vector<ConfigError>& errors() { return errors_; }
+
+  void error(const YAML::Node& at, std::string key, std::string message) {
+    // yaml-cpp counts lines from 0 and marks a missing node -1 (build notes).
+    int line = at.IsDefined() ? at.Mark().line + 1 : 0;
+    errors_.push_back(ConfigError{file_, std::max(line, 1), std::move(key), std::move(message)});
+  }
+
+  // The entries of a mapping; unknown and duplicate keys are errors
+  // (yaml-cpp 0.7 silently keeps the first duplicate, so we count ourselves).
+  std::optional<Entries> mapping(const YAML::Node& node, const std::string& path,
+                                 std::initializer_list<std::string_view> allowed) {
+    if (!node.IsMap()) {
+      error(node, path.empty() ? "(top level)" : path, "must be a mapping of keys");
+      return std::nullopt;
+    }
+    Entries entries;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string key = it->first.Scalar();
+      std::string full = path.empty() ? key : path + "." + key;
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        error(it->first, full, "unknown key");
+        continue;
+      }
+      if (entries.contains(key)) {
+        error(it->first, full, "duplicate key");
+        continue;
+      }
+      entries.emplace(key, std::pair{it->first, it->second});
+    }
+    return entries;
+  }
+
+  // The scalar text of a value, or nullopt (with an error) when it is not a scalar.
+  std::optional<std::string> scalar(const YAML::Node& value, const std::string& key) {
+    if (!value.IsScalar() || value.Scalar().empty()) {
+      error(value, key, "must be a single value");
+      return std::nullopt;
+    }
+    return value.Scalar();
+  }
+
+  // Parses a scalar with `parse`, reporting its error at the value's line.
+  template <class T, class Parse>
+  void parse_into(const Entries& entries, const std::string& path, const std::string& key,
+                  T& out, Parse parse) {
+    auto it = entries.find(key);
+    if (it == entries.end()) return;
+    std::string full = path.empty() ? key : path + "." + key;
+    auto text = scalar(it->second.second, full);
+    if (!text) return;
+    auto parsed = parse(*text);
+    if (!parsed) {
+      error(it->second.second, full, parsed.error().message);
+      return;
+    }
+    out = *parsed;
+  }
+
+  // Calls `each` for every scalar in a sequence value.
+  void for_each_item(const YAML::Node& value, const std::string& key,
+                     const std::function<void(const YAML::Node&, const std::string&)>& each) {
+    if (!value.IsSequence()) {
+      error(value, key, "must be a list, like [a, b]");
+      return;
+    }
+    for (const auto& item : value) {
+      if (auto text = scalar(item, key)) each(item, *text);
+    }
+  }
+
+ private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+template <class Enum>
+Result<Enum> parse_enum(std::string_view text,
+                        std::initializer_list<std::pair<std::string_view, Enum>> choices) {
+  std::string names;
+  for (auto& [name, value] : choices) {
+    if (text == name) return value;
+    names += names.empty() ? std::string(name) : " | " + std::string(name);
+  }
+  return fail("'" + std::string(text) + "' is not one of " + names);
+}
+
+Result<std::size_t> parse_count(std::string_view text) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit) || text.size() > 9)
+    return fail("'" + std::string(text) + "' is not a whole number");
+  return static_cast<std::size_t>(std::stoul(std::string(text)));
+}
+
+Result<Seconds> parse_positive_duration(std::string_view text) {
+  auto d = parse_duration(text);
+  if (d && d->count() == 0) return fail("must be longer than 0s");
+  return d;
+}
+
+void check_listen(Checker& c, const YAML::Node& where, const YAML::Node& node, Listeners& out) {
+  auto entries = c.mapping(node, "listen", {"smtp", "submission", "submissions", "pop3", "pop3s"});
+  if (!entries) return;
+  std::map<std::string, std::vector<Endpoint>*> targets = {{"smtp", &out.smtp},
+                                                           {"submission", &out.submission},
+                                                           {"submissions", &out.submissions},
+                                                           {"pop3", &out.pop3},
+                                                           {"pop3s", &out.pop3s}};
+  for (auto& [key, nodes] : *entries) {
+    std::string full = "listen." + key;
+    c.for_each_item(nodes.second, full, [&](const YAML::Node& item, const std::string& text) {
+      auto endpoint = parse_endpoint(text);
+      if (!endpoint) return c.error(item, full, endpoint.error().message);
+      targets[key]->push_back(*endpoint);
+    });
+  }
+  if (out.smtp.empty() && out.submission.empty() && out.submissions.empty() && out.pop3.empty() &&
+      out.pop3s.empty())
+    c.error(where, "listen", "names no listener: add at least one of smtp, submission, "
+                            "submissions, pop3, pop3s");
+}
+
+void check_auth(Checker& c, const YAML::Node& node, Auth& out) {
+  auto entries = c.mapping(node, "auth",
+                           {"plaintext_without_tls", "failure_delay_max", "lockout_failures",
+                            "lockout_window", "lockout_duration"});
+  if (!entries) return;
+  c.parse_into(*entries, "auth", "plaintext_without_tls", out.plaintext_without_tls,
+               [](std::string_view t) {
+                 return parse_enum<PlaintextPolicy>(
+                     t, {{"never", PlaintextPolicy::never},
+                         {"trusted_networks", PlaintextPolicy::trusted_networks},
+                         {"always", PlaintextPolicy::always}});
+               });
+  c.parse_into(*entries, "auth", "failure_delay_max", out.failure_delay_max, parse_duration);
+  std::size_t failures = out.lockout_failures;
+  c.parse_into(*entries, "auth", "lockout_failures", failures, parse_count);
+  out.lockout_failures = static_cast<unsigned>(failures);
+  c.parse_into(*entries, "auth", "lockout_window", out.lockout_window, parse_duration);
+  c.parse_into(*entries, "auth", "lockout_duration", out.lockout_duration, parse_duration);
+}
+
+void check_smarthost(Checker& c, const YAML::Node& where, const YAML::Node& node,
+                     const fs::path& base, Smarthost& out) {
+  auto entries = c.mapping(node, "relay.smarthost",
+                           {"host", "port", "tls", "username", "password_file", "ca_file"});
+  if (!entries) return;
+  const std::string path = "relay.smarthost";
+  if (!entries->contains("host")) c.error(where, path + ".host", "missing (required)");
+  c.parse_into(*entries, path, "host", out.host, [](std::string_view t) -> Result<std::string> {
+    if (!is_valid_domain(t)) return fail("'" + std::string(t) + "' is not a host name");
+    return std::string(t);
+  });
+  c.parse_into(*entries, path, "port", out.port, [](std::string_view t) -> Result<std::uint16_t> {
+    auto n = parse_count(t);
+    if (!n || *n == 0 || *n > 65535) return fail("'" + std::string(t) + "' is not a port number");
+    return static_cast<std::uint16_t>(*n);
+  });
+  c.parse_into(*entries, path, "tls", out.tls, [](std::string_view t) {
+    return parse_enum<SmarthostTls>(t, {{"starttls", SmarthostTls::starttls},
+                                        {"implicit", SmarthostTls::implicit},
+                                        {"none", SmarthostTls::none}});
+  });
+  c.parse_into(*entries, path, "username", out.username,
+               [](std::string_view t) -> Result<std::optional<std::string>> {
+                 return std::optional<std::string>(t);
+               });
+  auto readable_file = [&](std::string_view t) -> Result<std::optional<fs::path>> {
+    fs::path p = base / fs::path(t);
+    std::ifstream in(p);
+    if (!in) return fail("cannot read '" + p.string() + "'");
+    return std::optional<fs::path>(p);
+  };
+  c.parse_into(*entries, path, "password_file", out.password_file, readable_file);
+  c.parse_into(*entries, path, "ca_file", out.ca_file, readable_file);
+  if (out.username.has_value() != out.password_file.has_value())
+    c.error(where, path, "username and password_file go together: set both or neither");
+}
+
+void check_relay(Checker& c, const YAML::Node& where, const YAML::Node& node, const fs::path& base,
+                 Relay& out) {
+  auto entries = c.mapping(node, "relay",
+                           {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age"});
+  if (!entries) return;
+  c.parse_into(*entries, "relay", "mode", out.mode, [](std::string_view t) {
+    return parse_enum<RelayMode>(t,
+                                 {{"smarthost", RelayMode::smarthost}, {"direct", RelayMode::direct}});
+  });
+  if (auto it = entries->find("smarthost"); it != entries->end()) {
+    Smarthost smarthost;
+    check_smarthost(c, it->second.first, it->second.second, base, smarthost);
+    out.smarthost = smarthost;
+  }
+  if (out.mode == RelayMode::smarthost && !out.smarthost)
+    c.error(where, "relay.smarthost", "missing: relay.mode smarthost needs a smarthost section");
+  if (auto it = entries->find("dns_servers"); it != entries->end()) {
+    c.for_each_item(it->second.second, "relay.dns_servers",
+                    [&](const YAML::Node& item, const std::string& text) {
+                      // A bare address means port 53.
+                      bool bare = text.find(':') == std::string::npos ||
+                                  (text.front() != '[' && text.find(':') != text.rfind(':'));
+                      std::string full = bare ? (text.find(':') != std::string::npos
+                                                     ? "[" + text + "]:53"
+                                                     : text + ":53")
+                                              : text;
+                      auto endpoint = parse_endpoint(full);
+                      if (!endpoint) return c.error(item, "relay.dns_servers", endpoint.error().message);
+                      out.dns_servers.push_back(*endpoint);
+                    });
+  }
+  if (auto it = entries->find("retry_schedule"); it != entries->end()) {
+    std::vector<Seconds> schedule;
+    c.for_each_item(it->second.second, "relay.retry_schedule",
+                    [&](const YAML::Node& item, const std::string& text) {
+                      auto d = parse_positive_duration(text);
+                      if (!d) return c.error(item, "relay.retry_schedule", d.error().message);
+                      schedule.push_back(*d);
+                    });
+    if (schedule.empty() && it->second.second.IsSequence())
+      c.error(it->second.second, "relay.retry_schedule", "needs at least one interval");
+    if (!schedule.empty()) out.retry_schedule = schedule;
+  }
+  c.parse_into(*entries, "relay", "max_queue_age", out.max_queue_age, parse_positive_duration);
+}
+
+void check_limits(Checker& c, const YAML::Node& node, Limits& out) {
+  auto entries = c.mapping(node, "limits",
+                           {"max_message_size", "max_recipients", "max_connections",
+                            "max_connections_per_ip", "smtp_idle_timeout", "pop3_idle_timeout"});
+  if (!entries) return;
+  auto positive_count = [](std::string_view t) -> Result<std::size_t> {
+    auto n = parse_count(t);
+    if (n && *n == 0) return fail("must be at least 1");
+    return n;
+  };
+  c.parse_into(*entries, "limits", "max_message_size", out.max_message_size,
+               [](std::string_view t) -> Result<std::uint64_t> {
+                 auto n = parse_size(t);
+                 if (n && *n < 1024) return fail("must be at least 1KiB");
+                 return n;
+               });
+  c.parse_into(*entries, "limits", "max_recipients", out.max_recipients, positive_count);
+  c.parse_into(*entries, "limits", "max_connections", out.max_connections, positive_count);
+  c.parse_into(*entries, "limits", "max_connections_per_ip", out.max_connections_per_ip,
+               positive_count);
+  c.parse_into(*entries, "limits", "smtp_idle_timeout", out.smtp_idle_timeout,
+               parse_positive_duration);
+  c.parse_into(*entries, "limits", "pop3_idle_timeout", out.pop3_idle_timeout,
+               [](std::string_view t) -> Result<Seconds> {
+                 auto d = parse_duration(t);
+                 // RFC 1939 §3: the autologout timer MUST be at least 10 minutes (seed S11).
+                 if (d && *d < Seconds(600))
+                   return fail("must be at least 10m (RFC 1939 §3: clients may be on slow lines)");
+                 return d;
+               });
+}
+
+}  // namespace
+
+std::string ConfigError::str() const {
+  return file + ":" + std::to_string(line) + ": " + key + ": " + message;
+}
+
+bool Config::is_local_domain(std::string_view domain) const {
+  std::string lower = to_lower_ascii(domain);
+  return std::find(domains.begin(), domains.end(), lower) != domains.end();
+}
+
+bool Config::is_trusted(const sockaddr* peer) const {
+  return std::any_of(trusted_networks.begin(), trusted_networks.end(),
+                     [&](const Cidr& net) { return net.contains(peer); });
+}
+
+fs::path default_path(const char* from_flag) {
+  if (from_flag && *from_flag) return from_flag;
+  if (const char* env = std::getenv("POSTROOM_CONFIG"); env && *env) return env;
+  return "/etc/postroom/postroom.yaml";
+}
+
+std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
+  std::string name = file.string();
+  YAML::Node root;
+  {
+    std::ifstream in(file);
+    if (!in) return std::unexpected(std::vector{ConfigError{name, 1, "(file)", "cannot read it"}});
+    try {
+      root = YAML::Load(in);
+    } catch (const YAML::ParserException& e) {
+      return std::unexpected(
+          std::vector{ConfigError{name, e.mark.line + 1, "(syntax)", e.msg}});
+    }
+  }
+  Checker c(name);
+  Config config;
+  config.file = fs::absolute(file);
+  fs::path base = config.file.parent_path();
+  auto entries = c.mapping(root, "",
+                           {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
+                            "auth", "relay", "limits"});
+  if (!entries) return std::unexpected(std::move(c.errors()));
+
+  for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
+    if (!entries->contains(required)) c.error(root, required, "missing (required)");
+  }
+  c.parse_into(*entries, "", "hostname", config.hostname,
+               [](std::string_view t) -> Result<std::string> {
+                 if (!is_valid_domain(t)) return fail("'" + std::string(t) + "' is not a host name");
+                 return to_lower_ascii(t);
+               });
+  if (auto it = entries->find("domains"); it != entries->end()) {
+    c.for_each_item(it->second.second, "domains",
+                    [&](const YAML::Node& item, const std::string& text) {
+                      if (!is_valid_domain(text))
+                        return c.error(item, "domains", "'" + text + "' is not a domain name");
+                      config.domains.push_back(to_lower_ascii(text));
+                    });
+    if (config.domains.empty() && it->second.second.IsSequence())
+      c.error(it->second.second, "domains", "needs at least one domain");
+  }
+  c.parse_into(*entries, "", "data_dir", config.data_dir,
+               [&](std::string_view t) -> Result<fs::path> {
+                 // Relative paths are relative to the config file (interface.md).
+                 return (base / fs::path(t)).lexically_normal();
+               });
+  if (auto it = entries->find("listen"); it != entries->end())
+    check_listen(c, it->second.first, it->second.second, config.listen);
+  if (auto it = entries->find("tls"); it != entries->end()) {
+    if (auto tls = c.mapping(it->second.second, "tls", {"cert", "key"})) {
+      Tls out;
+      for (const char* key : {"cert", "key"}) {
+        if (!tls->contains(key)) c.error(it->second.first, std::string("tls.") + key, "missing");
+      }
+      auto readable = [&](std::string_view t) -> Result<fs::path> {
+        fs::path p = base / fs::path(t);
+        std::ifstream in(p);
+        if (!in) return fail("cannot read '" + p.string() + "'");
+        return p;
+      };
+      c.parse_into(*tls, "tls", "cert", out.cert, readable);
+      c.parse_into(*tls, "tls", "key", out.key, readable);
+      config.tls = out;
+    }
+  }
+  if (!config.tls) {
+    const auto& l = config.listen;
+    if (!l.submissions.empty() || !l.pop3s.empty())
+      c.error(entries->contains("listen") ? entries->at("listen").first : root, "listen",
+              "submissions and pop3s need TLS: add a tls section with cert and key");
+  }
+  if (auto it = entries->find("trusted_networks"); it != entries->end()) {
+    c.for_each_item(it->second.second, "trusted_networks",
+                    [&](const YAML::Node& item, const std::string& text) {
+                      auto net = Cidr::parse(text);
+                      if (!net) return c.error(item, "trusted_networks", net.error().message);
+                      config.trusted_networks.push_back(*net);
+                    });
+  }
+  if (auto it = entries->find("auth"); it != entries->end())
+    check_auth(c, it->second.second, config.auth);
+  if (auto it = entries->find("relay"); it != entries->end())
+    check_relay(c, it->second.first, it->second.second, base, config.relay);
+  if (auto it = entries->find("limits"); it != entries->end())
+    check_limits(c, it->second.second, config.limits);
+
+  if (!c.errors().empty()) {
+    auto errors = std::move(c.errors());
+    std::stable_sort(errors.begin(), errors.end(),
+                     [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
+    return std::unexpected(std::move(errors));
+  }
+  return config;
+}
+
+}  // namespace postroom::config

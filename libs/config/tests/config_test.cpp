@@ -1,0 +1,221 @@
+#include "postroom/config/config.hpp"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace postroom;
+using namespace postroom::config;
+
+namespace {
+
+// Writes `yaml` into a fresh temporary directory and loads it.
+struct TempConfig {
+  fs::path dir;
+  fs::path file;
+  explicit TempConfig(const std::string& yaml) {
+    char tmpl[] = "/tmp/postroom-config-XXXXXX";
+    dir = mkdtemp(tmpl);
+    file = dir / "postroom.yaml";
+    std::ofstream(file) << yaml;
+  }
+  ~TempConfig() { fs::remove_all(dir); }
+  auto load() const { return config::load(file); }
+};
+
+const char* kMinimal = R"(hostname: mail.example.test
+domains: [Example.TEST]
+data_dir: data
+listen:
+  smtp: ["127.0.0.1:2525"]
+)";
+
+bool has_error(const std::vector<ConfigError>& errors, const std::string& key, int line) {
+  for (const auto& e : errors) {
+    if (e.key == key && e.line == line) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("config: the minimal file gets every default") {
+  TempConfig t(kMinimal);
+  auto c = t.load();
+  REQUIRE(c);
+  CHECK(c->hostname == "mail.example.test");
+  CHECK(c->domains == std::vector<std::string>{"example.test"});
+  CHECK(c->data_dir == t.dir / "data");
+  CHECK(c->listen.smtp.size() == 1);
+  CHECK(c->listen.smtp[0].port == 2525);
+  CHECK_FALSE(c->tls);
+  CHECK(c->trusted_networks.empty());
+  CHECK(c->auth.plaintext_without_tls == PlaintextPolicy::trusted_networks);
+  CHECK(c->relay.mode == RelayMode::direct);
+  CHECK(c->limits.max_message_size == 25ULL << 20);
+  CHECK(c->limits.max_recipients == 100);
+  CHECK(c->limits.pop3_idle_timeout == Seconds(600));
+  CHECK(c->relay.retry_schedule.size() == 6);
+  CHECK(c->is_local_domain("EXAMPLE.test"));
+  CHECK_FALSE(c->is_local_domain("other.test"));
+}
+
+TEST_CASE("config: every key of the interface parses") {
+  TempConfig t("");
+  std::ofstream(t.dir / "cert.pem") << "x";
+  std::ofstream(t.dir / "key.pem") << "x";
+  std::ofstream(t.dir / "secret") << "pw";
+  std::ofstream(t.file) << R"(hostname: mail.example.test
+domains: [example.test, example.org]
+data_dir: /var/lib/postroom
+listen:
+  smtp: ["0.0.0.0:25"]
+  submission: ["0.0.0.0:587"]
+  submissions: ["0.0.0.0:465"]
+  pop3: ["0.0.0.0:110", "[::]:110"]
+  pop3s: ["[::1]:995"]
+tls:
+  cert: cert.pem
+  key: key.pem
+trusted_networks: ["127.0.0.0/8", "::1/128", "192.168.1.0/24"]
+auth:
+  plaintext_without_tls: never
+relay:
+  mode: smarthost
+  smarthost:
+    host: smtp.provider.example
+    port: 465
+    tls: implicit
+    username: office@example.test
+    password_file: secret
+  dns_servers: ["127.0.0.1:5353", "10.0.0.1"]
+  retry_schedule: [1m, 2h]
+  max_queue_age: 6s
+limits:
+  max_message_size: 50MiB
+  max_recipients: 10
+  max_connections: 20
+  max_connections_per_ip: 5
+  smtp_idle_timeout: 1m
+  pop3_idle_timeout: 1h
+)";
+  auto c = t.load();
+  if (!c) {
+    for (auto& e : c.error()) MESSAGE(e.str());
+  }
+  REQUIRE(c);
+  CHECK(c->data_dir == "/var/lib/postroom");
+  CHECK(c->listen.pop3.size() == 2);
+  CHECK(c->listen.pop3[1].ipv6);
+  CHECK(c->tls->cert == t.dir / "cert.pem");
+  CHECK(c->trusted_networks.size() == 3);
+  CHECK(c->auth.plaintext_without_tls == PlaintextPolicy::never);
+  CHECK(c->relay.mode == RelayMode::smarthost);
+  CHECK(c->relay.smarthost->port == 465);
+  CHECK(c->relay.smarthost->tls == SmarthostTls::implicit);
+  CHECK(*c->relay.smarthost->username == "office@example.test");
+  CHECK(c->relay.dns_servers[1].port == 53);
+  CHECK(c->relay.retry_schedule == std::vector<Seconds>{Seconds(60), Seconds(7200)});
+  CHECK(c->relay.max_queue_age == Seconds(6));
+  CHECK(c->limits.max_message_size == 50ULL << 20);
+  CHECK(c->limits.max_connections_per_ip == 5);
+  CHECK(c->limits.smtp_idle_timeout == Seconds(60));
+}
+
+TEST_CASE("config: missing required keys are reported at the parent mapping's line") {
+  TempConfig t("hostname: mail.example.test\n");
+  auto c = t.load();
+  REQUIRE_FALSE(c);
+  CHECK(has_error(c.error(), "domains", 1));
+  CHECK(has_error(c.error(), "data_dir", 1));
+  CHECK(has_error(c.error(), "listen", 1));
+}
+
+TEST_CASE("config: unknown and duplicate keys are errors with their lines") {
+  TempConfig t(std::string(kMinimal) + "limits:\n  max_recipients: 5\n  max_recipients: 6\n"
+                                       "  max_reciepients: 7\nfrobnicate: yes\n");
+  auto c = t.load();
+  REQUIRE_FALSE(c);
+  CHECK(has_error(c.error(), "limits.max_recipients", 8));
+  CHECK(has_error(c.error(), "limits.max_reciepients", 9));
+  CHECK(has_error(c.error(), "frobnicate", 10));
+  CHECK(c.error().front().str().find("postroom.yaml:") != std::string::npos);
+}
+
+TEST_CASE("config: bad values name the key, the line and the problem") {
+  TempConfig t(R"(hostname: "not a host"
+domains: [example.test, "bad domain"]
+data_dir: data
+listen:
+  smtp: ["localhost:25", "127.0.0.1:99999"]
+  pop3s: ["127.0.0.1:995"]
+trusted_networks: ["10.0.0.0/40"]
+auth:
+  plaintext_without_tls: sometimes
+relay:
+  mode: carrier-pigeon
+  max_queue_age: 5 days
+limits:
+  max_message_size: 25MB
+  pop3_idle_timeout: 5m
+  smtp_idle_timeout: 1.5m
+  max_connections: 0
+)");
+  auto c = t.load();
+  REQUIRE_FALSE(c);
+  auto& e = c.error();
+  CHECK(has_error(e, "hostname", 1));
+  CHECK(has_error(e, "domains", 2));
+  CHECK(has_error(e, "listen.smtp", 5));
+  CHECK(has_error(e, "listen", 4));  // pop3s without tls
+  CHECK(has_error(e, "trusted_networks", 7));
+  CHECK(has_error(e, "auth.plaintext_without_tls", 9));
+  CHECK(has_error(e, "relay.mode", 11));
+  CHECK(has_error(e, "relay.max_queue_age", 12));
+  CHECK(has_error(e, "limits.max_message_size", 14));
+  CHECK(has_error(e, "limits.pop3_idle_timeout", 15));
+  CHECK(has_error(e, "limits.smtp_idle_timeout", 16));
+  CHECK(has_error(e, "limits.max_connections", 17));
+  int listen_smtp_errors = 0;
+  for (auto& one : e) listen_smtp_errors += one.key == "listen.smtp";
+  CHECK(listen_smtp_errors == 2);
+}
+
+TEST_CASE("config: syntax errors and unreadable files are one clear error") {
+  TempConfig t("hostname: [unclosed\n");
+  auto c = t.load();
+  REQUIRE_FALSE(c);
+  CHECK(c.error().size() == 1);
+  auto missing = config::load("/nonexistent/postroom.yaml");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error()[0].message == "cannot read it");
+}
+
+TEST_CASE("config: smarthost mode needs its section and a readable password file") {
+  TempConfig t(std::string(kMinimal) +
+               "relay:\n  mode: smarthost\n");
+  auto c = t.load();
+  REQUIRE_FALSE(c);
+  CHECK(has_error(c.error(), "relay.smarthost", 6));
+  TempConfig t2(std::string(kMinimal) +
+                "relay:\n  mode: smarthost\n  smarthost:\n    host: smtp.example\n"
+                "    username: u\n    password_file: nope.secret\n");
+  auto c2 = t2.load();
+  REQUIRE_FALSE(c2);
+  CHECK(has_error(c2.error(), "relay.smarthost.password_file", 11));
+}
+
+TEST_CASE("config: pop3_idle_timeout of exactly 10m is accepted") {
+  TempConfig t(std::string(kMinimal) + "limits:\n  pop3_idle_timeout: 10m\n");
+  CHECK(t.load());
+}
+
+TEST_CASE("config: default_path prefers the flag, then the environment") {
+  CHECK(default_path("/x.yaml") == "/x.yaml");
+  setenv("POSTROOM_CONFIG", "/env.yaml", 1);
+  CHECK(default_path(nullptr) == "/env.yaml");
+  unsetenv("POSTROOM_CONFIG");
+  CHECK(default_path(nullptr) == "/etc/postroom/postroom.yaml");
+}
