@@ -1,0 +1,90 @@
+// The public Session: a thin handle over SessionCore, so handlers see one shared state.
+#include "postroom/pop3/session.hpp"
+
+#include <utility>
+
+#include "session_core.hpp"
+
+namespace postroom::pop3 {
+
+std::string_view to_string(State state) {
+  switch (state) {
+    case State::authorization:
+      return "authorization";
+    case State::transaction:
+      return "transaction";
+    case State::update:
+      return "update";
+    case State::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+Session::Session(SessionParams params)
+    : core_(std::make_unique<detail::SessionCore>(std::move(params))) {}
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+void Session::feed(std::string_view bytes) {
+  core_->feed(bytes);
+}
+
+std::vector<Action> Session::take_actions() {
+  return std::exchange(core_->actions, {});
+}
+
+bool Session::waiting() const {
+  return core_->pending != detail::Pending::nothing;
+}
+bool Session::closed() const {
+  return core_->state == State::closed;
+}
+State Session::state() const {
+  return core_->state;
+}
+
+void Session::on_login_result(LoginOutcome outcome, std::vector<MessageInfo> maildrop) {
+  core_->login_result(outcome, std::move(maildrop));
+}
+
+void Session::on_content(std::string_view chunk) {
+  core_->content(chunk);
+}
+void Session::on_content_end() {
+  core_->content_end();
+}
+void Session::on_content_failed() {
+  core_->content_failed();
+}
+
+bool Session::content_wanted() const {
+  return core_->pending == detail::Pending::content && core_->retrieval &&
+         core_->retrieval->encoder.wants_more();
+}
+
+void Session::on_update_done(bool ok) {
+  core_->update_done(ok);
+}
+void Session::on_tls_started() {
+  core_->tls_started();
+}
+void Session::set_plaintext_allowed(bool allowed) {
+  core_->params.plaintext_allowed = allowed;
+}
+
+const std::string& Session::user() const {
+  return core_->user;
+}
+bool Session::authenticated() const {
+  return core_->authenticated;
+}
+int Session::retrieved() const {
+  return core_->retrieved;
+}
+int Session::deleted() const {
+  return core_->deleted;
+}
+
+}  // namespace postroom::pop3

@@ -1,0 +1,97 @@
+// The state shared by the session loop and the per-state command handlers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "postroom/base/line_reader.hpp"
+#include "postroom/pop3/session.hpp"
+#include "postroom/pop3/transfer_encoder.hpp"
+
+namespace postroom::pop3::detail {
+
+// What the session is waiting for from the host, if anything.
+enum class Pending { nothing, login, content, update, tls };
+
+// A RETR or TOP in progress: the "+OK" line is held until the first content
+// arrives, so a message that cannot be read still gets a clean "-ERR".
+struct Retrieval {
+  std::string status;  // the "+OK ..." text
+  TransferEncoder encoder;
+  bool status_sent = false;
+  bool is_top = false;
+};
+
+struct SessionCore {
+  explicit SessionCore(SessionParams session_params);
+
+  // --- The command loop (session_core.cpp).
+  void feed(std::string_view bytes);
+  // Runs buffered command lines until one makes the session wait or close.
+  void process();
+  void handle_line(const Line& line);
+
+  // --- Replies. Each line is capped at 512 octets with its CRLF (RFC 1939 §3).
+  void send(std::string_view bytes);      // queued; merged into a preceding Send
+  void send_line(std::string_view line);  // appends CRLF
+  // "+OK text": the command succeeded, so the bad-command run ends.
+  void reply_ok(std::string_view text);
+  // "-ERR text" for the client's mistake: counts toward max_bad_commands and,
+  // when the budget is spent, answers "-ERR too many bad commands" and closes.
+  void reply_bad(std::string_view text);
+  // "-ERR text" for an outcome that is not a client syntax error (login
+  // failure, server trouble): the bad-command count is left alone.
+  void reply_failure(std::string_view text);
+  // A multi-line reply (RFC 1939 §3): "+OK text", the lines, ".".
+  void reply_multiline(std::string_view text, const std::vector<std::string>& lines);
+
+  // --- State changes, each in one place.
+  void enter_state(State next);
+  void wait_for(Pending what);  // also queues nothing: the caller queued the request
+  void close(std::string reason);
+  void push(Action action);
+
+  // --- Host answers (session_core.cpp).
+  void login_result(Session::LoginOutcome outcome, std::vector<MessageInfo> maildrop);
+  void content(std::string_view chunk);
+  void content_end();
+  void content_failed();
+  void update_done(bool ok);
+  void tls_started();
+  // A login refused for its credentials: "-ERR [AUTH] Invalid login", and Close
+  // once max_failed_logins is reached.
+  void login_failed();
+
+  // --- Transaction helpers.
+  std::size_t live_count() const;
+  std::uint64_t live_size() const;
+
+  SessionParams params;
+  LineReader reader;
+  State state = State::authorization;
+  Pending pending = Pending::nothing;
+  std::vector<Action> actions;
+  int bad_commands = 0;
+  int failed_logins = 0;
+
+  // AUTHORIZATION.
+  std::optional<std::string> user_given;  // from USER, until PASS or another login command
+  bool awaiting_sasl_response = false;    // after "+ " for AUTH PLAIN (RFC 5034 §4)
+
+  // TRANSACTION.
+  std::vector<MessageInfo> maildrop;
+  std::vector<bool> marked;  // DELE marks, committed only in UPDATE (RFC 1939 §6)
+  std::optional<Retrieval> retrieval;
+  int marked_for_update = 0;
+
+  // Stats.
+  std::string user;
+  bool authenticated = false;
+  int retrieved = 0;
+  int deleted = 0;
+};
+
+}  // namespace postroom::pop3::detail

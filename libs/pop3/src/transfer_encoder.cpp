@@ -1,0 +1,77 @@
+// Streaming RETR/TOP output: CRLF line ends and dot-stuffing over arbitrary chunk boundaries.
+#include "postroom/pop3/transfer_encoder.hpp"
+
+namespace postroom::pop3 {
+
+TransferEncoder::TransferEncoder(std::optional<std::uint64_t> top_lines)
+    : body_lines_left_(top_lines) {}
+
+void TransferEncoder::encode(std::string_view chunk, std::string& out) {
+  std::size_t i = 0;
+  while (i < chunk.size() && phase_ != Phase::done) {
+    char c = chunk[i];
+    if (c == '\n') {
+      // A bare LF becomes CRLF; after a CR (already sent) only the LF is missing.
+      out.append(after_cr_ ? "\n" : "\r\n");
+      after_cr_ = false;
+      end_line();
+      ++i;
+      continue;
+    }
+    if (after_cr_) line_blank_ = false;  // That CR did not end the line: it is content.
+    after_cr_ = false;
+    if (c == '\r') {
+      out.push_back('\r');
+      after_cr_ = true;
+      at_line_start_ = false;
+      ++i;
+      continue;
+    }
+    // RFC 1939 §3: a line that starts with "." gets one more.
+    if (at_line_start_ && c == '.') out.push_back('.');
+    std::size_t end = chunk.find_first_of("\r\n", i);
+    if (end == std::string_view::npos) end = chunk.size();
+    out.append(chunk.substr(i, end - i));
+    at_line_start_ = false;
+    line_blank_ = false;
+    i = end;
+  }
+}
+
+void TransferEncoder::end_line() {
+  if (phase_ == Phase::header) {
+    // RFC 1939 §7 TOP: the header ends at the first blank line, which is sent too.
+    if (line_blank_) {
+      phase_ = Phase::body;
+      if (body_lines_left_ && *body_lines_left_ == 0) phase_ = Phase::done;
+    }
+  } else if (phase_ == Phase::body && body_lines_left_) {
+    if (--*body_lines_left_ == 0) phase_ = Phase::done;
+  }
+  at_line_start_ = true;
+  line_blank_ = true;
+}
+
+void TransferEncoder::finish(std::string& out) {
+  if (phase_ == Phase::done || at_line_start_) return;
+  out.append(after_cr_ ? "\n" : "\r\n");
+  after_cr_ = false;
+  at_line_start_ = true;
+  line_blank_ = true;
+  phase_ = Phase::done;
+}
+
+void WireSizeCounter::add(std::string_view chunk) {
+  for (char c : chunk) {
+    size_ += (c == '\n' && !after_cr_) ? 2 : 1;
+    after_cr_ = c == '\r';
+  }
+}
+
+std::uint64_t wire_size(std::string_view message) {
+  WireSizeCounter counter;
+  counter.add(message);
+  return counter.size();
+}
+
+}  // namespace postroom::pop3
