@@ -1,0 +1,26 @@
+# Generates a C++ source holding every schema/NNNN_name.sql as a Migration entry.
+# Usage: cmake -DSCHEMA_DIR=... -DOUTPUT=... -P embed_schema.cmake
+file(GLOB files RELATIVE ${SCHEMA_DIR} ${SCHEMA_DIR}/[0-9][0-9][0-9][0-9]_*.sql)
+list(SORT files)
+set(body "")
+foreach(f IN LISTS files)
+  string(SUBSTRING ${f} 0 4 number)
+  math(EXPR version "${number}")
+  file(READ ${SCHEMA_DIR}/${f} sql)
+  string(APPEND body "      {${version}, \"${f}\", R\"postroom_sql(${sql})postroom_sql\"},\n")
+endforeach()
+set(content "// Generated from schema/ by cmake/embed_schema.cmake; do not edit.
+#include \"postroom/store/migrations.hpp\"
+
+namespace postroom::store {
+
+const std::vector<Migration>& known_migrations() {
+  static const std::vector<Migration> migrations = {
+${body}  };
+  return migrations;
+}
+
+}  // namespace postroom::store
+")
+file(WRITE ${OUTPUT}.tmp "${content}")
+file(COPY_FILE ${OUTPUT}.tmp ${OUTPUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,98 @@
+// RAII over one SQLite connection and its cached prepared statements.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "postroom/base/error.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace postroom::store {
+
+// A prepared statement borrowed from the Database cache. Binding is 1-based as in SQLite.
+// step() returns true while a row is available; reset() happens on the next use automatically.
+class Statement {
+ public:
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view text);
+  Statement& bind_blob(int index, std::string_view bytes);
+  Statement& bind_null(int index);
+
+  Result<bool> step();   // true: a row; false: done
+  Result<void> run();    // step until done (for statements without rows)
+
+  std::int64_t column_int(int index) const;
+  std::string column_text(int index) const;
+  std::string_view column_blob(int index) const;  // valid until the next step
+  bool column_is_null(int index) const;
+
+  struct Deleter {
+    void operator()(sqlite3_stmt* s) const;
+  };
+
+ private:
+  friend class Database;
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  void reset();
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+struct OpenOptions {
+  bool create = true;    // create data_dir and the file when missing
+  bool migrate = true;   // apply schema/ migrations
+};
+
+// One connection in WAL mode with foreign keys on and synchronous=FULL.
+// Not thread-safe: each thread uses its own Database.
+class Database {
+ public:
+  static Result<Database> open(const std::filesystem::path& file, OpenOptions options = {});
+
+  Database(Database&&) noexcept;
+  Database& operator=(Database&&) noexcept;
+  ~Database();
+
+  // A cached statement for `sql`; SQL always goes through prepared statements.
+  Result<Statement> prepare(std::string_view sql);
+  // Runs SQL text with no parameters (migrations, BEGIN/COMMIT).
+  Result<void> exec(const std::string& sql);
+
+  std::int64_t last_insert_id() const;
+  int changes() const;
+  sqlite3* handle() const { return db_.get(); }
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* db) const;
+  };
+  explicit Database(sqlite3* db);
+
+  // Declared after the connection so the statements are finalized before it closes.
+  std::unique_ptr<sqlite3, Closer> db_;
+  std::map<std::string, std::unique_ptr<sqlite3_stmt, Statement::Deleter>, std::less<>> cache_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back in the destructor unless committed.
+class Transaction {
+ public:
+  static Result<Transaction> begin(Database& db);
+  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+  Result<void> commit();
+
+ private:
+  explicit Transaction(Database& db) : db_(&db) {}
+  Database* db_;
+};
+
+}  // namespace postroom::store

@@ -1,0 +1,76 @@
+// The one store writer thread: group commit of many sessions' writes, results posted back.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "postroom/base/error.hpp"
+#include "postroom/store/database.hpp"
+
+namespace postroom::store {
+
+// Jobs submitted from the loop thread run on the writer thread, each inside its own
+// savepoint of a shared transaction; one COMMIT (one fsync, synchronous=FULL) covers the
+// whole batch. Only after that commit does each job's `done` run, on the loop thread,
+// when the owner calls run_completions() (woken through the `wake` callback, which the
+// daemon wires to uv_async_send). A job that fails is rolled back alone; a failed
+// COMMIT fails every job of its batch.
+class Writer {
+ public:
+  using Work = std::function<Result<void>(Database&)>;
+  using Done = std::function<void(Result<void>)>;
+
+  Writer(Database db, std::function<void()> wake);
+  ~Writer();  // stop()s if still running
+  Writer(const Writer&) = delete;
+
+  void submit(Work work, Done done);
+  // Runs the callbacks of committed jobs; call on the thread that submits.
+  void run_completions();
+  // Finishes every submitted job, joins the thread. Completions remain for run_completions.
+  void stop();
+
+  std::size_t in_flight() const;  // submitted and not yet completed
+  std::uint64_t batches() const;  // commits so far (for tests and benchmarks)
+
+ private:
+  struct Job {
+    Work work;
+    Done done;
+    Result<void> result;
+  };
+  void run();
+  void commit_batch(std::deque<Job>& batch);
+
+  Database db_;
+  std::function<void()> wake_;
+  mutable std::mutex mutex_;
+  std::condition_variable wanted_;
+  std::deque<Job> pending_;
+  std::deque<Job> completed_;
+  std::size_t in_flight_ = 0;
+  std::uint64_t batches_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Read connections for worker threads (libuv's pool): each borrowed for one call.
+class ReadPool {
+ public:
+  explicit ReadPool(std::filesystem::path file) : file_(std::move(file)) {}
+  // Runs `read` with a connection of its own; safe from any thread.
+  Result<void> with(const std::function<Result<void>(Database&)>& read);
+
+ private:
+  std::filesystem::path file_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Database>> idle_;
+};
+
+}  // namespace postroom::store

@@ -1,0 +1,123 @@
+// Group commit on one thread: many jobs, one transaction, one fsync.
+#include "postroom/store/writer.hpp"
+
+namespace postroom::store {
+
+namespace {
+// Bounds one transaction so a flood of jobs still commits (and acknowledges) steadily.
+constexpr std::size_t kMaxBatch = 256;
+}  // namespace
+
+Writer::Writer(Database db, std::function<void()> wake)
+    : db_(std::move(db)), wake_(std::move(wake)), thread_([this] { run(); }) {}
+
+Writer::~Writer() { stop(); }
+
+void Writer::submit(Work work, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back(Job{std::move(work), std::move(done), {}});
+    ++in_flight_;
+  }
+  wanted_.notify_one();
+}
+
+void Writer::run_completions() {
+  std::deque<Job> ready;
+  {
+    std::lock_guard lock(mutex_);
+    ready.swap(completed_);
+    in_flight_ -= ready.size();
+  }
+  for (auto& job : ready) {
+    if (job.done) job.done(std::move(job.result));
+  }
+}
+
+void Writer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wanted_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::size_t Writer::in_flight() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_;
+}
+
+std::uint64_t Writer::batches() const {
+  std::lock_guard lock(mutex_);
+  return batches_;
+}
+
+void Writer::run() {
+  while (true) {
+    std::deque<Job> batch;
+    {
+      std::unique_lock lock(mutex_);
+      wanted_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and everything is done
+      while (!pending_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+    }
+    commit_batch(batch);
+    {
+      std::lock_guard lock(mutex_);
+      ++batches_;
+      for (auto& job : batch) completed_.push_back(std::move(job));
+    }
+    if (wake_) wake_();
+  }
+}
+
+void Writer::commit_batch(std::deque<Job>& batch) {
+  auto begun = db_.exec("BEGIN IMMEDIATE");
+  if (!begun) {
+    for (auto& job : batch) job.result = std::unexpected(begun.error());
+    return;
+  }
+  for (auto& job : batch) {
+    // A savepoint per job: one job's failure must not undo the others.
+    if (auto r = db_.exec("SAVEPOINT job"); !r) {
+      job.result = r;
+      continue;
+    }
+    job.result = job.work(db_);
+    if (!job.result) (void)db_.exec("ROLLBACK TO job");
+    (void)db_.exec("RELEASE job");
+  }
+  if (auto committed = db_.exec("COMMIT"); !committed) {
+    (void)db_.exec("ROLLBACK");
+    for (auto& job : batch) {
+      if (job.result) job.result = std::unexpected(committed.error());
+    }
+  }
+}
+
+Result<void> ReadPool::with(const std::function<Result<void>(Database&)>& read) {
+  std::unique_ptr<Database> db;
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      db = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!db) {
+    auto opened = Database::open(file_, OpenOptions{.create = false, .migrate = false});
+    if (!opened) return std::unexpected(opened.error());
+    db = std::make_unique<Database>(std::move(*opened));
+  }
+  auto result = read(*db);
+  std::lock_guard lock(mutex_);
+  idle_.push_back(std::move(db));
+  return result;
+}
+
+}  // namespace postroom::store

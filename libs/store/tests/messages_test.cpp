@@ -1,0 +1,135 @@
+#include "postroom/store/messages.hpp"
+
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "postroom/store/accounts.hpp"
+#include "postroom/store/database.hpp"
+#include "temp_dir.hpp"
+
+using namespace postroom::store;
+
+namespace {
+
+std::int64_t count(Database& db, const char* table) {
+  auto s = db.prepare(std::string("SELECT count(*) FROM ") + table);
+  REQUIRE(s);
+  REQUIRE(s->step().value());
+  return s->column_int(0);
+}
+
+// Stores `body` in chunks of `chunk` bytes for the given accounts.
+StoredMessage store(Database& db, const std::string& body, std::vector<std::int64_t> accounts,
+                    std::size_t chunk = 4, std::optional<QueueRequest> queue = std::nullopt) {
+  auto content = create_content(db);
+  REQUIRE(content);
+  SizeCounter sizes;
+  std::int64_t seq = 0;
+  for (std::size_t i = 0; i < body.size(); i += chunk) {
+    auto piece = std::string_view(body).substr(i, chunk);
+    sizes.add(piece);
+    REQUIRE(append_chunk(db, *content, seq++, piece));
+  }
+  auto stored = complete_content(db, *content, sizes.size(), sizes.pop3_size(), accounts, queue);
+  REQUIRE(stored);
+  return *stored;
+}
+
+std::string read_all(Database& db, std::int64_t content) {
+  std::string out;
+  for (std::int64_t seq = 0;; ++seq) {
+    auto chunk = read_chunk(db, content, seq);
+    REQUIRE(chunk);
+    if (!*chunk) return out;
+    out += **chunk;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("store: one content is stored once for every mailbox, read back whole") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  auto bob = *add_account(*db, "bob@example.test", "h");
+  std::string body = "Subject: hello\nX: y\r\n\r\nline\n.dot\r\n";
+  auto stored = store(*db, body, {alice, bob});
+  CHECK(count(*db, "contents") == 1);
+  CHECK(count(*db, "deliveries") == 2);
+  auto box = list_mailbox(*db, alice);
+  REQUIRE(box);
+  REQUIRE(box->size() == 1);
+  CHECK((*box)[0].content_id == stored.content_id);
+  CHECK((*box)[0].pop3_size == body.size() + 2);  // two bare LFs become CRLF
+  CHECK(read_all(*db, stored.content_id) == body);
+  CHECK((*list_mailbox(*db, bob))[0].uidl != (*box)[0].uidl);
+}
+
+TEST_CASE("store: UIDLs are unique printable tokens of at most 70 characters") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  for (int i = 0; i < 50; ++i) store(*db, "x\r\n", {alice});
+  std::set<std::string> seen;
+  auto box = list_mailbox(*db, alice);
+  REQUIRE(box);
+  for (auto& e : *box) {
+    CHECK(e.uidl.size() >= 1);
+    CHECK(e.uidl.size() <= 70);
+    for (char c : e.uidl) CHECK((c >= 0x21 && c <= 0x7e));
+    seen.insert(e.uidl);
+  }
+  CHECK(seen.size() == 50);
+}
+
+TEST_CASE("store: deleting the last delivery releases the content, not before") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  auto bob = *add_account(*db, "bob@example.test", "h");
+  store(*db, "hello world\r\n", {alice, bob});
+  auto alice_box = *list_mailbox(*db, alice);
+  CHECK(delete_deliveries(*db, bob, {alice_box[0].delivery_id}).value() == 0);  // not bob's
+  CHECK(delete_deliveries(*db, alice, {alice_box[0].delivery_id}).value() == 1);
+  CHECK(count(*db, "contents") == 1);
+  auto bob_box = *list_mailbox(*db, bob);
+  CHECK(delete_deliveries(*db, bob, {bob_box[0].delivery_id}).value() == 1);
+  CHECK(count(*db, "contents") == 0);
+  CHECK(count(*db, "content_chunks") == 0);
+}
+
+TEST_CASE("store: queued recipients keep the content alive") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto stored = store(*db, "x\r\n", {}, 4,
+                      QueueRequest{"alice@example.test", {"a@remote.test", "b@remote.test"}});
+  CHECK_FALSE(stored.queue_id.empty());
+  CHECK(count(*db, "queue") == 1);
+  CHECK(count(*db, "queue_recipients") == 2);
+  CHECK(count(*db, "contents") == 1);
+  REQUIRE(db->exec("DELETE FROM queue"));
+  CHECK(count(*db, "queue_recipients") == 0);
+  CHECK(count(*db, "contents") == 0);
+}
+
+TEST_CASE("store: incomplete contents are swept, complete ones stay") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  store(*db, "kept\r\n", {alice});
+  auto orphan = create_content(*db);
+  REQUIRE(append_chunk(*db, *orphan, 0, "half a mess"));
+  CHECK(sweep_incomplete(*db).value() == 1);
+  CHECK(count(*db, "contents") == 1);
+  CHECK(count(*db, "content_chunks") == 2);  // "kept\r\n" in chunks of 4
+}
+
+TEST_CASE("store: size counter counts bare LF across chunk boundaries") {
+  SizeCounter c;
+  c.add("a\r");
+  c.add("\nb\n");
+  c.add("\n");
+  CHECK(c.size() == 6);
+  CHECK(c.pop3_size() == 8);
+}

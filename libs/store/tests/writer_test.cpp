@@ -1,0 +1,139 @@
+#include "postroom/store/writer.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "postroom/store/accounts.hpp"
+#include "postroom/store/messages.hpp"
+#include "temp_dir.hpp"
+
+using namespace postroom;
+using namespace postroom::store;
+
+namespace {
+// Waits (bounded) until the writer has finished everything, running completions here.
+void drain(Writer& writer) {
+  for (int i = 0; i < 2000 && writer.in_flight() > 0; ++i) {
+    writer.run_completions();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  writer.run_completions();
+}
+}  // namespace
+
+TEST_CASE("store writer: a burst of jobs shares commits, and each completes once") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  REQUIRE(db);
+  std::atomic<int> wakes = 0;
+  Writer writer(std::move(*db), [&] { ++wakes; });
+  int done = 0;
+  constexpr int kJobs = 200;
+  for (int i = 0; i < kJobs; ++i) {
+    writer.submit(
+        [i](Database& d) -> Result<void> {
+          auto id = add_account(d, "user" + std::to_string(i) + "@example.test", "h");
+          if (!id) return std::unexpected(id.error());
+          return {};
+        },
+        [&](Result<void> r) {
+          CHECK(r);
+          ++done;
+        });
+  }
+  drain(writer);
+  CHECK(done == kJobs);
+  CHECK(writer.batches() < kJobs);  // group commit: fewer commits than jobs
+  CHECK(wakes > 0);
+  auto check = Database::open(dir.db());
+  CHECK(list_accounts(*check)->size() == kJobs);
+}
+
+TEST_CASE("store writer: a failing job is rolled back alone") {
+  TempDir dir;
+  Writer writer(std::move(*Database::open(dir.db())), nullptr);
+  int ok = 0, failed = 0;
+  for (const char* address : {"a@example.test", "a@example.test", "b@example.test"}) {
+    writer.submit(
+        [address](Database& d) -> Result<void> {
+          auto id = add_account(d, address, "h");
+          if (!id) return std::unexpected(id.error());
+          return {};
+        },
+        [&](Result<void> r) { r ? ++ok : ++failed; });
+  }
+  drain(writer);
+  CHECK(ok == 2);
+  CHECK(failed == 1);
+  auto check = Database::open(dir.db());
+  CHECK(list_accounts(*check)->size() == 2);
+}
+
+TEST_CASE("store writer: readers on other threads see committed data while writes go on") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  Writer writer(std::move(*db), nullptr);
+  ReadPool readers(dir.db());
+  std::atomic<bool> stop = false;
+  std::atomic<int> reads = 0;
+  std::atomic<bool> read_failed = false;
+  std::thread reader([&] {
+    std::size_t last = 0;
+    while (!stop) {
+      auto r = readers.with([&](Database& d) -> Result<void> {
+        auto box = list_mailbox(d, alice);
+        if (!box) return std::unexpected(box.error());
+        if (box->size() < last) read_failed = true;  // committed data never disappears
+        last = box->size();
+        return {};
+      });
+      if (!r) read_failed = true;
+      ++reads;
+    }
+  });
+  for (int i = 0; i < 100; ++i) {
+    writer.submit(
+        [alice](Database& d) -> Result<void> {
+          auto content = create_content(d);
+          if (!content) return std::unexpected(content.error());
+          if (auto r = append_chunk(d, *content, 0, "hi\r\n"); !r) return r;
+          auto stored = complete_content(d, *content, 4, 4, {alice}, std::nullopt);
+          if (!stored) return std::unexpected(stored.error());
+          return {};
+        },
+        nullptr);
+  }
+  drain(writer);
+  stop = true;
+  reader.join();
+  CHECK_FALSE(read_failed);
+  CHECK(reads > 0);
+  int seen = 0;
+  REQUIRE(readers.with([&](Database& d) -> Result<void> {
+    seen = static_cast<int>(list_mailbox(d, alice)->size());
+    return {};
+  }));
+  CHECK(seen == 100);
+}
+
+TEST_CASE("store writer: stop finishes every submitted job") {
+  TempDir dir;
+  int done = 0;
+  {
+    Writer writer(std::move(*Database::open(dir.db())), nullptr);
+    for (int i = 0; i < 20; ++i) {
+      writer.submit([i](Database& d) -> Result<void> {
+        auto r = add_account(d, "u" + std::to_string(i) + "@example.test", "h");
+        if (!r) return std::unexpected(r.error());
+        return {};
+      }, [&](Result<void>) { ++done; });
+    }
+    writer.stop();
+    writer.run_completions();
+  }
+  CHECK(done == 20);
+}
