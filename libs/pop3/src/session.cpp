@@ -41,6 +41,10 @@ bool Session::waiting() const {
 bool Session::closed() const {
   return core_->state == State::closed;
 }
+std::size_t Session::buffered_input() const {
+  return core_->reader.buffered_size();
+}
+
 State Session::state() const {
   return core_->state;
 }

@@ -70,6 +70,9 @@ class Session {
   bool waiting() const;
   bool closed() const;
   State state() const;
+  // Input octets held for later commands (at most one partial line of
+  // max_command_line octets, plus whatever was fed while waiting()).
+  std::size_t buffered_input() const;
 
   enum class LoginOutcome { ok, bad_credentials, in_use, temp_failure };
   // The answer to Login or LoginApop. `ok` enters TRANSACTION with `maildrop`
