@@ -138,7 +138,7 @@ void SessionCore::wait_for(Pending what) {
 
 void SessionCore::close(std::string reason) {
   push(Close{std::move(reason)});
-  state = State::closed;
+  enter_state(State::closed);
   pending = Pending::nothing;
   awaiting_sasl_response = false;
   retrieval.reset();

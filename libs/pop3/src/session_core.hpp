@@ -49,8 +49,10 @@ struct SessionCore {
   void reply_multiline(std::string_view text, const std::vector<std::string>& lines);
 
   // --- State changes, each in one place.
+  // The only place `state` changes (RFC 1939 §3: AUTHORIZATION, TRANSACTION, UPDATE).
   void enter_state(State next);
-  void wait_for(Pending what);  // also queues nothing: the caller queued the request
+  // Stops the command loop until the host answers the request just queued.
+  void wait_for(Pending what);
   void close(std::string reason);
   void push(Action action);
 
