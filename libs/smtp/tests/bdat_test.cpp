@@ -123,3 +123,12 @@ TEST_CASE("bdat: QUIT during a chunked transfer aborts the message") {
   CHECK(h.transcript.ends_with(
       "250 2.0.0 2 octets received\n[Abort]\n221 2.0.0 mail.example.test Bye\n[Close quit]\n"));
 }
+
+TEST_CASE("bdat: RCPT after the first chunk is out of sequence") {
+  auto h =
+      run_both(ehlo() + mail_rcpt() + "BDAT 1\r\nxRCPT TO:<c@example.test>\r\nBDAT 1 LAST\r\ny");
+  CHECK(h.transcript.ends_with(
+      "250 2.0.0 1 octets received\n503 5.5.1 Error: BDAT transfer in progress\n"
+      "[End]\n250 2.0.0 Ok: queued as Q1\n"));
+  CHECK(h.envelopes.at(0).recipients.size() == 1);
+}

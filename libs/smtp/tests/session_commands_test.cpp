@@ -362,3 +362,36 @@ TEST_CASE("session: the transaction log names envelope, size and outcome, and ea
   CHECK(h.records[1].id == "S1.2");
   CHECK(h.records[1].outcome.starts_with("550 5.6.0"));
 }
+
+TEST_CASE("session: after HELO the Received protocol is plain SMTP") {
+  auto h = run_both("HELO old.client\r\n" + mail_rcpt() + "DATA\r\nx\r\n.\r\n");
+  CHECK(
+      h.messages.at(0).find(
+          "Received: from old.client ([192.0.2.7])\r\n\tby mail.example.test with SMTP id S1.1") !=
+      string::npos);
+}
+
+TEST_CASE("session: state tracing can be switched on without changing behaviour") {
+  auto p = test_params();
+  p.trace_states = true;
+  auto h = run_both(ehlo() + mail_rcpt() + "DATA\r\nx\r\n.\r\n", p);
+  CHECK(h.messages.size() == 1);
+}
+
+TEST_CASE("session: idle timeout while a recipient check is pending closes at once") {
+  Session s(test_params());
+  FakeHost host;
+  host.auto_answer = false;
+  s.feed(ehlo() + mail_rcpt());
+  host.drain(s);
+  CHECK(s.waiting());
+  s.on_idle_timeout();
+  host.drain(s);
+  CHECK(s.closed());
+  s.on_recipient_checked(default_verdict({"bob", "example.test"}));
+  s.feed("NOOP\r\n");
+  host.drain(s);
+  CHECK(
+      host.transcript.ends_with("[Check bob@example.test]\n421 4.4.2 mail.example.test Error: "
+                                "timeout exceeded\n[Close idle timeout]\n"));
+}

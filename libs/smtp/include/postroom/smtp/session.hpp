@@ -119,8 +119,10 @@ class Session {
   Session& operator=(Session&&) noexcept;
 
   // Processes as many commands as possible, pausing where the host must answer (PIPELINING,
-  // RFC 2920). Bytes given while waiting() are kept and processed after the answer.
+  // RFC 2920). Bytes given while waiting() are kept (unbounded: the host stops reading then)
+  // and processed after the answer.
   void feed(std::string_view bytes);
+  // Everything to do, in order. Consecutive replies are merged into one Send.
   std::vector<Action> take_actions();
   // An answer is pending (recipient, auth, commit, TLS handshake): stop reading the socket.
   bool waiting() const;
@@ -131,7 +133,9 @@ class Session {
   void on_auth_result(bool ok, std::vector<std::string> allowed_senders);
   // ok: "250 2.0.0 Ok: queued as <id>"; error: "451 4.3.0 ..." (the host stored nothing).
   void on_message_stored(Result<std::string> stored_id);
-  void on_tls_started();   // back to the initial state (RFC 3207 §4.2), tls_active set
+  void on_tls_started();  // back to the initial state (RFC 3207 §4.2), tls_active set
+  // Both roll back an open message (MessageAbort) and close. While a commit is pending they wait
+  // for on_message_stored, send its reply, then the 421 and Close.
   void on_idle_timeout();  // "421 4.4.2 <hostname> Error: timeout exceeded" + Close
   void on_shutdown();      // "421 4.3.2 <hostname> Service shutting down" + Close
   std::vector<TransactionRecord> take_transaction_log();
