@@ -17,7 +17,10 @@ void Session::Impl::begin_message() {
   info.hostname = params.hostname;
   info.protocol = with_protocol(esmtp, params.tls_active, !auth_user.empty(), e.smtputf8);
   info.id = e.transaction_id;
-  if (e.recipients.size() == 1) info.for_recipient = e.recipients.front().address.str();
+  if (e.recipients.size() == 1) {
+    const Address& only = e.recipients.front().address;
+    info.for_recipient = only.domain.empty() ? only.local : only.str();  // "<postmaster>"
+  }
   info.when = params.clock();
   e.return_path_length = return_path.size();
   push(MessageBegin{e});

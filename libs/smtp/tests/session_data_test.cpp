@@ -169,3 +169,10 @@ TEST_CASE("data: QUIT in the middle of message text is just text") {
   CHECK(h.messages.at(0) == kTrace + "QUIT\r\n");
   CHECK_FALSE(h.closed);
 }
+
+TEST_CASE("data: mail to <postmaster> names it without a domain in Received") {
+  auto h =
+      run_both(ehlo() + "MAIL FROM:<a@remote.test>\r\nRCPT TO:<postmaster>\r\nDATA\r\nx\r\n.\r\n");
+  CHECK(h.messages.at(0).find("\tfor <postmaster>; ") != string::npos);
+  CHECK(h.envelopes.at(0).recipients.at(0).address == postroom::Address{"postmaster", ""});
+}
