@@ -146,6 +146,12 @@ Result<StoredMessage> complete_content(Database& db, std::int64_t content_id, st
   return stored;
 }
 
+Result<void> discard_content(Database& db, std::int64_t content_id) {
+  TRY_STMT(s, db, "DELETE FROM contents WHERE id = ? AND complete = 0");
+  s->bind(1, content_id);
+  return s->run();
+}
+
 Result<int> sweep_incomplete(Database& db) {
   TRY_STMT(s, db, "DELETE FROM contents WHERE complete = 0");
   if (auto r = s->run(); !r) return std::unexpected(r.error());

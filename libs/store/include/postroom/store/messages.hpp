@@ -57,6 +57,8 @@ Result<StoredMessage> complete_content(Database& db, std::int64_t content_id, st
                                        const std::vector<std::int64_t>& accounts,
                                        const std::optional<QueueRequest>& queue);
 Result<int> sweep_incomplete(Database& db);
+// Drops a content that was never completed (a message aborted mid-transfer).
+Result<void> discard_content(Database& db, std::int64_t content_id);
 
 // Counts octets as stored and as POP3 sends them (bare LF becomes CRLF) across chunks.
 class SizeCounter {

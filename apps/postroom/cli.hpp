@@ -1,0 +1,46 @@
+// What every admin subcommand shares: parsed arguments, exit codes, the opened store.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "postroom/base/address.hpp"
+#include "postroom/config/config.hpp"
+#include "postroom/store/database.hpp"
+
+namespace postroom::cli {
+
+// interface.md: 0 success, 1 a well-formed command that failed, 2 a usage error.
+enum Exit { kOk = 0, kFailed = 1, kUsage = 2 };
+
+struct Args {
+  std::vector<std::string> words;  // positional arguments after the command words
+  std::vector<std::string> flags;  // --flags seen
+  bool has(const std::string& flag) const;
+};
+
+struct Context {
+  config::Config config;
+  Args args;
+};
+
+int usage_error(const std::string& message);
+int failure(const std::string& message);
+
+// The config, or nullopt after printing every error (the caller exits 1).
+std::optional<config::Config> load_config(const std::string& path);
+// Opens (creating and migrating when missing) the database named by the config.
+Result<store::Database> open_store(const config::Config& config);
+// Parses ADDRESS and checks that its domain is one of `domains`.
+Result<Address> local_address(const config::Config& config, const std::string& text);
+// Reads a password: one line of stdin with --password-stdin, else a prompt without echo.
+Result<std::string> read_password(const Args& args, bool confirm);
+
+int user_command(Context& ctx, const std::string& sub);
+int alias_command(Context& ctx, const std::string& sub);
+int queue_command(Context& ctx, const std::string& sub);
+int backup_command(Context& ctx);
+int import_command(Context& ctx, const std::string& sub);
+
+}  // namespace postroom::cli

@@ -1,0 +1,54 @@
+// postroom alias add|del|list.
+#include <iostream>
+
+#include "cli.hpp"
+#include "postroom/store/accounts.hpp"
+
+namespace postroom::cli {
+
+int alias_command(Context& ctx, const std::string& sub) {
+  const Args& args = ctx.args;
+  if (sub == "list" && !args.words.empty()) return usage_error("usage: postroom alias list");
+  if (sub == "del" && args.words.size() != 1) return usage_error("usage: postroom alias del ALIAS");
+  if (sub == "add" && args.words.size() < 2)
+    return usage_error("usage: postroom alias add ALIAS TARGET [TARGET...]");
+
+  std::string alias;
+  std::vector<std::string> targets;
+  if (sub != "list") {
+    auto parsed = local_address(ctx.config, args.words[0]);
+    if (!parsed) return failure(parsed.error().message);
+    alias = parsed->str();
+    for (std::size_t i = 1; i < args.words.size(); ++i) {
+      auto target = parse_address(args.words[i]);
+      if (!target)
+        return failure("'" + args.words[i] + "' is not a valid address: " + target.error().message);
+      targets.push_back(target->str());
+    }
+  }
+  auto db = open_store(ctx.config);
+  if (!db) return failure(db.error().message);
+  if (sub == "list") {
+    auto aliases = store::list_aliases(*db);
+    if (!aliases) return failure(aliases.error().message);
+    for (const auto& a : *aliases) {
+      std::cout << a.alias;
+      for (const auto& t : a.targets) std::cout << '\t' << t;
+      std::cout << '\n';
+    }
+    return kOk;
+  }
+  if (sub == "del") {
+    if (auto r = store::delete_alias(*db, alias); !r) return failure(r.error().message);
+    std::cout << "deleted alias " << alias << "\n";
+    return kOk;
+  }
+  auto tx = store::Transaction::begin(*db);  // all targets or none
+  if (!tx) return failure(tx.error().message);
+  if (auto r = store::add_alias(*db, alias, targets); !r) return failure(r.error().message);
+  if (auto r = tx->commit(); !r) return failure(r.error().message);
+  std::cout << "added alias " << alias << "\n";
+  return kOk;
+}
+
+}  // namespace postroom::cli

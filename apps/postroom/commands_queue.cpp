@@ -1,0 +1,87 @@
+// postroom queue list|show|retry|delete.
+#include <ctime>
+#include <iostream>
+
+#include "cli.hpp"
+#include "postroom/store/messages.hpp"
+#include "postroom/store/queue.hpp"
+
+namespace postroom::cli {
+
+namespace {
+
+std::string format_time(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// The header section of a stored message: chunks up to the first empty line.
+std::string header_section(store::Database& db, std::int64_t content_id) {
+  std::string text;
+  for (std::int64_t seq = 0; text.size() < 256 * 1024; ++seq) {
+    auto chunk = store::read_chunk(db, content_id, seq);
+    if (!chunk || !*chunk) break;
+    text += **chunk;
+    for (const char* blank : {"\r\n\r\n", "\n\n"}) {
+      if (auto end = text.find(blank); end != std::string::npos) return text.substr(0, end + 1);
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+int queue_command(Context& ctx, const std::string& sub) {
+  const Args& args = ctx.args;
+  if (sub == "list" && !args.words.empty()) return usage_error("usage: postroom queue list");
+  if ((sub == "show" || sub == "delete") && args.words.size() != 1)
+    return usage_error("usage: postroom queue " + sub + " ID");
+  if (sub == "retry" && args.words.size() > 1) return usage_error("usage: postroom queue retry [ID]");
+  auto db = open_store(ctx.config);
+  if (!db) return failure(db.error().message);
+
+  if (sub == "list") {
+    auto rows = store::list_queue(*db);
+    if (!rows) return failure(rows.error().message);
+    for (const auto& r : *rows)
+      std::cout << r.queue_id << '\t' << r.recipient << '\t' << r.state << '\t' << r.attempts
+                << '\t' << format_time(r.next_attempt) << '\t' << r.last_reply << '\n';
+    return kOk;
+  }
+  if (sub == "show") {
+    auto message = store::find_queued(*db, args.words[0]);
+    if (!message) return failure(message.error().message);
+    if (!*message) return failure("no queued message " + args.words[0]);
+    const auto& m = **message;
+    std::cout << "id: " << m.queue_id << "\nfrom: <" << m.sender << ">\nqueued: "
+              << format_time(m.created_at) << "\nsize: " << m.size << "\n";
+    for (std::size_t i = 0; i < m.recipients.size(); ++i) {
+      const auto& r = m.recipients[i];
+      std::cout << "to: <" << r.recipient << "> state=" << r.state << " attempts=" << r.attempts
+                << " next=" << format_time(r.next_attempt) << "\n";
+      for (const auto& h : m.history[i])
+        std::cout << "  " << format_time(h.at) << " " << (h.remote_host.empty() ? "-" : h.remote_host)
+                  << " " << h.reply << "\n";
+    }
+    std::cout << "\n" << header_section(*db, m.content_id);
+    return kOk;
+  }
+  if (sub == "retry") {
+    std::optional<std::string> id;
+    if (!args.words.empty()) id = args.words[0];
+    auto touched = store::retry_queue(*db, id);
+    if (!touched) return failure(touched.error().message);
+    if (id && *touched == 0) return failure("no queued message " + *id);
+    std::cout << *touched << " recipient(s) due now\n";
+    return kOk;
+  }
+  if (auto r = store::delete_queued(*db, args.words[0]); !r) return failure(r.error().message);
+  std::cout << "deleted " << args.words[0] << "\n";
+  return kOk;
+}
+
+}  // namespace postroom::cli

@@ -1,0 +1,83 @@
+// postroom user add|passwd|del|list|apop.
+#include <iostream>
+
+#include "cli.hpp"
+#include "postroom/auth/password.hpp"
+#include "postroom/store/accounts.hpp"
+
+namespace postroom::cli {
+
+namespace {
+
+int expect_words(const Args& args, std::size_t count, const char* usage) {
+  if (args.words.size() != count) return usage_error(std::string("usage: postroom ") + usage);
+  return kOk;
+}
+
+}  // namespace
+
+int user_command(Context& ctx, const std::string& sub) {
+  const Args& args = ctx.args;
+  if (sub == "list") {
+    if (int rc = expect_words(args, 0, "user list")) return rc;
+  } else if (sub == "add" || sub == "passwd" || sub == "del" || sub == "apop") {
+    if (int rc = expect_words(args, 1, ("user " + sub + " ADDRESS").c_str())) return rc;
+  }
+  if (sub == "apop" && args.has("--off") == args.has("--password-stdin"))
+    return usage_error("usage: postroom user apop ADDRESS --password-stdin | --off");
+  if (sub != "apop" && args.has("--off")) return usage_error("--off is only for user apop");
+  if ((sub == "del" || sub == "list") && args.has("--password-stdin"))
+    return usage_error("--password-stdin is only for user add, passwd and apop");
+
+  std::string address;
+  if (sub != "list") {
+    auto parsed = local_address(ctx.config, args.words[0]);
+    if (!parsed) return failure(parsed.error().message);
+    address = parsed->str();
+  }
+  auto db = open_store(ctx.config);
+  if (!db) return failure(db.error().message);
+
+  if (sub == "list") {
+    auto accounts = store::list_accounts(*db);
+    if (!accounts) return failure(accounts.error().message);
+    for (const auto& a : *accounts)
+      std::cout << a.address << '\t' << a.messages << '\t' << a.bytes << '\n';
+    return kOk;
+  }
+  if (sub == "del") {
+    if (auto r = store::delete_account(*db, address); !r) return failure(r.error().message);
+    std::cout << "deleted " << address << "\n";
+    return kOk;
+  }
+  if (sub == "apop") {
+    std::optional<std::string> secret;
+    if (args.has("--password-stdin")) {
+      auto read = read_password(args, false);
+      if (!read) return failure(read.error().message);
+      secret = *read;
+    }
+    if (auto r = store::set_apop_secret(*db, address, secret); !r) return failure(r.error().message);
+    std::cout << "APOP " << (secret ? "enabled" : "disabled") << " for " << address << "\n";
+    return kOk;
+  }
+  // add and passwd: check the mailbox first so nobody types a password for nothing.
+  auto existing = store::find_account(*db, address);
+  if (!existing) return failure(existing.error().message);
+  if (sub == "add" && *existing) return failure("mailbox " + address + " already exists");
+  if (sub == "passwd" && !*existing) return failure("no mailbox " + address);
+  auto password = read_password(args, true);
+  if (!password) return failure(password.error().message);
+  auto hash = auth::hash_password(*password);
+  if (!hash) return failure(hash.error().message);
+  if (sub == "add") {
+    if (auto r = store::add_account(*db, address, *hash); !r) return failure(r.error().message);
+    std::cout << "added " << address << "\n";
+  } else {
+    if (auto r = store::set_password(*db, address, *hash); !r) return failure(r.error().message);
+    std::cout << "password changed for " << address << "\n";
+  }
+  return kOk;
+}
+
+}  // namespace postroom::cli

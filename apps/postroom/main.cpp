@@ -1,0 +1,105 @@
+// postroom: the admin command (interface.md "Admin commands").
+#include <algorithm>
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+
+using namespace postroom;
+using namespace postroom::cli;
+
+namespace {
+
+constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
+
+  check-config                               validate the config file
+  user add ADDRESS [--password-stdin]        create a mailbox
+  user passwd ADDRESS [--password-stdin]     change its password
+  user del ADDRESS                           delete a mailbox and its messages
+  user list                                  ADDRESS<TAB>MESSAGES<TAB>BYTES
+  user apop ADDRESS --password-stdin | --off enable APOP with its own secret, or disable it
+  alias add ALIAS TARGET [TARGET...]         a local alias to local or remote addresses
+  alias del ALIAS | alias list
+  queue list | show ID | retry [ID] | delete ID
+  backup FILE                                a consistent copy of the database
+  import mbox ADDRESS FILE | import maildir ADDRESS DIR
+
+The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
+)";
+
+struct CommandSpec {
+  std::string name;
+  std::set<std::string> subcommands;  // empty: takes no subcommand
+  std::set<std::string> flags;
+};
+
+const std::vector<CommandSpec> kCommands = {
+    {"check-config", {}, {}},
+    {"user", {"add", "passwd", "del", "list", "apop"}, {"--password-stdin", "--off"}},
+    {"alias", {"add", "del", "list"}, {}},
+    {"queue", {"list", "show", "retry", "delete"}, {}},
+    {"backup", {}, {}},
+    {"import", {"mbox", "maildir"}, {}},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> argv_words(argv + 1, argv + argc);
+  const char* config_flag = nullptr;
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < argv_words.size(); ++i) {
+    const std::string& word = argv_words[i];
+    if (word == "--config") {
+      if (i + 1 >= argv_words.size()) return usage_error("--config needs a PATH");
+      config_flag = argv[i + 2];  // argv_words[i] is argv[i + 1]
+      ++i;
+    } else if (word.rfind("--config=", 0) == 0) {
+      config_flag = argv[i + 1] + 9;
+    } else if (word == "--help" || word == "-h") {
+      std::cout << kHelp;
+      return kOk;
+    } else {
+      rest.push_back(word);
+    }
+  }
+  if (rest.empty()) return usage_error("no command given");
+  auto spec = std::find_if(kCommands.begin(), kCommands.end(),
+                           [&](const CommandSpec& c) { return c.name == rest[0]; });
+  if (spec == kCommands.end()) return usage_error("unknown command '" + rest[0] + "'");
+  std::string sub;
+  Args args;
+  for (std::size_t i = 1; i < rest.size(); ++i) {
+    const std::string& word = rest[i];
+    if (word.rfind("--", 0) == 0) {
+      if (!spec->flags.contains(word)) return usage_error("unknown flag '" + word + "'");
+      args.flags.push_back(word);
+    } else if (!spec->subcommands.empty() && sub.empty()) {
+      if (!spec->subcommands.contains(word))
+        return usage_error("unknown command '" + spec->name + " " + word + "'");
+      sub = word;
+    } else {
+      args.words.push_back(word);
+    }
+  }
+  if (!spec->subcommands.empty() && sub.empty())
+    return usage_error("'" + spec->name + "' needs a subcommand");
+
+  std::string path = config::default_path(config_flag).string();
+  if (spec->name == "check-config") {
+    if (!args.words.empty()) return usage_error("check-config takes no arguments");
+    if (!load_config(path)) return kFailed;
+    std::cout << "ok\n";
+    return kOk;
+  }
+  auto config = load_config(path);
+  if (!config) return kFailed;
+  Context ctx{std::move(*config), std::move(args)};
+  if (spec->name == "user") return user_command(ctx, sub);
+  if (spec->name == "alias") return alias_command(ctx, sub);
+  if (spec->name == "queue") return queue_command(ctx, sub);
+  if (spec->name == "backup") return backup_command(ctx);
+  return import_command(ctx, sub);
+}

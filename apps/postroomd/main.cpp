@@ -1,0 +1,92 @@
+// postroomd: one process, one libuv loop, every listener the config names.
+#include <signal.h>
+#include <uv.h>
+
+#include <cstring>
+#include <iostream>
+#include <memory>
+
+#include "postroom/base/log.hpp"
+#include "postroom/config/config.hpp"
+#include "postroom/net/handles.hpp"
+#include "postroom/service/server.hpp"
+
+using namespace postroom;
+
+namespace {
+
+constexpr const char* kUsage = "usage: postroomd [--config PATH]\n";
+
+std::shared_ptr<const config::Config> load_or_report(const std::string& path) {
+  auto loaded = config::load(path);
+  if (!loaded) {
+    const auto& first = loaded.error().front();
+    std::string more = loaded.error().size() > 1
+                           ? " (and " + std::to_string(loaded.error().size() - 1) +
+                                 " more: run postroom check-config)"
+                           : "";
+    log_line("postroomd: bad config: ", first.str(), more);
+    return nullptr;
+  }
+  return std::make_shared<const config::Config>(std::move(*loaded));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* config_flag = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      config_flag = argv[++i];
+    } else if (std::strncmp(argv[i], "--config=", 9) == 0) {
+      config_flag = argv[i] + 9;
+    } else if (std::strcmp(argv[i], "--help") == 0) {
+      std::cout << kUsage;
+      return 0;
+    } else {
+      std::cerr << "postroomd: unknown argument '" << argv[i] << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  std::string path = config::default_path(config_flag).string();
+  auto config = load_or_report(path);
+  if (!config) return 1;
+  // A client vanishing mid-write must not kill the daemon.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  uv_loop_t* loop = uv_default_loop();
+  int exit_code = 0;
+  {
+    service::Server server(loop);
+    if (auto r = server.bind(config); !r) {
+      log_line("postroomd: ", r.error().message);
+      exit_code = 1;
+    } else if (auto opened = server.open_store(); !opened) {
+      log_line("postroomd: cannot open the store: ", opened.error().message);
+      exit_code = 1;
+      server.stop();
+    } else {
+      log_line("postroomd ready (config ", path, ")");
+    }
+    std::unique_ptr<net::Signal> term, interrupt, hangup;
+    auto stop = [&] {
+      term.reset();
+      interrupt.reset();
+      hangup.reset();
+      server.stop();
+    };
+    if (exit_code == 0) {
+      term = std::make_unique<net::Signal>(loop, SIGTERM, stop);
+      interrupt = std::make_unique<net::Signal>(loop, SIGINT, stop);
+      hangup = std::make_unique<net::Signal>(loop, SIGHUP, [&] {
+        if (auto fresh = load_or_report(path)) server.reload(fresh);
+      });
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+  }
+  // Closing handles queued by destructors still needs their callbacks.
+  uv_run(loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(loop) != 0) log_line("postroomd: handles left open at exit");
+  if (exit_code == 0) log_line("postroomd stopped");
+  return exit_code;
+}

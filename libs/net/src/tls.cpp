@@ -1,0 +1,156 @@
+// OpenSSL contexts and the memory-BIO engine the connections use for TLS.
+#include "postroom/net/tls.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+namespace postroom::net {
+
+namespace {
+
+std::string openssl_error(std::string_view what) {
+  unsigned long code = ERR_get_error();
+  char text[256] = "unknown error";
+  if (code) ERR_error_string_n(code, text, sizeof text);
+  ERR_clear_error();
+  return std::string(what) + ": " + text;
+}
+
+}  // namespace
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::filesystem::path& cert_chain,
+                                                       const std::filesystem::path& key) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) return fail(openssl_error("TLS"));
+  std::shared_ptr<TlsContext> context(new TlsContext(ctx, false));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Keep the per-connection buffers small: idle TLS sessions should cost little memory.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_chain.c_str()) != 1)
+    return fail(openssl_error("tls.cert " + cert_chain.string()));
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    std::string error = openssl_error("tls.key " + key.string());
+    if (error.find("mismatch") != std::string::npos)
+      return fail("tls.key " + key.string() + " does not match the certificate " +
+                  cert_chain.string());
+    return fail(error);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    return fail("tls.key " + key.string() + " does not match the certificate " +
+                cert_chain.string());
+  return context;
+}
+
+Result<std::shared_ptr<TlsContext>> TlsContext::client(
+    bool verify, const std::optional<std::filesystem::path>& ca_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return fail(openssl_error("TLS"));
+  std::shared_ptr<TlsContext> context(new TlsContext(ctx, verify));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (verify) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file->c_str(), nullptr)
+                     : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) return fail(openssl_error("CA certificates"));
+  }
+  return context;
+}
+
+TlsEngine::TlsEngine(std::shared_ptr<TlsContext> context, Role role, const std::string& peer_name)
+    : context_(std::move(context)) {
+  ssl_ = SSL_new(context_->get());
+  network_in_ = BIO_new(BIO_s_mem());
+  network_out_ = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl_, network_in_, network_out_);
+  if (role == Role::server) {
+    SSL_set_accept_state(ssl_);
+  } else {
+    SSL_set_connect_state(ssl_);
+    if (!peer_name.empty()) {
+      SSL_set_tlsext_host_name(ssl_, peer_name.c_str());
+      if (context_->verifies()) SSL_set1_host(ssl_, peer_name.c_str());
+    }
+  }
+}
+
+TlsEngine::~TlsEngine() { SSL_free(ssl_); }
+
+Result<void> TlsEngine::advance() {
+  if (!handshake_done_) {
+    int rc = SSL_do_handshake(ssl_);
+    if (rc == 1) {
+      handshake_done_ = true;
+      return flush_pending();
+    }
+    int err = SSL_get_error(ssl_, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return {};
+    long verify = SSL_get_verify_result(ssl_);
+    if (verify != X509_V_OK)
+      return fail(std::string("TLS handshake failed: certificate ") +
+                  X509_verify_cert_error_string(verify));
+    return fail(openssl_error("TLS handshake failed"));
+  }
+  return {};
+}
+
+Result<void> TlsEngine::flush_pending() {
+  if (pending_plaintext_.empty()) return {};
+  std::string pending;
+  pending.swap(pending_plaintext_);
+  return send(pending);
+}
+
+Result<void> TlsEngine::receive(std::string_view ciphertext, std::string& plaintext) {
+  if (!ciphertext.empty()) BIO_write(network_in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
+  if (auto r = advance(); !r) return r;
+  if (!handshake_done_) return {};
+  char buffer[16384];
+  while (true) {
+    int n = SSL_read(ssl_, buffer, sizeof buffer);
+    if (n > 0) {
+      plaintext.append(buffer, static_cast<std::size_t>(n));
+      continue;
+    }
+    int err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return {};
+    if (err == SSL_ERROR_ZERO_RETURN) return fail("TLS closed by peer");
+    return fail(openssl_error("TLS read"));
+  }
+}
+
+Result<void> TlsEngine::send(std::string_view plaintext) {
+  if (!handshake_done_) {
+    pending_plaintext_.append(plaintext);
+    return advance();
+  }
+  while (!plaintext.empty()) {
+    int n = SSL_write(ssl_, plaintext.data(), static_cast<int>(plaintext.size()));
+    if (n <= 0) return fail(openssl_error("TLS write"));
+    plaintext.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+std::string TlsEngine::take_outgoing() {
+  std::string out;
+  char buffer[16384];
+  int n;
+  while ((n = BIO_read(network_out_, buffer, sizeof buffer)) > 0) out.append(buffer, n);
+  return out;
+}
+
+void TlsEngine::shutdown() {
+  if (handshake_done_) SSL_shutdown(ssl_);
+}
+
+std::string TlsEngine::description() const {
+  if (!handshake_done_) return "none";
+  return std::string(SSL_get_version(ssl_)) + " " + SSL_get_cipher_name(ssl_);
+}
+
+}  // namespace postroom::net

@@ -1,0 +1,70 @@
+// What every served connection shares: config, TLS, store access, auth, locks, limits.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "postroom/base/error.hpp"
+#include "postroom/config/config.hpp"
+#include "postroom/net/tls.hpp"
+#include "postroom/store/database.hpp"
+
+namespace postroom::store {
+class Writer;
+class ReadPool;
+}  // namespace postroom::store
+
+namespace postroom::service {
+
+class AuthService;
+
+// POP3 maildrop locks (RFC 1939 §8): one TRANSACTION session per mailbox.
+class MailboxLocks {
+ public:
+  bool try_lock(std::int64_t account) { return held_.insert(account).second; }
+  void unlock(std::int64_t account) { held_.erase(account); }
+
+ private:
+  std::unordered_set<std::int64_t> held_;
+};
+
+// Connections counted per source address across all listeners (interface.md).
+class ConnectionCounter {
+ public:
+  bool admit(const std::string& ip, std::size_t max_total, std::size_t max_per_ip);
+  void release(const std::string& ip);
+  std::size_t total() const { return total_; }
+
+ private:
+  std::unordered_map<std::string, std::size_t> per_ip_;
+  std::size_t total_ = 0;
+};
+
+struct Context {
+  uv_loop_t* loop = nullptr;
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<net::TlsContext> tls;  // null when the config has no tls section
+  store::Writer* writer = nullptr;
+  store::ReadPool* reads = nullptr;
+  AuthService* auth = nullptr;
+  MailboxLocks locks;
+  ConnectionCounter connections;
+  std::function<void()> wake_relay;  // new mail was queued: the relay should look now
+  std::uint64_t next_session = 1;
+
+  // Runs `read` on the thread pool with a read connection; `done` on the loop thread.
+  void read(std::function<Result<void>(store::Database&)> read,
+            std::function<void(Result<void>)> done);
+  // Runs `work` in the store writer's next group commit; `done` after it is durable.
+  void write(std::function<Result<void>(store::Database&)> work,
+             std::function<void(Result<void>)> done);
+  std::string new_session_id();
+};
+
+}  // namespace postroom::service

@@ -1,0 +1,56 @@
+// Drives one pop3::Session over a net::Connection with the store, auth and locks.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "postroom/net/connection.hpp"
+#include "postroom/net/handles.hpp"
+#include "postroom/pop3/session.hpp"
+#include "postroom/service/served.hpp"
+
+namespace postroom::service {
+
+struct Context;
+
+class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Connection> {
+ public:
+  Pop3Connection(Context& context, std::shared_ptr<net::Connection> connection, bool implicit_tls);
+  void start() override;
+  void shutdown() override;
+  void abort() override { connection_->close("shutdown deadline"); }
+
+ private:
+  void on_data(std::string_view bytes);
+  void pump();
+  void login(const std::string& user, const std::string& secret, bool apop);
+  void load_maildrop(std::int64_t account_id);
+  void read_next_chunk();
+  void update(std::vector<std::int64_t> ids);
+  void on_closed(const std::string& reason);
+  void touch();  // restarts the idle timer
+  bool plaintext_allowed() const;
+
+  Context& context_;
+  std::shared_ptr<net::Connection> connection_;
+  bool implicit_tls_;
+  std::string id_;
+  std::string timestamp_;
+  std::optional<pop3::Session> session_;
+  net::Timer idle_;
+  std::optional<std::int64_t> locked_account_;
+  std::unordered_map<std::int64_t, std::int64_t> content_of_;  // delivery id -> content id
+  // The message being streamed by RETR/TOP.
+  struct Transfer {
+    std::int64_t content_id = 0;
+    std::int64_t next_seq = 0;
+    bool reading = false;  // a chunk read is in flight
+  };
+  std::optional<Transfer> transfer_;
+  bool busy_ = false;  // an auth, read or update answer is owed to the session
+  bool stopping_ = false;
+};
+
+}  // namespace postroom::service

@@ -1,0 +1,51 @@
+// The daemon's core: listeners bound from the config, the store, and every served session.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "postroom/config/config.hpp"
+#include "postroom/net/connection.hpp"
+#include "postroom/net/handles.hpp"
+#include "postroom/service/auth_service.hpp"
+#include "postroom/service/context.hpp"
+#include "postroom/service/served.hpp"
+#include "postroom/store/writer.hpp"
+
+namespace postroom::service {
+
+class Server {
+ public:
+  explicit Server(uv_loop_t* loop);
+  ~Server();
+
+  // Loads TLS and binds every listener; nothing is created on disk yet, so a failed
+  // start touches nothing (interface.md).
+  Result<void> bind(std::shared_ptr<const config::Config> config);
+  // Opens (creating and migrating) the store, starts the writer and the relay.
+  Result<void> open_store();
+  // Applies a new config (SIGHUP): everything but listen and data_dir.
+  void reload(std::shared_ptr<const config::Config> config);
+  // SIGTERM: stop accepting, end sessions, drain the writer; the loop then runs dry.
+  void stop();
+
+ private:
+  void accept(const std::string& listener, std::shared_ptr<net::Connection> connection);
+  void maybe_finish_stop();
+
+  uv_loop_t* loop_;
+  Context context_;
+  std::vector<std::pair<std::string, std::unique_ptr<net::Listener>>> listeners_;
+  std::unique_ptr<store::Writer> writer_;
+  std::unique_ptr<store::ReadPool> reads_;
+  std::unique_ptr<net::Async> writer_wake_;
+  std::unique_ptr<AuthService> auth_;
+  std::unordered_map<Served*, std::shared_ptr<Served>> sessions_;
+  std::unique_ptr<net::Timer> stop_deadline_;
+  bool stopping_ = false;
+};
+
+}  // namespace postroom::service

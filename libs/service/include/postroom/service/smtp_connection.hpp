@@ -1,0 +1,49 @@
+// Drives one smtp::Session over a net::Connection: recipients, auth, streamed durable delivery.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "postroom/net/connection.hpp"
+#include "postroom/net/handles.hpp"
+#include "postroom/service/message_sink.hpp"
+#include "postroom/service/served.hpp"
+#include "postroom/smtp/session.hpp"
+
+namespace postroom::service {
+
+struct Context;
+
+class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpConnection> {
+ public:
+  enum class Kind { mx, submission };
+  SmtpConnection(Context& context, std::shared_ptr<net::Connection> connection, Kind kind,
+                 bool implicit_tls);
+  void start() override;
+  void shutdown() override;
+  void abort() override { connection_->close("shutdown deadline"); }
+
+ private:
+  void on_data(std::string_view bytes);
+  void pump();
+  void check_recipient(const Address& address);
+  void authenticate(const std::string& user, const std::string& password);
+  void commit();
+  void update_reading();
+  void on_closed(const std::string& reason);
+  void touch();
+  bool plaintext_allowed() const;
+
+  Context& context_;
+  std::shared_ptr<net::Connection> connection_;
+  Kind kind_;
+  bool implicit_tls_;
+  std::string id_;
+  std::optional<smtp::Session> session_;
+  net::Timer idle_;
+  MessageSink sink_;
+  std::optional<smtp::Envelope> envelope_;  // of the message being received
+};
+
+}  // namespace postroom::service

@@ -1,0 +1,259 @@
+// POP3 over the network: auth off the loop, maildrop lock, streamed RETR, durable UPDATE.
+#include "postroom/service/pop3_connection.hpp"
+
+#include <unistd.h>
+
+#include <variant>
+
+#include "postroom/base/log.hpp"
+#include "postroom/service/auth_service.hpp"
+#include "postroom/service/context.hpp"
+#include "postroom/store/messages.hpp"
+
+namespace postroom::service {
+
+namespace {
+// Stop fetching message chunks while this much is still waiting for the socket.
+constexpr std::size_t kHighWater = 256 * 1024;
+}  // namespace
+
+Pop3Connection::Pop3Connection(Context& context, std::shared_ptr<net::Connection> connection,
+                               bool implicit_tls)
+    : context_(context),
+      connection_(std::move(connection)),
+      implicit_tls_(implicit_tls),
+      id_(context.new_session_id()),
+      idle_(context.loop) {
+  timestamp_ = "<" + std::to_string(::getpid()) + "." + id_ + "." + store::random_token(5) + "@" +
+               context_.config->hostname + ">";
+}
+
+bool Pop3Connection::plaintext_allowed() const {
+  using config::PlaintextPolicy;
+  if (connection_->tls_active()) return true;
+  switch (context_.config->auth.plaintext_without_tls) {
+    case PlaintextPolicy::always: return true;
+    case PlaintextPolicy::never: return false;
+    case PlaintextPolicy::trusted_networks: return context_.config->is_trusted(connection_->peer());
+  }
+  return false;
+}
+
+void Pop3Connection::start() {
+  auto self = shared_from_this();
+  if (implicit_tls_) connection_->start_tls(context_.tls, net::TlsEngine::Role::server);
+  pop3::SessionParams params;
+  params.hostname = context_.config->hostname;
+  params.apop_timestamp = timestamp_;
+  params.tls_active = implicit_tls_;
+  params.stls_available = context_.tls && !implicit_tls_;
+  params.plaintext_allowed = implicit_tls_ || plaintext_allowed();
+  session_.emplace(std::move(params));
+  log_line("session=", id_, " pop3 connect peer=", connection_->peer_ip(),
+           " port=", connection_->local_port());
+  std::weak_ptr<Pop3Connection> weak = self;
+  connection_->start({
+      .on_data = [weak](std::string_view bytes) { if (auto s = weak.lock()) s->on_data(bytes); },
+      .on_drain = [weak] { if (auto s = weak.lock(); s && s->transfer_) s->read_next_chunk(); },
+      .on_tls_ready =
+          [weak] {
+            auto s = weak.lock();
+            if (!s || s->implicit_tls_) return;
+            s->session_->on_tls_started();
+            s->pump();
+          },
+      .on_close = [self](const std::string& reason) { self->on_closed(reason); },
+  });
+  touch();
+  pump();
+}
+
+void Pop3Connection::touch() {
+  std::weak_ptr<Pop3Connection> weak = shared_from_this();
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      context_.config->limits.pop3_idle_timeout);
+  idle_.start(static_cast<std::uint64_t>(timeout.count()), [weak] {
+    // RFC 1939 §3: the autologout timer closes without entering UPDATE (seed S10).
+    if (auto s = weak.lock()) s->connection_->close("idle timeout");
+  });
+}
+
+void Pop3Connection::on_data(std::string_view bytes) {
+  touch();
+  session_->feed(bytes);
+  pump();
+}
+
+void Pop3Connection::pump() {
+  if (connection_->closed()) return;
+  for (auto& action : session_->take_actions()) {
+    if (auto* send = std::get_if<pop3::Send>(&action)) {
+      connection_->write(send->bytes);
+    } else if (std::holds_alternative<pop3::StartTls>(action)) {
+      connection_->start_tls(context_.tls, net::TlsEngine::Role::server);
+    } else if (auto* login = std::get_if<pop3::Login>(&action)) {
+      this->login(login->user, login->password, false);
+    } else if (auto* apop = std::get_if<pop3::LoginApop>(&action)) {
+      this->login(apop->user, apop->digest, true);
+    } else if (auto* retrieve = std::get_if<pop3::Retrieve>(&action)) {
+      transfer_ = Transfer{content_of_[retrieve->id], 0, false};
+      read_next_chunk();
+    } else if (auto* upd = std::get_if<pop3::Update>(&action)) {
+      update(std::move(upd->deleted_ids));
+    } else if (auto* close = std::get_if<pop3::Close>(&action)) {
+      connection_->close_after_flush(close->reason);
+      return;
+    }
+  }
+  // Back-pressure: read no more commands while the session waits for an answer.
+  if (session_->waiting() || stopping_) {
+    connection_->pause_reading();
+  } else {
+    connection_->resume_reading();
+  }
+}
+
+void Pop3Connection::login(const std::string& user, const std::string& secret, bool apop) {
+  std::weak_ptr<Pop3Connection> weak = shared_from_this();
+  auto done = [weak](AuthResult result) {
+    auto s = weak.lock();
+    if (!s || s->connection_->closed()) return;
+    using Outcome = pop3::Session::LoginOutcome;
+    switch (result.outcome) {
+      case AuthResult::Outcome::ok:
+        if (!s->context_.locks.try_lock(result.account_id)) {
+          s->session_->on_login_result(Outcome::in_use);
+          return s->pump();
+        }
+        s->locked_account_ = result.account_id;
+        return s->load_maildrop(result.account_id);
+      case AuthResult::Outcome::bad_credentials:
+        s->session_->on_login_result(Outcome::bad_credentials);
+        return s->pump();
+      case AuthResult::Outcome::temp_failure:
+        s->session_->on_login_result(Outcome::temp_failure);
+        return s->pump();
+    }
+  };
+  if (apop) {
+    context_.auth->check_apop(connection_->peer_ip(), user, timestamp_, secret, std::move(done));
+  } else {
+    context_.auth->check_password(connection_->peer_ip(), user, secret, std::move(done));
+  }
+}
+
+void Pop3Connection::load_maildrop(std::int64_t account_id) {
+  auto entries = std::make_shared<std::vector<store::MailboxEntry>>();
+  std::weak_ptr<Pop3Connection> weak = shared_from_this();
+  context_.read(
+      [account_id, entries](store::Database& db) -> Result<void> {
+        auto box = store::list_mailbox(db, account_id);
+        if (!box) return std::unexpected(box.error());
+        *entries = std::move(*box);
+        return {};
+      },
+      [weak, entries](Result<void> r) {
+        auto s = weak.lock();
+        if (!s || s->connection_->closed()) return;
+        if (!r) {
+          log_line("session=", s->id_, " maildrop read failed: ", r.error().message);
+          s->session_->on_login_result(pop3::Session::LoginOutcome::temp_failure);
+          return s->pump();
+        }
+        std::vector<pop3::MessageInfo> maildrop;
+        maildrop.reserve(entries->size());
+        for (auto& e : *entries) {
+          s->content_of_[e.delivery_id] = e.content_id;
+          maildrop.push_back({e.delivery_id, e.pop3_size, e.uidl});
+        }
+        s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(maildrop));
+        s->pump();
+      });
+}
+
+void Pop3Connection::read_next_chunk() {
+  if (!transfer_ || transfer_->reading || connection_->closed()) return;
+  if (connection_->pending_write_bytes() > kHighWater) return;  // on_drain resumes
+  if (!session_->content_wanted()) {
+    transfer_.reset();
+    session_->on_content_end();
+    return pump();
+  }
+  transfer_->reading = true;
+  auto chunk = std::make_shared<std::optional<std::string>>();
+  std::int64_t content = transfer_->content_id;
+  std::int64_t seq = transfer_->next_seq;
+  std::weak_ptr<Pop3Connection> weak = shared_from_this();
+  context_.read(
+      [content, seq, chunk](store::Database& db) -> Result<void> {
+        auto read = store::read_chunk(db, content, seq);
+        if (!read) return std::unexpected(read.error());
+        *chunk = std::move(*read);
+        return {};
+      },
+      [weak, chunk](Result<void> r) {
+        auto s = weak.lock();
+        if (!s || !s->transfer_ || s->connection_->closed()) return;
+        s->transfer_->reading = false;
+        if (!r) {
+          log_line("session=", s->id_, " message read failed: ", r.error().message);
+          s->transfer_.reset();
+          s->session_->on_content_failed();
+          return s->pump();
+        }
+        if (!*chunk) {
+          s->transfer_.reset();
+          s->session_->on_content_end();
+          return s->pump();
+        }
+        ++s->transfer_->next_seq;
+        s->session_->on_content(**chunk);
+        s->pump();
+        s->touch();  // a long download is activity, not idleness
+        s->read_next_chunk();
+      });
+}
+
+void Pop3Connection::update(std::vector<std::int64_t> ids) {
+  auto account = *locked_account_;
+  auto removed = std::make_shared<int>(0);
+  std::weak_ptr<Pop3Connection> weak = shared_from_this();
+  busy_ = true;
+  // +OK after QUIT only once the deletions are durable (design §3).
+  context_.write(
+      [account, ids = std::move(ids), removed](store::Database& db) -> Result<void> {
+        auto n = store::delete_deliveries(db, account, ids);
+        if (!n) return std::unexpected(n.error());
+        *removed = *n;
+        return {};
+      },
+      [weak, removed](Result<void> r) {
+        auto s = weak.lock();
+        if (!s) return;
+        s->busy_ = false;
+        if (!r) log_line("session=", s->id_, " update failed: ", r.error().message);
+        if (s->connection_->closed()) return;
+        s->session_->on_update_done(bool(r));
+        s->pump();
+      });
+}
+
+void Pop3Connection::shutdown() {
+  stopping_ = true;
+  // POP3 sessions end without UPDATE; an UPDATE already submitted finishes first.
+  if (!busy_) connection_->close("shutdown");
+}
+
+void Pop3Connection::on_closed(const std::string& reason) {
+  idle_.stop();
+  if (locked_account_) context_.locks.unlock(*locked_account_);
+  locked_account_.reset();
+  context_.connections.release(connection_->peer_ip());
+  log_line("session=", id_, " pop3 closed peer=", connection_->peer_ip(), " user=",
+           session_ && session_->authenticated() ? session_->user() : "-",
+           " retrieved=", session_ ? session_->retrieved() : 0,
+           " deleted=", session_ ? session_->deleted() : 0, " reason=", reason);
+  if (on_finished) on_finished();
+}
+
+}  // namespace postroom::service

@@ -1,0 +1,188 @@
+// Binding listeners, admitting connections, the writer's wake-up, reload and orderly stop.
+#include "postroom/service/server.hpp"
+
+#include "postroom/base/log.hpp"
+#include "postroom/service/pop3_connection.hpp"
+#include "postroom/service/smtp_connection.hpp"
+#include "postroom/store/messages.hpp"
+
+namespace postroom::service {
+
+namespace {
+
+auth::LimiterPolicy limiter_policy(const config::Config& config) {
+  auth::LimiterPolicy policy;
+  policy.max_delay = config.auth.failure_delay_max;
+  policy.lockout_failures = config.auth.lockout_failures;
+  policy.window = config.auth.lockout_window;
+  policy.lockout = config.auth.lockout_duration;
+  return policy;
+}
+
+// On SIGTERM sessions get this long to finish before they are cut (interface.md: 10 s).
+constexpr std::uint64_t kStopDeadlineMs = 8000;
+
+}  // namespace
+
+Server::Server(uv_loop_t* loop) : loop_(loop) { context_.loop = loop; }
+
+Server::~Server() = default;
+
+Result<void> Server::bind(std::shared_ptr<const config::Config> config) {
+  context_.config = config;
+  if (config->tls) {
+    auto tls = net::TlsContext::server(config->tls->cert, config->tls->key);
+    if (!tls) return std::unexpected(tls.error());
+    context_.tls = *tls;
+  }
+  const std::pair<const char*, const std::vector<Endpoint>*> groups[] = {
+      {"smtp", &config->listen.smtp},
+      {"submission", &config->listen.submission},
+      {"submissions", &config->listen.submissions},
+      {"pop3", &config->listen.pop3},
+      {"pop3s", &config->listen.pop3s}};
+  for (auto [name, endpoints] : groups) {
+    for (const Endpoint& endpoint : *endpoints) {
+      std::string listener_name = name;
+      auto listener = net::Listener::bind(loop_, endpoint, [this, listener_name](auto connection) {
+        accept(listener_name, std::move(connection));
+      });
+      if (!listener) {
+        for (auto& l : listeners_) l.second->close();
+        listeners_.clear();
+        return std::unexpected(listener.error());
+      }
+      listeners_.emplace_back(listener_name, std::move(*listener));
+    }
+  }
+  return {};
+}
+
+Result<void> Server::open_store() {
+  const auto& config = *context_.config;
+  auto db = store::Database::open(config.database_path());
+  if (!db) return std::unexpected(db.error());
+  // Bodies whose transaction never completed (a crash mid-DATA) were never acknowledged.
+  if (auto swept = store::sweep_incomplete(*db); swept && *swept > 0)
+    log_line("store removed ", *swept, " incomplete message(s) left by a crash");
+  writer_wake_ = std::make_unique<net::Async>(loop_, [this] {
+    writer_->run_completions();
+    maybe_finish_stop();
+  });
+  writer_ = std::make_unique<store::Writer>(std::move(*db), [this] { writer_wake_->wake(); });
+  reads_ = std::make_unique<store::ReadPool>(config.database_path());
+  context_.writer = writer_.get();
+  context_.reads = reads_.get();
+  auth_ = std::make_unique<AuthService>(context_, limiter_policy(config));
+  context_.auth = auth_.get();
+  for (const auto& [name, listener] : listeners_)
+    log_line("listening ", name, " ", listener->bound().str());
+  return {};
+}
+
+void Server::accept(const std::string& listener, std::shared_ptr<net::Connection> connection) {
+  if (stopping_ || !writer_) return connection->close("not serving");
+  const auto& limits = context_.config->limits;
+  std::string ip = connection->peer_ip();
+  bool is_pop3 = listener == "pop3" || listener == "pop3s";
+  bool implicit_tls = listener == "submissions" || listener == "pop3s";
+  if (!context_.connections.admit(ip, limits.max_connections, limits.max_connections_per_ip)) {
+    log_line("refused ", listener, " connection from ", ip, ": too many connections");
+    if (implicit_tls) connection->start_tls(context_.tls, net::TlsEngine::Role::server);
+    connection->write(is_pop3 ? "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+                              : "421 4.7.0 " + context_.config->hostname +
+                                    " Too many connections, try again later\r\n");
+    connection->start({});
+    connection->close_after_flush("too many connections");
+    return;
+  }
+  std::shared_ptr<Served> served;
+  if (is_pop3) {
+    served = std::make_shared<Pop3Connection>(context_, connection, implicit_tls);
+  } else {
+    served = std::make_shared<SmtpConnection>(context_, connection,
+                                              listener == "smtp" ? SmtpConnection::Kind::mx
+                                                                 : SmtpConnection::Kind::submission,
+                                              implicit_tls);
+  }
+  Served* key = served.get();
+  served->on_finished = [this, key] {
+    sessions_.erase(key);
+    maybe_finish_stop();
+  };
+  sessions_.emplace(key, served);
+  served->start();
+}
+
+void Server::reload(std::shared_ptr<const config::Config> config) {
+  const auto& old = *context_.config;
+  auto endpoints = [](const config::Listeners& l) {
+    std::vector<std::string> all;
+    for (const auto* group : {&l.smtp, &l.submission, &l.submissions, &l.pop3, &l.pop3s}) {
+      all.push_back("|");
+      for (const auto& e : *group) all.push_back(e.str());
+    }
+    return all;
+  };
+  if (endpoints(old.listen) != endpoints(config->listen))
+    log_line("reload: listen changed; it takes effect at the next restart");
+  if (old.data_dir != config->data_dir)
+    log_line("reload: data_dir changed; it takes effect at the next restart");
+  std::shared_ptr<net::TlsContext> tls;
+  if (config->tls) {
+    auto loaded = net::TlsContext::server(config->tls->cert, config->tls->key);
+    if (!loaded) {
+      log_line("reload failed, keeping the running config: ", loaded.error().message);
+      return;
+    }
+    tls = *loaded;
+  }
+  if (!tls && context_.tls) {
+    log_line("reload failed, keeping the running config: tls cannot be removed while TLS listeners run");
+    return;
+  }
+  // Open sessions keep the config and certificate they started with.
+  auto fixed = std::make_shared<config::Config>(*config);
+  fixed->listen = old.listen;
+  fixed->data_dir = old.data_dir;
+  context_.config = fixed;
+  context_.tls = tls;
+  auth_->set_policy(limiter_policy(*fixed));
+  log_line("reloaded ", fixed->file.string());
+}
+
+void Server::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  log_line("stopping: ", sessions_.size(), " session(s) open");
+  for (auto& l : listeners_) l.second->close();
+  listeners_.clear();
+  if (auth_) auth_->shutdown();
+  // Copy: shutdown() may finish a session and erase it from the map.
+  std::vector<std::shared_ptr<Served>> open;
+  for (auto& [key, served] : sessions_) open.push_back(served);
+  for (auto& served : open) served->shutdown();
+  stop_deadline_ = std::make_unique<net::Timer>(loop_);
+  stop_deadline_->start(kStopDeadlineMs, [this] {
+    log_line("stopping: cutting ", sessions_.size(), " session(s) that did not finish");
+    std::vector<std::shared_ptr<Served>> left;
+    for (auto& [key, served] : sessions_) left.push_back(served);
+    sessions_.clear();
+    for (auto& served : left) served->abort();
+    maybe_finish_stop();
+  });
+  maybe_finish_stop();
+}
+
+void Server::maybe_finish_stop() {
+  if (!stopping_ || !sessions_.empty()) return;
+  if (writer_) {
+    writer_->stop();  // everything submitted is committed
+    writer_->run_completions();
+  }
+  if (writer_wake_) writer_wake_->close();
+  if (stop_deadline_) stop_deadline_.reset();
+  // With no handle left, uv_run returns and the daemon exits 0.
+}
+
+}  // namespace postroom::service

@@ -1,0 +1,84 @@
+#include "postroom/store/queue.hpp"
+
+#include <doctest/doctest.h>
+
+#include "postroom/store/database.hpp"
+#include "postroom/store/messages.hpp"
+#include "temp_dir.hpp"
+
+using namespace postroom::store;
+
+namespace {
+std::string enqueue(Database& db, std::vector<std::string> recipients) {
+  auto content = create_content(db);
+  REQUIRE(append_chunk(db, *content, 0, "Subject: q\r\n\r\nbody\r\n"));
+  auto stored = complete_content(db, *content, 21, 21, {},
+                                 QueueRequest{"alice@example.test", recipients, false, true});
+  REQUIRE(stored);
+  return stored->queue_id;
+}
+}  // namespace
+
+TEST_CASE("queue: recipients are listed, found, retried and attempts recorded") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto id = enqueue(*db, {"a@remote.test", "b@remote.test"});
+  auto list = list_queue(*db);
+  REQUIRE(list->size() == 2);
+  CHECK((*list)[0].queue_id == id);
+  CHECK((*list)[0].state == "queued");
+  auto now = (*list)[0].next_attempt;
+  auto due = due_messages(*db, now, 10);
+  REQUIRE(due->size() == 1);
+  CHECK((*due)[0].recipients.size() == 2);
+  CHECK((*due)[0].body_8bit);
+  CHECK((*due)[0].size == 21);
+
+  auto a = (*due)[0].recipients[0].row;
+  auto b = (*due)[0].recipients[1].row;
+  REQUIRE(record_attempt(*db, a, "delivered", now, "mx.remote.test", "250 ok", now));
+  REQUIRE(record_attempt(*db, b, "deferred", now + 300, "mx.remote.test", "451 later", now));
+  list = list_queue(*db);
+  REQUIRE(list->size() == 1);
+  CHECK((*list)[0].recipient == "b@remote.test");
+  CHECK((*list)[0].attempts == 1);
+  CHECK((*list)[0].last_reply == "451 later");
+  CHECK(due_messages(*db, now, 10)->empty());
+  CHECK(next_due(*db).value() == now + 300);
+
+  auto shown = find_queued(*db, id);
+  REQUIRE(shown->has_value());
+  CHECK((*shown)->history[0].size() == 1);
+  CHECK((*shown)->history[0][0].reply == "451 later");
+
+  CHECK(retry_queue(*db, id).value() == 1);
+  CHECK(due_messages(*db, now + 1, 10)->size() == 1);
+
+  REQUIRE(record_attempt(*db, b, "bounced", now, "mx.remote.test", "550 no", now));
+  CHECK(list_queue(*db)->empty());
+  auto gone = db->prepare("SELECT count(*) FROM contents");
+  REQUIRE(gone->step().value());
+  CHECK(gone->column_int(0) == 0);  // the last recipient done releases the content
+}
+
+TEST_CASE("queue: delete drops the message, unknown IDs are errors") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto id = enqueue(*db, {"a@remote.test"});
+  CHECK_FALSE(delete_queued(*db, "nope"));
+  REQUIRE(delete_queued(*db, id));
+  CHECK(list_queue(*db)->empty());
+  CHECK_FALSE(find_queued(*db, id)->has_value());
+}
+
+TEST_CASE("store: backup makes a consistent copy that opens on its own") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  enqueue(*db, {"a@remote.test"});
+  auto copy = (dir.path / "backup.db").string();
+  REQUIRE(backup(*db, copy));
+  CHECK_FALSE(backup(*db, copy));  // never overwrites
+  auto restored = Database::open(copy, {.create = false});
+  REQUIRE(restored);
+  CHECK(list_queue(*restored)->size() == 1);
+}
