@@ -1,0 +1,177 @@
+// The scripted-server harness behind the client session's transcript tests.
+#include "transcript.hpp"
+
+#include <doctest/doctest.h>
+
+namespace postroom::relay::test {
+
+namespace {
+
+std::vector<std::string> script_lines(std::string_view script) {
+  std::vector<std::string> lines;
+  while (!script.empty()) {
+    std::size_t end = script.find('\n');
+    std::string_view line = script.substr(0, end);
+    script.remove_prefix(end == std::string_view::npos ? script.size() : end + 1);
+    std::size_t start = line.find_first_not_of(' ');
+    if (start == std::string_view::npos) continue;
+    lines.emplace_back(line.substr(start));
+  }
+  return lines;
+}
+
+std::string render(std::string_view prefix, std::string_view text) {
+  std::string out(prefix);
+  if (!text.empty()) {
+    out += ' ';
+    out += text;
+  }
+  return out;
+}
+
+class Harness {
+ public:
+  Harness(const ClientParams& params, std::string_view body, Feeding feeding)
+      : session_(params), body_(body), feeding_(feeding) {}
+
+  Run play(std::string_view script) {
+    drain();
+    std::string group;
+    auto flush = [&] {
+      if (group.empty()) return;
+      if (feeding_.byte_by_byte) {
+        for (char c : group) {
+          session_.feed(std::string_view(&c, 1));
+          drain();
+        }
+      } else {
+        session_.feed(group);
+        drain();
+      }
+      group.clear();
+    };
+    for (const std::string& line : script_lines(script)) {
+      if (line.starts_with("S:")) {
+        log(line);
+        std::string_view text = std::string_view(line).substr(2);
+        if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+        group += text;
+        group += "\r\n";
+      } else if (line.starts_with("!!")) {
+        flush();
+        log(line);
+        if (line == "!! timeout") session_.on_timeout();
+        if (line == "!! disconnect") session_.on_disconnected();
+        if (line == "!! tls-failed") session_.on_tls_failed("handshake failure");
+        drain();
+      } else {
+        flush();
+      }
+    }
+    flush();
+    if (!client_partial_.empty()) log(render("C~", client_partial_));
+    return std::move(run_);
+  }
+
+ private:
+  void log(const std::string& line) {
+    run_.transcript += line;
+    run_.transcript += '\n';
+  }
+
+  void client_bytes(std::string_view bytes) {
+    client_partial_ += bytes;
+    std::size_t end;
+    while ((end = client_partial_.find("\r\n")) != std::string::npos) {
+      log(render("C:", client_partial_.substr(0, end)));
+      client_partial_.erase(0, end + 2);
+    }
+  }
+
+  void drain() {
+    while (true) {
+      std::vector<Action> actions = session_.take_actions();
+      if (actions.empty()) return;
+      for (Action& action : actions) {
+        if (auto* send = std::get_if<Send>(&action)) {
+          run_.sensitive_sends.push_back(send->sensitive);
+          client_bytes(send->bytes);
+        } else if (std::holds_alternative<StartTls>(action)) {
+          log("== tls");
+          session_.on_tls_started();
+        } else if (std::holds_alternative<NeedBody>(action)) {
+          log("== body");
+          std::string_view rest = body_;
+          std::size_t chunk = feeding_.body_chunk == 0 ? rest.size() : feeding_.body_chunk;
+          while (!rest.empty()) {
+            session_.send_body_chunk(rest.substr(0, chunk));
+            rest.remove_prefix(std::min(chunk, rest.size()));
+          }
+          session_.end_body();
+        } else if (auto* done = std::get_if<Done>(&action)) {
+          log("== done");
+          run_.results = done->results;
+        } else if (std::holds_alternative<Close>(action)) {
+          log("== close");
+        }
+      }
+    }
+  }
+
+  ClientSession session_;
+  std::string body_;
+  Feeding feeding_;
+  Run run_;
+  std::string client_partial_;
+};
+
+bool same_results(const std::vector<RecipientResult>& a, const std::vector<RecipientResult>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].address != b[i].address || a[i].kind != b[i].kind || a[i].reply != b[i].reply ||
+        a[i].code != b[i].code || a[i].status != b[i].status) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string normalize(std::string_view script) {
+  std::string out;
+  for (const std::string& line : script_lines(script)) {
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+Run run(const ClientParams& params, std::string_view script, std::string_view body,
+        Feeding feeding) {
+  return Harness(params, body, feeding).play(script);
+}
+
+std::vector<RecipientResult> check_transcript(const ClientParams& params, std::string_view script,
+                                              std::string_view body) {
+  const std::string expected = normalize(script);
+  std::vector<RecipientResult> first;
+  bool have_first = false;
+  for (bool bytewise : {false, true}) {
+    for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) {
+      CAPTURE(bytewise);
+      CAPTURE(chunk);
+      Run result = run(params, script, body, Feeding{bytewise, chunk});
+      CHECK(result.transcript == expected);
+      if (!have_first) {
+        first = result.results;
+        have_first = true;
+      } else {
+        CHECK(same_results(first, result.results));
+      }
+    }
+  }
+  return first;
+}
+
+}  // namespace postroom::relay::test
