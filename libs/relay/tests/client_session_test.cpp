@@ -840,3 +840,42 @@ TEST_CASE("relay client: describe() redacts AUTH payloads") {
   CHECK(describe(Send{"QUIT\r\n", false}) == "send 6 octets");
   CHECK(describe(Close{"QUIT answered"}) == "close reason=QUIT answered");
 }
+
+TEST_CASE("relay client: AUTH waits for STARTTLS and uses the post-TLS EHLO list") {
+  ClientParams params = basic_params();
+  params.tls = TlsMode::required;
+  params.tls_available = true;
+  params.credentials = Credentials{"user", "pass"};
+  auto results = check_transcript(params, R"(
+    S: 220 smarthost.provider.test
+    C: EHLO relay.example.test
+    S: 250-smarthost.provider.test
+    S: 250 STARTTLS
+    C: STARTTLS
+    S: 220 go ahead
+    == tls
+    C: EHLO relay.example.test
+    S: 250-smarthost.provider.test
+    S: 250 AUTH PLAIN
+    C: AUTH PLAIN AHVzZXIAcGFzcw==
+    S: 235 ok
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<bob@remote.test>
+    S: 250 ok
+    C: DATA
+    S: 354 go
+    == body
+    C: Subject: hi
+    C:
+    C: hello
+    C: .
+    S: 250 ok
+    C: QUIT
+    == done
+    S: 221 bye
+    == close
+  )",
+                                  kBody);
+  CHECK(results.at(0).kind == Outcome::delivered);
+}
