@@ -17,9 +17,18 @@ struct sqlite3_stmt;
 namespace postroom::store {
 
 // A prepared statement borrowed from the Database cache. Binding is 1-based as in SQLite.
-// step() returns true while a row is available; reset() happens on the next use automatically.
+// step() returns true while a row is available. The statement is reset when this handle
+// goes away: a half-read statement would otherwise keep its read transaction (and so an
+// old WAL snapshot) open.
 class Statement {
  public:
+  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() {
+    if (stmt_) reset();
+  }
+
   Statement& bind(int index, std::int64_t value);
   Statement& bind(int index, std::string_view text);
   Statement& bind_blob(int index, std::string_view bytes);
