@@ -59,8 +59,8 @@ struct RecipientResult {
   // support SMTPUTF8"). For logs, the queue's LAST-REPLY and DSN Diagnostic-Code.
   std::string reply;
   int code = 0;  // the server's reply code; 0 when the result is our own
-  std::string
-      status;  // RFC 3463 enhanced status ("5.1.1"), from the reply or derived from its class
+  // RFC 3463 enhanced status ("5.1.1"), from the reply or derived from its class ("4.0.0").
+  std::string status;
   std::string remote_host;  // left empty here; the host fills in the peer it talked to
 };
 
