@@ -32,14 +32,20 @@ Signal::Signal(uv_loop_t* loop, int signum, std::function<void()> on_signal)
   uv_signal_start(
       handle_.get(),
       [](uv_signal_t* s, int) {
-        if (auto* self = static_cast<Signal*>(s->data)) self->on_signal_();
+        if (auto* self = static_cast<Signal*>(s->data)) {
+          auto on_signal = self->on_signal_;  // The callback may destroy the Signal.
+          on_signal();
+        }
       },
       signum);
 }
 
 Async::Async(uv_loop_t* loop, std::function<void()> on_wake) : on_wake_(std::move(on_wake)) {
   uv_async_init(loop, handle_.get(), [](uv_async_t* a) {
-    if (auto* self = static_cast<Async*>(a->data)) self->on_wake_();
+    if (auto* self = static_cast<Async*>(a->data)) {
+      auto on_wake = self->on_wake_;  // The callback may destroy the Async.
+      on_wake();
+    }
   });
   handle_.mark_initialized();
   handle_.get()->data = this;

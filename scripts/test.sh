@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds postroom twice (normal, and ASan+UBSan) and runs every
+# unit and integration test through ctest in both builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+jobs=2
+run_build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  # Integration tests start daemons on ephemeral loopback ports: run them one at a time.
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs" -LE integration
+  ctest --test-dir "$dir" --output-on-failure -L integration
+}
+
+echo "== normal build"
+run_build build
+echo "== sanitizer build (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_build build-asan -DPOSTROOM_SANITIZE=ON
+echo "all tests passed"

@@ -1,0 +1,168 @@
+"""Shared fixtures: start the real postroomd on ephemeral loopback ports with a temporary
+data dir, run the real admin command, and generate a self-signed certificate."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+POSTROOMD = os.environ.get("POSTROOMD", str(ROOT / "build/apps/postroomd/postroomd"))
+POSTROOM = os.environ.get("POSTROOM", str(ROOT / "build/apps/postroom/postroom"))
+SANITIZED = os.environ.get("POSTROOM_SANITIZED", "0") in ("1", "ON", "TRUE", "true")
+DOMAIN = "example.test"
+PASSWORD = "correct horse battery staple"
+
+
+def yaml_list(items):
+    return "[" + ", ".join('"%s"' % i for i in items) + "]"
+
+
+class Daemon:
+    """One postroomd process. `ports` maps listener name to its real port."""
+
+    def __init__(self, workdir: Path, listen=None, extra="", tls=None, trusted=("127.0.0.0/8", "::1/128")):
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config = workdir / "postroom.yaml"
+        listen = listen or {"smtp": ["127.0.0.1:0"], "pop3": ["127.0.0.1:0"]}
+        lines = [
+            "hostname: mail.%s" % DOMAIN,
+            "domains: [%s]" % DOMAIN,
+            "data_dir: data",
+            "listen:",
+        ]
+        for name, endpoints in listen.items():
+            lines.append("  %s: %s" % (name, yaml_list(endpoints)))
+        if tls:
+            lines += ["tls:", "  cert: %s" % tls[0], "  key: %s" % tls[1]]
+        if trusted:
+            lines.append("trusted_networks: %s" % yaml_list(trusted))
+        self.config.write_text("\n".join(lines) + "\n" + extra)
+        self.proc = None
+        self.ports = {}
+        self.log_path = workdir / "postroomd.log"
+
+    # --- admin -------------------------------------------------------------
+    def admin(self, *args, input=None, check=True):
+        result = subprocess.run([POSTROOM, "--config", str(self.config), *args], input=input,
+                                capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError("postroom %s failed (%d): %s" % (args, result.returncode, result.stderr))
+        return result
+
+    def add_user(self, local, password=PASSWORD):
+        address = "%s@%s" % (local, DOMAIN)
+        self.admin("user", "add", address, "--password-stdin", input=password + "\n")
+        return address
+
+    # --- process -----------------------------------------------------------
+    def start(self, timeout=30):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([POSTROOMD, "--config", str(self.config)], stdout=self.log_file,
+                                     stderr=self.log_file, cwd=self.workdir)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.log()
+            if "postroomd ready" in text:
+                self.ports = {}
+                for name, port in re.findall(r"listening (\w+) \S+:(\d+)", text.split("postroomd ready")[-2]
+                                             if text.count("postroomd ready") > 1 else text):
+                    self.ports[name] = int(port)
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError("postroomd exited %d:\n%s" % (self.proc.returncode, text))
+            time.sleep(0.05)
+        raise AssertionError("postroomd did not get ready:\n" + self.log())
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.log_file.close()
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log_file.close()
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def rss_kib(self):
+        """Resident set size of the daemon in KiB (from /proc)."""
+        for line in Path("/proc/%d/status" % self.proc.pid).read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    @property
+    def db(self):
+        return self.workdir / "data" / "postroom.db"
+
+    def wait_for_log(self, pattern, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if re.search(pattern, self.log()):
+                return True
+            time.sleep(0.05)
+        raise AssertionError("log never matched %r:\n%s" % (pattern, self.log()))
+
+
+@pytest.fixture
+def make_daemon(tmp_path):
+    """Factory: make_daemon(listen=..., extra=..., tls=...) -> a started Daemon."""
+    daemons = []
+
+    def make(start=True, name="d", **kwargs):
+        d = Daemon(tmp_path / ("%s%d" % (name, len(daemons))), **kwargs)
+        daemons.append(d)
+        return d.start() if start else d
+
+    yield make
+    for d in daemons:
+        if d.proc and d.proc.poll() is None:
+            d.stop()
+        if d.proc:
+            assert d.proc.returncode == 0, "postroomd exited %s:\n%s" % (d.proc.returncode, d.log())
+            assert "ERROR: AddressSanitizer" not in d.log()
+            assert "runtime error:" not in d.log()
+
+
+@pytest.fixture
+def daemon(make_daemon):
+    """A started daemon with smtp and pop3 listeners and one user, alice@example.test."""
+    d = make_daemon(start=False)
+    d.add_user("alice")
+    return d.start()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for localhost and 127.0.0.1: (cert, key) paths."""
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
