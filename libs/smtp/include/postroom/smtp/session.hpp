@@ -32,20 +32,20 @@ struct SessionParams {
   // AUTH PLAIN/LOGIN advertised and allowed now; otherwise not advertised and an attempt gets
   // "538 5.7.11". on_tls_started() sets it: plaintext mechanisms are always fine inside TLS.
   bool plaintext_auth_allowed = true;
-  std::uint64_t max_message_size = 25u
-                                   << 20;  // SIZE (RFC 1870), client octets, trace headers excluded
-  std::size_t max_recipients = 100;        // RFC 5321 §4.5.3.1.8 asks for at least 100
-  std::function<std::time_t()> clock;      // Received date; empty: std::time
-  std::string session_id;                  // Received "id <session_id>.<n>"
-  bool trace_states = false;               // log every state change "old -> new"
+  // SIZE (RFC 1870): client octets, trace headers excluded.
+  std::uint64_t max_message_size = 25u << 20;
+  std::size_t max_recipients = 100;    // RFC 5321 §4.5.3.1.8 asks for at least 100
+  std::function<std::time_t()> clock;  // Received date; empty: std::time
+  std::string session_id;              // Received "id <session_id>.<n>"
+  bool trace_states = false;           // log every state change "old -> new"
 };
 
 // What the host says about one RCPT TO address.
 struct RecipientVerdict {
   enum class Kind { local, remote, unknown_user, temp_failure };
   Kind kind = Kind::unknown_user;
-  std::vector<std::int64_t>
-      mailboxes;  // local targets after alias expansion; opaque to the session
+  // Local targets after alias expansion; opaque to the session.
+  std::vector<std::int64_t> mailboxes;
   std::vector<std::string> forward_to;  // remote targets after alias expansion
 };
 
@@ -75,8 +75,8 @@ struct Envelope {
 struct Send {  // write these bytes (one or more complete replies)
   std::string bytes;
 };
-struct StartTls {
-};  // TLS handshake now, then on_tls_started(); plaintext bytes read since are discarded
+// TLS handshake now, then on_tls_started(); plaintext bytes read since are discarded.
+struct StartTls {};
 struct Close {  // flush what was sent, then close; reason is loggable (never holds secrets)
   std::string reason;
 };
@@ -84,15 +84,15 @@ struct Authenticate {  // check these credentials, answer on_auth_result(); neve
   std::string user;
   std::string password;
 };
-struct CheckRecipient {  // answer on_recipient_checked(); postmaster without domain: {"postmaster",
-                         // ""}
+// Answer on_recipient_checked(). "<postmaster>" without a domain arrives as {"postmaster", ""}.
+struct CheckRecipient {
   Address address;
 };
 struct MessageBegin {  // a message for this envelope starts; MessageData follows
   Envelope envelope;
 };
-struct MessageData {  // the next bytes of the message exactly as stored (trace headers first), <=
-                      // 64 KiB
+// The next bytes of the message exactly as stored (trace headers first), at most 64 KiB.
+struct MessageData {
   std::string bytes;
 };
 struct MessageEnd {};    // commit durably, then on_message_stored()
