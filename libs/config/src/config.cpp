@@ -199,7 +199,7 @@ void check_smarthost(Checker& c, const YAML::Node& where, const YAML::Node& node
   };
   c.parse_into(*entries, path, "password_file", out.password_file, readable_file);
   c.parse_into(*entries, path, "ca_file", out.ca_file, readable_file);
-  if (out.username.has_value() != out.password_file.has_value())
+  if (entries->contains("username") != entries->contains("password_file"))
     c.error(where, path, "username and password_file go together: set both or neither");
 }
 
