@@ -21,6 +21,9 @@ class LineReader {
  public:
   explicit LineReader(std::size_t max_line) : max_line_(max_line) {}
 
+  // The bound above holds when next() is called after each append(); bytes appended
+  // while the owner is not consuming lines (waiting for an async answer) are kept, so
+  // the owner stops reading its socket meanwhile.
   void append(std::string_view bytes);
   // The next complete line, or nullopt when more input is needed.
   std::optional<Line> next();
