@@ -78,8 +78,8 @@ void progress(std::uint64_t done, std::uint64_t total, int messages) {
   if (!isatty(STDERR_FILENO)) return;
   int percent = total ? static_cast<int>(done * 100 / total) : 100;
   int filled = percent / 5;
-  std::cerr << "\r[" << std::string(filled, '#') << std::string(20 - filled, ' ') << "] "
-            << percent << "% " << messages << " messages" << std::flush;
+  std::cerr << "\r[" << std::string(filled, '#') << std::string(20 - filled, ' ') << "] " << percent
+            << "% " << messages << " messages" << std::flush;
 }
 
 Result<int> import_mbox(store::Database& db, std::int64_t account, const fs::path& file) {
@@ -89,9 +89,15 @@ Result<int> import_mbox(store::Database& db, std::int64_t account, const fs::pat
   ImportSink sink(db, account);
   Result<void> status{};
   store::MboxReader reader(
-      [&] { if (status) status = sink.begin(); },
-      [&](std::string_view bytes) { if (status) status = sink.add(bytes); },
-      [&] { if (status) status = sink.end(); });
+      [&] {
+        if (status) status = sink.begin();
+      },
+      [&](std::string_view bytes) {
+        if (status) status = sink.add(bytes);
+      },
+      [&] {
+        if (status) status = sink.end();
+      });
   std::string line;
   std::uint64_t done = 0;
   int last_percent = -1;
@@ -144,7 +150,8 @@ Result<int> import_maildir(store::Database& db, std::int64_t account, const fs::
 
 int import_command(Context& ctx, const std::string& sub) {
   if (ctx.args.words.size() != 2)
-    return usage_error("usage: postroom import " + sub + (sub == "mbox" ? " ADDRESS FILE" : " ADDRESS DIR"));
+    return usage_error("usage: postroom import " + sub +
+                       (sub == "mbox" ? " ADDRESS FILE" : " ADDRESS DIR"));
   auto address = local_address(ctx.config, ctx.args.words[0]);
   if (!address) return failure(address.error().message);
   auto db = open_store(ctx.config);

@@ -40,7 +40,8 @@ int queue_command(Context& ctx, const std::string& sub) {
   if (sub == "list" && !args.words.empty()) return usage_error("usage: postroom queue list");
   if ((sub == "show" || sub == "delete") && args.words.size() != 1)
     return usage_error("usage: postroom queue " + sub + " ID");
-  if (sub == "retry" && args.words.size() > 1) return usage_error("usage: postroom queue retry [ID]");
+  if (sub == "retry" && args.words.size() > 1)
+    return usage_error("usage: postroom queue retry [ID]");
   auto db = open_store(ctx.config);
   if (!db) return failure(db.error().message);
 
@@ -57,15 +58,15 @@ int queue_command(Context& ctx, const std::string& sub) {
     if (!message) return failure(message.error().message);
     if (!*message) return failure("no queued message " + args.words[0]);
     const auto& m = **message;
-    std::cout << "id: " << m.queue_id << "\nfrom: <" << m.sender << ">\nqueued: "
-              << format_time(m.created_at) << "\nsize: " << m.size << "\n";
+    std::cout << "id: " << m.queue_id << "\nfrom: <" << m.sender
+              << ">\nqueued: " << format_time(m.created_at) << "\nsize: " << m.size << "\n";
     for (std::size_t i = 0; i < m.recipients.size(); ++i) {
       const auto& r = m.recipients[i];
       std::cout << "to: <" << r.recipient << "> state=" << r.state << " attempts=" << r.attempts
                 << " next=" << format_time(r.next_attempt) << "\n";
       for (const auto& h : m.history[i])
-        std::cout << "  " << format_time(h.at) << " " << (h.remote_host.empty() ? "-" : h.remote_host)
-                  << " " << h.reply << "\n";
+        std::cout << "  " << format_time(h.at) << " "
+                  << (h.remote_host.empty() ? "-" : h.remote_host) << " " << h.reply << "\n";
     }
     std::cout << "\n" << header_section(*db, m.content_id);
     return kOk;

@@ -57,7 +57,8 @@ int user_command(Context& ctx, const std::string& sub) {
       if (!read) return failure(read.error().message);
       secret = *read;
     }
-    if (auto r = store::set_apop_secret(*db, address, secret); !r) return failure(r.error().message);
+    if (auto r = store::set_apop_secret(*db, address, secret); !r)
+      return failure(r.error().message);
     std::cout << "APOP " << (secret ? "enabled" : "disabled") << " for " << address << "\n";
     return kOk;
   }

@@ -31,7 +31,9 @@ bool is_dot_string(std::string_view s) {
   return true;
 }
 
-bool needs_quotes(std::string_view local) { return !is_dot_string(local); }
+bool needs_quotes(std::string_view local) {
+  return !is_dot_string(local);
+}
 
 bool is_address_literal(std::string_view s) {
   if (s.size() < 3 || s.front() != '[' || s.back() != ']') return false;

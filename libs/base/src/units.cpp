@@ -41,7 +41,8 @@ Result<std::uint64_t> parse_with_units(std::string_view text, std::initializer_l
 }  // namespace
 
 Result<std::uint64_t> parse_size(std::string_view text) {
-  return parse_with_units(text, {{"B", 1}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}},
+  return parse_with_units(text,
+                          {{"B", 1}, {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}},
                           "B, KiB, MiB or GiB (like 25MiB)");
 }
 

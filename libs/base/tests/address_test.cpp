@@ -21,7 +21,9 @@ TEST_CASE("address: quoted local parts are unquoted and re-quoted") {
 
 TEST_CASE("address: address literals and UTF-8 are accepted") {
   CHECK(parse_address("postmaster@[192.0.2.1]"));
-  CHECK(parse_address("\xc3\xa9l\xc3\xa8ve@\xc3\xa9" "cole.test"));
+  CHECK(
+      parse_address("\xc3\xa9l\xc3\xa8ve@\xc3\xa9"
+                    "cole.test"));
 }
 
 TEST_CASE("address: malformed addresses are refused with a reason") {

@@ -69,8 +69,8 @@ class Checker {
 
   // Parses a scalar with `parse`, reporting its error at the value's line.
   template <class T, class Parse>
-  void parse_into(const Entries& entries, const std::string& path, const std::string& key,
-                  T& out, Parse parse) {
+  void parse_into(const Entries& entries, const std::string& path, const std::string& key, T& out,
+                  Parse parse) {
     auto it = entries.find(key);
     if (it == entries.end()) return;
     std::string full = path.empty() ? key : path + "." + key;
@@ -142,8 +142,9 @@ void check_listen(Checker& c, const YAML::Node& where, const YAML::Node& node, L
   }
   if (out.smtp.empty() && out.submission.empty() && out.submissions.empty() && out.pop3.empty() &&
       out.pop3s.empty())
-    c.error(where, "listen", "names no listener: add at least one of smtp, submission, "
-                            "submissions, pop3, pop3s");
+    c.error(where, "listen",
+            "names no listener: add at least one of smtp, submission, "
+            "submissions, pop3, pop3s");
 }
 
 void check_auth(Checker& c, const YAML::Node& node, Auth& out) {
@@ -209,8 +210,8 @@ void check_relay(Checker& c, const YAML::Node& where, const YAML::Node& node, co
                            {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age"});
   if (!entries) return;
   c.parse_into(*entries, "relay", "mode", out.mode, [](std::string_view t) {
-    return parse_enum<RelayMode>(t,
-                                 {{"smarthost", RelayMode::smarthost}, {"direct", RelayMode::direct}});
+    return parse_enum<RelayMode>(
+        t, {{"smarthost", RelayMode::smarthost}, {"direct", RelayMode::direct}});
   });
   if (auto it = entries->find("smarthost"); it != entries->end()) {
     Smarthost smarthost;
@@ -220,19 +221,19 @@ void check_relay(Checker& c, const YAML::Node& where, const YAML::Node& node, co
   if (out.mode == RelayMode::smarthost && !out.smarthost)
     c.error(where, "relay.smarthost", "missing: relay.mode smarthost needs a smarthost section");
   if (auto it = entries->find("dns_servers"); it != entries->end()) {
-    c.for_each_item(it->second.second, "relay.dns_servers",
-                    [&](const YAML::Node& item, const std::string& text) {
-                      // A bare address means port 53.
-                      bool bare = text.find(':') == std::string::npos ||
-                                  (text.front() != '[' && text.find(':') != text.rfind(':'));
-                      std::string full = bare ? (text.find(':') != std::string::npos
-                                                     ? "[" + text + "]:53"
-                                                     : text + ":53")
-                                              : text;
-                      auto endpoint = parse_endpoint(full);
-                      if (!endpoint) return c.error(item, "relay.dns_servers", endpoint.error().message);
-                      out.dns_servers.push_back(*endpoint);
-                    });
+    c.for_each_item(
+        it->second.second, "relay.dns_servers",
+        [&](const YAML::Node& item, const std::string& text) {
+          // A bare address means port 53.
+          bool bare = text.find(':') == std::string::npos ||
+                      (text.front() != '[' && text.find(':') != text.rfind(':'));
+          std::string full =
+              bare ? (text.find(':') != std::string::npos ? "[" + text + "]:53" : text + ":53")
+                   : text;
+          auto endpoint = parse_endpoint(full);
+          if (!endpoint) return c.error(item, "relay.dns_servers", endpoint.error().message);
+          out.dns_servers.push_back(*endpoint);
+        });
   }
   if (auto it = entries->find("retry_schedule"); it != entries->end()) {
     std::vector<Seconds> schedule;
@@ -312,8 +313,7 @@ std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
     try {
       root = YAML::Load(in);
     } catch (const YAML::ParserException& e) {
-      return std::unexpected(
-          std::vector{ConfigError{name, e.mark.line + 1, "(syntax)", e.msg}});
+      return std::unexpected(std::vector{ConfigError{name, e.mark.line + 1, "(syntax)", e.msg}});
     }
   }
   Checker c(name);
@@ -330,7 +330,8 @@ std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
   }
   c.parse_into(*entries, "", "hostname", config.hostname,
                [](std::string_view t) -> Result<std::string> {
-                 if (!is_valid_domain(t)) return fail("'" + std::string(t) + "' is not a host name");
+                 if (!is_valid_domain(t))
+                   return fail("'" + std::string(t) + "' is not a host name");
                  return to_lower_ascii(t);
                });
   if (auto it = entries->find("domains"); it != entries->end()) {

@@ -134,8 +134,9 @@ TEST_CASE("config: missing required keys are reported at the parent mapping's li
 }
 
 TEST_CASE("config: unknown and duplicate keys are errors with their lines") {
-  TempConfig t(std::string(kMinimal) + "limits:\n  max_recipients: 5\n  max_recipients: 6\n"
-                                       "  max_reciepients: 7\nfrobnicate: yes\n");
+  TempConfig t(std::string(kMinimal) +
+               "limits:\n  max_recipients: 5\n  max_recipients: 6\n"
+               "  max_reciepients: 7\nfrobnicate: yes\n");
   auto c = t.load();
   REQUIRE_FALSE(c);
   CHECK(has_error(c.error(), "limits.max_recipients", 8));
@@ -194,8 +195,7 @@ TEST_CASE("config: syntax errors and unreadable files are one clear error") {
 }
 
 TEST_CASE("config: smarthost mode needs its section and a readable password file") {
-  TempConfig t(std::string(kMinimal) +
-               "relay:\n  mode: smarthost\n");
+  TempConfig t(std::string(kMinimal) + "relay:\n  mode: smarthost\n");
   auto c = t.load();
   REQUIRE_FALSE(c);
   CHECK(has_error(c.error(), "relay.smarthost", 6));

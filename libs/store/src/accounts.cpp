@@ -13,8 +13,8 @@ namespace postroom::store {
 
 namespace {
 
-#define TRY_STMT(var, db, sql)                                  \
-  auto var = (db).prepare(sql);                                 \
+#define TRY_STMT(var, db, sql)  \
+  auto var = (db).prepare(sql); \
   if (!var) return std::unexpected(var.error())
 
 Result<bool> account_exists(Database& db, const std::string& address) {

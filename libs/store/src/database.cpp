@@ -17,7 +17,9 @@ Error sqlite_error(sqlite3* db, std::string_view what) {
 
 }  // namespace
 
-void Statement::Deleter::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+void Statement::Deleter::operator()(sqlite3_stmt* s) const {
+  sqlite3_finalize(s);
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
   sqlite3_bind_int64(stmt_, index, value);
@@ -57,7 +59,9 @@ Result<void> Statement::run() {
   }
 }
 
-std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+std::int64_t Statement::column_int(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
 
 std::string Statement::column_text(int index) const {
   auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
@@ -78,7 +82,9 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-void Database::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+void Database::Closer::operator()(sqlite3* db) const {
+  sqlite3_close_v2(db);
+}
 
 Database::Database(sqlite3* db) : db_(db) {}
 Database::Database(Database&&) noexcept = default;
@@ -88,7 +94,9 @@ Database& Database::operator=(Database&& other) noexcept {
   cache_ = std::move(other.cache_);
   return *this;
 }
-Database::~Database() { cache_.clear(); }
+Database::~Database() {
+  cache_.clear();
+}
 
 Result<Database> Database::open(const std::filesystem::path& file, OpenOptions options) {
   if (options.create) {
@@ -99,7 +107,8 @@ Result<Database> Database::open(const std::filesystem::path& file, OpenOptions o
     return fail("database " + file.string() + " does not exist");
   }
   sqlite3* raw = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
+  int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) return std::unexpected(sqlite_error(raw, "cannot open " + file.string()));
@@ -144,8 +153,12 @@ Result<void> Database::exec(const std::string& sql) {
   return {};
 }
 
-std::int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_.get()); }
-int Database::changes() const { return sqlite3_changes(db_.get()); }
+std::int64_t Database::last_insert_id() const {
+  return sqlite3_last_insert_rowid(db_.get());
+}
+int Database::changes() const {
+  return sqlite3_changes(db_.get());
+}
 
 Result<Transaction> Transaction::begin(Database& db) {
   if (auto r = db.exec("BEGIN IMMEDIATE"); !r) return std::unexpected(r.error());

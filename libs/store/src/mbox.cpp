@@ -4,7 +4,9 @@
 namespace postroom::store {
 
 namespace {
-bool is_blank(std::string_view line) { return line == "\n" || line == "\r\n"; }
+bool is_blank(std::string_view line) {
+  return line == "\n" || line == "\r\n";
+}
 }  // namespace
 
 void MboxReader::flush_held_blank() {

@@ -15,13 +15,15 @@ namespace {
   auto var = (db).prepare(sql); \
   if (!var) return std::unexpected(var.error())
 
-std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 }  // namespace
 
 std::string random_token(std::size_t bytes) {
   static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuv";  // base32, lower-case
-  thread_local std::random_device device;  // getrandom(2) on Linux
+  thread_local std::random_device device;                                // getrandom(2) on Linux
   std::string out;
   std::uint64_t pool = 0;
   int bits = 0;
@@ -55,8 +57,8 @@ Result<std::vector<MailboxEntry>> list_mailbox(Database& db, std::int64_t accoun
     auto row = s->step();
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
-    out.push_back({s->column_int(0), s->column_int(1),
-                   static_cast<std::uint64_t>(s->column_int(2)), s->column_text(3)});
+    out.push_back({s->column_int(0), s->column_int(1), static_cast<std::uint64_t>(s->column_int(2)),
+                   s->column_text(3)});
   }
   return out;
 }
@@ -111,8 +113,9 @@ Result<StoredMessage> complete_content(Database& db, std::int64_t content_id, st
   }
   auto t = now();
   for (auto account : accounts) {
-    TRY_STMT(s, db,
-             "INSERT INTO deliveries(account_id, content_id, uidl, delivered_at) VALUES (?, ?, ?, ?)");
+    TRY_STMT(
+        s, db,
+        "INSERT INTO deliveries(account_id, content_id, uidl, delivered_at) VALUES (?, ?, ?, ?)");
     s->bind(1, account).bind(2, content_id).bind(3, random_token(15)).bind(4, t);
     if (auto r = s->run(); !r) return std::unexpected(r.error());
   }

@@ -29,10 +29,12 @@ Result<void> migrate(Database& db) {
     if (!tx) return std::unexpected(tx.error());
     if (auto r = db.exec(std::string(m.sql)); !r)
       return fail("migration " + std::string(m.name) + " failed: " + r.error().message);
-    auto record = db.prepare(
-        "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)");
+    auto record =
+        db.prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)");
     if (!record) return std::unexpected(record.error());
-    record->bind(1, m.version).bind(2, m.name).bind(3, static_cast<std::int64_t>(std::time(nullptr)));
+    record->bind(1, m.version)
+        .bind(2, m.name)
+        .bind(3, static_cast<std::int64_t>(std::time(nullptr)));
     if (auto r = record->run(); !r) return r;
     if (auto r = tx->commit(); !r) return r;
   }

@@ -22,7 +22,7 @@ constexpr const char* kRecipientColumns =
 
 QueuedRecipient read_recipient(Statement& s) {
   return {s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3),
-          s.column_int(4), s.column_int(5), s.column_text(6)};
+          s.column_int(4), s.column_int(5),  s.column_text(6)};
 }
 
 Result<std::vector<QueuedRecipient>> collect(Statement& s) {
@@ -47,8 +47,9 @@ Result<void> load_message(Database& db, QueuedMessage& m, bool with_history) {
   }
   if (!with_history) return {};
   for (const auto& r : m.recipients) {
-    TRY_STMT(h, db,
-             "SELECT at, remote_host, reply FROM queue_history WHERE recipient_row = ? ORDER BY id");
+    TRY_STMT(
+        h, db,
+        "SELECT at, remote_host, reply FROM queue_history WHERE recipient_row = ? ORDER BY id");
     h->bind(1, r.row);
     std::vector<QueueAttempt> attempts;
     while (true) {
@@ -156,8 +157,9 @@ Result<void> record_attempt(Database& db, std::int64_t recipient_row, const std:
     if (auto r = s->run(); !r) return r;
   }
   {
-    TRY_STMT(s, db,
-             "INSERT INTO queue_history(recipient_row, at, remote_host, reply) VALUES (?, ?, ?, ?)");
+    TRY_STMT(
+        s, db,
+        "INSERT INTO queue_history(recipient_row, at, remote_host, reply) VALUES (?, ?, ?, ?)");
     s->bind(1, recipient_row).bind(2, now).bind(3, remote_host).bind(4, reply);
     if (auto r = s->run(); !r) return r;
   }

@@ -11,7 +11,9 @@ constexpr std::size_t kMaxBatch = 256;
 Writer::Writer(Database db, std::function<void()> wake)
     : db_(std::move(db)), wake_(std::move(wake)), thread_([this] { run(); }) {}
 
-Writer::~Writer() { stop(); }
+Writer::~Writer() {
+  stop();
+}
 
 void Writer::submit(Work work, Done done) {
   {

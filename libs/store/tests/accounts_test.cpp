@@ -9,7 +9,9 @@
 using namespace postroom::store;
 
 namespace {
-bool local_domain(std::string_view d) { return d == "example.test"; }
+bool local_domain(std::string_view d) {
+  return d == "example.test";
+}
 }  // namespace
 
 TEST_CASE("store: accounts are added, found, listed and deleted") {
@@ -57,8 +59,8 @@ TEST_CASE("store: recipients resolve through accounts and aliases, loops cut") {
   auto db = Database::open(dir.db());
   auto alice = *add_account(*db, "alice@example.test", "h");
   auto bob = *add_account(*db, "bob@example.test", "h");
-  REQUIRE(add_alias(*db, "team@example.test", {"alice@example.test", "bob@example.test",
-                                               "carol@remote.test"}));
+  REQUIRE(add_alias(*db, "team@example.test",
+                    {"alice@example.test", "bob@example.test", "carol@remote.test"}));
   REQUIRE(add_alias(*db, "loop1@example.test", {"loop2@example.test"}));
   REQUIRE(add_alias(*db, "loop2@example.test", {"loop1@example.test", "alice@example.test"}));
   CHECK_FALSE(add_alias(*db, "alice@example.test", {"bob@example.test"}));
@@ -83,8 +85,8 @@ TEST_CASE("store: recipients resolve through accounts and aliases, loops cut") {
   CHECK(r->remote == std::vector<std::string>{"someone@remote.test"});
 
   auto senders = sender_addresses(*db, "alice@example.test");
-  CHECK(*senders == std::vector<std::string>{"alice@example.test", "loop2@example.test",
-                                              "team@example.test"});
+  CHECK(*senders ==
+        std::vector<std::string>{"alice@example.test", "loop2@example.test", "team@example.test"});
   auto aliases = list_aliases(*db);
   REQUIRE(aliases->size() == 3);
   CHECK((*aliases)[2].alias == "team@example.test");
@@ -103,7 +105,8 @@ TEST_CASE("store: deleting an account removes its messages and their contents") 
   CHECK(list_accounts(*db)->at(0).messages == 1);
   CHECK(list_accounts(*db)->at(0).bytes == 18);
   REQUIRE(delete_account(*db, "alice@example.test"));
-  auto s = db->prepare("SELECT (SELECT count(*) FROM contents) + (SELECT count(*) FROM content_chunks)");
+  auto s =
+      db->prepare("SELECT (SELECT count(*) FROM contents) + (SELECT count(*) FROM content_chunks)");
   REQUIRE(s->step().value());
   CHECK(s->column_int(0) == 0);
 }

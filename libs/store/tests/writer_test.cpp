@@ -126,11 +126,13 @@ TEST_CASE("store writer: stop finishes every submitted job") {
   {
     Writer writer(std::move(*Database::open(dir.db())), nullptr);
     for (int i = 0; i < 20; ++i) {
-      writer.submit([i](Database& d) -> Result<void> {
-        auto r = add_account(d, "u" + std::to_string(i) + "@example.test", "h");
-        if (!r) return std::unexpected(r.error());
-        return {};
-      }, [&](Result<void>) { ++done; });
+      writer.submit(
+          [i](Database& d) -> Result<void> {
+            auto r = add_account(d, "u" + std::to_string(i) + "@example.test", "h");
+            if (!r) return std::unexpected(r.error());
+            return {};
+          },
+          [&](Result<void>) { ++done; });
     }
     writer.stop();
     writer.run_completions();

@@ -9,14 +9,14 @@
 namespace postroom {
 
 struct Line {
-  std::string text;      // without the line terminator
+  std::string text;       // without the line terminator
   bool too_long = false;  // the line exceeded the cap; `text` is empty, its bytes were discarded
   bool bare_lf = false;   // ended by LF alone rather than CRLF
 };
 
-// `max_line` counts the terminating CRLF, as the RFCs' limits do. Buffers at most `max_line` octets of an unterminated line: the rest of an
-// over-long line is discarded as it arrives, never stored, and the line is
-// then reported once with `too_long` set (design principle 5).
+// `max_line` counts the terminating CRLF, as the RFCs' limits do. Buffers at most `max_line` octets
+// of an unterminated line: the rest of an over-long line is discarded as it arrives, never stored,
+// and the line is then reported once with `too_long` set (design principle 5).
 class LineReader {
  public:
   explicit LineReader(std::size_t max_line) : max_line_(max_line) {}
@@ -35,8 +35,8 @@ class LineReader {
  private:
   std::size_t max_line_;
   std::string buffer_;
-  std::size_t start_ = 0;       // first unconsumed byte in buffer_
-  bool discarding_ = false;     // inside an over-long line, dropping bytes up to its LF
+  std::size_t start_ = 0;    // first unconsumed byte in buffer_
+  bool discarding_ = false;  // inside an over-long line, dropping bytes up to its LF
 };
 
 }  // namespace postroom

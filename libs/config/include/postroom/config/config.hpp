@@ -57,8 +57,8 @@ struct Relay {
   RelayMode mode = RelayMode::direct;
   std::optional<Smarthost> smarthost;
   std::vector<Endpoint> dns_servers;  // empty: the system resolver
-  std::vector<Seconds> retry_schedule{Seconds(5 * 60),  Seconds(15 * 60), Seconds(30 * 60),
-                                      Seconds(3600),    Seconds(2 * 3600), Seconds(4 * 3600)};
+  std::vector<Seconds> retry_schedule{Seconds(5 * 60), Seconds(15 * 60),  Seconds(30 * 60),
+                                      Seconds(3600),   Seconds(2 * 3600), Seconds(4 * 3600)};
   Seconds max_queue_age{5 * 86400};
 };
 

@@ -22,7 +22,9 @@ namespace postroom::store {
 // old WAL snapshot) open.
 class Statement {
  public:
-  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+    other.stmt_ = nullptr;
+  }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
   ~Statement() {
@@ -34,8 +36,8 @@ class Statement {
   Statement& bind_blob(int index, std::string_view bytes);
   Statement& bind_null(int index);
 
-  Result<bool> step();   // true: a row; false: done
-  Result<void> run();    // step until done (for statements without rows)
+  Result<bool> step();  // true: a row; false: done
+  Result<void> run();   // step until done (for statements without rows)
 
   std::int64_t column_int(int index) const;
   std::string column_text(int index) const;
@@ -56,8 +58,8 @@ class Statement {
 };
 
 struct OpenOptions {
-  bool create = true;    // create data_dir and the file when missing
-  bool migrate = true;   // apply schema/ migrations
+  bool create = true;   // create data_dir and the file when missing
+  bool migrate = true;  // apply schema/ migrations
 };
 
 // One connection in WAL mode with foreign keys on and synchronous=FULL.

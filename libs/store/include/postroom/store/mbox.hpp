@@ -15,7 +15,9 @@ class MboxReader {
  public:
   MboxReader(std::function<void()> on_message_start, std::function<void(std::string_view)> on_bytes,
              std::function<void()> on_message_end)
-      : start_(std::move(on_message_start)), bytes_(std::move(on_bytes)), end_(std::move(on_message_end)) {}
+      : start_(std::move(on_message_start)),
+        bytes_(std::move(on_bytes)),
+        end_(std::move(on_message_end)) {}
 
   void line(std::string_view line);  // one line including its "\n" (the last may lack it)
   void finish();                     // end of file
