@@ -428,10 +428,12 @@ class Postfix(Server):
 
     def postfix(self, *args, wrap=False):
         argv = ["postfix", "-c", str(self.conf), *args]
-        r = subprocess.run(self.cg.wrap(argv) if wrap else argv, capture_output=True, text=True, timeout=60)
+        err = self.base / "postfix.cmd.err"
+        with open(err, "wb") as f:  # the master daemonizes: no pipes for it to hold open
+            r = subprocess.run(self.cg.wrap(argv) if wrap else argv, stdin=subprocess.DEVNULL, stdout=f,
+                               stderr=f, timeout=60)
         if r.returncode != 0:
-            raise RuntimeError("postfix %s: %s" % (" ".join(args), r.stderr.strip()))
-        return r
+            raise RuntimeError("postfix %s: %s" % (" ".join(args), err.read_text().strip()))
 
     def start(self):
         self.postfix("start", wrap=True)
@@ -511,10 +513,13 @@ default_vsz_limit = 1G
 """.format(b=self.base, host=HOST, port=self.pop3_port, mail=mailroot))
 
     def start(self):
-        r = subprocess.run(self.cg.wrap(["dovecot", "-c", str(self.conf)]), capture_output=True,
-                           text=True, timeout=60)
+        # dovecot daemonizes and its children keep stdio: no pipes here, or run() never returns
+        err = self.base / "dovecot.start.err"
+        with open(err, "wb") as f:
+            r = subprocess.run(self.cg.wrap(["dovecot", "-c", str(self.conf)]), stdin=subprocess.DEVNULL,
+                               stdout=f, stderr=f, timeout=60)
         if r.returncode != 0:
-            raise RuntimeError("dovecot: %s %s" % (r.stdout, r.stderr))
+            raise RuntimeError("dovecot: %s" % err.read_text())
         wait_port(self.pop3_port)
 
     def stop(self):
