@@ -64,16 +64,17 @@ class Daemon:
 
     # --- process -----------------------------------------------------------
     def start(self, timeout=30):
+        # The log is appended across restarts: wait for a "ready" line this process wrote.
+        readies = self.log().count("postroomd ready")
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([POSTROOMD, "--config", str(self.config)], stdout=self.log_file,
                                      stderr=self.log_file, cwd=self.workdir)
         deadline = time.time() + timeout
         while time.time() < deadline:
             text = self.log()
-            if "postroomd ready" in text:
+            if text.count("postroomd ready") > readies:
                 self.ports = {}
-                for name, port in re.findall(r"listening (\w+) \S+:(\d+)", text.split("postroomd ready")[-2]
-                                             if text.count("postroomd ready") > 1 else text):
+                for name, port in re.findall(r"listening (\w+) \S+:(\d+)", text.split("postroomd ready")[-2]):
                     self.ports[name] = int(port)
                 return self
             if self.proc.poll() is not None:
