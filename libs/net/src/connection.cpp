@@ -44,8 +44,9 @@ std::shared_ptr<Connection> Connection::accept(uv_stream_t* server) {
   return connection;
 }
 
-void Connection::connect(uv_loop_t* loop, const sockaddr* address,
-                         std::function<void(Result<std::shared_ptr<Connection>>)> done) {
+std::shared_ptr<Connection> Connection::connect(
+    uv_loop_t* loop, const sockaddr* address,
+    std::function<void(Result<std::shared_ptr<Connection>>)> done) {
   std::shared_ptr<Connection> connection(new Connection());
   connection->tcp_ = new uv_tcp_t{};
   uv_tcp_init(loop, connection->tcp_);
@@ -72,6 +73,7 @@ void Connection::connect(uv_loop_t* loop, const sockaddr* address,
     connection->close("connect failed");
     callback(fail(uv_message(rc)));
   }
+  return connection;
 }
 
 void Connection::attach() {

@@ -75,6 +75,10 @@ Result<void> Server::open_store() {
   context_.reads = reads_.get();
   auth_ = std::make_unique<AuthService>(context_, limiter_policy(config));
   context_.auth = auth_.get();
+  // relay (issue 6): the queue runner starts with the store; SMTP wakes it after queuing.
+  relay_ = std::make_unique<RelayService>(context_);
+  context_.wake_relay = [this] { relay_->wake(); };
+  relay_->start();
   for (const auto& [name, listener] : listeners_)
     log_line("listening ", name, " ", listener->bound().str());
   return {};
@@ -148,6 +152,7 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   context_.config = fixed;
   context_.tls = tls;
   auth_->set_policy(limiter_policy(*fixed));
+  if (relay_) relay_->reload();  // relay (issue 6)
   log_line("reloaded ", fixed->file.string());
 }
 
@@ -158,6 +163,8 @@ void Server::stop() {
   for (auto& l : listeners_) l.second->close();
   listeners_.clear();
   if (auth_) auth_->shutdown();
+  // relay (issue 6): no new attempts; connections in flight are cut, their recipients stay due.
+  if (relay_) relay_->stop();
   // Copy: shutdown() may finish a session and erase it from the map.
   std::vector<std::shared_ptr<Served>> open;
   for (auto& [key, served] : sessions_) open.push_back(served);

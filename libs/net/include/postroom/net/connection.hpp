@@ -28,9 +28,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Accepts a pending connection from a listening socket; nullptr on failure.
   static std::shared_ptr<Connection> accept(uv_stream_t* server);
-  // Connects out to `address` (the relay); `done` gets the connection or an error.
-  static void connect(uv_loop_t* loop, const sockaddr* address,
-                      std::function<void(Result<std::shared_ptr<Connection>>)> done);
+  // Connects out to `address` (the relay); `done` gets the connection or an error. The
+  // returned connection is not usable before `done`; closing it cancels the connect
+  // (`done` then gets an error), so a stopping daemon need not wait for the kernel's timeout.
+  static std::shared_ptr<Connection> connect(
+      uv_loop_t* loop, const sockaddr* address,
+      std::function<void(Result<std::shared_ptr<Connection>>)> done);
   ~Connection();
 
   void start(ConnectionEvents events);

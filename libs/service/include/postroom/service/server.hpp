@@ -12,6 +12,7 @@
 #include "postroom/net/handles.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
+#include "postroom/service/relay_service.hpp"  // relay (issue 6)
 #include "postroom/service/served.hpp"
 #include "postroom/store/writer.hpp"
 
@@ -43,6 +44,7 @@ class Server {
   std::unique_ptr<store::ReadPool> reads_;
   std::unique_ptr<net::Async> writer_wake_;
   std::unique_ptr<AuthService> auth_;
+  std::unique_ptr<RelayService> relay_;  // relay (issue 6): the outbound queue runner
   std::unordered_map<Served*, std::shared_ptr<Served>> sessions_;
   std::unique_ptr<net::Timer> stop_deadline_;
   bool stopping_ = false;

@@ -1,0 +1,90 @@
+// The queue runner: finds due recipients, delivers them through the smarthost or by MX
+// with bounded concurrency, and records every result durably.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "postroom/net/handles.hpp"
+#include "postroom/net/resolver.hpp"
+#include "postroom/net/tls.hpp"
+#include "postroom/service/context.hpp"
+
+namespace postroom::store {
+struct QueuedMessage;
+}
+
+namespace postroom::service {
+
+class DeliveryAttempt;
+struct AttemptReport;
+
+// At most this many connections to one destination (a smarthost, or one recipient
+// domain) and in total, so one busy domain neither floods its server nor starves the rest.
+inline constexpr int kMaxAttemptsPerDestination = 5;
+inline constexpr int kMaxAttemptsTotal = 20;
+
+class RelayService {
+ public:
+  explicit RelayService(Context& context);
+  ~RelayService();
+  RelayService(const RelayService&) = delete;
+
+  // Reads the relay config and starts polling: at once, then every second (so
+  // `postroom queue retry` takes effect within 2 s, interface.md).
+  void start();
+  // New mail was queued: look now rather than at the next tick.
+  void wake();
+  // context.config changed (SIGHUP): TLS contexts and the resolver follow it; attempts
+  // in flight finish with what they started with.
+  void reload();
+  // SIGTERM: start nothing more, cut connections in flight without recording them (the
+  // recipients stay due: delivered twice at worst, never lost), close every handle.
+  void stop();
+
+  std::size_t in_flight() const { return attempts_.size(); }
+
+ private:
+  struct Running {
+    std::shared_ptr<DeliveryAttempt> attempt;
+    std::string destination;
+    std::vector<std::int64_t> rows;
+  };
+
+  void configure();
+  void tick();
+  void poll();
+  void dispatch(std::vector<store::QueuedMessage>& messages, std::uint64_t poll_seq);
+  void launch(const store::QueuedMessage& message, const std::string& destination,
+              const std::vector<std::size_t>& recipient_indexes);
+  void record(const store::QueuedMessage& message, std::vector<std::int64_t> rows,
+              std::vector<std::int64_t> attempts, AttemptReport report);
+  void finished(DeliveryAttempt* attempt);
+
+  Context& context_;
+  std::unique_ptr<net::Timer> ticker_;
+  std::shared_ptr<net::Resolver> resolver_;
+  std::vector<Endpoint> resolver_servers_;
+  std::shared_ptr<net::TlsContext> smarthost_tls_;      // verifying (ca_file or system CAs)
+  std::shared_ptr<net::TlsContext> opportunistic_tls_;  // direct MX: no verification
+
+  std::unordered_map<DeliveryAttempt*, Running> attempts_;
+  std::map<std::string, int> per_destination_;
+  // Recipient rows an attempt is working on, and rows whose result was committed while
+  // a poll may have been reading the old state: such a row stays blocked until a poll
+  // numbered above the value returns (it started after the commit).
+  std::set<std::int64_t> in_flight_rows_;
+  std::map<std::int64_t, std::uint64_t> settling_rows_;
+  std::uint64_t poll_seq_ = 0;
+  bool polling_ = false;
+  bool poll_again_ = false;
+  bool stopping_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace postroom::service

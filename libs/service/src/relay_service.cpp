@@ -1,0 +1,286 @@
+// The queue runner: polls due recipients, groups them per destination, limits
+// concurrency, runs delivery attempts and records their results in one writer job each.
+#include "postroom/service/relay_service.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+#include "delivery_attempt.hpp"
+#include "postroom/base/log.hpp"
+#include "postroom/store/queue.hpp"
+#include "relay_record.hpp"
+
+namespace postroom::service {
+
+namespace {
+
+// Messages read per poll; more wait for the next poll, which comes as soon as a slot frees.
+constexpr int kPollBatch = 100;
+// interface.md: `postroom queue retry` takes effect within 2 s.
+constexpr std::uint64_t kPollIntervalMs = 1000;
+
+std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  return at == std::string::npos ? address : address.substr(at + 1);
+}
+
+std::vector<std::string> server_list(const std::vector<Endpoint>& servers) {
+  std::vector<std::string> out;
+  for (const auto& s : servers) out.push_back(s.str());
+  return out;
+}
+
+// A reply inside reply="..." must not end the field early.
+std::string quoted(std::string text) {
+  std::replace(text.begin(), text.end(), '"', '\'');
+  return text;
+}
+
+}  // namespace
+
+RelayService::RelayService(Context& context) : context_(context) {}
+
+RelayService::~RelayService() {
+  stop();
+}
+
+void RelayService::start() {
+  configure();
+  ticker_ = std::make_unique<net::Timer>(context_.loop);
+  tick();
+}
+
+void RelayService::configure() {
+  const auto& relay = context_.config->relay;
+  if (!resolver_ || server_list(relay.dns_servers) != server_list(resolver_servers_)) {
+    auto created = net::Resolver::create(context_.loop, relay.dns_servers);
+    if (!created) {
+      log_line("relay: cannot start the DNS resolver: ", created.error().message);
+    } else {
+      resolver_ = std::shared_ptr<net::Resolver>(std::move(*created));
+      resolver_servers_ = relay.dns_servers;
+    }
+  }
+  if (!opportunistic_tls_) {
+    // RFC 7435 opportunistic security: encrypt when offered, verify nothing, since an MX
+    // host's name is not authenticated by plain DNS anyway.
+    auto tls = net::TlsContext::client(false, std::nullopt);
+    if (tls)
+      opportunistic_tls_ = *tls;
+    else
+      log_line("relay: cannot set up TLS for direct delivery: ", tls.error().message);
+  }
+  smarthost_tls_.reset();
+  if (relay.mode == config::RelayMode::smarthost && relay.smarthost &&
+      relay.smarthost->tls != config::SmarthostTls::none) {
+    auto tls = net::TlsContext::client(true, relay.smarthost->ca_file);
+    if (tls)
+      smarthost_tls_ = *tls;
+    else
+      log_line("relay: cannot set up TLS for the smarthost: ", tls.error().message);
+  }
+}
+
+void RelayService::reload() {
+  if (stopping_) return;
+  configure();
+  poll();
+}
+
+void RelayService::wake() {
+  if (!stopping_) poll();
+}
+
+void RelayService::tick() {
+  if (stopping_ || !ticker_) return;
+  poll();
+  ticker_->start(kPollIntervalMs, [this] { tick(); });
+}
+
+void RelayService::poll() {
+  if (stopping_) return;
+  if (polling_) {
+    poll_again_ = true;
+    return;
+  }
+  polling_ = true;
+  std::uint64_t seq = ++poll_seq_;
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  auto due = std::make_shared<std::vector<store::QueuedMessage>>();
+  std::weak_ptr<bool> alive = alive_;
+  context_.read(
+      [due, now](store::Database& db) -> Result<void> {
+        // The cheap indexed query first: most ticks find nothing due.
+        auto next = store::next_due(db);
+        if (!next) return std::unexpected(next.error());
+        if (!*next || **next > now) return {};
+        auto messages = store::due_messages(db, now, kPollBatch);
+        if (!messages) return std::unexpected(messages.error());
+        *due = std::move(*messages);
+        return {};
+      },
+      [this, alive, due, seq](Result<void> r) {
+        if (alive.expired()) return;
+        polling_ = false;
+        if (stopping_) return;
+        if (!r) {
+          log_line("relay: reading the queue failed: ", r.error().message);
+        } else {
+          dispatch(*due, seq);
+        }
+        if (poll_again_) {
+          poll_again_ = false;
+          poll();
+        }
+      });
+}
+
+void RelayService::dispatch(std::vector<store::QueuedMessage>& messages, std::uint64_t poll_seq) {
+  // This poll started after these rows' results were committed: it saw them fresh.
+  std::erase_if(settling_rows_, [poll_seq](const auto& entry) { return entry.second < poll_seq; });
+  const auto& config = *context_.config;
+  bool smarthost = config.relay.mode == config::RelayMode::smarthost;
+  if (smarthost && !config.relay.smarthost) {
+    log_line("relay: relay.mode is smarthost but relay.smarthost is missing");
+    return;
+  }
+  for (const auto& message : messages) {
+    std::map<std::string, std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < message.recipients.size(); ++i) {
+      std::int64_t row = message.recipients[i].row;
+      if (in_flight_rows_.contains(row) || settling_rows_.contains(row)) continue;
+      groups[smarthost ? std::string("smarthost") : domain_of(message.recipients[i].recipient)]
+          .push_back(i);
+    }
+    for (const auto& [destination, indexes] : groups) {
+      if (attempts_.size() >= static_cast<std::size_t>(kMaxAttemptsTotal)) return;
+      if (per_destination_[destination] >= kMaxAttemptsPerDestination) continue;
+      launch(message, destination, indexes);
+    }
+  }
+}
+
+void RelayService::launch(const store::QueuedMessage& message, const std::string& destination,
+                          const std::vector<std::size_t>& recipient_indexes) {
+  const auto& config = *context_.config;
+  AttemptTarget target;
+  if (config.relay.mode == config::RelayMode::smarthost) {
+    const auto& smarthost = *config.relay.smarthost;
+    target.host = smarthost.host;
+    target.port = smarthost.port;
+    switch (smarthost.tls) {
+      case config::SmarthostTls::starttls:
+        target.tls = relay::TlsMode::required;
+        break;
+      case config::SmarthostTls::implicit:
+        target.tls = relay::TlsMode::implicit;
+        break;
+      case config::SmarthostTls::none:
+        target.tls = relay::TlsMode::none;
+        break;
+    }
+    target.tls_context = smarthost_tls_;
+    target.username = smarthost.username;
+    target.password_file = smarthost.password_file;
+  } else {
+    target.direct = true;
+    target.host = destination;
+    target.port = 25;  // RFC 5321 §4.5.4.1 ... MX delivery is to the SMTP port
+    target.tls = relay::TlsMode::opportunistic;
+    target.tls_context = opportunistic_tls_;
+  }
+  AttemptJob job;
+  job.queue_id = message.queue_id;
+  job.content_id = message.content_id;
+  job.sender = message.sender;
+  job.smtputf8 = message.smtputf8;
+  job.body_8bit = message.body_8bit;
+  job.size = message.size;
+  std::vector<std::int64_t> rows, attempts;
+  for (std::size_t i : recipient_indexes) {
+    job.recipients.push_back(message.recipients[i].recipient);
+    rows.push_back(message.recipients[i].row);
+    attempts.push_back(message.recipients[i].attempts);
+  }
+  auto attempt =
+      std::make_shared<DeliveryAttempt>(context_, resolver_, std::move(target), std::move(job));
+  DeliveryAttempt* key = attempt.get();
+  std::weak_ptr<bool> alive = alive_;
+  store::QueuedMessage summary;
+  summary.queue_id = message.queue_id;
+  summary.sender = message.sender;
+  summary.created_at = message.created_at;
+  attempt->on_report = [this, alive, summary, rows, attempts](AttemptReport report) {
+    if (!alive.expired()) record(summary, rows, attempts, std::move(report));
+  };
+  attempt->on_finished = [this, alive, key] {
+    if (!alive.expired()) finished(key);
+  };
+  for (auto row : rows) in_flight_rows_.insert(row);
+  ++per_destination_[destination];
+  attempts_.emplace(key, Running{attempt, destination, rows});
+  attempt->start();
+}
+
+void RelayService::record(const store::QueuedMessage& message, std::vector<std::int64_t> rows,
+                          std::vector<std::int64_t> attempts, AttemptReport report) {
+  RecordInput input;
+  input.queue_id = message.queue_id;
+  input.sender = message.sender;
+  input.created_at = message.created_at;
+  for (std::size_t i = 0; i < rows.size(); ++i) input.rows.push_back({rows[i], attempts[i]});
+  input.results = std::move(report.results);
+  input.headers = std::move(report.headers);
+  input.headers_truncated = report.headers_truncated;
+  auto now = relay::Clock::now();
+  auto decided = std::make_shared<AttemptRecord>(decide(input, *context_.config, now));
+  auto now_seconds = static_cast<std::int64_t>(std::time(nullptr));
+  auto config = context_.config;
+  std::weak_ptr<bool> alive = alive_;
+  context_.write(
+      [decided, now_seconds, config](store::Database& db) {
+        return store_record(db, *decided, now_seconds, [&config](std::string_view domain) {
+          return config->is_local_domain(domain);
+        });
+      },
+      [this, alive, decided, rows](Result<void> r) {
+        // The log follows the commit, so whoever reads it finds the queue already updated.
+        for (const auto& recipient : decided->recipients) {
+          log_line("relay queue=", decided->queue_id, " rcpt=", recipient.address,
+                   " host=", recipient.remote_host.empty() ? "none" : recipient.remote_host,
+                   " result=", recipient.state, " reply=\"", quoted(recipient.reply), "\"",
+                   r ? "" : " record_error=\"" + quoted(r.error().message) + "\"");
+        }
+        if (alive.expired()) return;
+        for (auto row : rows) {
+          in_flight_rows_.erase(row);
+          settling_rows_[row] = poll_seq_;
+        }
+        if (!stopping_) poll();  // a bounce may have been queued
+      });
+}
+
+void RelayService::finished(DeliveryAttempt* attempt) {
+  auto it = attempts_.find(attempt);
+  if (it == attempts_.end()) return;
+  if (--per_destination_[it->second.destination] <= 0)
+    per_destination_.erase(it->second.destination);
+  // The attempt stays alive until its own callback returns (the caller holds a reference).
+  attempts_.erase(it);
+  if (!stopping_) poll();
+}
+
+void RelayService::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  ticker_.reset();
+  if (!attempts_.empty()) log_line("relay stopping: ", attempts_.size(), " attempt(s) cut");
+  auto running = std::move(attempts_);
+  attempts_.clear();
+  for (auto& [key, entry] : running) entry.attempt->abort();
+  running.clear();
+  per_destination_.clear();
+  resolver_.reset();  // attempts held the only other references
+}
+
+}  // namespace postroom::service
