@@ -65,7 +65,15 @@ void WireSizeCounter::add(std::string_view chunk) {
   for (char c : chunk) {
     size_ += (c == '\n' && !after_cr_) ? 2 : 1;
     after_cr_ = c == '\r';
+    at_line_start_ = c == '\n';
   }
+}
+
+std::uint64_t WireSizeCounter::size() const {
+  // TransferEncoder::finish() ends an unterminated last line (RFC 1939 §3: the
+  // reply ends in CRLF.CRLF), so those octets are part of what RETR sends.
+  if (at_line_start_) return size_;
+  return size_ + (after_cr_ ? 1 : 2);
 }
 
 std::uint64_t wire_size(std::string_view message) {

@@ -26,8 +26,8 @@ TEST_CASE("pop3: pipelined commands get their replies in order") {
   host.passwords["a"] = "b";
   Transcript t = converse(host, "USER a\r\nPASS b\r\nSTAT\r\nLIST\r\nQUIT\r\n");
   CHECK(t.output ==
-        "+OK send PASS\r\n+OK maildrop has 3 messages (123 octets)\r\n+OK 3 123\r\n"
-        "+OK 3 messages (123 octets)\r\n1 23\r\n2 65\r\n3 35\r\n.\r\n"
+        "+OK send PASS\r\n+OK maildrop has 3 messages (125 octets)\r\n+OK 3 125\r\n"
+        "+OK 3 messages (125 octets)\r\n1 23\r\n2 65\r\n3 37\r\n.\r\n"
         "+OK postroom signing off (0 messages deleted)\r\n");
   CHECK(t.events == std::vector<std::string>{"login user=a password=<redacted>", "update delete=[]",
                                              "close reason=client quit"});
@@ -79,12 +79,12 @@ TEST_CASE("pop3: pipelining resumes after a RETR's content ends") {
 
 TEST_CASE("pop3: keywords are case-insensitive") {
   Transcript t = converse("user alice@example.test\r\nPass secret\r\nsTaT\r\nnoop\r\n");
-  CHECK(t.output == login_reply() + "+OK 3 123\r\n+OK\r\n");
+  CHECK(t.output == login_reply() + "+OK 3 125\r\n+OK\r\n");
 }
 
 TEST_CASE("pop3: a bare LF ends a command line too") {
   Transcript t = converse("USER alice@example.test\nPASS secret\nSTAT\n");
-  CHECK(t.output == login_reply() + "+OK 3 123\r\n");
+  CHECK(t.output == login_reply() + "+OK 3 125\r\n");
 }
 
 TEST_CASE("pop3: an unknown command gets -ERR and the session goes on") {

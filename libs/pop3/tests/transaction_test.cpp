@@ -9,7 +9,8 @@ using namespace postroom::pop3::testing;
 
 namespace {
 
-// The default maildrop's sizes on the wire: 23, 65 and 35 octets.
+// The default maildrop's sizes on the wire: 23, 65 and 37 octets (RETR ends the last line of the
+// third).
 constexpr std::string_view kRetr2 =
     "+OK 65 octets\r\nSubject: two\r\nFrom: b@example.test\r\n\r\nLine 1\r\n..dot line\r\n"
     "Line 3\r\n.\r\n";
@@ -29,16 +30,16 @@ Transcript after_login(std::string_view commands) {
 }  // namespace
 
 TEST_CASE("pop3: STAT counts the messages and their octets") {
-  CHECK(after_login("STAT\r\n").output == "+OK 3 123\r\n");
+  CHECK(after_login("STAT\r\n").output == "+OK 3 125\r\n");
 }
 
 TEST_CASE("pop3: LIST lists every message with its size") {
   CHECK(after_login("LIST\r\n").output ==
-        "+OK 3 messages (123 octets)\r\n1 23\r\n2 65\r\n3 35\r\n.\r\n");
+        "+OK 3 messages (125 octets)\r\n1 23\r\n2 65\r\n3 37\r\n.\r\n");
 }
 
 TEST_CASE("pop3: LIST n answers one line") {
-  CHECK(after_login("LIST 2\r\nLIST 03\r\n").output == "+OK 2 65\r\n+OK 3 35\r\n");
+  CHECK(after_login("LIST 2\r\nLIST 03\r\n").output == "+OK 2 65\r\n+OK 3 37\r\n");
 }
 
 TEST_CASE("pop3: bad message numbers get an -ERR naming the problem") {
@@ -62,7 +63,7 @@ TEST_CASE("pop3: RETR converts bare LF and dot-stuffs") {
 
 TEST_CASE("pop3: RETR ends a message without a final newline with CRLF before the dot") {
   CHECK(after_login("RETR 3\r\n").output ==
-        "+OK 35 octets\r\nSubject: three\r\n\r\nno newline at end\r\n.\r\n");
+        "+OK 37 octets\r\nSubject: three\r\n\r\nno newline at end\r\n.\r\n");
 }
 
 TEST_CASE("pop3: RETR of an empty message is just the status and the dot") {
@@ -136,8 +137,8 @@ TEST_CASE("pop3: retrieved() counts RETR but not TOP") {
 
 TEST_CASE("pop3: DELE marks a message and STAT and LIST leave it out") {
   CHECK(after_login("DELE 2\r\nSTAT\r\nLIST\r\n").output ==
-        "+OK message 2 deleted\r\n+OK 2 58\r\n+OK 2 messages (58 octets)\r\n1 23\r\n3 "
-        "35\r\n.\r\n");
+        "+OK message 2 deleted\r\n+OK 2 60\r\n+OK 2 messages (60 octets)\r\n1 23\r\n3 "
+        "37\r\n.\r\n");
 }
 
 TEST_CASE("pop3: deleted messages keep their numbers but are refused") {
@@ -146,14 +147,14 @@ TEST_CASE("pop3: deleted messages keep their numbers but are refused") {
             .output ==
         "+OK message 2 deleted\r\n-ERR message 2 already deleted\r\n-ERR message 2 already "
         "deleted\r\n-ERR message 2 already deleted\r\n-ERR message 2 already deleted\r\n"
-        "-ERR message 2 already deleted\r\n+OK 3 35\r\n"
+        "-ERR message 2 already deleted\r\n+OK 3 37\r\n"
         "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n");
 }
 
 TEST_CASE("pop3: DELE then RSET restores the message") {
   CHECK(after_login("DELE 1\r\nDELE 3\r\nRSET\r\nSTAT\r\nLIST 1\r\n").output ==
-        "+OK message 1 deleted\r\n+OK message 3 deleted\r\n+OK maildrop has 3 messages (123 "
-        "octets)\r\n+OK 3 123\r\n+OK 1 23\r\n");
+        "+OK message 1 deleted\r\n+OK message 3 deleted\r\n+OK maildrop has 3 messages (125 "
+        "octets)\r\n+OK 3 125\r\n+OK 1 23\r\n");
 }
 
 TEST_CASE("pop3: DELE then RSET then QUIT deletes nothing") {
@@ -267,7 +268,7 @@ TEST_CASE("pop3: a message that cannot be read before any content gets [SYS/TEMP
   FakeHost host = default_host();
   host.maildrop[0].fail_after = 0;
   Transcript t = after_login(host, "RETR 1\r\nSTAT\r\n");
-  CHECK(t.output == "-ERR [SYS/TEMP] Message could not be read\r\n+OK 3 123\r\n");
+  CHECK(t.output == "-ERR [SYS/TEMP] Message could not be read\r\n+OK 3 125\r\n");
   CHECK_FALSE(t.closed);
 }
 

@@ -138,7 +138,8 @@ TEST_CASE("pop3 wire size: bare LF counts as CRLF, chunk boundaries do not matte
   CHECK(wire_size("") == 0);
   CHECK(wire_size("a\r\nb\r\n") == 6);
   CHECK(wire_size("a\nb\n") == 6);
-  CHECK(wire_size("a\r\nb") == 4);
+  CHECK(wire_size("a\r\nb") == 6);  // RETR ends the last line: "a\r\nb\r\n"
+  CHECK(wire_size("a\r") == 3);
   WireSizeCounter counter;
   counter.add("a\r");
   counter.add("\nb\n");
@@ -147,7 +148,8 @@ TEST_CASE("pop3 wire size: bare LF counts as CRLF, chunk boundaries do not matte
 
 TEST_CASE("pop3 wire size: equals the RETR octets before dot-stuffing") {
   for (std::string_view message :
-       {"Subject: x\n\nbody\n", "A: 1\r\n\r\nb\r\n", "x\ny\r\nz\n", "one line\n"}) {
+       {"Subject: x\n\nbody\n", "A: 1\r\n\r\nb\r\n", "x\ny\r\nz\n", "one line\n", "", "no line end",
+        "A: 1\r\n\r\nends in CR\r", "bare\rCR\n"}) {
     CAPTURE(message);
     CHECK(wire_size(message) == encode_whole(message).size());
   }

@@ -133,3 +133,14 @@ TEST_CASE("store: size counter counts bare LF across chunk boundaries") {
   CHECK(c.size() == 6);
   CHECK(c.pop3_size() == 8);
 }
+
+TEST_CASE("store: size counter counts the line end POP3 adds after a last unterminated line") {
+  SizeCounter empty;
+  CHECK(empty.pop3_size() == 0);
+  SizeCounter open_line;
+  open_line.add("a\r\nb");
+  CHECK(open_line.pop3_size() == 6);  // "a\r\nb\r\n"
+  SizeCounter open_cr;
+  open_cr.add("a\nb\r");
+  CHECK(open_cr.pop3_size() == 6);  // "a\r\nb\r\n"
+}

@@ -38,17 +38,19 @@ class TransferEncoder {
 };
 
 // Counts the octets a message occupies on the wire before dot-stuffing: every
-// bare LF counts as CRLF (RFC 1939 §11 "size"). This is the size the host must
-// put in MessageInfo, so STAT, LIST and the RETR "+OK n octets" agree with the
-// bytes actually sent.
+// bare LF counts as CRLF (RFC 1939 §11 "size"), and so does the line end added
+// after an unterminated last line. This is the size the host must put in
+// MessageInfo, so STAT, LIST and the RETR "+OK n octets" agree with the bytes
+// actually sent.
 class WireSizeCounter {
  public:
   void add(std::string_view chunk);
-  std::uint64_t size() const { return size_; }
+  std::uint64_t size() const;
 
  private:
   std::uint64_t size_ = 0;
   bool after_cr_ = false;
+  bool at_line_start_ = true;  // nothing yet, or the last octet was LF
 };
 
 // WireSizeCounter over a whole message.

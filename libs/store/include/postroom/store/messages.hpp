@@ -65,7 +65,13 @@ class SizeCounter {
  public:
   void add(std::string_view bytes);
   std::uint64_t size() const { return size_; }
-  std::uint64_t pop3_size() const { return size_ + bare_lf_; }
+  // RFC 1939 §11: the exact octets RETR sends before dot-stuffing. A last line
+  // without its line end gets one on the wire (the reply must end in CRLF.CRLF),
+  // so it is counted here too.
+  std::uint64_t pop3_size() const {
+    std::uint64_t missing_end = (size_ == 0 || last_ == '\n') ? 0 : (last_ == '\r' ? 1 : 2);
+    return size_ + bare_lf_ + missing_end;
+  }
 
  private:
   std::uint64_t size_ = 0;
