@@ -21,7 +21,9 @@ struct WriteRequest {
   std::string bytes;
 };
 
-std::string uv_message(int status) { return uv_strerror(status); }
+std::string uv_message(int status) {
+  return uv_strerror(status);
+}
 
 }  // namespace
 
@@ -57,16 +59,17 @@ std::shared_ptr<Connection> Connection::connect(
   };
   auto* pending = new Pending{{}, connection, std::move(done)};
   pending->request.data = pending;
-  int rc = uv_tcp_connect(&pending->request, connection->tcp_, address, [](uv_connect_t* r, int status) {
-    std::unique_ptr<Pending> p(static_cast<Pending*>(r->data));
-    if (status != 0 || p->connection->closed()) {
-      p->connection->close("connect failed");
-      p->done(fail(status != 0 ? uv_message(status) : "connection closed"));
-      return;
-    }
-    p->connection->attach();
-    p->done(p->connection);
-  });
+  int rc =
+      uv_tcp_connect(&pending->request, connection->tcp_, address, [](uv_connect_t* r, int status) {
+        std::unique_ptr<Pending> p(static_cast<Pending*>(r->data));
+        if (status != 0 || p->connection->closed()) {
+          p->connection->close("connect failed");
+          p->done(fail(status != 0 ? uv_message(status) : "connection closed"));
+          return;
+        }
+        p->connection->attach();
+        p->done(p->connection);
+      });
   if (rc != 0) {
     auto callback = std::move(pending->done);
     delete pending;
@@ -96,6 +99,19 @@ void Connection::start(ConnectionEvents events) {
 }
 
 void Connection::resume_reading() {
+  paused_by_owner_ = false;
+  start_reading();
+}
+
+void Connection::pause_reading() {
+  paused_by_owner_ = true;
+  // A TLS handshake must keep reading even when the owner pauses: its bytes are not the
+  // owner's data, and the owner is usually paused precisely until on_tls_ready.
+  if (tls_ && !tls_->handshake_done()) return;
+  stop_reading();
+}
+
+void Connection::start_reading() {
   if (!tcp_ || reading_) return;
   reading_ = true;
   uv_read_start(
@@ -108,7 +124,7 @@ void Connection::resume_reading() {
       });
 }
 
-void Connection::pause_reading() {
+void Connection::stop_reading() {
   if (!tcp_ || !reading_) return;
   reading_ = false;
   uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_));
@@ -134,7 +150,11 @@ void Connection::on_read(ssize_t n, const uv_buf_t* buf) {
     close(r.error().message);
     return;
   }
-  if (!was_done && tls_->handshake_done() && events_.on_tls_ready) events_.on_tls_ready();
+  if (!was_done && tls_->handshake_done()) {
+    // The handshake kept reading through the owner's pause; honour the pause from here on.
+    if (paused_by_owner_) stop_reading();
+    if (events_.on_tls_ready) events_.on_tls_ready();
+  }
   if (!plaintext.empty() && !closed() && events_.on_data) events_.on_data(plaintext);
 }
 
@@ -196,6 +216,7 @@ void Connection::on_write_done(std::size_t bytes, int status) {
 void Connection::start_tls(std::shared_ptr<TlsContext> context, TlsEngine::Role role,
                            const std::string& peer_name) {
   tls_ = std::make_unique<TlsEngine>(std::move(context), role, peer_name);
+  start_reading();  // the handshake needs the peer's bytes whatever the owner's pause
   if (role == TlsEngine::Role::client) {
     std::string ignored;
     if (auto r = tls_->receive({}, ignored); !r) return close(r.error().message);
@@ -205,10 +226,16 @@ void Connection::start_tls(std::shared_ptr<TlsContext> context, TlsEngine::Role 
 
 void Connection::close_after_flush(std::string reason) {
   if (!tcp_) return;
+  // An orderly close sends TLS close_notify (RFC 8446 §6.1) after the last reply, so the
+  // peer can tell the end of the session from a truncation attack.
+  if (tls_ && tls_->handshake_done()) {
+    tls_->shutdown();
+    flush_tls();
+  }
   if (pending_bytes_ == 0) return close(std::move(reason));
   closing_after_flush_ = true;
   close_reason_ = std::move(reason);
-  pause_reading();
+  stop_reading();  // closing: nothing more is read, handshake or not
 }
 
 void Connection::close(std::string reason) {
@@ -233,14 +260,14 @@ Result<std::unique_ptr<Listener>> Listener::bind(uv_loop_t* loop, const Endpoint
   listener->handle_.mark_initialized();
   listener->handle_.get()->data = listener.get();
   sockaddr_storage address{};
-  int rc = endpoint.ipv6
-               ? uv_ip6_addr(endpoint.host.c_str(), endpoint.port,
-                             reinterpret_cast<sockaddr_in6*>(&address))
-               : uv_ip4_addr(endpoint.host.c_str(), endpoint.port,
-                             reinterpret_cast<sockaddr_in*>(&address));
+  int rc = endpoint.ipv6 ? uv_ip6_addr(endpoint.host.c_str(), endpoint.port,
+                                       reinterpret_cast<sockaddr_in6*>(&address))
+                         : uv_ip4_addr(endpoint.host.c_str(), endpoint.port,
+                                       reinterpret_cast<sockaddr_in*>(&address));
   // [::] listens on IPv6 only, so "0.0.0.0:25" and "[::]:25" can both be listed.
   unsigned flags = endpoint.ipv6 ? UV_TCP_IPV6ONLY : 0;
-  if (rc == 0) rc = uv_tcp_bind(listener->handle_.get(), reinterpret_cast<sockaddr*>(&address), flags);
+  if (rc == 0)
+    rc = uv_tcp_bind(listener->handle_.get(), reinterpret_cast<sockaddr*>(&address), flags);
   if (rc == 0)
     rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener->handle_.get()), 511,
                    [](uv_stream_t* server, int status) {

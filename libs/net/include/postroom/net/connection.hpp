@@ -16,9 +16,9 @@
 namespace postroom::net {
 
 struct ConnectionEvents {
-  std::function<void(std::string_view)> on_data{};    // plaintext, consumed synchronously
-  std::function<void()> on_drain{};                   // all queued writes reached the socket
-  std::function<void()> on_tls_ready{};               // handshake finished
+  std::function<void(std::string_view)> on_data{};     // plaintext, consumed synchronously
+  std::function<void()> on_drain{};                    // all queued writes reached the socket
+  std::function<void()> on_tls_ready{};                // handshake finished
   std::function<void(const std::string&)> on_close{};  // once, with the reason
 };
 
@@ -39,6 +39,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start(ConnectionEvents events);
   void write(std::string_view bytes);
   std::size_t pending_write_bytes() const { return pending_bytes_; }
+  // The owner's flow control. While a TLS handshake runs the connection reads anyway
+  // (handshake bytes are not the owner's data) and pauses once it completes.
   void pause_reading();
   void resume_reading();
   bool reading() const { return reading_; }
@@ -63,6 +65,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection();
   void attach();  // after the TCP handle is connected: addresses, data pointer
   void on_read(ssize_t n, const uv_buf_t* buf);
+  void start_reading();
+  void stop_reading();
   void write_raw(std::string bytes);
   void flush_tls();
   void on_write_done(std::size_t bytes, int status);
@@ -71,7 +75,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionEvents events_;
   std::unique_ptr<TlsEngine> tls_;
   std::size_t pending_bytes_ = 0;
-  bool reading_ = false;
+  bool reading_ = false;          // libuv is reading
+  bool paused_by_owner_ = false;  // the owner asked for a pause
   bool closing_after_flush_ = false;
   std::string close_reason_;
   sockaddr_storage peer_{};
