@@ -245,6 +245,19 @@ def test_max_queue_age_bounces_a_message_the_peer_keeps_deferring(make_daemon, p
     wait_until(lambda: queue_rows(d) == [], what="an empty queue")
 
 
+def test_sighup_points_the_relay_at_a_new_smarthost(make_daemon, peers):
+    dead = free_port()
+    d = start_daemon(make_daemon, smarthost_config(dead, schedule="[1s]"))
+    send(d, [BOB])
+    d.wait_for_log(r"rcpt=bob@remote.test .* result=deferred")
+    peer = peers().start()
+    d.config.write_text(d.config.read_text().replace("port: %d" % dead, "port: %d" % peer.port))
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_for_log(r"reloaded ")
+    peer.wait_for_messages(1)
+    d.wait_for_log(r"rcpt=bob@remote.test host=127\.0\.0\.1\[127\.0\.0\.1\]:%d result=delivered" % peer.port)
+
+
 def test_queue_list_show_and_delete(make_daemon):
     port = free_port()
     d = start_daemon(make_daemon, smarthost_config(port, schedule="[1h]"))
