@@ -1,24 +1,21 @@
-"""Issue 3: the POP3 server against the real daemon, with poplib, raw sockets, curl and fetchmail.
+"""Issue 3: the POP3 server against the real daemon: the protocol as poplib and raw sockets see it.
 
-Messages go in by SMTP (smtplib) or `postroom import`, and come out by POP3 byte for byte,
-after the trace header lines (Return-Path:, Received:) the SMTP server prepends."""
+Greeting, CAPA, every command in its state, pipelining, input limits, the maildrop lock,
+USER/PASS, APOP, AUTH PLAIN and the session log line. The helpers here (a raw-socket client,
+SMTP delivery, trace-header splitting) are shared by test_pop3_transfer.py and
+test_pop3_durability.py."""
 
 import base64
 import hashlib
-import os
 import poplib
 import re
-import shutil
-import signal
 import smtplib
 import socket
-import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import DOMAIN, PASSWORD, SANITIZED
+from conftest import DOMAIN, PASSWORD
 
 ALICE = "alice@" + DOMAIN
 TIMESTAMP = re.compile(rb"<[^<>@\s]+@mail\.example\.test>")
@@ -153,6 +150,24 @@ def session_id_of_last_connect(daemon):
     return ids[-1]
 
 
+# A message with every kind of line that needs care: dot-stuffing (S7) and 8-bit octets.
+DOTTY = (b"From: bob@remote.test\r\nTo: alice@example.test\r\nSubject: dots\r\n"
+         b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+         b".\r\n..\r\n...\r\n.leading dot\r\n. space\r\nmid.dle\r\n\r\n.\r\n"
+         b"caf\xc3\xa9 \xe2\x82\xac \xff\xfe raw octets\r\n\tand a tab\r\nlast line.\r\n")
+
+
+def big_message(mib, subject=b"big"):
+    """A message of `mib` MiB whose every 1000th line starts with "." (dot-stuffed on the wire)."""
+    line = b"".join(bytes([0x21 + (i * 7) % 90]) for i in range(76)) + b"\r\n"
+    body = bytearray(b"From: bob@remote.test\r\nTo: alice@example.test\r\nSubject: %s\r\n\r\n" % subject)
+    n = 0
+    while len(body) < mib * 1024 * 1024:
+        body += (b".dot-started line %d\r\n" % n) if n % 1000 == 0 else line
+        n += 1
+    return bytes(body)
+
+
 # --- greeting, CAPA, a whole dialogue ---------------------------------------------------------
 
 def test_greeting_carries_apop_timestamp_and_capa_lists_the_extensions(daemon):
@@ -238,195 +253,28 @@ def test_twenty_bad_commands_in_a_row_end_the_session(daemon):
         assert raw.closed()
 
 
-# --- byte-exact transfer ----------------------------------------------------------------------
-
-DOTTY = (b"From: bob@remote.test\r\nTo: alice@example.test\r\nSubject: dots\r\n"
-         b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-         b".\r\n..\r\n...\r\n.leading dot\r\n. space\r\nmid.dle\r\n\r\n.\r\n"
-         b"caf\xc3\xa9 \xe2\x82\xac \xff\xfe raw octets\r\n\tand a tab\r\nlast line.\r\n")
-
-
-def test_dot_stuffing_round_trip_and_8bit_body_are_byte_exact(daemon):
-    deliver(daemon, DOTTY)
-    with Raw(daemon) as raw:
-        raw.login()
-        size = int(raw.cmd("LIST 1").split()[2])
-        assert raw.cmd("RETR 1").startswith(b"+OK")
-        wire = []
-        while True:  # the stuffed lines as sent: every line starting with "." gets one more (S7)
-            line = raw.line()
-            if line == b".":
-                break
-            wire.append(line)
-        assert b".." in wire and b"..." in wire and b"..leading dot" in wire and b"." not in wire
-        stored = b"".join((l[1:] if l.startswith(b".") else l) + b"\r\n" for l in wire)
-        assert_delivered_as(stored, DOTTY)
-        assert len(stored) == size
-        assert int(raw.cmd("STAT").split()[2]) == size
-        header_end = stored.index(b"\r\n\r\n") + 4
-        assert raw.multi("TOP 1 0") == stored[:header_end]
-        assert raw.multi("TOP 1 3") == stored[:header_end] + b".\r\n..\r\n...\r\n"
-        assert raw.multi("TOP 1 1000") == stored
-
-
-def test_curl_retrieves_and_lists(daemon):
-    deliver(daemon, DOTTY)
-    deliver(daemon, simple(2))
-    base = "pop3://127.0.0.1:%d/" % daemon.ports["pop3"]
-    user = ["--user", "%s:%s" % (ALICE, PASSWORD)]
-    listing = subprocess.run(["curl", "-sS", "--max-time", "60", *user, base], capture_output=True, timeout=90)
-    assert listing.returncode == 0, listing.stderr
-    sizes = [int(l.split()[1]) for l in listing.stdout.splitlines()]
-    assert len(sizes) == 2
-    got = subprocess.run(["curl", "-sS", "--max-time", "60", *user, base + "1"], capture_output=True, timeout=90)
-    assert got.returncode == 0, got.stderr
-    assert_delivered_as(got.stdout, DOTTY)  # curl undoes the dot-stuffing
-    assert len(got.stdout) == sizes[0]
-    uidl = subprocess.run(["curl", "-sS", "--max-time", "60", *user, "-X", "UIDL", base],
-                          capture_output=True, timeout=90)
-    assert uidl.returncode == 0 and len(uidl.stdout.splitlines()) == 2, uidl
-
-
-def fetchmail(daemon, tmp_path, *flags):
-    """Runs fetchmail against the daemon; each message goes to its own file in tmp_path/out."""
-    home = tmp_path / "home"
-    out = tmp_path / "out"
-    home.mkdir(exist_ok=True)
-    out.mkdir(exist_ok=True)
-    mda = tmp_path / "mda.sh"
-    mda.write_text('#!/bin/sh\ncat > "%s/$(date +%%s%%N).$$"\n' % out)
-    mda.chmod(0o755)
-    rc = home / ".fetchmailrc"
-    rc.write_text('poll 127.0.0.1 protocol POP3 port %d timeout 60\n'
-                  '  user "%s" password "%s" is "tester" here\n'
-                  '  mda "%s"\n' % (daemon.ports["pop3"], ALICE, PASSWORD, mda))
-    rc.chmod(0o600)
-    env = dict(os.environ, HOME=str(home), FETCHMAILHOME=str(home))
-    result = subprocess.run(["fetchmail", "-f", str(rc), "-i", str(home / ".fetchids"), "--nosyslog",
-                             "--pidfile", str(home / "pid"), "--invisible", "--nosslcertck", *flags],
-                            capture_output=True, text=True, env=env, timeout=120)
-    files = sorted(out.iterdir())
-    return result, [f.read_bytes() for f in files]
-
-
-def test_fetchmail_keeps_then_fetches_only_new_mail_then_deletes(daemon, tmp_path):
-    deliver(daemon, simple(1))
-    deliver(daemon, simple(2))
-    # --keep with UIDL tracking: a second run finds nothing new, so the UIDLs held still.
-    first, got = fetchmail(daemon, tmp_path, "--keep", "--uidl")
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert len(got) == 2
-    assert b"Subject: message 1" in got[0] and b"body of message 1" in got[0]
-    second, got = fetchmail(daemon, tmp_path, "--keep", "--uidl")
-    assert second.returncode == 1, second.stdout + second.stderr  # 1: no new mail
-    assert len(got) == 2
-    deliver(daemon, simple(3))
-    third, got = fetchmail(daemon, tmp_path, "--nokeep", "--uidl")
-    assert third.returncode == 0, third.stdout + third.stderr
-    assert len(got) == 3 and b"body of message 3" in got[2]
-    with Raw(daemon) as raw:
-        assert raw.login().cmd("STAT").startswith(b"+OK 2 ")  # only the new one was deleted
+def test_quit_in_authorization_closes_and_the_per_ip_limit_answers_sys_temp(make_daemon):
+    d = make_daemon(start=False, extra="limits:\n  max_connections_per_ip: 2\n")
+    d.add_user("alice")
+    d.start()
+    with Raw(d) as raw:
         assert raw.cmd("QUIT").startswith(b"+OK")
-    fourth, got = fetchmail(daemon, tmp_path, "--nokeep", "--flush", "--uidl")
-    assert fourth.returncode in (0, 1), fourth.stdout + fourth.stderr
-    with Raw(daemon) as raw:
-        assert raw.login().cmd("STAT").startswith(b"+OK 0 0")  # --flush deleted the seen ones
-
-
-# --- UIDL -------------------------------------------------------------------------------------
-
-def test_uidl_stable_across_sessions_restart_backup_restore_and_never_reused(daemon, tmp_path):
-    deliver(daemon, simple(1))
-    deliver(daemon, simple(2))
-    with Raw(daemon) as raw:
-        first = uidl_map(raw.login())
-        assert raw.cmd("UIDL 2") == b"+OK 2 " + first[2].encode()
-        raw.cmd("QUIT")
-    with Raw(daemon) as raw:
-        assert uidl_map(raw.login()) == first
-        raw.cmd("QUIT")
-    daemon.restart()
-    with Raw(daemon) as raw:
-        assert uidl_map(raw.login()) == first
-        raw.cmd("QUIT")
-    backup = tmp_path / "backup.db"
-    daemon.admin("backup", str(backup))
-    seen = set(first.values())
-    # Mail after the backup, some of it deleted: the restored database knows nothing of it.
-    for n in (3, 4, 5):
-        deliver(daemon, simple(n))
-    with Raw(daemon) as raw:
-        later = uidl_map(raw.login())
-        seen |= set(later.values())
-        assert raw.cmd("DELE 3").startswith(b"+OK")
-        assert raw.cmd("QUIT").startswith(b"+OK")
-    assert len(seen) == 5
-    daemon.stop()
-    for suffix in ("-wal", "-shm"):
-        if os.path.exists(str(daemon.db) + suffix):
-            os.remove(str(daemon.db) + suffix)
-    shutil.copyfile(backup, daemon.db)
-    daemon.start()
-    with Raw(daemon) as raw:
-        assert uidl_map(raw.login()) == first
-        raw.cmd("QUIT")
-    for n in (6, 7, 8, 9):
-        deliver(daemon, simple(n))
-    with Raw(daemon) as raw:
-        restored = uidl_map(raw.login())
-        assert len(restored) == 6
-        new = [restored[n] for n in (3, 4, 5, 6)]
-        assert all(UIDL_CHARS.match(u) for u in new)
-        assert not set(new) & seen, (new, seen)
-        assert len(set(restored.values())) == 6
-        _, rest = split_trace(raw.multi("RETR 3"))
-        assert rest == simple(6)
-
-
-# --- rollback: dropped connection, shutdown ---------------------------------------------------
-
-def test_dropped_connection_deletes_nothing_and_releases_the_lock(daemon):
-    for n in (1, 2):
-        deliver(daemon, simple(n))
-    raw = Raw(daemon).login()
-    session = session_id_of_last_connect(daemon)
-    assert raw.cmd("DELE 1").startswith(b"+OK")
-    assert raw.cmd("DELE 2").startswith(b"+OK")
-    raw.sock.shutdown(socket.SHUT_RDWR)
-    raw.close()  # no QUIT: RFC 1939 §6, no UPDATE
-    line = closed_line(daemon, session)
-    assert len(line) == 1 and "deleted=0" in line[0]
-    with Raw(daemon) as raw:
-        assert raw.login().cmd("STAT").startswith(b"+OK 2 ")
-
-
-def test_sigterm_during_a_session_deletes_nothing(daemon):
-    for n in (1, 2, 3):
-        deliver(daemon, simple(n))
-    raw = Raw(daemon).login()
-    assert raw.cmd("DELE 1").startswith(b"+OK")
-    assert raw.cmd("DELE 3").startswith(b"+OK")
-    assert daemon.stop(signal.SIGTERM) == 0
-    assert raw.closed()
-    raw.close()
-    daemon.start()
-    with Raw(daemon) as raw:
-        assert raw.login().cmd("STAT").startswith(b"+OK 3 ")
-
-
-def test_quit_commits_before_its_ok_and_the_deletion_survives_a_kill(daemon):
-    for n in (1, 2):
-        deliver(daemon, simple(n))
-    with Raw(daemon) as raw:
-        raw.login()
-        assert raw.cmd("DELE 2").startswith(b"+OK")
-        assert raw.cmd("QUIT").startswith(b"+OK")
-    daemon.kill()  # no clean shutdown: the +OK promised the commit was durable
-    daemon.start()
-    with Raw(daemon) as raw:
-        _, rest = split_trace(raw.login().multi("RETR 1"))
-        assert rest == simple(1)
-        assert raw.cmd("STAT").startswith(b"+OK 1 ")
+        assert raw.closed()
+    first, second = Raw(d), Raw(d)
+    try:
+        with socket.create_connection(("127.0.0.1", d.ports["pop3"]), timeout=30) as third:
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                data = third.recv(512)
+                if not data:
+                    break
+                reply += data
+            assert reply.startswith(b"-ERR [SYS/TEMP]"), reply
+            assert third.recv(512) == b""
+        assert first.login().cmd("QUIT").startswith(b"+OK")
+    finally:
+        first.close()
+        second.close()
 
 
 # --- maildrop lock ----------------------------------------------------------------------------
@@ -614,121 +462,3 @@ def test_one_summary_line_per_session_and_no_password_in_the_log(daemon):
     lines = closed_line(daemon, session)
     assert len(lines) == 1 and "retrieved=0 deleted=0" in lines[0], lines
     assert PASSWORD not in daemon.log()
-
-
-# --- big messages -----------------------------------------------------------------------------
-
-def test_retr_of_a_50_mib_message_streams_with_bounded_memory(make_daemon):
-    d = make_daemon(start=False, extra="limits:\n  max_message_size: 60MiB\n")
-    d.add_user("alice")
-    d.start()
-    line = b"".join(bytes([0x21 + (i * 7) % 90]) for i in range(76)) + b"\r\n"
-    body = bytearray(b"From: bob@remote.test\r\nTo: alice@example.test\r\nSubject: big\r\n\r\n")
-    n = 0
-    while len(body) < 50 * 1024 * 1024:
-        body += (b".dot-started line %d\r\n" % n) if n % 1000 == 0 else line
-        n += 1
-    message = bytes(body)
-    deliver(d, message)
-    raw = Raw(d, timeout=120).login()
-    size = int(raw.cmd("LIST 1").split()[2])
-    baseline = d.rss_kib()
-    peak = [baseline]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], d.rss_kib())
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        raw.send("RETR 1\r\n")
-        assert raw.line().startswith(b"+OK")
-        # A slow reader: the daemon must wait for the socket, not buffer the message.
-        digest = hashlib.sha256()
-        received = 0
-        tail = b""
-        while True:
-            chunk = raw.buf or raw.sock.recv(64 * 1024)
-            raw.buf = b""
-            assert chunk, "connection closed during RETR"
-            data = tail + chunk
-            if data.endswith(b"\r\n.\r\n"):
-                digest.update(data[:-3])
-                received += len(data) - 3
-                break
-            keep = 4  # the end marker may straddle two reads
-            digest.update(data[:-keep])
-            received += len(data) - keep
-            tail = data[-keep:]
-            time.sleep(0.002)  # ~30 MB/s at most: slower than the store reads
-    finally:
-        done.set()
-        sampler.join()
-    # Rebuild what the server should have sent: trace + message, dot-stuffed.
-    with Raw(d) as other:
-        assert other.cmd("USER " + ALICE).startswith(b"+OK")
-        assert other.cmd("PASS " + PASSWORD).startswith(b"-ERR [IN-USE]")
-    raw.send("TOP 1 0\r\n")
-    assert raw.line().startswith(b"+OK")
-    trace, _ = split_trace(raw.body())
-    expected = (trace + message).replace(b"\r\n.", b"\r\n..")
-    assert received == len(expected)
-    assert digest.hexdigest() == hashlib.sha256(expected).hexdigest()
-    assert len(trace) + len(message) == size
-    assert raw.cmd("QUIT").startswith(b"+OK")
-    growth = peak[0] - baseline
-    if SANITIZED:
-        pytest.skip("ASan build: shadow memory and quarantine make RSS meaningless (growth was %d KiB)"
-                    % growth)
-    print("RSS baseline %d KiB, peak %d KiB during RETR" % (baseline, peak[0]))
-    assert growth < 8 * 1024, "RSS grew %d KiB during RETR of %d octets" % (growth, size)
-
-
-# --- import -----------------------------------------------------------------------------------
-
-MBOX = (b"From bob@remote.test Mon Jan  1 00:00:00 2024\n"
-        b"From: bob@remote.test\nSubject: one\n\n"
-        b"body\n>From the start of a line\n>>From quoted twice\n.dot line\n\n"
-        b"From carol@remote.test Tue Jan  2 00:00:00 2024\n"
-        b"From: carol@remote.test\nSubject: two\n\n"
-        b"last line\n\n")
-
-
-def test_import_mbox_then_fetch_with_crlf(daemon, tmp_path):
-    mbox = tmp_path / "in.mbox"
-    mbox.write_bytes(MBOX)
-    daemon.admin("import", "mbox", ALICE, str(mbox))
-    with Raw(daemon) as raw:
-        raw.login()
-        sizes = [int(l.split()[1]) for l in raw.multi("LIST").splitlines()]
-        one, two = raw.multi("RETR 1"), raw.multi("RETR 2")
-    assert one == (b"From: bob@remote.test\r\nSubject: one\r\n\r\n"
-                   b"body\r\nFrom the start of a line\r\n>From quoted twice\r\n.dot line\r\n")
-    assert two == b"From: carol@remote.test\r\nSubject: two\r\n\r\nlast line\r\n"
-    assert sizes == [len(one), len(two)]
-
-
-def test_import_maildir_then_fetch_with_crlf(daemon, tmp_path):
-    maildir = tmp_path / "Maildir"
-    for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True)
-    (maildir / "cur" / "1000.a.host:2,S").write_bytes(b"Subject: first\n\nbare LF body\n.dot\n")
-    (maildir / "new" / "2000.b.host").write_bytes(b"Subject: second\r\n\r\nCRLF body\r\n")
-    (maildir / "new" / "3000.c.host").write_bytes(b"Subject: third\n\nno final line end")
-    (maildir / "tmp" / "4000.d.host").write_bytes(b"Subject: unfinished\n\nnot delivered\n")
-    daemon.admin("import", "maildir", ALICE, str(maildir))
-    with Raw(daemon) as raw:
-        raw.login()
-        sizes = [int(l.split()[1]) for l in raw.multi("LIST").splitlines()]
-        assert len(sizes) == 3
-        got = [raw.multi("RETR %d" % n) for n in (1, 2, 3)]
-    assert got[0] == b"Subject: first\r\n\r\nbare LF body\r\n.dot\r\n"
-    assert got[1] == b"Subject: second\r\n\r\nCRLF body\r\n"
-    # RFC 1939 §3: the reply ends in CRLF.CRLF, so a last line without its end gets one...
-    assert got[2] == b"Subject: third\r\n\r\nno final line end\r\n"
-    # ...and RFC 1939 §11: LIST counts exactly the octets RETR sends, that CRLF included.
-    assert sizes == [len(m) for m in got]
