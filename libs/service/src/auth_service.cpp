@@ -1,6 +1,8 @@
 // Password and APOP checks on the thread pool, at most a few at once, with per-address delays.
 #include "postroom/service/auth_service.hpp"
 
+#include <algorithm>
+
 #include "postroom/auth/password.hpp"
 #include "postroom/base/address.hpp"
 #include "postroom/base/log.hpp"
@@ -12,7 +14,9 @@ namespace postroom::service {
 AuthService::AuthService(Context& context, auth::LimiterPolicy policy)
     : context_(context), limiter_(policy) {}
 
-AuthService::~AuthService() { *alive_ = false; }
+AuthService::~AuthService() {
+  *alive_ = false;
+}
 
 void AuthService::check_password(const std::string& peer_ip, const std::string& user,
                                  const std::string& password, Callback done) {
@@ -26,6 +30,14 @@ void AuthService::check_apop(const std::string& peer_ip, const std::string& user
 }
 
 void AuthService::enqueue(Request request) {
+  // A locked-out address fails whatever it sends, so it gets no argon2id: otherwise its
+  // attempts would hold the few verification slots and slow every other address's login.
+  if (limiter_.locked_out(request.peer_ip, auth::Limiter::Clock::now())) {
+    AuthResult refused;
+    refused.address = request.user;
+    log_line("auth peer=", request.peer_ip, " user=", request.user, " result=locked-out");
+    return finish(std::move(request), std::move(refused), false);
+  }
   waiting_.push_back(std::move(request));
   start_next();
 }
@@ -66,15 +78,17 @@ void AuthService::start_next() {
           if (!*alive) return;
           --running_;
           if (!r) result->outcome = AuthResult::Outcome::temp_failure;
-          finish(std::move(*request), std::move(*result));
+          finish(std::move(*request), std::move(*result), true);
           start_next();
         });
   }
 }
 
-void AuthService::finish(Request request, AuthResult result) {
+void AuthService::finish(Request request, AuthResult result, bool verified) {
   auto now = auth::Limiter::Clock::now();
-  if (result.outcome == AuthResult::Outcome::ok && limiter_.locked_out(request.peer_ip, now)) {
+  // The lockout may have begun while this attempt was being verified.
+  if (verified && result.outcome == AuthResult::Outcome::ok &&
+      limiter_.locked_out(request.peer_ip, now)) {
     result = AuthResult{};  // A right password during a lockout still fails.
     log_line("auth peer=", request.peer_ip, " user=", request.user, " result=locked-out");
   }
@@ -91,9 +105,13 @@ void AuthService::finish(Request request, AuthResult result) {
   }
   auto delay = limiter_.delay(request.peer_ip, now);
   auto done = std::move(request.done);
+  // An unverified refusal comes straight from enqueue(), inside the session's own call:
+  // answering through the loop keeps the callback from re-entering the session.
+  if (!verified) delay = std::max(delay, std::chrono::milliseconds(1));
   if (delay.count() == 0) return done(std::move(result));
-  after(static_cast<std::uint64_t>(delay.count()),
-        [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+  after(
+      static_cast<std::uint64_t>(delay.count()),
+      [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
 }
 
 void AuthService::after(std::uint64_t ms, std::function<void()> fire) {

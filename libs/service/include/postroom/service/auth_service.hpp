@@ -19,7 +19,7 @@ struct Context;
 struct AuthResult {
   enum class Outcome { ok, bad_credentials, temp_failure } outcome = Outcome::bad_credentials;
   std::int64_t account_id = 0;
-  std::string address;                      // the normalized login name
+  std::string address;                        // the normalized login name
   std::vector<std::string> sender_addresses;  // own address and aliases (RFC 6409 check)
 };
 
@@ -34,8 +34,8 @@ class AuthService {
   void check_password(const std::string& peer_ip, const std::string& user,
                       const std::string& password, Callback done);
   // Checks an APOP digest against the account's separate APOP secret.
-  void check_apop(const std::string& peer_ip, const std::string& user,
-                  const std::string& timestamp, const std::string& digest, Callback done);
+  void check_apop(const std::string& peer_ip, const std::string& user, const std::string& timestamp,
+                  const std::string& digest, Callback done);
   void set_policy(auth::LimiterPolicy policy) { limiter_.set_policy(policy); }
   // Drops answers still held back by a delay (shutdown: their sessions are closing).
   void shutdown() { delays_.clear(); }
@@ -51,7 +51,8 @@ class AuthService {
   };
   void enqueue(Request request);
   void start_next();
-  void finish(Request request, AuthResult result);
+  // Answers after the address's delay; `verified` is false when no hash was checked.
+  void finish(Request request, AuthResult result, bool verified);
   void after(std::uint64_t ms, std::function<void()> fire);
 
   Context& context_;
