@@ -538,9 +538,10 @@ class Sink(Server):
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(self.cg.wrap(["smtp-sink", "-u", "nobody", "-c",
+        self.proc = subprocess.Popen(self.cg.wrap(["smtp-sink", "-u", "nobody",
                                                     "%s:%d" % (HOST, self.smtp_port), "1024"]),
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         wait_port(self.smtp_port, proc=self.proc)
 
     def stop(self):
