@@ -5,6 +5,7 @@ trusted and an untrusted source address, and the per-address brute-force lockout
 import base64
 import poplib
 import smtplib
+import threading
 
 import pytest
 
@@ -296,3 +297,34 @@ def test_unknown_user_fails_like_a_wrong_password(make_daemon, certificate):
     p = pop3(d.ports["pop3"])
     assert pop3_login(p, password=WRONG).split(b" ", 2)[:2] == reply.split(b" ", 2)[:2]
     p.quit()
+
+
+def test_a_burst_of_logins_does_not_stall_other_sessions(make_daemon, certificate):
+    """argon2id runs off the loop, two at a time: while a burst of logins is still being
+    verified, an unrelated session gets its answers."""
+    d = tls_daemon(make_daemon, certificate, extra="limits:\n  max_connections_per_ip: 100\n")
+    burst = 30
+    bystander = smtp(d.ports["smtp"], source=TRUSTED)
+    done = []
+
+    def login():
+        s = smtplib.SMTP(HOST, d.ports["smtp"], timeout=300)
+        s.ehlo("client.test")
+        done.append(smtp_auth(s, "PLAIN")[0])
+        s.quit()
+
+    threads = [threading.Thread(target=login) for _ in range(burst)]
+    for t in threads:
+        t.start()
+    d.wait_for_log(r"auth peer=127\.0\.0\.1 user=%s result=ok" % ALICE, timeout=120)
+    answered_while_busy = []
+    for _ in range(5):
+        assert bystander.noop()[0] == 250
+        answered_while_busy.append(len(done) < burst)
+    for t in threads:
+        t.join(timeout=300)
+    assert done == [235] * burst
+    # With 2 verifications at a time a 30-login burst takes many argon2id rounds; a NOOP is
+    # one loop turn. If hashing ran on the loop the NOOPs would wait for the whole burst.
+    assert answered_while_busy[0], "the loop was blocked by password hashing"
+    bystander.quit()
