@@ -32,9 +32,12 @@ bool Pop3Connection::plaintext_allowed() const {
   using config::PlaintextPolicy;
   if (connection_->tls_active()) return true;
   switch (context_.config->auth.plaintext_without_tls) {
-    case PlaintextPolicy::always: return true;
-    case PlaintextPolicy::never: return false;
-    case PlaintextPolicy::trusted_networks: return context_.config->is_trusted(connection_->peer());
+    case PlaintextPolicy::always:
+      return true;
+    case PlaintextPolicy::never:
+      return false;
+    case PlaintextPolicy::trusted_networks:
+      return context_.config->is_trusted(connection_->peer());
   }
   return false;
 }
@@ -53,8 +56,14 @@ void Pop3Connection::start() {
            " port=", connection_->local_port());
   std::weak_ptr<Pop3Connection> weak = self;
   connection_->start({
-      .on_data = [weak](std::string_view bytes) { if (auto s = weak.lock()) s->on_data(bytes); },
-      .on_drain = [weak] { if (auto s = weak.lock(); s && s->transfer_) s->read_next_chunk(); },
+      .on_data =
+          [weak](std::string_view bytes) {
+            if (auto s = weak.lock()) s->on_data(bytes);
+          },
+      .on_drain =
+          [weak] {
+            if (auto s = weak.lock(); s && s->transfer_) s->read_next_chunk();
+          },
       .on_tls_ready =
           [weak] {
             auto s = weak.lock();
@@ -157,6 +166,10 @@ void Pop3Connection::load_maildrop(std::int64_t account_id) {
         if (!s || s->connection_->closed()) return;
         if (!r) {
           log_line("session=", s->id_, " maildrop read failed: ", r.error().message);
+          // The session stays in AUTHORIZATION and may log in again (S14): a lock
+          // kept here would answer that retry, and every other session, [IN-USE].
+          if (s->locked_account_) s->context_.locks.unlock(*s->locked_account_);
+          s->locked_account_.reset();
           s->session_->on_login_result(pop3::Session::LoginOutcome::temp_failure);
           return s->pump();
         }
@@ -249,8 +262,8 @@ void Pop3Connection::on_closed(const std::string& reason) {
   if (locked_account_) context_.locks.unlock(*locked_account_);
   locked_account_.reset();
   context_.connections.release(connection_->peer_ip());
-  log_line("session=", id_, " pop3 closed peer=", connection_->peer_ip(), " user=",
-           session_ && session_->authenticated() ? session_->user() : "-",
+  log_line("session=", id_, " pop3 closed peer=", connection_->peer_ip(),
+           " user=", session_ && session_->authenticated() ? session_->user() : "-",
            " retrieved=", session_ ? session_->retrieved() : 0,
            " deleted=", session_ ? session_->deleted() : 0, " reason=", reason);
   if (on_finished) on_finished();
