@@ -43,8 +43,10 @@ TEST_CASE("net: a listener on port 0 accepts, echoes and closes cleanly") {
                                              [&](std::string_view bytes) {
                                                echoed.append(bytes);
                                                if (echoed.size() >= 5) {
-                                                 client->close("done");
+                                                 // close() destroys this callback: touch
+                                                 // nothing captured after it.
                                                  (*listener)->close();
+                                                 client->close("done");
                                                }
                                              }});
                           client->write("hello");
