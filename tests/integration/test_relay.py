@@ -245,6 +245,28 @@ def test_max_queue_age_bounces_a_message_the_peer_keeps_deferring(make_daemon, p
     wait_until(lambda: queue_rows(d) == [], what="an empty queue")
 
 
+def test_a_large_message_streams_through_in_chunks_byte_exact(make_daemon, peers):
+    peer = peers().start()
+    d = start_daemon(make_daemon, smarthost_config(peer.port))
+    body = b"".join(b"%07d ........................................................................\r\n" % i
+                    for i in range(40000))  # about 3 MiB: a dozen stored chunks
+    big = MESSAGE.replace(b"Hello Bob,\r\n", b"Hello Bob,\r\n" + body)
+    send(d, [BOB], message=big)
+    got = peer.wait_for_messages(1, timeout=60)[0]
+    assert got.content.endswith(big)
+    assert b"Return-Path" not in got.content
+
+
+def test_many_messages_are_all_delivered_under_the_concurrency_limits(make_daemon, peers):
+    peer = peers().start()
+    d = start_daemon(make_daemon, smarthost_config(peer.port))
+    for i in range(30):
+        send(d, ["user%d@remote.test" % i], message=MESSAGE.replace(b"relay test", b"relay test %d" % i))
+    peer.wait_for_messages(30, timeout=60)
+    assert sorted(m.rcpt_tos[0] for m in peer.messages) == sorted("user%d@remote.test" % i for i in range(30))
+    wait_until(lambda: queue_rows(d) == [], what="an empty queue")
+
+
 def test_sighup_points_the_relay_at_a_new_smarthost(make_daemon, peers):
     dead = free_port()
     d = start_daemon(make_daemon, smarthost_config(dead, schedule="[1s]"))
@@ -406,3 +428,19 @@ def test_direct_mode_null_mx_and_missing_domain_bounce(make_daemon, mx_world):
     assert b"Final-Recipient: rfc822; frank@missing.test" in text
     assert peer.messages == []
     wait_until(lambda: queue_rows(d) == [], what="an empty queue")
+
+
+def test_direct_mode_uses_opportunistic_starttls_without_verification(make_daemon, peers, certificate, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("direct MX delivery needs a peer on port 25 of 127.0.0.9, and binding port 25 needs root")
+    dns = Dnsmasq(free_port(), MX_RECORDS).start(tmp_path)
+    try:
+        # The certificate names localhost, not mx1.remote.test: opportunistic TLS takes it anyway.
+        peer = peers(host="127.0.0.9", port=25, starttls_context=server_context(*certificate)).start()
+        d = start_daemon(make_daemon, direct_config(dns.port))
+        send(d, [BOB])
+        got = peer.wait_for_messages(1)[0]
+        assert got.tls
+        assert got.content.endswith(MESSAGE)
+    finally:
+        dns.stop()
