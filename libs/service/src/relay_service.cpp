@@ -185,7 +185,7 @@ void RelayService::launch(const store::QueuedMessage& message, const std::string
   } else {
     target.direct = true;
     target.host = destination;
-    target.port = 25;  // RFC 5321 §4.5.4.1 ... MX delivery is to the SMTP port
+    target.port = 25;  // MX hosts take relayed mail on the SMTP port
     target.tls = relay::TlsMode::opportunistic;
     target.tls_context = opportunistic_tls_;
   }
