@@ -392,7 +392,7 @@ def test_mismatched_or_garbage_key_exits_1_naming_the_file(tmp_path, certificate
     garbage.write_text("not a certificate\n")
     d = Daemon(tmp_path / "garbage", listen={"pop3s": ["127.0.0.1:0"]}, tls=(garbage, certificate[1]))
     rc, lines = run_daemon_expecting_failure(d)
-    assert rc == 1 and len(lines) == 1 and str(garbage) in lines[0], lines
+    assert rc == 1 and len(lines) == 1 and str(garbage) in lines[0] and "PEM certificate" in lines[0], lines
     assert not d.db.exists()
 
 

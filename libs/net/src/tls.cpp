@@ -19,7 +19,9 @@ std::string openssl_error(std::string_view what) {
 
 }  // namespace
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+TlsContext::~TlsContext() {
+  SSL_CTX_free(ctx_);
+}
 
 Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::filesystem::path& cert_chain,
                                                        const std::filesystem::path& key) {
@@ -30,10 +32,14 @@ Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::filesystem::pa
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // Keep the per-connection buffers small: idle TLS sessions should cost little memory.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // Admins read these at start-up and after SIGHUP: say what the file should have been,
+  // with OpenSSL's own words last for whoever has to dig further.
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_chain.c_str()) != 1)
-    return fail(openssl_error("tls.cert " + cert_chain.string()));
+    return fail(openssl_error("tls.cert " + cert_chain.string() +
+                              " is not a readable PEM certificate chain"));
   if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    std::string error = openssl_error("tls.key " + key.string());
+    std::string error =
+        openssl_error("tls.key " + key.string() + " is not a readable PEM private key");
     if (error.find("mismatch") != std::string::npos)
       return fail("tls.key " + key.string() + " does not match the certificate " +
                   cert_chain.string());
@@ -78,7 +84,9 @@ TlsEngine::TlsEngine(std::shared_ptr<TlsContext> context, Role role, const std::
   }
 }
 
-TlsEngine::~TlsEngine() { SSL_free(ssl_); }
+TlsEngine::~TlsEngine() {
+  SSL_free(ssl_);
+}
 
 Result<void> TlsEngine::advance() {
   if (!handshake_done_) {
@@ -106,7 +114,8 @@ Result<void> TlsEngine::flush_pending() {
 }
 
 Result<void> TlsEngine::receive(std::string_view ciphertext, std::string& plaintext) {
-  if (!ciphertext.empty()) BIO_write(network_in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
+  if (!ciphertext.empty())
+    BIO_write(network_in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
   if (auto r = advance(); !r) return r;
   if (!handshake_done_) return {};
   char buffer[16384];
