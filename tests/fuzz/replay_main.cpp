@@ -110,6 +110,13 @@ std::vector<std::string> load_corpus(const fs::path& dir) {
 // Bytes that matter to mail protocols: line ends, dots, separators, digits, the extremes.
 constexpr std::string_view kInteresting = "\r\n.:<>@ -+=\"\\[]()01259\t\0\x7f\x80\xff";
 
+// The start of the line holding position `pos` (0 for an empty string).
+std::size_t line_start(const std::string& s, std::size_t pos) {
+  if (s.empty() || pos == 0) return 0;
+  std::size_t nl = s.rfind('\n', pos - 1);
+  return nl == std::string::npos ? 0 : nl + 1;
+}
+
 std::string mutate(const std::vector<std::string>& corpus, std::mt19937_64& rng) {
   auto below = [&](std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(rng() % n); };
   std::string s = corpus[below(corpus.size())];
@@ -151,14 +158,11 @@ std::string mutate(const std::vector<std::string>& corpus, std::mt19937_64& rng)
                  std::string(1 + below(6000), kInteresting[below(kInteresting.size())] | 0x20));
         break;
       case 8: {  // a line of another entry, inserted at a line start of this one
-        std::size_t from = other.empty() ? 0 : other.rfind('\n', below(other.size()));
-        from = from == std::string::npos ? 0 : from + 1;
+        std::size_t from = line_start(other, below(other.size()));
         std::size_t to = other.find('\n', from);
         std::string line =
             other.substr(from, to == std::string::npos ? std::string::npos : to + 1 - from);
-        std::size_t at = s.empty() ? 0 : s.rfind('\n', below(s.size()));
-        at = at == std::string::npos ? 0 : at + 1;
-        s.insert(at, line);
+        s.insert(line_start(s, below(s.size())), line);
         break;
       }
       case 9: {  // CRLF <-> LF
