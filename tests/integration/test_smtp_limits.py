@@ -217,3 +217,19 @@ def test_pop3_login_unaffected_by_an_smtp_flood_of_bad_commands(daemon):
         assert client.stat() == (0, 0)
         client.quit()
         assert s.closed_by_peer()
+
+
+def test_bdat_with_bare_lf_or_nul_is_refused_too(daemon):
+    # BDAT cannot be smuggled through, but the stored message could later be relayed with DATA.
+    with greeted(daemon) as s:
+        assert s.cmd("EHLO rules.remote.test")[0] == 250
+        for name, body in BAD_BODIES.items():
+            if name == "long-line":
+                continue  # the line limit is a DATA rule only (docs/smtp-input-rules.md)
+            assert s.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+            assert s.cmd("RCPT TO:<%s>" % ALICE)[0] == 250
+            s.send(b"BDAT %d LAST\r\n" % len(body) + body)
+            code, text = s.reply()
+            assert code == 550 and text.startswith("5.6.0"), (name, code, text)
+        assert s.cmd("NOOP")[0] == 250
+    no_contents_left(daemon)

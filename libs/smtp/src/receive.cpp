@@ -5,6 +5,14 @@
 #include "trace.hpp"
 
 namespace postroom::smtp {
+namespace {
+
+// The one refusal for NUL and bare CR or LF, DATA or BDAT (docs/smtp-input-rules.md).
+Reply bare_line_end_refusal() {
+  return make_reply(550, "5.6.0", "Message contains bare CR/LF or NUL (RFC 5321 section 2.3.8)");
+}
+
+}  // namespace
 
 // Emits MessageBegin and starts the stored message with its trace fields (RFC 5321 §4.4).
 void Session::Impl::begin_message() {
@@ -24,8 +32,9 @@ void Session::Impl::begin_message() {
   info.when = params.clock();
   e.return_path_length = return_path.size();
   push(MessageBegin{e});
-  t.message.emplace(Message{
-      MessageStream(params.max_message_size, return_path + received_field(info)), DotReader{}});
+  t.message.emplace(
+      Message{MessageStream(params.max_message_size, return_path + received_field(info)),
+              DotReader{}, LineEndChecker{}});
 }
 
 void Session::Impl::emit_ready(std::vector<std::string>& chunks) {
@@ -40,7 +49,12 @@ std::size_t Session::Impl::consume_body(std::string_view bytes) {
   if (state == State::bdat) {
     std::size_t take =
         static_cast<std::size_t>(std::min<std::uint64_t>(bdat_remaining, bytes.size()));
-    if (!bdat_refusal) transaction->message->stream.write(bytes.substr(0, take), ready);
+    if (!bdat_refusal) {
+      Message& m = *transaction->message;
+      m.stream.write(bytes.substr(0, take), ready);
+      m.line_ends.feed(bytes.substr(0, take));
+      check_line_ends(m);
+    }
     emit_ready(ready);
     bdat_remaining -= take;
     if (bdat_remaining == 0) finish_bdat_chunk();
@@ -58,8 +72,7 @@ std::size_t Session::Impl::consume_body(std::string_view bytes) {
     text.clear();
     if (m.dot.bare_cr_or_lf() || m.dot.nul()) {
       // RFC 5321 §2.3.8: CR and LF only as CRLF; bare ones enable SMTP smuggling.
-      m.stream.fail(
-          make_reply(550, "5.6.0", "Message contains bare CR/LF or NUL (RFC 5321 section 2.3.8)"));
+      m.stream.fail(bare_line_end_refusal());
     }
     if (m.dot.line_too_long()) {
       m.stream.fail(make_reply(550, "5.6.0", "Message has a line longer than 998 characters"));
@@ -108,6 +121,10 @@ void Session::Impl::finish_bdat_chunk() {
     return;
   }
   Message& m = *transaction->message;
+  if (bdat_last) {
+    m.line_ends.finish();
+    check_line_ends(m);
+  }
   if (m.stream.failure()) {
     // RFC 3030 §2: the transaction has failed; chunks already pipelined behind this one are
     // read and refused as out of sequence.
@@ -125,6 +142,12 @@ void Session::Impl::finish_bdat_chunk() {
   push(MessageEnd{});
   transaction->message_ended = true;
   enter(State::wait_store);
+}
+
+// BDAT data is stored as counted, but a message with NUL or bare CR/LF is refused as under DATA:
+// relayed on by DATA, a bare LF is what SMTP smuggling through the next hop needs.
+void Session::Impl::check_line_ends(Message& m) {
+  if (m.line_ends.bare_cr_or_lf() || m.line_ends.nul()) m.stream.fail(bare_line_end_refusal());
 }
 
 }  // namespace postroom::smtp

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dot_reader.hpp"
+#include "line_end_checker.hpp"
 #include "message_stream.hpp"
 #include "postroom/base/line_reader.hpp"
 #include "postroom/smtp/session.hpp"
@@ -41,7 +42,8 @@ const char* state_name(State state);
 // One message in transfer: created at DATA or the first BDAT, gone with its transaction.
 struct Message {
   MessageStream stream;
-  DotReader dot;  // DATA only
+  DotReader dot;             // DATA only
+  LineEndChecker line_ends;  // BDAT only; DATA's DotReader does the same check
 };
 
 // The mail transaction (RFC 5321 §3.3): created at MAIL, dropped at RSET, EHLO or its end.
@@ -113,6 +115,7 @@ struct Session::Impl {
   void start_bdat_chunk(std::uint64_t size, bool last, std::optional<Reply> refusal);
   void finish_data();
   void finish_bdat_chunk();
+  void check_line_ends(Message& m);
   void emit_ready(std::vector<std::string>& chunks);
 };
 

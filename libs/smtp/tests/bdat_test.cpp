@@ -33,18 +33,33 @@ TEST_CASE("bdat: arguments are a size and an optional LAST") {
   }
 }
 
-TEST_CASE("bdat: chunks are read as exact octet counts, binary, without dot processing") {
-  string chunk1 = "Subject: b\r\n\r\n.\r\n";  // a lone dot is data here
-  string chunk2 = "bare\nLF and \0 NUL\r\n";
-  chunk2 = string("bare\nLF and \0 NUL\r\n", 19);
+TEST_CASE("bdat: chunks are read as exact octet counts, without dot processing") {
+  string chunk1 = "Subject: b\r\n\r\n.\r\n..x\r";  // a lone dot is data; CRLF split across chunks
+  string chunk2 = "\n8-bit \xe4\r\n";
   auto h =
       run_both(ehlo() + mail_rcpt() + "BDAT " + std::to_string(chunk1.size()) + "\r\n" + chunk1 +
                "BDAT " + std::to_string(chunk2.size()) + " LAST\r\n" + chunk2 + "NOOP\r\n");
-  CHECK(h.transcript == kPrefix + "[Begin]\n250 2.0.0 17 octets received\n[End]\n" +
+  CHECK(h.transcript == kPrefix + "[Begin]\n250 2.0.0 21 octets received\n[End]\n" +
                             "250 2.0.0 Ok: queued as Q1\n250 2.0.0 Ok\n");
   REQUIRE(h.messages.size() == 1);
   CHECK(h.messages[0] == kTrace + chunk1 + chunk2);
   CHECK(h.envelopes.at(0).chunking);
+}
+
+TEST_CASE("bdat: NUL and bare CR or LF are refused as under DATA, nothing stored") {
+  const string refusal = "550 5.6.0 Message contains bare CR/LF or NUL (RFC 5321 section 2.3.8)\n";
+  for (const string& bad : {string("bare\nLF\r\n"), string("bare\rCR\r\n"),
+                            string("a \0 NUL\r\n", 9), string("ends in CR\r")}) {
+    CAPTURE(bad);
+    auto h = run_both(ehlo() + mail_rcpt() + "BDAT " + std::to_string(bad.size()) + " LAST\r\n" +
+                      bad + "NOOP\r\n");
+    CHECK(h.transcript == kPrefix + "[Begin]\n[Abort]\n" + refusal + "250 2.0.0 Ok\n");
+    CHECK(h.messages.empty());
+  }
+  // In a first chunk: that chunk is refused, the rest of the transfer is out of sequence.
+  auto h = run_both(ehlo() + mail_rcpt() + "BDAT 4\r\na\nb\nBDAT 2 LAST\r\n\r\n");
+  CHECK(h.transcript ==
+        kPrefix + "[Begin]\n[Abort]\n" + refusal + "503 5.5.1 Error: need MAIL command\n");
 }
 
 TEST_CASE("bdat: BDAT 0 LAST ends the message") {
