@@ -582,15 +582,26 @@ def smtp_load(server, sessions, count, size, timeout=600, expect_delivery=True):
     return ("span", (t0, t1))
 
 
-def pop3_clients(port, users, mode="all", hold=0.0, timeout=600):
+def pop3_clients(port, users, mode="all", hold=0.0, timeout=600, barrier=None, at_barrier=None):
     """One client process per element of users (a name, or a list of names that the one process
     retrieves in turn), each running this file's pop3-client mode; returns (t0, t1, msgs, bytes)."""
     procs = []
     for group in users:
         argv = [sys.executable, __file__, "pop3-client", "--port", str(port), "--mode", mode, "--hold", str(hold)]
+        if barrier:
+            argv += ["--barrier", str(barrier)]
         for u in ([group] if isinstance(group, str) else group):
             argv += ["--user", "%s@%s" % (u, DOMAIN)]
         procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    if barrier:  # every client logged in (argon2id done): let the caller sample, then go
+        deadline = time.time() + 120
+        while len(list(Path(barrier).parent.glob(Path(barrier).name + ".ready.*"))) < len(procs):
+            if time.time() > deadline or any(p.poll() not in (None, 0) for p in procs):
+                break
+            time.sleep(0.01)
+        if at_barrier:
+            at_barrier()
+        Path(barrier).touch()
     results = []
     for p in procs:
         out, err = p.communicate(timeout=timeout)
@@ -657,6 +668,12 @@ def pop3_client_main(args):
         c.cmd("USER " + user)
         c.cmd("PASS " + PASSWORD)
         count = int(c.cmd("STAT").split()[1])
+        if args.barrier:  # logged in: say so, then wait for the go (bounded)
+            Path("%s.ready.%d" % (args.barrier, os.getpid())).touch()
+            deadline = time.time() + 120
+            while not os.path.exists(args.barrier) and time.time() < deadline:
+                time.sleep(0.01)
+            t0 = time.time()
         for i in range(1, count + 1):
             total += c.retr(i, args.hold)
         c.cmd("QUIT")
@@ -858,6 +875,13 @@ def run_pop3(args, report, work, postroom_bins):
     try:
         for s in servers:
             s.start()
+        time.sleep(1)
+        fresh = {}
+        for s in servers:  # idle right after start, nothing read yet
+            with Sampler(s.cg) as sm:
+                time.sleep(1.0)
+            fresh[s.name] = (sm.peak_rss, sm.peak_pss)
+            say("idle after start %s: rss %.1f MiB pss %.1f MiB" % (s.name, sm.peak_rss / 1024, sm.peak_pss / 1024))
         # warm-up: Dovecot builds its index and uidlist on first access; both get a warm page cache
         for s in servers:
             t0, t1, m, b = pop3_clients(s.pop3_port, users)
@@ -903,9 +927,11 @@ def run_pop3(args, report, work, postroom_bins):
             report.pair(sec, label, "peak RSS MiB (sum)", "dovecot", [r["rss"] for r in D], [r["rss"] for r in R], "MiB", "lower")
             report.pair(sec, label, "peak PSS MiB (sum)", "dovecot", [r["pss"] for r in D], [r["pss"] for r in R], "MiB", "lower")
 
-        # memory: 1,000 idle connections, 10 concurrent slow RETRs of a 20 MiB message
+        # memory: 1,000 idle connections (all pairs first), then 10 concurrent slow RETRs of a
+        # 20 MiB message (after, so that what a big RETR leaves allocated is not counted as the
+        # idle connections' cost)
         nidle = 50 if args.smoke else args.idle
-        res = {s.name: {"idle": [], "conns": [], "big": []} for s in servers}
+        res = {s.name: {"idle": [], "conns": [], "big": [], "after": []} for s in servers}
         for rep in range(args.pairs):
             for s in servers:
                 with Sampler(s.cg) as base_s:
@@ -917,25 +943,55 @@ def run_pop3(args, report, work, postroom_bins):
                         time.sleep(0.5)
                     holder["peak"] = (sm.peak_rss, sm.peak_pss)
                 idle_connections(s.pop3_port, nidle, 0.5, during)
-                _, secs, cpu, rss, pss = measure(s.cg, lambda s=s: pop3_clients(s.pop3_port, bigusers, hold=2.0))
                 res[s.name]["idle"].append(base_s.peak_rss)
                 res[s.name]["conns"].append(holder["peak"][0] - base_s.peak_rss)
-                res[s.name]["big"].append((rss - base_s.peak_rss) / nbig)
-                say("mem %-8s rep %d: idle rss %.1f MiB; +%d idle conns: +%.1f MiB rss (pss +%.1f); "
-                    "%d x %d MiB RETR: +%.2f MiB rss/session (peak rss %.1f pss %.1f)"
+                say("mem %-8s rep %d: idle rss %.1f MiB; +%d idle conns: +%.1f MiB rss (pss +%.1f)"
                     % (s.name, rep + 1, base_s.peak_rss / 1024, nidle, (holder["peak"][0] - base_s.peak_rss) / 1024,
-                       (holder["peak"][1] - base_s.peak_pss) / 1024, nbig, big // MIB,
-                       (rss - base_s.peak_rss) / nbig / 1024, rss / 1024, pss / 1024))
+                       (holder["peak"][1] - base_s.peak_pss) / 1024))
+        for rep in range(args.pairs):
+            for s in servers:
+                # baseline: every client logged in and STATed (so the argon2id memory of the
+                # logins is over), none has sent RETR yet
+                barrier = work / ("barrier-%s-%d" % (s.name, rep))
+                holder = {}
+
+                def at_barrier(s=s):
+                    time.sleep(0.3)
+                    with Sampler(s.cg) as sm:
+                        time.sleep(0.5)
+                    holder["base"] = sm
+                    holder["sampler"] = Sampler(s.cg).__enter__()
+                try:
+                    pop3_clients(s.pop3_port, bigusers, hold=2.0, barrier=barrier, at_barrier=at_barrier)
+                finally:
+                    if "sampler" in holder:
+                        holder["sampler"].__exit__(None, None, None)
+                base_s = holder["base"]
+                rss, pss = holder["sampler"].peak_rss, holder["sampler"].peak_pss
+                time.sleep(0.5)
+                with Sampler(s.cg) as after_s:
+                    time.sleep(0.5)
+                res[s.name]["big"].append((rss - base_s.peak_rss) / nbig)
+                res[s.name]["after"].append(after_s.peak_rss)
+                say("mem %-8s rep %d: before rss %.1f MiB; %d x %d MiB RETR: +%.2f MiB rss/session "
+                    "(peak rss %.1f pss %.1f); after: rss %.1f MiB"
+                    % (s.name, rep + 1, base_s.peak_rss / 1024, nbig, big // MIB, (rss - base_s.peak_rss) / nbig / 1024,
+                       rss / 1024, pss / 1024, after_s.peak_rss / 1024))
         R = res["postroom"]
         if args.smoke:
             report.pair("Memory (smoke)", "idle", "RSS MiB", "-", [1], [med(R["idle"])], "MiB", "lower")
             return
         D = res["dovecot"]
         sec = "POP3 server memory (RSS summed over all server processes), vs Dovecot"
-        report.pair(sec, "idle (after warm-up)", "RSS MiB", "dovecot", D["idle"], R["idle"], "MiB", "lower")
+        report.pair(sec, "idle, right after start", "RSS MiB", "dovecot", [fresh["dovecot"][0]],
+                    [fresh["postroom"][0]], "MiB", "lower")
+        report.pair(sec, "idle, right after start", "PSS MiB", "dovecot", [fresh["dovecot"][1]],
+                    [fresh["postroom"][1]], "MiB", "lower")
+        report.pair(sec, "idle, after the POP3 runs", "RSS MiB", "dovecot", D["idle"], R["idle"], "MiB", "lower")
         report.pair(sec, "%d idle POP3 connections" % nidle, "added RSS MiB", "dovecot", D["conns"], R["conns"], "MiB", "lower")
-        report.pair(sec, "%d concurrent RETR of %d MiB (client pauses 2 s after 1 MiB)" % (nbig, big // MIB),
+        report.pair(sec, "%d concurrent RETR of %d MiB (after login; client pauses 2 s after 1 MiB)" % (nbig, big // MIB),
                     "added RSS MiB per session", "dovecot", D["big"], R["big"], "MiB", "lower")
+        report.pair(sec, "idle, after the 20 MiB RETRs", "RSS MiB", "dovecot", D["after"], R["after"], "MiB", "lower")
         report.idle = idle
     finally:
         for s in servers:
@@ -950,6 +1006,7 @@ def main():
     c.add_argument("--user", action="append", required=True)
     c.add_argument("--mode", default="all")
     c.add_argument("--hold", type=float, default=0.0)
+    c.add_argument("--barrier", default="")
     b = sub.add_parser("run")
     b.add_argument("--smoke", action="store_true")
     b.add_argument("--postroomd", required=True)
