@@ -20,6 +20,11 @@ inline constexpr std::size_t kChunkSize = 64 * 1024;
 // Postfix uses 50 too).
 inline constexpr std::size_t kMaxHops = 50;
 
+// Why a message is refused, lowest precedence first. A message with several faults is refused
+// for the highest one, whatever order they were found in, so the reply never depends on how the
+// client's bytes were split into reads (fuzz known bug 4).
+enum class Fault { long_line, bare_line_end, hops, size };
+
 class MessageStream {
  public:
   // `trace` (Return-Path and Received) is the start of the stored message; it does not count
@@ -32,8 +37,9 @@ class MessageStream {
   // The rest of the message, possibly empty; nothing once failed.
   std::string finish();
 
-  // Records why the message will be refused; the first reason wins and buffering stops.
-  void fail(Reply reply);
+  // Records why the message will be refused and stops buffering; a later fault replaces the
+  // recorded one only if it takes precedence. Size and hops are still checked after a failure.
+  void fail(Fault fault, Reply reply);
   const std::optional<Reply>& failure() const { return failure_; }
   std::uint64_t size() const { return size_; }
 
@@ -43,6 +49,7 @@ class MessageStream {
   std::string pending_;
   HopCounter hops_;
   std::optional<Reply> failure_;
+  Fault fault_ = Fault::long_line;  // meaningful only with failure_
 };
 
 }  // namespace postroom::smtp

@@ -72,10 +72,11 @@ std::size_t Session::Impl::consume_body(std::string_view bytes) {
     text.clear();
     if (m.dot.bare_cr_or_lf() || m.dot.nul()) {
       // RFC 5321 §2.3.8: CR and LF only as CRLF; bare ones enable SMTP smuggling.
-      m.stream.fail(bare_line_end_refusal());
+      m.stream.fail(Fault::bare_line_end, bare_line_end_refusal());
     }
     if (m.dot.line_too_long()) {
-      m.stream.fail(make_reply(550, "5.6.0", "Message has a line longer than 998 characters"));
+      m.stream.fail(Fault::long_line,
+                    make_reply(550, "5.6.0", "Message has a line longer than 998 characters"));
     }
     emit_ready(ready);
     if (step.done) {
@@ -147,7 +148,9 @@ void Session::Impl::finish_bdat_chunk() {
 // BDAT data is stored as counted, but a message with NUL or bare CR/LF is refused as under DATA:
 // relayed on by DATA, a bare LF is what SMTP smuggling through the next hop needs.
 void Session::Impl::check_line_ends(Message& m) {
-  if (m.line_ends.bare_cr_or_lf() || m.line_ends.nul()) m.stream.fail(bare_line_end_refusal());
+  if (m.line_ends.bare_cr_or_lf() || m.line_ends.nul()) {
+    m.stream.fail(Fault::bare_line_end, bare_line_end_refusal());
+  }
 }
 
 }  // namespace postroom::smtp

@@ -50,10 +50,19 @@ TEST_CASE("message stream: more than 50 Received fields is a loop, 554 5.4.6") {
   CHECK(loop.failure()->enhanced == "5.4.6");
 }
 
-TEST_CASE("message stream: the first failure wins") {
-  MessageStream s(10, "");
+TEST_CASE("message stream: the fault with precedence wins, in whatever order they come") {
   std::vector<std::string> ready;
-  s.fail(make_reply(550, "5.6.0", "first"));
-  s.write(std::string(100, 'x'), ready);
-  CHECK(s.failure()->lines.front() == "first");
+  MessageStream size_later(10, "");
+  size_later.fail(Fault::bare_line_end, make_reply(550, "5.6.0", "bare"));
+  size_later.write(std::string(100, 'x'), ready);  // the size is still counted and checked
+  CHECK(size_later.failure()->code == 552);
+  MessageStream size_first(10, "");
+  size_first.write(std::string(100, 'x'), ready);
+  size_first.fail(Fault::bare_line_end, make_reply(550, "5.6.0", "bare"));
+  CHECK(size_first.failure()->code == 552);
+  MessageStream text(1000, "");
+  text.fail(Fault::bare_line_end, make_reply(550, "5.6.0", "bare"));
+  text.fail(Fault::long_line, make_reply(550, "5.6.0", "long"));
+  CHECK(text.failure()->lines.front() == "bare");
+  CHECK(ready.empty());
 }

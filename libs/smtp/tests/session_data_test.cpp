@@ -176,3 +176,18 @@ TEST_CASE("data: mail to <postmaster> names it without a domain in Received") {
   CHECK(h.messages.at(0).find("\tfor <postmaster>; ") != string::npos);
   CHECK(h.envelopes.at(0).recipients.at(0).address == postroom::Address{"postmaster", ""});
 }
+
+TEST_CASE("data: a message with several faults gets the same refusal however it is split") {
+  // A long line first, a bare LF later: fed byte by byte the long line is found first, fed
+  // whole both are found in one slice; either way the bare LF takes precedence.
+  auto h = run_both(kStart + string(1200, 'x') + "\r\nbare\nLF\r\n.\r\nNOOP\r\n");
+  CHECK(h.transcript.ends_with(
+      "550 5.6.0 Message contains bare CR/LF or NUL (RFC 5321 section 2.3.8)\n250 2.0.0 Ok\n"));
+  // Over the size limit as well: 552 takes precedence over both.
+  auto p = test_params();
+  p.max_message_size = 1000;
+  auto sized =
+      run_both(kStart + string("a\0b\r\n", 5) + string(1200, 'x') + "\r\n.\r\nNOOP\r\n", p);
+  CHECK(sized.transcript.ends_with("552 5.3.4 Message size exceeds fixed limit\n250 2.0.0 Ok\n"));
+  CHECK(sized.messages.empty());
+}
