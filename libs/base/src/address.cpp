@@ -1,7 +1,10 @@
 // RFC 5321 mailbox parsing shared by the admin tool, the SMTP server and the relay.
 #include "postroom/base/address.hpp"
 
+#include <arpa/inet.h>
+
 #include <cctype>
+#include <string>
 
 namespace postroom {
 namespace {
@@ -35,11 +38,22 @@ bool needs_quotes(std::string_view local) {
   return !is_dot_string(local);
 }
 
+// RFC 5321 §4.1.3: "[" IPv4 "]", "[IPv6:" IPv6 "]" or "[" tag ":" dcontent "]".
 bool is_address_literal(std::string_view s) {
   if (s.size() < 3 || s.front() != '[' || s.back() != ']') return false;
-  for (char c : s.substr(1, s.size() - 2)) {
+  std::string inner(s.substr(1, s.size() - 2));
+  unsigned char address[16];
+  if (inet_pton(AF_INET, inner.c_str(), address) == 1) return true;
+  auto colon = inner.find(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string tag = inner.substr(0, colon);
+  std::string content = inner.substr(colon + 1);
+  if (to_lower_ascii(tag) == "ipv6") return inet_pton(AF_INET6, content.c_str(), address) == 1;
+  // General-address-literal: a Standardized-tag (Ldh-str) and dcontent.
+  if (!is_valid_domain(tag) || tag.find('.') != std::string::npos || content.empty()) return false;
+  for (char c : content) {
     auto u = static_cast<unsigned char>(c);
-    // dcontent: printable US-ASCII except "[", "]" and "\" (RFC 5321 §4.1.3).
+    // dcontent: printable US-ASCII except "[", "]" and "\\".
     if (u < 33 || u > 126 || c == '[' || c == ']' || c == '\\') return false;
   }
   return true;

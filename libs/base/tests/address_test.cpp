@@ -21,6 +21,12 @@ TEST_CASE("address: quoted local parts are unquoted and re-quoted") {
 
 TEST_CASE("address: address literals and UTF-8 are accepted") {
   CHECK(parse_address("postmaster@[192.0.2.1]"));
+  CHECK(parse_address("postmaster@[IPv6:2001:db8::1]"));
+  CHECK(parse_address("postmaster@[x-tag:abc]"));
+  for (const char* bad : {"b@[@]", "b@[999.1.1.1]", "b@[IPv6:zz]", "b@[:x]", "b@[tag:]"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_address(bad));
+  }
   CHECK(
       parse_address("\xc3\xa9l\xc3\xa8ve@\xc3\xa9"
                     "cole.test"));

@@ -532,9 +532,14 @@ void ClientSession::on_disconnected() {
 
 void ClientSession::finalize_pending(Outcome kind, const std::string& reply, int code,
                                      const std::string& status) {
+  // RFC 3463 §3.1: the class digit states the outcome. A reply of the wrong class (a server
+  // out of step, say 250 before the body) keeps its text but gets "X.5.0", a protocol error.
+  char wanted = kind == Outcome::delivered ? '2' : kind == Outcome::temporary ? '4' : '5';
+  std::string agreed =
+      !status.empty() && status[0] == wanted ? status : std::string(1, wanted) + ".5.0";
   for (std::size_t i = 0; i < results_.size(); ++i) {
     if (results_[i]) continue;
-    results_[i] = RecipientResult{params_.envelope.recipients[i], kind, reply, code, status, {}};
+    results_[i] = RecipientResult{params_.envelope.recipients[i], kind, reply, code, agreed, {}};
   }
 }
 

@@ -39,3 +39,9 @@ TEST_CASE("header section: the cap cuts at a whole line and says so") {
   CHECK(endless.truncated());
   CHECK(endless.headers().empty());
 }
+
+TEST_CASE("header section: a line over 998 octets is cut so a DSN quoting it stays valid") {
+  std::string subject = "Subject: " + std::string(2000, 'y');
+  auto headers = extract_header_section(subject + "\r\nX: 1\r\n\r\nbody");
+  CHECK(headers == subject.substr(0, 998) + "\r\nX: 1\r\n");
+}

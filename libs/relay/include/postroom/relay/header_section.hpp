@@ -15,8 +15,8 @@ inline constexpr std::size_t kMaxHeaderSection = 64 * 1024;
 // Reads up to the blank line that ends the header section (RFC 5322 §2.1).
 // Lines come out CRLF-terminated whatever the stored line ends were (bare LF
 // or CRLF); a stray CR inside a line becomes a space. The blank line itself is
-// not kept. Past `cap` octets reading stops at the last whole line and
-// truncated() says so.
+// not kept. Past `cap` octets reading stops at the last whole line, a line over 998
+// octets is cut there (RFC 5322 §2.1.1), and truncated() says so.
 class HeaderSectionReader {
  public:
   explicit HeaderSectionReader(std::size_t cap = kMaxHeaderSection) : cap_(cap) {}
@@ -31,9 +31,11 @@ class HeaderSectionReader {
   const std::string& headers() const { return headers_; }
 
  private:
+  void end_line();
   std::size_t cap_;
   std::string headers_;
-  std::string line_;  // the current line, without its end
+  std::string line_;         // the current line, without its end
+  std::size_t dropped_ = 0;  // octets of over-long lines not kept
   bool complete_ = false;
   bool truncated_ = false;
 };
