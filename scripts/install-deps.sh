@@ -8,7 +8,7 @@ packages=(
   libuv1-dev libsqlite3-dev libyaml-cpp-dev doctest-dev
   libsodium-dev libssl-dev libc-ares-dev
   openssl sqlite3 python3 python3-pytest python3-aiosmtpd
-  curl swaks fetchmail dnsmasq-base procps iproute2
+  curl swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail dnsmasq-base procps iproute2
 )
 
 missing=()

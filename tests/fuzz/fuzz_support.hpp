@@ -17,23 +17,7 @@
     if (!(cond)) ::postroom::fuzz::fail(#cond, __FILE__, __LINE__); \
   } while (0)
 
-// An invariant that a reported, not yet fixed bug breaks (README.md "Known bugs"). It is
-// checked only with FUZZ_STRICT=1 in the environment, so CI stays green on the rest; once the
-// owner fixes the bug, it becomes a FUZZ_CHECK and its reproducer joins the corpus.
-#define FUZZ_CHECK_KNOWN_BUG(cond)                    \
-  do {                                                \
-    if (::postroom::fuzz::strict()) FUZZ_CHECK(cond); \
-  } while (0)
-
 namespace postroom::fuzz {
-
-inline bool strict() {
-  static const bool on = [] {
-    const char* v = std::getenv("FUZZ_STRICT");
-    return v != nullptr && *v != '\0' && *v != '0';
-  }();
-  return on;
-}
 
 [[noreturn]] inline void fail(const char* what, const char* file, int line) {
   std::fprintf(stderr, "%s:%d: fuzz invariant violated: %s\n", file, line, what);

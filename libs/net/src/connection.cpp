@@ -248,6 +248,9 @@ void Connection::close(std::string reason) {
   tcp_ = nullptr;
   reading_ = false;
   auto on_close = std::move(events_.on_close);
+  // One of these callbacks may be running right now (close() called from on_data): keep
+  // them until the connection itself goes, never destroy a running closure.
+  retired_events_ = std::move(events_);
   events_ = {};
   if (on_close) on_close(reason);
 }

@@ -3,6 +3,7 @@
 
 #include "postroom/base/log.hpp"
 #include "postroom/service/pop3_connection.hpp"
+#include "postroom/service/refusal.hpp"
 #include "postroom/service/smtp_connection.hpp"
 #include "postroom/store/messages.hpp"
 
@@ -92,12 +93,11 @@ void Server::accept(const std::string& listener, std::shared_ptr<net::Connection
   bool implicit_tls = listener == "submissions" || listener == "pop3s";
   if (!context_.connections.admit(ip, limits.max_connections, limits.max_connections_per_ip)) {
     log_line("refused ", listener, " connection from ", ip, ": too many connections");
-    if (implicit_tls) connection->start_tls(context_.tls, net::TlsEngine::Role::server);
-    connection->write(is_pop3 ? "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
-                              : "421 4.7.0 " + context_.config->hostname +
-                                    " Too many connections, try again later\r\n");
-    connection->start({});
-    connection->close_after_flush("too many connections");
+    std::string reply = is_pop3 ? "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+                                : "421 4.7.0 " + context_.config->hostname +
+                                      " Too many connections, try again later\r\n";
+    track(std::make_shared<Refusal>(loop_, connection, implicit_tls ? context_.tls : nullptr,
+                                    std::move(reply)));
     return;
   }
   std::shared_ptr<Served> served;
@@ -109,6 +109,10 @@ void Server::accept(const std::string& listener, std::shared_ptr<net::Connection
                                                                  : SmtpConnection::Kind::submission,
                                               implicit_tls);
   }
+  track(std::move(served));
+}
+
+void Server::track(std::shared_ptr<Served> served) {
   Served* key = served.get();
   served->on_finished = [this, key] {
     sessions_.erase(key);

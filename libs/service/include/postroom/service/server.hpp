@@ -35,6 +35,7 @@ class Server {
 
  private:
   void accept(const std::string& listener, std::shared_ptr<net::Connection> connection);
+  void track(std::shared_ptr<Served> served);  // keeps it until its connection closes
   void maybe_finish_stop();
 
   uv_loop_t* loop_;
