@@ -3,8 +3,9 @@
 #
 #   tests/bench/run.sh            full run (installs peers, builds postroom, ~20 min on 2 cores),
 #                                 writes tests/bench/results.md and prints the table
-#   tests/bench/run.sh --smoke    seconds: postroom only, tiny loads, no peers installed; exit 0
-#                                 when the benchmark machinery works (CI may call it)
+#   tests/bench/run.sh --smoke    seconds: postroom only, tiny loads, no peers installed (only
+#                                 postfix for smtp-source, if missing); exit 0 when the benchmark
+#                                 machinery works (CI may call it); uses build/ when it exists
 #
 # Environment: POSTROOMD / POSTROOM to use prebuilt binaries (else it builds into
 # $BENCH_BUILD, default /tmp/postroom-bench-build); extra arguments go to bench.py run
@@ -35,6 +36,11 @@ else
     bash "$here/install-peers.sh"
 fi
 
+# The smoke run reuses the project's own build (build/, as CI makes it) when there is one.
+if ((smoke)) && [[ -z "${POSTROOMD:-}" && -x "$root/build/apps/postroomd/postroomd" && -x "$root/build/apps/postroom/postroom" ]]; then
+    POSTROOMD="$root/build/apps/postroomd/postroomd"
+    POSTROOM="$root/build/apps/postroom/postroom"
+fi
 if [[ -z "${POSTROOMD:-}" || -z "${POSTROOM:-}" ]]; then
     build="${BENCH_BUILD:-/tmp/postroom-bench-build}"
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOSTROOM_TESTS=OFF >/dev/null
