@@ -5,14 +5,11 @@
 #include <string_view>
 
 #include "postroom/base/error.hpp"
+#include "postroom/base/sasl.hpp"
 
 namespace postroom::pop3::detail {
 
-struct PlainCredentials {
-  std::string authzid;  // may be empty
-  std::string authcid;
-  std::string password;
-};
+using PlainCredentials = sasl::PlainCredentials;
 
 // Decodes a base64 client response ("=" stands for an empty one, RFC 5034 §4)
 // and splits it as `[authzid] NUL authcid NUL passwd`. Fails when the base64

@@ -4,12 +4,15 @@
 #include <string>
 #include <string_view>
 
+#include "postroom/base/sasl.hpp"
+
 namespace postroom::relay::detail {
 
-// RFC 4648 §4 base64 with padding, on one line.
-std::string base64_encode(std::string_view bytes);
+using sasl::base64_encode;
 
 // RFC 4616 §2: base64("" NUL authcid NUL passwd), no authorization identity.
-std::string plain_response(std::string_view username, std::string_view password);
+inline std::string plain_response(std::string_view username, std::string_view password) {
+  return base64_encode(sasl::plain_message(username, password));
+}
 
 }  // namespace postroom::relay::detail
