@@ -13,8 +13,12 @@
 namespace postroom::service {
 
 namespace {
-// Stop fetching message chunks while this much is still waiting for the socket.
+// Stop fetching message chunks while this much is still waiting for the socket; also the
+// most one read brings in for the message being sent.
 constexpr std::size_t kHighWater = 256 * 1024;
+// Read-ahead of whole following messages: at most this many bytes and messages per session.
+constexpr std::size_t kReadAheadBytes = 256 * 1024;
+constexpr std::size_t kReadAheadMessages = 32;
 }  // namespace
 
 Pop3Connection::Pop3Connection(Context& context, std::shared_ptr<net::Connection> connection,
@@ -105,8 +109,7 @@ void Pop3Connection::pump() {
     } else if (auto* apop = std::get_if<pop3::LoginApop>(&action)) {
       this->login(apop->user, apop->digest, true);
     } else if (auto* retrieve = std::get_if<pop3::Retrieve>(&action)) {
-      transfer_ = Transfer{content_of_[retrieve->id], 0, false};
-      read_next_chunk();
+      this->retrieve(content_of_[retrieve->id]);
     } else if (auto* upd = std::get_if<pop3::Update>(&action)) {
       update(std::move(upd->deleted_ids));
     } else if (auto* close = std::get_if<pop3::Close>(&action)) {
@@ -177,11 +180,26 @@ void Pop3Connection::load_maildrop(std::int64_t account_id) {
         maildrop.reserve(entries->size());
         for (auto& e : *entries) {
           s->content_of_[e.delivery_id] = e.content_id;
+          s->position_of_[e.content_id] = s->contents_in_order_.size();
+          s->contents_in_order_.push_back(e.content_id);
           maildrop.push_back({e.delivery_id, e.pop3_size, e.uidl});
         }
         s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(maildrop));
         s->pump();
       });
+}
+
+void Pop3Connection::retrieve(std::int64_t content_id) {
+  if (auto it = read_ahead_.find(content_id); it != read_ahead_.end()) {
+    std::string message = std::move(it->second);
+    read_ahead_bytes_ -= message.size();
+    read_ahead_.erase(it);
+    session_->on_content(message);
+    session_->on_content_end();
+    return pump();
+  }
+  transfer_ = Transfer{content_id, 0, false};
+  read_next_chunk();
 }
 
 void Pop3Connection::read_next_chunk() {
@@ -193,18 +211,47 @@ void Pop3Connection::read_next_chunk() {
     return pump();
   }
   transfer_->reading = true;
-  auto chunk = std::make_shared<std::optional<std::string>>();
+  struct Read {
+    store::ChunkBatch batch;
+    std::vector<std::pair<std::int64_t, std::string>> ahead;  // whole following messages
+  };
+  auto read = std::make_shared<Read>();
   std::int64_t content = transfer_->content_id;
   std::int64_t seq = transfer_->next_seq;
+  // Read ahead only from the start of a message, only messages not read yet, and only
+  // within the budget; a message that does not fit whole is left for its own RETR.
+  std::vector<std::int64_t> candidates;
+  std::size_t budget =
+      kReadAheadBytes > read_ahead_bytes_ ? kReadAheadBytes - read_ahead_bytes_ : 0;
+  if (seq == 0 && budget > 0) {
+    auto at = position_of_.find(content);
+    std::size_t next = at == position_of_.end() ? contents_in_order_.size() : at->second + 1;
+    for (; next < contents_in_order_.size() && candidates.size() < kReadAheadMessages; ++next) {
+      if (!read_ahead_.contains(contents_in_order_[next]))
+        candidates.push_back(contents_in_order_[next]);
+    }
+  }
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
   context_.read(
-      [content, seq, chunk](store::Database& db) -> Result<void> {
-        auto read = store::read_chunk(db, content, seq);
-        if (!read) return std::unexpected(read.error());
-        *chunk = std::move(*read);
+      [content, seq, read, candidates = std::move(candidates),
+       budget](store::Database& db) -> Result<void> {
+        auto batch = store::read_chunks(db, content, seq, kHighWater);
+        if (!batch) return std::unexpected(batch.error());
+        read->batch = std::move(*batch);
+        std::size_t left = budget;
+        for (auto next : candidates) {
+          if (!read->batch.complete || left == 0) break;
+          auto ahead = store::read_chunks(db, next, 0, left);
+          if (!ahead || !ahead->complete) break;
+          std::string whole;
+          for (auto& chunk : ahead->chunks) whole += chunk;
+          if (whole.size() > left) break;
+          left -= whole.size();
+          read->ahead.emplace_back(next, std::move(whole));
+        }
         return {};
       },
-      [weak, chunk](Result<void> r) {
+      [weak, read](Result<void> r) {
         auto s = weak.lock();
         if (!s || !s->transfer_ || s->connection_->closed()) return;
         s->transfer_->reading = false;
@@ -214,13 +261,17 @@ void Pop3Connection::read_next_chunk() {
           s->session_->on_content_failed();
           return s->pump();
         }
-        if (!*chunk) {
+        for (auto& [id, message] : read->ahead) {
+          s->read_ahead_bytes_ += message.size();
+          s->read_ahead_.emplace(id, std::move(message));
+        }
+        for (const auto& chunk : read->batch.chunks) s->session_->on_content(chunk);
+        s->transfer_->next_seq += static_cast<std::int64_t>(read->batch.chunks.size());
+        if (read->batch.complete) {
           s->transfer_.reset();
           s->session_->on_content_end();
           return s->pump();
         }
-        ++s->transfer_->next_seq;
-        s->session_->on_content(**chunk);
         s->pump();
         s->touch();  // a long download is activity, not idleness
         s->read_next_chunk();

@@ -1,6 +1,7 @@
 // Storing message bodies in chunks, delivering them to mailboxes and the queue, reading them back.
 #include "postroom/store/messages.hpp"
 
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <random>
@@ -40,10 +41,16 @@ std::string random_token(std::size_t bytes) {
 }
 
 void SizeCounter::add(std::string_view bytes) {
-  for (char c : bytes) {
-    if (c == '\n' && last_ != '\r') ++bare_lf_;
-    last_ = c;
+  if (bytes.empty()) return;
+  // memchr from LF to LF: messages are mostly CRLF text, so this is a handful of calls.
+  const char* data = bytes.data();
+  const char* end = data + bytes.size();
+  for (const char* lf = data; (lf = static_cast<const char*>(std::memchr(lf, '\n', end - lf)));
+       ++lf) {
+    char before = lf == data ? last_ : lf[-1];
+    if (before != '\r') ++bare_lf_;
   }
+  last_ = bytes.back();
   size_ += bytes.size();
 }
 
@@ -71,6 +78,25 @@ Result<std::optional<std::string>> read_chunk(Database& db, std::int64_t content
   if (!row) return std::unexpected(row.error());
   if (!*row) return std::optional<std::string>();
   return std::optional<std::string>(std::string(s->column_blob(0)));
+}
+
+Result<ChunkBatch> read_chunks(Database& db, std::int64_t content_id, std::int64_t first_seq,
+                               std::size_t max_bytes) {
+  TRY_STMT(s, db, "SELECT data FROM content_chunks WHERE content_id = ? AND seq >= ? ORDER BY seq");
+  s->bind(1, content_id).bind(2, first_seq);
+  ChunkBatch batch;
+  std::size_t bytes = 0;
+  while (true) {
+    auto row = s->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) {
+      batch.complete = true;
+      return batch;
+    }
+    if (!batch.chunks.empty() && bytes >= max_bytes) return batch;  // more are left
+    batch.chunks.emplace_back(s->column_blob(0));
+    bytes += batch.chunks.back().size();
+  }
 }
 
 Result<int> delete_deliveries(Database& db, std::int64_t account_id,

@@ -114,6 +114,8 @@ Result<void> ReadPool::with(const std::function<Result<void>(Database&)>& read) 
   if (!db) {
     auto opened = Database::open(file_, OpenOptions{.create = false, .migrate = false});
     if (!opened) return std::unexpected(opened.error());
+    // Readers stream chunks once; a small page cache each keeps the idle daemon small.
+    if (auto r = opened->exec("PRAGMA cache_size=-512"); !r) return std::unexpected(r.error());
     db = std::make_unique<Database>(std::move(*opened));
   }
   auto result = read(*db);

@@ -144,3 +144,23 @@ TEST_CASE("store: size counter counts the line end POP3 adds after a last unterm
   open_cr.add("a\nb\r");
   CHECK(open_cr.pop3_size() == 6);  // "a\r\nb\r\n"
 }
+
+TEST_CASE("store: chunks are read in batches that say when the content is complete") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  auto stored = store(*db, "0123456789abcdef", {alice}, 4);  // four chunks of 4
+  auto all = read_chunks(*db, stored.content_id, 0, 1 << 20);
+  REQUIRE(all);
+  CHECK(all->complete);
+  CHECK(all->chunks.size() == 4);
+  auto some = read_chunks(*db, stored.content_id, 0, 6);
+  CHECK_FALSE(some->complete);
+  CHECK(some->chunks.size() == 2);
+  auto rest = read_chunks(*db, stored.content_id, 2, 6);
+  CHECK(rest->complete);
+  CHECK(rest->chunks == std::vector<std::string>{"89ab", "cdef"});
+  auto none = read_chunks(*db, stored.content_id, 4, 6);
+  CHECK(none->complete);
+  CHECK(none->chunks.empty());
+}

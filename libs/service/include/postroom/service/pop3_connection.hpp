@@ -27,6 +27,7 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   void pump();
   void login(const std::string& user, const std::string& secret, bool apop);
   void load_maildrop(std::int64_t account_id);
+  void retrieve(std::int64_t content_id);
   void read_next_chunk();
   void update(std::vector<std::int64_t> ids);
   void on_closed(const std::string& reason);
@@ -42,6 +43,12 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   net::Timer idle_;
   std::optional<std::int64_t> locked_account_;
   std::unordered_map<std::int64_t, std::int64_t> content_of_;  // delivery id -> content id
+  std::vector<std::int64_t> contents_in_order_;                // maildrop order, for read-ahead
+  std::unordered_map<std::int64_t, std::size_t> position_of_;  // content id -> its index above
+  // Whole small messages read ahead with the one before them: clients RETR in order, and one
+  // thread-pool trip for several messages costs far less than one trip each.
+  std::unordered_map<std::int64_t, std::string> read_ahead_;
+  std::size_t read_ahead_bytes_ = 0;
   // The message being streamed by RETR/TOP.
   struct Transfer {
     std::int64_t content_id = 0;

@@ -48,6 +48,8 @@ class Server {
   std::unique_ptr<RelayService> relay_;  // relay (issue 6): the outbound queue runner
   std::unordered_map<Served*, std::shared_ptr<Served>> sessions_;
   std::unique_ptr<net::Timer> stop_deadline_;
+  std::unique_ptr<net::Timer> trim_;  // returns freed memory to the system after bursts
+  void schedule_trim();
   bool stopping_ = false;
 };
 

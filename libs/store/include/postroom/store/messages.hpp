@@ -28,6 +28,14 @@ Result<std::vector<MailboxEntry>> list_mailbox(Database& db, std::int64_t accoun
 // Chunk `seq` (0-based) of a content, or nullopt past its end.
 Result<std::optional<std::string>> read_chunk(Database& db, std::int64_t content_id,
                                               std::int64_t seq);
+// Consecutive chunks of a content from `first_seq` on, stopping once `max_bytes` are
+// gathered (at least one chunk is returned when any is left): one read, one statement.
+struct ChunkBatch {
+  std::vector<std::string> chunks;
+  bool complete = false;  // the content's last chunk is in `chunks` (or there was none left)
+};
+Result<ChunkBatch> read_chunks(Database& db, std::int64_t content_id, std::int64_t first_seq,
+                               std::size_t max_bytes);
 // Removes the given deliveries of one account (POP3 UPDATE); returns how many went.
 Result<int> delete_deliveries(Database& db, std::int64_t account_id,
                               const std::vector<std::int64_t>& delivery_ids);
