@@ -79,7 +79,7 @@ def test_smtp_auth_plain_and_login_on_every_listener(make_daemon, certificate, l
     code, text = smtp_auth(s, mechanism, password=WRONG)
     assert code == 535, text
     s.quit()
-    d.wait_for_log(r"auth peer=127\.0\.0\.1 user=%s result=failed" % ALICE)
+    d.wait_for_log(r"auth session=\S+ peer=127\.0\.0\.1 user=%s result=failed" % ALICE)
     assert_no_password_logged(d, WRONG, plain_payload(), plain_payload(password=WRONG),
                               base64.b64encode(PASSWORD.encode()).decode())
 
@@ -243,7 +243,7 @@ def test_lockout_after_repeated_failures_spares_other_addresses(make_daemon, cer
     s = smtp(d.ports["smtp"], source=attacker)
     assert smtp_auth(s, "PLAIN", password=WRONG)[0] == 535
     s.quit()
-    d.wait_for_log(r"auth peer=127\.0\.0\.9 locked out")
+    d.wait_for_log(r"auth session=\S+ peer=127\.0\.0\.9 locked out")
 
     # Locked out: the right password fails too, on every protocol.
     p = SourcePOP3(HOST, d.ports["pop3"], attacker)
@@ -254,7 +254,7 @@ def test_lockout_after_repeated_failures_spares_other_addresses(make_daemon, cer
     s.ehlo("client.test")
     assert smtp_auth(s, "LOGIN")[0] == 535
     s.quit()
-    d.wait_for_log(r"auth peer=127\.0\.0\.9 user=%s result=locked-out" % ALICE)
+    d.wait_for_log(r"auth session=\S+ peer=127\.0\.0\.9 user=%s result=locked-out" % ALICE)
 
     # Another address logs in while the first is locked out.
     p = SourcePOP3(HOST, d.ports["pop3"], office)
@@ -263,7 +263,7 @@ def test_lockout_after_repeated_failures_spares_other_addresses(make_daemon, cer
     s = smtp(d.ports["smtp"], source=office)
     assert smtp_auth(s, "PLAIN")[0] == 235
     s.quit()
-    d.wait_for_log(r"auth peer=127\.0\.0\.5 user=%s result=ok" % ALICE)
+    d.wait_for_log(r"auth session=\S+ peer=127\.0\.0\.5 user=%s result=ok" % ALICE)
     # Its success did not lift the lockout of the first address.
     p = SourcePOP3(HOST, d.ports["pop3"], attacker)
     assert pop3_login(p).startswith(b"-ERR")
@@ -316,7 +316,7 @@ def test_a_burst_of_logins_does_not_stall_other_sessions(make_daemon, certificat
     threads = [threading.Thread(target=login) for _ in range(burst)]
     for t in threads:
         t.start()
-    d.wait_for_log(r"auth peer=127\.0\.0\.1 user=%s result=ok" % ALICE, timeout=120)
+    d.wait_for_log(r"auth session=\S+ peer=127\.0\.0\.1 user=%s result=ok" % ALICE, timeout=120)
     answered_while_busy = []
     for _ in range(5):
         assert bystander.noop()[0] == 250

@@ -1,7 +1,11 @@
 // Password and APOP checks on the thread pool, at most a few at once, with per-address delays.
 #include "postroom/service/auth_service.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "postroom/auth/password.hpp"
 #include "postroom/base/address.hpp"
@@ -18,24 +22,44 @@ AuthService::~AuthService() {
   *alive_ = false;
 }
 
-void AuthService::check_password(const std::string& peer_ip, const std::string& user,
-                                 const std::string& password, Callback done) {
-  enqueue(Request{peer_ip, to_lower_ascii(user), password, {}, false, std::move(done)});
+namespace {
+
+// An IPv6 client usually holds a whole /64, so failures are counted per /64: otherwise
+// every guess could come from a fresh address. IPv4 (and IPv4-mapped) stay per address.
+std::string limiter_key(const std::string& ip) {
+  in6_addr v6{};
+  if (ip.find(':') == std::string::npos || inet_pton(AF_INET6, ip.c_str(), &v6) != 1 ||
+      IN6_IS_ADDR_V4MAPPED(&v6))
+    return ip;
+  std::memset(reinterpret_cast<unsigned char*>(&v6) + 8, 0, 8);
+  char text[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &v6, text, sizeof text);
+  return std::string(text) + "/64";
 }
 
-void AuthService::check_apop(const std::string& peer_ip, const std::string& user,
+}  // namespace
+
+void AuthService::check_password(const Peer& peer, const std::string& user,
+                                 const std::string& password, Callback done) {
+  enqueue(Request{
+      peer, limiter_key(peer.ip), to_lower_ascii(user), password, {}, false, std::move(done)});
+}
+
+void AuthService::check_apop(const Peer& peer, const std::string& user,
                              const std::string& timestamp, const std::string& digest,
                              Callback done) {
-  enqueue(Request{peer_ip, to_lower_ascii(user), digest, timestamp, true, std::move(done)});
+  enqueue(Request{peer, limiter_key(peer.ip), to_lower_ascii(user), digest, timestamp, true,
+                  std::move(done)});
 }
 
 void AuthService::enqueue(Request request) {
   // A locked-out address fails whatever it sends, so it gets no argon2id: otherwise its
   // attempts would hold the few verification slots and slow every other address's login.
-  if (limiter_.locked_out(request.peer_ip, auth::Limiter::Clock::now())) {
+  if (limiter_.locked_out(request.key, auth::Limiter::Clock::now())) {
     AuthResult refused;
     refused.address = request.user;
-    log_line("auth peer=", request.peer_ip, " user=", request.user, " result=locked-out");
+    log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
+             " user=", request.user, " result=locked-out");
     return finish(std::move(request), std::move(refused), false);
   }
   waiting_.push_back(std::move(request));
@@ -88,22 +112,26 @@ void AuthService::finish(Request request, AuthResult result, bool verified) {
   auto now = auth::Limiter::Clock::now();
   // The lockout may have begun while this attempt was being verified.
   if (verified && result.outcome == AuthResult::Outcome::ok &&
-      limiter_.locked_out(request.peer_ip, now)) {
+      limiter_.locked_out(request.key, now)) {
     result = AuthResult{};  // A right password during a lockout still fails.
-    log_line("auth peer=", request.peer_ip, " user=", request.user, " result=locked-out");
+    log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
+             " user=", request.user, " result=locked-out");
   }
   if (result.outcome == AuthResult::Outcome::ok) {
-    limiter_.record_success(request.peer_ip);
-    log_line("auth peer=", request.peer_ip, " user=", request.user, " result=ok");
+    limiter_.record_success(request.key);
+    log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
+             " user=", request.user, " result=ok");
     request.done(std::move(result));
     return;
   }
   if (result.outcome == AuthResult::Outcome::bad_credentials) {
-    if (limiter_.record_failure(request.peer_ip, now))
-      log_line("auth peer=", request.peer_ip, " locked out after repeated failures");
-    log_line("auth peer=", request.peer_ip, " user=", request.user, " result=failed");
+    if (limiter_.record_failure(request.key, now))
+      log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
+               " locked out after repeated failures");
+    log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
+             " user=", request.user, " result=failed");
   }
-  auto delay = limiter_.delay(request.peer_ip, now);
+  auto delay = limiter_.delay(request.key, now);
   auto done = std::move(request.done);
   // An unverified refusal comes straight from enqueue(), inside the session's own call:
   // answering through the loop keeps the callback from re-entering the session.

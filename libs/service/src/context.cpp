@@ -9,7 +9,8 @@
 
 namespace postroom::service {
 
-bool ConnectionCounter::admit(const std::string& ip, std::size_t max_total, std::size_t max_per_ip) {
+bool ConnectionCounter::admit(const std::string& ip, std::size_t max_total,
+                              std::size_t max_per_ip) {
   auto& count = per_ip_[ip];
   if (total_ >= max_total || count >= max_per_ip) {
     if (count == 0) per_ip_.erase(ip);
@@ -38,6 +39,20 @@ void Context::read(std::function<Result<void>(store::Database&)> read,
 void Context::write(std::function<Result<void>(store::Database&)> work,
                     std::function<void(Result<void>)> done) {
   writer->submit(std::move(work), std::move(done));
+}
+
+bool Context::plaintext_allowed(const net::Connection& connection) const {
+  using config::PlaintextPolicy;
+  if (connection.tls_active()) return true;
+  switch (config->auth.plaintext_without_tls) {
+    case PlaintextPolicy::always:
+      return true;
+    case PlaintextPolicy::never:
+      return false;
+    case PlaintextPolicy::trusted_networks:
+      return config->is_trusted(connection.peer());
+  }
+  return false;
 }
 
 std::string Context::new_session_id() {

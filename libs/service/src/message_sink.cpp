@@ -19,7 +19,9 @@ Result<void> ensure_content(store::Database& db, std::int64_t& content_id) {
 
 }  // namespace
 
-MessageSink::~MessageSink() { abort(); }
+MessageSink::~MessageSink() {
+  abort();
+}
 
 void MessageSink::begin() {
   abort();
@@ -87,7 +89,7 @@ void MessageSink::commit(Destination destination, Done done) {
           if (state->content_id != 0) {
             auto id = state->content_id;
             context.write([id](store::Database& db) { return store::discard_content(db, id); },
-                           nullptr);
+                          nullptr);
           }
           return done(std::unexpected(r.error()));
         }

@@ -32,20 +32,6 @@ Pop3Connection::Pop3Connection(Context& context, std::shared_ptr<net::Connection
                context_.config->hostname + ">";
 }
 
-bool Pop3Connection::plaintext_allowed() const {
-  using config::PlaintextPolicy;
-  if (connection_->tls_active()) return true;
-  switch (context_.config->auth.plaintext_without_tls) {
-    case PlaintextPolicy::always:
-      return true;
-    case PlaintextPolicy::never:
-      return false;
-    case PlaintextPolicy::trusted_networks:
-      return context_.config->is_trusted(connection_->peer());
-  }
-  return false;
-}
-
 void Pop3Connection::start() {
   auto self = shared_from_this();
   if (implicit_tls_) connection_->start_tls(context_.tls, net::TlsEngine::Role::server);
@@ -54,7 +40,7 @@ void Pop3Connection::start() {
   params.apop_timestamp = timestamp_;
   params.tls_active = implicit_tls_;
   params.stls_available = context_.tls && !implicit_tls_;
-  params.plaintext_allowed = implicit_tls_ || plaintext_allowed();
+  params.plaintext_allowed = implicit_tls_ || context_.plaintext_allowed(*connection_);
   session_.emplace(std::move(params));
   log_line("session=", id_, " pop3 connect peer=", connection_->peer_ip(),
            " port=", connection_->local_port());
@@ -99,10 +85,24 @@ void Pop3Connection::on_data(std::string_view bytes) {
 
 void Pop3Connection::pump() {
   if (connection_->closed()) return;
+  // Consecutive replies (a RETR's status line, message and terminator; a pipelined
+  // batch's answers) leave in one write: one syscall instead of several.
+  std::string out;
+  auto flush = [&] {
+    if (!out.empty()) connection_->write(out);
+    out.clear();
+  };
   for (auto& action : session_->take_actions()) {
     if (auto* send = std::get_if<pop3::Send>(&action)) {
-      connection_->write(send->bytes);
-    } else if (std::holds_alternative<pop3::StartTls>(action)) {
+      if (out.empty()) {
+        out = std::move(send->bytes);
+      } else {
+        out += send->bytes;
+      }
+      continue;
+    }
+    flush();
+    if (std::holds_alternative<pop3::StartTls>(action)) {
       connection_->start_tls(context_.tls, net::TlsEngine::Role::server);
     } else if (auto* login = std::get_if<pop3::Login>(&action)) {
       this->login(login->user, login->password, false);
@@ -117,6 +117,7 @@ void Pop3Connection::pump() {
       return;
     }
   }
+  flush();
   // Back-pressure: read no more commands while the session waits for an answer.
   if (session_->waiting() || stopping_) {
     connection_->pause_reading();
@@ -148,9 +149,10 @@ void Pop3Connection::login(const std::string& user, const std::string& secret, b
     }
   };
   if (apop) {
-    context_.auth->check_apop(connection_->peer_ip(), user, timestamp_, secret, std::move(done));
+    context_.auth->check_apop({connection_->peer_ip(), id_}, user, timestamp_, secret,
+                              std::move(done));
   } else {
-    context_.auth->check_password(connection_->peer_ip(), user, secret, std::move(done));
+    context_.auth->check_password({connection_->peer_ip(), id_}, user, secret, std::move(done));
   }
 }
 

@@ -26,17 +26,6 @@ SmtpConnection::SmtpConnection(Context& context, std::shared_ptr<net::Connection
       idle_(context.loop),
       sink_(context) {}
 
-bool SmtpConnection::plaintext_allowed() const {
-  using config::PlaintextPolicy;
-  if (connection_->tls_active()) return true;
-  switch (context_.config->auth.plaintext_without_tls) {
-    case PlaintextPolicy::always: return true;
-    case PlaintextPolicy::never: return false;
-    case PlaintextPolicy::trusted_networks: return context_.config->is_trusted(connection_->peer());
-  }
-  return false;
-}
-
 void SmtpConnection::start() {
   auto self = shared_from_this();
   const auto& config = *context_.config;
@@ -48,7 +37,7 @@ void SmtpConnection::start() {
   params.peer_trusted = kind_ == Kind::mx && config.is_trusted(connection_->peer());
   params.tls_active = implicit_tls_;
   params.starttls_available = context_.tls && !implicit_tls_;
-  params.plaintext_auth_allowed = implicit_tls_ || plaintext_allowed();
+  params.plaintext_auth_allowed = implicit_tls_ || context_.plaintext_allowed(*connection_);
   params.max_message_size = config.limits.max_message_size;
   params.max_recipients = config.limits.max_recipients;
   params.session_id = id_;
@@ -56,9 +45,14 @@ void SmtpConnection::start() {
   log_line("session=", id_, " smtp connect peer=", connection_->peer_ip(),
            " port=", connection_->local_port());
   std::weak_ptr<SmtpConnection> weak = self;
-  sink_.on_chunk_written = [weak] { if (auto s = weak.lock()) s->update_reading(); };
+  sink_.on_chunk_written = [weak] {
+    if (auto s = weak.lock()) s->update_reading();
+  };
   connection_->start({
-      .on_data = [weak](std::string_view bytes) { if (auto s = weak.lock()) s->on_data(bytes); },
+      .on_data =
+          [weak](std::string_view bytes) {
+            if (auto s = weak.lock()) s->on_data(bytes);
+          },
       .on_tls_ready =
           [weak] {
             auto s = weak.lock();
@@ -137,8 +131,8 @@ void SmtpConnection::update_reading() {
 
 void SmtpConnection::check_recipient(const Address& address) {
   const auto& config = *context_.config;
-  std::string target = address.domain.empty() ? address.local + "@" + config.domains.front()
-                                              : address.str();
+  std::string target =
+      address.domain.empty() ? address.local + "@" + config.domains.front() : address.str();
   auto route = std::make_shared<store::Route>();
   auto config_ptr = context_.config;
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
@@ -161,9 +155,15 @@ void SmtpConnection::check_recipient(const Address& address) {
           verdict.kind = Kind::temp_failure;
         } else {
           switch (route->kind) {
-            case store::Route::Kind::local: verdict.kind = Kind::local; break;
-            case store::Route::Kind::remote: verdict.kind = Kind::remote; break;
-            case store::Route::Kind::unknown: verdict.kind = Kind::unknown_user; break;
+            case store::Route::Kind::local:
+              verdict.kind = Kind::local;
+              break;
+            case store::Route::Kind::remote:
+              verdict.kind = Kind::remote;
+              break;
+            case store::Route::Kind::unknown:
+              verdict.kind = Kind::unknown_user;
+              break;
           }
           verdict.mailboxes = route->accounts;
           verdict.forward_to = route->remote;
@@ -175,13 +175,14 @@ void SmtpConnection::check_recipient(const Address& address) {
 
 void SmtpConnection::authenticate(const std::string& user, const std::string& password) {
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  context_.auth->check_password(connection_->peer_ip(), user, password, [weak](AuthResult result) {
-    auto s = weak.lock();
-    if (!s || s->connection_->closed()) return;
-    s->session_->on_auth_result(result.outcome == AuthResult::Outcome::ok,
-                                std::move(result.sender_addresses));
-    s->pump();
-  });
+  context_.auth->check_password(
+      {connection_->peer_ip(), id_}, user, password, [weak](AuthResult result) {
+        auto s = weak.lock();
+        if (!s || s->connection_->closed()) return;
+        s->session_->on_auth_result(result.outcome == AuthResult::Outcome::ok,
+                                    std::move(result.sender_addresses));
+        s->pump();
+      });
 }
 
 void SmtpConnection::commit() {
@@ -208,20 +209,19 @@ void SmtpConnection::commit() {
   if (queued) destination.queue = std::move(queue);
   envelope_.reset();
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  sink_.commit(std::move(destination),
-               [weak, queued, &context = context_](Result<store::StoredMessage> stored) {
-                 if (stored && queued && context.wake_relay) context.wake_relay();
-                 auto s = weak.lock();
-                 if (!s || s->connection_->closed()) return;
-                 if (!stored) {
-                   s->session_->on_message_stored(std::unexpected(stored.error()));
-                 } else {
-                   s->session_->on_message_stored(stored->queue_id.empty()
-                                                      ? std::to_string(stored->content_id)
-                                                      : stored->queue_id);
-                 }
-                 s->pump();
-               });
+  sink_.commit(std::move(destination), [weak, queued,
+                                        &context = context_](Result<store::StoredMessage> stored) {
+    if (stored && queued && context.wake_relay) context.wake_relay();
+    auto s = weak.lock();
+    if (!s || s->connection_->closed()) return;
+    if (!stored) {
+      s->session_->on_message_stored(std::unexpected(stored.error()));
+    } else {
+      s->session_->on_message_stored(stored->queue_id.empty() ? std::to_string(stored->content_id)
+                                                              : stored->queue_id);
+    }
+    s->pump();
+  });
 }
 
 void SmtpConnection::shutdown() {

@@ -29,12 +29,17 @@ class AuthService {
   AuthService(Context& context, auth::LimiterPolicy policy);
   ~AuthService();
 
+  // Who is logging in, for the brute-force bookkeeping and the log line.
+  struct Peer {
+    std::string ip;
+    std::string session;
+  };
   // Checks a password. The answer for a failure is held back by the per-address delay;
   // a locked-out address fails even with the right password. Never logs the password.
-  void check_password(const std::string& peer_ip, const std::string& user,
-                      const std::string& password, Callback done);
+  void check_password(const Peer& peer, const std::string& user, const std::string& password,
+                      Callback done);
   // Checks an APOP digest against the account's separate APOP secret.
-  void check_apop(const std::string& peer_ip, const std::string& user, const std::string& timestamp,
+  void check_apop(const Peer& peer, const std::string& user, const std::string& timestamp,
                   const std::string& digest, Callback done);
   void set_policy(auth::LimiterPolicy policy) { limiter_.set_policy(policy); }
   // Drops answers still held back by a delay (shutdown: their sessions are closing).
@@ -42,7 +47,8 @@ class AuthService {
 
  private:
   struct Request {
-    std::string peer_ip;
+    Peer peer;
+    std::string key;  // the limiter's key: the IPv4 address, or the IPv6 /64
     std::string user;
     std::string secret;     // password or APOP digest
     std::string timestamp;  // APOP only

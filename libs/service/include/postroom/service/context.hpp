@@ -12,6 +12,7 @@
 
 #include "postroom/base/error.hpp"
 #include "postroom/config/config.hpp"
+#include "postroom/net/connection.hpp"
 #include "postroom/net/tls.hpp"
 #include "postroom/store/database.hpp"
 
@@ -65,6 +66,8 @@ struct Context {
   void write(std::function<Result<void>(store::Database&)> work,
              std::function<void(Result<void>)> done);
   std::string new_session_id();
+  // auth.plaintext_without_tls applied to one connection: may a password cross it now?
+  bool plaintext_allowed(const net::Connection& connection) const;
 };
 
 }  // namespace postroom::service

@@ -21,7 +21,7 @@ struct Context;
 class MessageSink {
  public:
   struct Destination {
-    std::vector<std::int64_t> accounts;       // local mailboxes
+    std::vector<std::int64_t> accounts;        // local mailboxes
     std::optional<store::QueueRequest> queue;  // remote recipients
   };
   using Done = std::function<void(Result<store::StoredMessage>)>;

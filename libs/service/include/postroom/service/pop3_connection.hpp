@@ -32,7 +32,6 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   void update(std::vector<std::int64_t> ids);
   void on_closed(const std::string& reason);
   void touch();  // restarts the idle timer
-  bool plaintext_allowed() const;
 
   Context& context_;
   std::shared_ptr<net::Connection> connection_;

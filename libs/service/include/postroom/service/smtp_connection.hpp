@@ -33,7 +33,6 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   void update_reading();
   void on_closed(const std::string& reason);
   void touch();
-  bool plaintext_allowed() const;
 
   Context& context_;
   std::shared_ptr<net::Connection> connection_;

@@ -1,0 +1,64 @@
+"""Issue 4: a full disk answers 451 4.3.0, stores nothing half-way, and the daemon keeps
+serving. The data dir lives on a small tmpfs (mounting needs root, which CI has)."""
+
+import os
+import shutil
+import smtplib
+import subprocess
+
+import pytest
+
+from conftest import Daemon
+from smtp_helpers import ALICE, message, pop3_messages, sha, sql, strip_trace
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
+                                reason="mounting a small tmpfs needs root")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)], check=True)
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_full_disk_gets_451_and_loses_nothing_acknowledged(small_disk):
+    d = Daemon(small_disk / "d")
+    d.add_user("alice")
+    d.start()
+    try:
+        accepted, refused = [], 0
+        body = b"x" * 200 + b"\r\n"
+        for n in range(400):
+            msg = message("fill-%d" % n, body * 100)  # about 20 KiB each
+            try:
+                with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=30) as s:
+                    s.sendmail("sender@remote.test", [ALICE], msg)
+                accepted.append(sha(msg))
+            except smtplib.SMTPDataError as e:
+                assert e.smtp_code == 451 and b"4.3.0" in e.smtp_error, e
+                refused += 1
+                if refused >= 3:
+                    break
+            except smtplib.SMTPRecipientsRefused as e:
+                # The recipient lookup may fail first when even reading needs space.
+                code = list(e.recipients.values())[0][0]
+                assert code == 451, e
+                refused += 1
+                if refused >= 3:
+                    break
+        assert refused >= 1, "the 3 MiB disk never filled"
+        assert accepted, "nothing fitted at all"
+        # The daemon still serves: POP3 login and every acknowledged message is whole.
+        stored = {sha(strip_trace(m)) for m in pop3_messages(d)}
+        assert set(accepted) <= stored
+        assert len(stored) == len(accepted)  # nothing refused was stored
+        assert "451 4.3.0" in d.log()
+    finally:
+        assert d.stop() == 0
+    check = subprocess.run(["sqlite3", str(d.db), "PRAGMA integrity_check; SELECT count(*) FROM contents WHERE complete = 0;"],
+                           capture_output=True, text=True).stdout.split()
+    assert check[0] == "ok"
+    assert check[1] == "0"  # no half-stored body is left behind
