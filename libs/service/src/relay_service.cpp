@@ -61,6 +61,22 @@ void RelayService::configure() {
       resolver_servers_ = relay.dns_servers;
     }
   }
+  // Built on first use (tls_for): an office that relays nothing never loads the CA store.
+  smarthost_tls_.reset();
+}
+
+std::shared_ptr<net::TlsContext> RelayService::tls_for(bool smarthost) {
+  const auto& relay = context_.config->relay;
+  if (smarthost) {
+    if (!smarthost_tls_ && relay.smarthost && relay.smarthost->tls != config::SmarthostTls::none) {
+      auto tls = net::TlsContext::client(true, relay.smarthost->ca_file);
+      if (tls)
+        smarthost_tls_ = *tls;
+      else
+        log_line("relay: cannot set up TLS for the smarthost: ", tls.error().message);
+    }
+    return smarthost_tls_;
+  }
   if (!opportunistic_tls_) {
     // RFC 7435 opportunistic security: encrypt when offered, verify nothing, since an MX
     // host's name is not authenticated by plain DNS anyway.
@@ -70,15 +86,7 @@ void RelayService::configure() {
     else
       log_line("relay: cannot set up TLS for direct delivery: ", tls.error().message);
   }
-  smarthost_tls_.reset();
-  if (relay.mode == config::RelayMode::smarthost && relay.smarthost &&
-      relay.smarthost->tls != config::SmarthostTls::none) {
-    auto tls = net::TlsContext::client(true, relay.smarthost->ca_file);
-    if (tls)
-      smarthost_tls_ = *tls;
-    else
-      log_line("relay: cannot set up TLS for the smarthost: ", tls.error().message);
-  }
+  return opportunistic_tls_;
 }
 
 void RelayService::reload() {
@@ -179,7 +187,7 @@ void RelayService::launch(const store::QueuedMessage& message, const std::string
         target.tls = relay::TlsMode::none;
         break;
     }
-    target.tls_context = smarthost_tls_;
+    target.tls_context = tls_for(true);
     target.username = smarthost.username;
     target.password_file = smarthost.password_file;
   } else {
@@ -187,7 +195,7 @@ void RelayService::launch(const store::QueuedMessage& message, const std::string
     target.host = destination;
     target.port = 25;  // MX hosts take relayed mail on the SMTP port
     target.tls = relay::TlsMode::opportunistic;
-    target.tls_context = opportunistic_tls_;
+    target.tls_context = tls_for(false);
   }
   AttemptJob job;
   job.queue_id = message.queue_id;

@@ -70,8 +70,9 @@ class RelayService {
   std::unique_ptr<net::Timer> ticker_;
   std::shared_ptr<net::Resolver> resolver_;
   std::vector<Endpoint> resolver_servers_;
-  std::shared_ptr<net::TlsContext> smarthost_tls_;      // verifying (ca_file or system CAs)
-  std::shared_ptr<net::TlsContext> opportunistic_tls_;  // direct MX: no verification
+  std::shared_ptr<net::TlsContext> tls_for(bool smarthost);  // created on first use
+  std::shared_ptr<net::TlsContext> smarthost_tls_;           // verifying (ca_file or system CAs)
+  std::shared_ptr<net::TlsContext> opportunistic_tls_;       // direct MX: no verification
 
   std::unordered_map<DeliveryAttempt*, Running> attempts_;
   std::map<std::string, int> per_destination_;
