@@ -25,6 +25,15 @@ std::string uv_message(int status) {
   return uv_strerror(status);
 }
 
+// Runs a copy of the callback: it may close the connection, which drops the stored one, and a
+// closure must not be destroyed while it runs.
+template <class Callback, class... Args>
+void notify(const Callback& callback, Args... args) {
+  if (!callback) return;
+  Callback running = callback;
+  running(args...);
+}
+
 }  // namespace
 
 Connection::Connection() : id_(next_id++) {}
@@ -139,7 +148,7 @@ void Connection::on_read(ssize_t n, const uv_buf_t* buf) {
   auto keep_alive = shared_from_this();  // on_data may drop the owner's reference
   std::string_view bytes(buf->base, static_cast<std::size_t>(n));
   if (!tls_) {
-    if (events_.on_data) events_.on_data(bytes);
+    notify(events_.on_data, bytes);
     return;
   }
   bool was_done = tls_->handshake_done();
@@ -153,9 +162,9 @@ void Connection::on_read(ssize_t n, const uv_buf_t* buf) {
   if (!was_done && tls_->handshake_done()) {
     // The handshake kept reading through the owner's pause; honour the pause from here on.
     if (paused_by_owner_) stop_reading();
-    if (events_.on_tls_ready) events_.on_tls_ready();
+    notify(events_.on_tls_ready);
   }
-  if (!plaintext.empty() && !closed() && events_.on_data) events_.on_data(plaintext);
+  if (!plaintext.empty() && !closed()) notify(events_.on_data, std::string_view(plaintext));
 }
 
 void Connection::write(std::string_view bytes) {
@@ -210,7 +219,7 @@ void Connection::on_write_done(std::size_t bytes, int status) {
     return;
   }
   auto keep_alive = shared_from_this();
-  if (events_.on_drain) events_.on_drain();
+  notify(events_.on_drain);
 }
 
 void Connection::start_tls(std::shared_ptr<TlsContext> context, TlsEngine::Role role,
@@ -248,10 +257,7 @@ void Connection::close(std::string reason) {
   tcp_ = nullptr;
   reading_ = false;
   auto on_close = std::move(events_.on_close);
-  // One of these callbacks may be running right now (close() called from on_data): keep
-  // them until the connection itself goes, never destroy a running closure.
-  retired_events_ = std::move(events_);
-  events_ = {};
+  events_ = {};  // safe even from inside a callback: notify() runs a copy
   if (on_close) on_close(reason);
 }
 

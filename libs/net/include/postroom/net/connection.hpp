@@ -73,7 +73,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   uv_tcp_t* tcp_ = nullptr;  // freed in its close callback
   ConnectionEvents events_;
-  ConnectionEvents retired_events_;  // the callbacks of a closed connection, see close()
   std::unique_ptr<TlsEngine> tls_;
   std::size_t pending_bytes_ = 0;
   bool reading_ = false;          // libuv is reading
