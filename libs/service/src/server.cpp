@@ -85,7 +85,7 @@ Result<void> Server::open_store() {
   context_.wake_relay = [this] { relay_->wake(); };
   relay_->start();
   trim_ = std::make_unique<net::Timer>(loop_);
-  schedule_trim();
+  schedule_trim(30000);
   for (const auto& [name, listener] : listeners_)
     log_line("listening ", name, " ", listener->bound().str());
   return {};
@@ -122,6 +122,8 @@ void Server::track(std::shared_ptr<Served> served) {
   Served* key = served.get();
   served->on_finished = [this, key] {
     sessions_.erase(key);
+    // The last session ended: give freed memory back soon rather than at the next period.
+    if (sessions_.empty() && trim_ && !stopping_) schedule_trim(1000);
     maybe_finish_stop();
   };
   sessions_.emplace(key, served);
@@ -192,12 +194,12 @@ void Server::stop() {
   maybe_finish_stop();
 }
 
-void Server::schedule_trim() {
-  // Freed memory goes back to the system every 30 s, so a burst of messages or logins
-  // (argon2id alone takes 19 MiB per check) does not leave the idle daemon large.
-  trim_->start(30000, [this] {
+void Server::schedule_trim(std::uint64_t ms) {
+  // Freed memory goes back to the system every 30 s (and 1 s after the last session ends),
+  // so a burst of messages or logins does not leave the idle daemon large.
+  trim_->start(ms, [this] {
     ::malloc_trim(0);
-    schedule_trim();
+    schedule_trim(30000);
   });
 }
 

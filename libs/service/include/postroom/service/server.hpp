@@ -49,7 +49,7 @@ class Server {
   std::unordered_map<Served*, std::shared_ptr<Served>> sessions_;
   std::unique_ptr<net::Timer> stop_deadline_;
   std::unique_ptr<net::Timer> trim_;  // returns freed memory to the system after bursts
-  void schedule_trim();
+  void schedule_trim(std::uint64_t ms);
   bool stopping_ = false;
 };
 
