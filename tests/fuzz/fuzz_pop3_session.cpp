@@ -70,16 +70,7 @@ struct Host {
   int updates = 0;
   std::uint32_t chunk_seed = 0;
 
-  void drain(Session& s) {
-    while (true) {
-      std::vector<Action> actions = s.take_actions();
-      if (actions.empty()) return;
-      for (Action& action : actions) {
-        FUZZ_CHECK(!closed);  // Close is always the last action
-        std::visit([&](auto& a) { carry_out(s, a); }, action);
-      }
-    }
-  }
+  void drain(Session& s) { postroom::fuzz::drain(*this, s); }
 
   void carry_out(Session&, Send& a) {
     FUZZ_CHECK(!a.bytes.empty());

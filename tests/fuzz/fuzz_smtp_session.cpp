@@ -43,17 +43,7 @@ struct Host {
     }
   }
 
-  void drain(Session& session) {
-    while (true) {
-      std::vector<Action> actions = session.take_actions();
-      if (actions.empty()) return;
-      FUZZ_CHECK(!closed);  // nothing after Close
-      for (std::size_t i = 0; i < actions.size(); ++i) {
-        FUZZ_CHECK(!closed);
-        std::visit([&](auto& a) { carry_out(session, a); }, actions[i]);
-      }
-    }
-  }
+  void drain(Session& session) { postroom::fuzz::drain(*this, session); }
 
   void carry_out(Session&, Send& a) {
     check_send(a.bytes);

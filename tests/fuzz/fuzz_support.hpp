@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 // Aborts with the failed condition: libFuzzer and the replay driver both treat that as a crash
@@ -121,6 +122,20 @@ inline std::size_t longest_line(std::string_view bytes) {
     bytes.remove_prefix(len);
   }
   return longest;
+}
+
+// Carries out a session's actions until it has none left, checking that nothing follows
+// Close. `host` provides carry_out(session, action) for each action type and a `closed` flag.
+template <class Host, class Session>
+void drain(Host& host, Session& session) {
+  while (true) {
+    auto actions = session.take_actions();
+    if (actions.empty()) return;
+    for (auto& action : actions) {
+      FUZZ_CHECK(!host.closed);  // Close is always the last action
+      std::visit([&](auto& a) { host.carry_out(session, a); }, action);
+    }
+  }
 }
 
 }  // namespace postroom::fuzz
