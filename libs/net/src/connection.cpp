@@ -180,6 +180,11 @@ void Connection::write(std::string_view bytes) {
   flush_tls();
 }
 
+void Connection::write_owned(std::string&& bytes) {
+  if (tls_) return write(std::string_view(bytes));
+  if (tcp_ && !bytes.empty()) write_raw(std::move(bytes));
+}
+
 void Connection::flush_tls() {
   if (!tls_) return;
   std::string out = tls_->take_outgoing();

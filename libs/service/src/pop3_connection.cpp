@@ -89,7 +89,7 @@ void Pop3Connection::pump() {
   // batch's answers) leave in one write: one syscall instead of several.
   std::string out;
   auto flush = [&] {
-    if (!out.empty()) connection_->write(out);
+    if (!out.empty()) connection_->write_owned(std::move(out));
     out.clear();
   };
   for (auto& action : session_->take_actions()) {
@@ -246,7 +246,11 @@ void Pop3Connection::read_next_chunk() {
           auto ahead = store::read_chunks(db, next, 0, left);
           if (!ahead || !ahead->complete) break;
           std::string whole;
-          for (auto& chunk : ahead->chunks) whole += chunk;
+          if (ahead->chunks.size() == 1) {
+            whole = std::move(ahead->chunks.front());  // the usual case: no copy
+          } else {
+            for (auto& chunk : ahead->chunks) whole += chunk;
+          }
           if (whole.size() > left) break;
           left -= whole.size();
           read->ahead.emplace_back(next, std::move(whole));

@@ -38,6 +38,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start(ConnectionEvents events);
   void write(std::string_view bytes);
+  // write() that hands over the string: without TLS it becomes the write's own buffer.
+  void write_owned(std::string&& bytes);
   std::size_t pending_write_bytes() const { return pending_bytes_; }
   // The owner's flow control. While a TLS handshake runs the connection reads anyway
   // (handshake bytes are not the owner's data) and pauses once it completes.
