@@ -832,8 +832,9 @@ def run_pop3(args, report, work, postroom_bins):
             say("pop3 warm-up %s: %d msgs in %.2fs" % (s.name, m, t1 - t0))
             if m != nbox * nmsg:
                 raise RuntimeError("%s: %d messages retrieved, expected %d" % (s.name, m, nbox * nmsg))
-        time.sleep(1)
-        # idle RSS
+        # idle RSS, 2 s after the last client left (postroom gives memory back 1 s after its
+        # last session ends; Dovecot's pop3 processes exit with their sessions)
+        time.sleep(2)
         idle = {}
         for s in servers:
             with Sampler(s.cg) as sm:

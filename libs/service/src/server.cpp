@@ -198,6 +198,10 @@ void Server::schedule_trim(std::uint64_t ms) {
   // Freed memory goes back to the system every 30 s (and 1 s after the last session ends),
   // so a burst of messages or logins does not leave the idle daemon large.
   trim_->start(ms, [this] {
+    // SQLite's page caches first, so their pages are among what the trim returns (the
+    // writer frees its own between transactions, for the next trim).
+    if (reads_) reads_->release_memory();
+    if (writer_) writer_->release_memory();
     ::malloc_trim(0);
     schedule_trim(30000);
   });

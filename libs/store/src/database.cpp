@@ -143,6 +143,10 @@ Result<Statement> Database::prepare(std::string_view sql) {
   return statement;
 }
 
+void Database::release_memory() {
+  sqlite3_db_release_memory(db_.get());
+}
+
 Result<void> Database::exec(const std::string& sql) {
   char* message = nullptr;
   if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {

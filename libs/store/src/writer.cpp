@@ -46,6 +46,14 @@ void Writer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Writer::release_memory() {
+  {
+    std::lock_guard lock(mutex_);
+    release_wanted_ = true;
+  }
+  wanted_.notify_one();
+}
+
 std::size_t Writer::in_flight() const {
   std::lock_guard lock(mutex_);
   return in_flight_;
@@ -61,8 +69,14 @@ void Writer::run() {
     std::deque<Job> batch;
     {
       std::unique_lock lock(mutex_);
-      wanted_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) return;  // stopping, and everything is done
+      wanted_.wait(lock, [this] { return stopping_ || release_wanted_ || !pending_.empty(); });
+      if (pending_.empty()) {
+        if (stopping_) return;  // everything is done
+        release_wanted_ = false;
+        lock.unlock();
+        db_.release_memory();  // between transactions: the connection is ours alone
+        continue;
+      }
       while (!pending_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(pending_.front()));
         pending_.pop_front();
@@ -122,6 +136,11 @@ Result<void> ReadPool::with(const std::function<Result<void>(Database&)>& read) 
   std::lock_guard lock(mutex_);
   idle_.push_back(std::move(db));
   return result;
+}
+
+void ReadPool::release_memory() {
+  std::lock_guard lock(mutex_);  // idle connections stay idle meanwhile
+  for (auto& db : idle_) db->release_memory();
 }
 
 }  // namespace postroom::store

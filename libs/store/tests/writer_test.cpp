@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -138,4 +140,75 @@ TEST_CASE("store writer: stop finishes every submitted job") {
     writer.run_completions();
   }
   CHECK(done == 20);
+}
+
+namespace {
+int cache_used(Database& db) {
+  int current = 0;
+  int highwater = 0;
+  sqlite3_db_status(db.handle(), SQLITE_DBSTATUS_CACHE_USED, &current, &highwater, 0);
+  return current;
+}
+}  // namespace
+
+TEST_CASE("store writer: release_memory frees the page caches, and the connections go on working") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  Writer writer(std::move(*db), nullptr);
+  ReadPool readers(dir.db());
+  // 400 KiB of message: enough pages that a read fills a cache of some size.
+  std::string chunk(100 * 1024, 'x');
+  std::int64_t content_id = 0;
+  writer.submit(
+      [&](Database& d) -> Result<void> {
+        auto content = create_content(d);
+        if (!content) return std::unexpected(content.error());
+        content_id = *content;
+        for (int seq = 0; seq < 4; ++seq) {
+          if (auto r = append_chunk(d, *content, seq, chunk); !r) return r;
+        }
+        auto stored = complete_content(d, *content, 4 * chunk.size(), 4 * chunk.size(), {alice},
+                                       std::nullopt);
+        if (!stored) return std::unexpected(stored.error());
+        return {};
+      },
+      nullptr);
+  drain(writer);
+
+  auto read_all = [&](Database& d) -> Result<void> {
+    auto batch = read_chunks(d, content_id, 0, 1 << 20);
+    if (!batch) return std::unexpected(batch.error());
+    if (!batch->complete || batch->chunks.size() != 4) return fail("incomplete read");
+    return {};
+  };
+  int filled = 0;
+  REQUIRE(readers.with([&](Database& d) -> Result<void> {
+    auto r = read_all(d);
+    filled = cache_used(d);
+    return r;
+  }));
+  CHECK(filled > 100 * 1024);
+
+  readers.release_memory();
+  int after = -1;
+  REQUIRE(readers.with([&](Database& d) -> Result<void> {
+    after = cache_used(d);  // before reading anything again
+    return read_all(d);     // and still a working connection
+  }));
+  CHECK(after < filled / 4);
+
+  // The writer frees its cache between transactions; a job after that still commits.
+  writer.release_memory();
+  bool committed = false;
+  writer.submit(
+      [alice](Database& d) -> Result<void> {
+        auto box = list_mailbox(d, alice);
+        if (!box) return std::unexpected(box.error());
+        if (box->size() != 1) return fail("mailbox lost its message");
+        return {};
+      },
+      [&](Result<void> r) { committed = bool(r); });
+  drain(writer);
+  CHECK(committed);
 }

@@ -79,6 +79,8 @@ class Database {
 
   std::int64_t last_insert_id() const;
   int changes() const;
+  // Frees the page cache pages it can (the idle daemon gives them back to the system).
+  void release_memory();
   sqlite3* handle() const { return db_.get(); }
 
  private:

@@ -36,6 +36,9 @@ class Writer {
   // Finishes every submitted job, joins the thread. Completions remain for run_completions.
   void stop();
 
+  // Asks the writer thread to free its connection's page cache once it has no job.
+  void release_memory();
+
   std::size_t in_flight() const;  // submitted and not yet completed
   std::uint64_t batches() const;  // commits so far (for tests and benchmarks)
 
@@ -57,6 +60,7 @@ class Writer {
   std::size_t in_flight_ = 0;
   std::uint64_t batches_ = 0;
   bool stopping_ = false;
+  bool release_wanted_ = false;
   std::thread thread_;
 };
 
@@ -66,6 +70,8 @@ class ReadPool {
   explicit ReadPool(std::filesystem::path file) : file_(std::move(file)) {}
   // Runs `read` with a connection of its own; safe from any thread.
   Result<void> with(const std::function<Result<void>(Database&)>& read);
+  // Frees the page caches of the connections not in use.
+  void release_memory();
 
  private:
   std::filesystem::path file_;
