@@ -9,6 +9,7 @@
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/store/messages.hpp"
+#include "read_ahead.hpp"
 
 namespace postroom::service {
 
@@ -16,9 +17,6 @@ namespace {
 // Stop fetching message chunks while this much is still waiting for the socket; also the
 // most one read brings in for the message being sent.
 constexpr std::size_t kHighWater = 256 * 1024;
-// Read-ahead of whole following messages: at most this many bytes and messages per session.
-constexpr std::size_t kReadAheadBytes = 256 * 1024;
-constexpr std::size_t kReadAheadMessages = 32;
 }  // namespace
 
 Pop3Connection::Pop3Connection(Context& context, std::shared_ptr<net::Connection> connection,
@@ -27,10 +25,13 @@ Pop3Connection::Pop3Connection(Context& context, std::shared_ptr<net::Connection
       connection_(std::move(connection)),
       implicit_tls_(implicit_tls),
       id_(context.new_session_id()),
-      idle_(context.loop) {
+      idle_(context.loop),
+      read_ahead_(std::make_unique<ReadAhead>()) {
   timestamp_ = "<" + std::to_string(::getpid()) + "." + id_ + "." + store::random_token(5) + "@" +
                context_.config->hostname + ">";
 }
+
+Pop3Connection::~Pop3Connection() = default;
 
 void Pop3Connection::start() {
   auto self = shared_from_this();
@@ -179,24 +180,23 @@ void Pop3Connection::load_maildrop(std::int64_t account_id) {
           return s->pump();
         }
         std::vector<pop3::MessageInfo> maildrop;
+        std::vector<std::int64_t> contents_in_order;
         maildrop.reserve(entries->size());
+        contents_in_order.reserve(entries->size());
         for (auto& e : *entries) {
           s->content_of_[e.delivery_id] = e.content_id;
-          s->position_of_[e.content_id] = s->contents_in_order_.size();
-          s->contents_in_order_.push_back(e.content_id);
+          contents_in_order.push_back(e.content_id);
           maildrop.push_back({e.delivery_id, e.pop3_size, e.uidl});
         }
+        s->read_ahead_->set_order(std::move(contents_in_order));
         s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(maildrop));
         s->pump();
       });
 }
 
 void Pop3Connection::retrieve(std::int64_t content_id) {
-  if (auto it = read_ahead_.find(content_id); it != read_ahead_.end()) {
-    std::string message = std::move(it->second);
-    read_ahead_bytes_ -= message.size();
-    read_ahead_.erase(it);
-    session_->on_content(message);
+  if (auto message = read_ahead_->take(content_id)) {
+    session_->on_content(*message);
     session_->on_content_end();
     return pump();
   }
@@ -213,63 +213,35 @@ void Pop3Connection::read_next_chunk() {
     return pump();
   }
   transfer_->reading = true;
-  struct Read {
-    store::ChunkBatch batch;
-    std::vector<std::pair<std::int64_t, std::string>> ahead;  // whole following messages
-  };
-  auto read = std::make_shared<Read>();
   std::int64_t content = transfer_->content_id;
   std::int64_t seq = transfer_->next_seq;
-  // Read ahead only from the start of a message, only messages not read yet, and only
-  // within the budget; a message that does not fit whole is left for its own RETR.
-  std::vector<std::int64_t> candidates;
-  std::size_t budget =
-      kReadAheadBytes > read_ahead_bytes_ ? kReadAheadBytes - read_ahead_bytes_ : 0;
-  if (seq == 0 && budget > 0) {
-    auto at = position_of_.find(content);
-    std::size_t next = at == position_of_.end() ? contents_in_order_.size() : at->second + 1;
-    for (; next < contents_in_order_.size() && candidates.size() < kReadAheadMessages; ++next) {
-      if (!read_ahead_.contains(contents_in_order_[next]))
-        candidates.push_back(contents_in_order_[next]);
-    }
-  }
+  // From the start of a message, the following ones come along in the same trip.
+  ReadAhead::Plan plan;
+  if (seq == 0) plan = read_ahead_->plan_after(content);
+  struct Read {
+    store::ChunkBatch batch;
+    ReadAhead::Messages ahead;
+  };
+  auto read = std::make_shared<Read>();
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
   context_.read(
-      [content, seq, read, candidates = std::move(candidates),
-       budget](store::Database& db) -> Result<void> {
+      [content, seq, read, plan = std::move(plan)](store::Database& db) -> Result<void> {
         auto batch = store::read_chunks(db, content, seq, kHighWater);
         if (!batch) return std::unexpected(batch.error());
         read->batch = std::move(*batch);
-        std::size_t left = budget;
-        for (auto next : candidates) {
-          if (!read->batch.complete || left == 0) break;
-          auto ahead = store::read_chunks(db, next, 0, left);
-          if (!ahead || !ahead->complete) break;
-          std::string whole;
-          if (ahead->chunks.size() == 1) {
-            whole = std::move(ahead->chunks.front());  // the usual case: no copy
-          } else {
-            for (auto& chunk : ahead->chunks) whole += chunk;
-          }
-          if (whole.size() > left) break;
-          left -= whole.size();
-          read->ahead.emplace_back(next, std::move(whole));
-        }
+        if (read->batch.complete) read_whole(db, plan, read->ahead);
         return {};
       },
       [weak, read](Result<void> r) {
         auto s = weak.lock();
         if (!s || !s->transfer_ || s->connection_->closed()) return;
+        s->read_ahead_->add(std::move(read->ahead));
         s->transfer_->reading = false;
         if (!r) {
           log_line("session=", s->id_, " message read failed: ", r.error().message);
           s->transfer_.reset();
           s->session_->on_content_failed();
           return s->pump();
-        }
-        for (auto& [id, message] : read->ahead) {
-          s->read_ahead_bytes_ += message.size();
-          s->read_ahead_.emplace(id, std::move(message));
         }
         for (const auto& chunk : read->batch.chunks) s->session_->on_content(chunk);
         s->transfer_->next_seq += static_cast<std::int64_t>(read->batch.chunks.size());

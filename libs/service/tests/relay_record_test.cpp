@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "../../store/tests/temp_dir.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/database.hpp"
 #include "postroom/store/messages.hpp"
@@ -16,15 +17,6 @@ using namespace postroom::service;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char name[] = "/tmp/postroom-relay-test-XXXXXX";
-    path = mkdtemp(name);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 config::Config test_config() {
   config::Config config;

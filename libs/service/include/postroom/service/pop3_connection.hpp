@@ -14,10 +14,12 @@
 namespace postroom::service {
 
 struct Context;
+class ReadAhead;
 
 class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Connection> {
  public:
   Pop3Connection(Context& context, std::shared_ptr<net::Connection> connection, bool implicit_tls);
+  ~Pop3Connection() override;
   void start() override;
   void shutdown() override;
   void abort() override { connection_->close("shutdown deadline"); }
@@ -42,12 +44,7 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   net::Timer idle_;
   std::optional<std::int64_t> locked_account_;
   std::unordered_map<std::int64_t, std::int64_t> content_of_;  // delivery id -> content id
-  std::vector<std::int64_t> contents_in_order_;                // maildrop order, for read-ahead
-  std::unordered_map<std::int64_t, std::size_t> position_of_;  // content id -> its index above
-  // Whole small messages read ahead with the one before them: clients RETR in order, and one
-  // thread-pool trip for several messages costs far less than one trip each.
-  std::unordered_map<std::int64_t, std::string> read_ahead_;
-  std::size_t read_ahead_bytes_ = 0;
+  std::unique_ptr<ReadAhead> read_ahead_;
   // The message being streamed by RETR/TOP.
   struct Transfer {
     std::int64_t content_id = 0;

@@ -1,0 +1,59 @@
+// Whole small messages read before the client asks for them (POP3 RETR in maildrop order).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace postroom::store {
+class Database;
+}
+
+namespace postroom::service {
+
+// Clients fetch in maildrop order, and one thread-pool trip for several messages costs far
+// less than a trip each. This keeps what was read ahead (within a byte budget per session)
+// and says what to read next; the reads themselves are the caller's (read_whole below, on
+// a pool thread, along with the message a RETR asked for). Reading on in the background
+// before the held messages run out was tried: on 2 cores the extra pool trips cost more
+// than the waits they hid (median RETR latency 58 -> 74 us).
+class ReadAhead {
+ public:
+  static constexpr std::size_t kBytes = 256 * 1024;
+  static constexpr std::size_t kMessages = 32;
+
+  struct Plan {
+    std::vector<std::int64_t> contents;  // in maildrop order
+    std::size_t budget = 0;              // bytes that may still be held
+    bool empty() const { return contents.empty(); }
+  };
+  using Messages = std::vector<std::pair<std::int64_t, std::string>>;
+
+  void set_order(std::vector<std::int64_t> contents_in_order);
+
+  // The message, handed over, if it was read ahead.
+  std::optional<std::string> take(std::int64_t content);
+  // The messages after `content` not held yet, within the budget; empty once it is spent.
+  Plan plan_after(std::int64_t content) const;
+  // What a plan's read brought (possibly fewer than planned) is held.
+  void add(Messages messages);
+
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  std::vector<std::int64_t> order_;
+  std::unordered_map<std::int64_t, std::size_t> position_of_;  // content id -> index in order_
+  std::unordered_map<std::int64_t, std::string> held_;
+  std::size_t bytes_ = 0;
+};
+
+// Reads the plan's messages whole, in order, into `out`; stops at the first one that is
+// larger than what is left of the budget, or fails to read: its own RETR reads it then
+// (and reports a failure to the client).
+void read_whole(store::Database& db, const ReadAhead::Plan& plan, ReadAhead::Messages& out);
+
+}  // namespace postroom::service
