@@ -86,9 +86,14 @@ Result<void> Server::open_store() {
   relay_->start();
   trim_ = std::make_unique<net::Timer>(loop_);
   schedule_trim(30000);
-  for (const auto& [name, listener] : listeners_)
-    log_line("listening ", name, " ", listener->bound().str());
+  for (const auto& [name, endpoint] : bound()) log_line("listening ", name, " ", endpoint.str());
   return {};
+}
+
+std::vector<std::pair<std::string, Endpoint>> Server::bound() const {
+  std::vector<std::pair<std::string, Endpoint>> out;
+  for (const auto& [name, listener] : listeners_) out.emplace_back(name, listener->bound());
+  return out;
 }
 
 void Server::accept(const std::string& listener, std::shared_ptr<net::Connection> connection) {

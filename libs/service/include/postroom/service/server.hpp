@@ -32,6 +32,9 @@ class Server {
   void reload(std::shared_ptr<const config::Config> config);
   // SIGTERM: stop accepting, end sessions, drain the writer; the loop then runs dry.
   void stop();
+  // Each listener's name ("smtp", "pop3", ...) and address, with the real port when the
+  // config said :0.
+  std::vector<std::pair<std::string, Endpoint>> bound() const;
 
  private:
   void accept(const std::string& listener, std::shared_ptr<net::Connection> connection);
