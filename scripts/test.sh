@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds postroom twice (normal, and ASan+UBSan) and runs every
-# unit and integration test through ctest in both builds.
+# unit and integration test through ctest in both builds, then a smoke run of tests/bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -21,4 +21,10 @@ run_build build
 echo "== sanitizer build (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_build build-asan -DPOSTROOM_SANITIZE=ON
+echo "== benchmark smoke run (tests/bench works; it asserts no timing)"
+if [[ $(id -u) -eq 0 ]]; then
+  bash tests/bench/run.sh --smoke
+else
+  echo "skipped: tests/bench/run.sh needs root (smtp-source, cgroups)"
+fi
 echo "all tests passed"

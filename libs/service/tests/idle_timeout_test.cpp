@@ -76,6 +76,12 @@ class Client {
     REQUIRE(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
             static_cast<ssize_t>(bytes.size()));
   }
+  // Sends `line`, then reads until `want` arrives.
+  bool command(const std::string& line, const std::string& want,
+               std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    send(line);
+    return read_until(want, limit);
+  }
   // Reads until `want` has arrived (true), the peer closes or `limit` passes (false).
   bool read_until(const std::string& want, std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
@@ -159,12 +165,9 @@ TEST_CASE("idle timeout: POP3 autologout closes without UPDATE, so DELE is undon
     RunningServer server(office.config);
     Client pop3(server.port("pop3"));
     REQUIRE(pop3.read_until("+OK", 5s));
-    pop3.send("USER alice@example.test");
-    REQUIRE(pop3.read_until("+OK", 5s));
-    pop3.send(std::string("PASS ") + kPassword);
-    REQUIRE(pop3.read_until("maildrop", 10s));
-    pop3.send("DELE 1");
-    REQUIRE(pop3.read_until("deleted", 5s));
+    REQUIRE(pop3.command("USER alice@example.test", "+OK"));
+    REQUIRE(pop3.command(std::string("PASS ") + kPassword, "maildrop", 10s));
+    REQUIRE(pop3.command("DELE 1", "deleted"));
     auto before = pop3.received().size();
     // Silent past the 1 s timeout: the server closes, saying nothing more (RFC 1939 §3).
     CHECK(pop3.closed_within(5s));
@@ -178,8 +181,7 @@ TEST_CASE("idle timeout: SMTP answers 421 4.4.2 and closes a silent client") {
   RunningServer server(office.config);
   Client smtp(server.port("smtp"));
   REQUIRE(smtp.read_until("220 ", 5s));
-  smtp.send("EHLO client.example.test");
-  REQUIRE(smtp.read_until("250 ", 5s));
+  REQUIRE(smtp.command("EHLO client.example.test", "250 "));
   CHECK(smtp.read_until("421 4.4.2", 5s));
   CHECK(smtp.closed_within(5s));
 }
@@ -198,9 +200,7 @@ TEST_CASE("idle timeout: a client that keeps talking is not cut off") {
     pop3.send("NOOP");
   }
   std::this_thread::sleep_for(100ms);
-  smtp.send("QUIT");
-  pop3.send("QUIT");
-  CHECK(smtp.read_until("221 ", 5s));
-  CHECK(pop3.read_until("+OK postroom signing off", 5s));
+  CHECK(smtp.command("QUIT", "221 "));
+  CHECK(pop3.command("QUIT", "+OK postroom signing off"));
   CHECK(smtp.received().find("421") == std::string::npos);
 }

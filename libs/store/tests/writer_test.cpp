@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "postroom/store/accounts.hpp"
@@ -24,6 +25,20 @@ void drain(Writer& writer) {
   }
   writer.run_completions();
 }
+
+// A store holding one account, with its writer and a read pool.
+struct StoreWithAlice {
+  TempDir dir;
+  std::int64_t alice = 0;
+  std::optional<Writer> writer;
+  ReadPool readers{dir.db()};  // opens connections only when used
+
+  StoreWithAlice() {
+    auto db = Database::open(dir.db());
+    alice = *add_account(*db, "alice@example.test", "h");
+    writer.emplace(std::move(*db), nullptr);
+  }
+};
 }  // namespace
 
 TEST_CASE("store writer: a burst of jobs shares commits, and each completes once") {
@@ -75,11 +90,10 @@ TEST_CASE("store writer: a failing job is rolled back alone") {
 }
 
 TEST_CASE("store writer: readers on other threads see committed data while writes go on") {
-  TempDir dir;
-  auto db = Database::open(dir.db());
-  auto alice = *add_account(*db, "alice@example.test", "h");
-  Writer writer(std::move(*db), nullptr);
-  ReadPool readers(dir.db());
+  StoreWithAlice store;
+  auto alice = store.alice;
+  Writer& writer = *store.writer;
+  ReadPool& readers = store.readers;
   std::atomic<bool> stop = false;
   std::atomic<int> reads = 0;
   std::atomic<bool> read_failed = false;
@@ -152,11 +166,10 @@ int cache_used(Database& db) {
 }  // namespace
 
 TEST_CASE("store writer: release_memory frees the page caches, and the connections go on working") {
-  TempDir dir;
-  auto db = Database::open(dir.db());
-  auto alice = *add_account(*db, "alice@example.test", "h");
-  Writer writer(std::move(*db), nullptr);
-  ReadPool readers(dir.db());
+  StoreWithAlice store;
+  auto alice = store.alice;
+  Writer& writer = *store.writer;
+  ReadPool& readers = store.readers;
   // 400 KiB of message: enough pages that a read fills a cache of some size.
   std::string chunk(100 * 1024, 'x');
   std::int64_t content_id = 0;
