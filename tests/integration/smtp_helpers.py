@@ -4,11 +4,11 @@ trace headers, and store queries through the sqlite3 CLI."""
 import hashlib
 import poplib
 import re
-import socket
 import subprocess
 import time
 
 from conftest import DOMAIN, PASSWORD
+from line_client import LineClient
 
 ALICE = "alice@%s" % DOMAIN
 
@@ -17,31 +17,14 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class Raw:
+class Raw(LineClient):
     """A raw SMTP client socket that reads whole replies (multi-line aware)."""
-
-    def __init__(self, port, host="127.0.0.1", source=None, timeout=30):
-        self.sock = socket.create_connection((host, port), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
-        self.buf = b""
-
-    def send(self, data: bytes):
-        self.sock.sendall(data)
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed; pending %r" % self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
 
     def reply(self):
         """One reply: (code, text of all lines joined by newlines)."""
         lines = []
         while True:
-            line = self._line()
+            line = self.line()
             lines.append(line[4:].decode("latin-1"))
             if len(line) < 4 or line[3:4] != b"-":
                 return int(line[:3]), "\n".join(lines)
@@ -49,29 +32,6 @@ class Raw:
     def cmd(self, line: str):
         self.send(line.encode() + b"\r\n")
         return self.reply()
-
-    def closed_by_peer(self, timeout=15):
-        """True when the server closes the connection (EOF or reset) within the deadline."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def pop3_messages(daemon, user=ALICE, password=PASSWORD):

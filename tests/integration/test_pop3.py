@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import DOMAIN, PASSWORD
+from line_client import LineClient
 
 ALICE = "alice@" + DOMAIN
 TIMESTAMP = re.compile(rb"<[^<>@\s]+@mail\.example\.test>")
@@ -24,30 +25,12 @@ UIDL_CHARS = re.compile(r"^[\x21-\x7e]{1,70}$")
 
 # --- helpers -------------------------------------------------------------------------------
 
-class Raw:
-    """A POP3 client on a plain socket, so tests see the exact octets the server sends.
-
-    `source` binds the client to another loopback address (127.0.0.x): the per-address
-    login-failure delay then starts from zero for that test."""
+class Raw(LineClient):
+    """A POP3 client on a plain socket; the greeting is read on connect."""
 
     def __init__(self, daemon, source=None, timeout=30):
-        self.sock = socket.create_connection(("127.0.0.1", daemon.ports["pop3"]), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
-        self.buf = b""
+        super().__init__(daemon.ports["pop3"], source=source, timeout=timeout)
         self.greeting = self.line()
-
-    def send(self, data):
-        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
-
-    def line(self):
-        """One reply line without its CRLF; AssertionError at end of stream."""
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise AssertionError("connection closed; unread %r" % self.buf)
-            self.buf += data
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
 
     def cmd(self, text):
         self.send(text + "\r\n")
@@ -72,27 +55,6 @@ class Raw:
         reply = self.cmd("PASS " + password)
         assert reply.startswith(b"+OK"), reply
         return self
-
-    def closed(self, timeout=30):
-        """True when the server closes the connection (after any unread bytes)."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
-                    return True
-                self.buf += data
-        except (ConnectionResetError, socket.timeout):
-            return False
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def deliver(daemon, message, rcpt=ALICE, sender="bob@remote.test"):
@@ -242,7 +204,7 @@ def test_commands_in_the_wrong_state_and_bad_arguments_get_err_and_the_session_g
             assert raw.cmd(command).startswith(b"-ERR"), command
         assert raw.cmd("stat").startswith(b"+OK 1 ")
         assert raw.cmd("QUIT").startswith(b"+OK")
-        assert raw.closed()
+        assert raw.closed_by_peer()
 
 
 def test_twenty_bad_commands_in_a_row_end_the_session(daemon):
@@ -250,7 +212,7 @@ def test_twenty_bad_commands_in_a_row_end_the_session(daemon):
         raw.send("BOGUS\r\n" * 20)
         replies = [raw.line() for _ in range(20)]
         assert all(r.startswith(b"-ERR") for r in replies)
-        assert raw.closed()
+        assert raw.closed_by_peer()
 
 
 def test_quit_in_authorization_closes_and_the_per_ip_limit_answers_sys_temp(make_daemon):
@@ -259,7 +221,7 @@ def test_quit_in_authorization_closes_and_the_per_ip_limit_answers_sys_temp(make
     d.start()
     with Raw(d) as raw:
         assert raw.cmd("QUIT").startswith(b"+OK")
-        assert raw.closed()
+        assert raw.closed_by_peer()
     first, second = Raw(d), Raw(d)
     try:
         with socket.create_connection(("127.0.0.1", d.ports["pop3"]), timeout=30) as third:
@@ -336,7 +298,7 @@ def test_pipelined_commands_get_their_replies_in_order(daemon):
         assert raw.line().startswith(b"+OK")  # RSET
         assert raw.line().startswith(b"+OK 1 ")  # LIST 1
         assert raw.line().startswith(b"+OK")  # QUIT
-        assert raw.closed()
+        assert raw.closed_by_peer()
     with Raw(daemon) as raw:
         assert raw.login().cmd("STAT").startswith(b"+OK 2 ")  # RSET undid the DELE
 
@@ -380,7 +342,7 @@ def test_unknown_user_and_wrong_password_get_the_same_reply_and_three_failures_c
         assert unknown.startswith(b"-ERR [AUTH]") and unknown == wrong
         assert raw.cmd("USER " + ALICE).startswith(b"+OK")
         assert raw.cmd("PASS still wrong").startswith(b"-ERR [AUTH]")
-        assert raw.closed()
+        assert raw.closed_by_peer()
     with Raw(daemon, source="127.0.0.3") as raw:
         assert raw.login().cmd("STAT").startswith(b"+OK")
 

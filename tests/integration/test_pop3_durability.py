@@ -85,7 +85,7 @@ def test_sigterm_during_a_session_deletes_nothing(daemon):
     assert raw.cmd("DELE 1").startswith(b"+OK")
     assert raw.cmd("DELE 3").startswith(b"+OK")
     assert daemon.stop(signal.SIGTERM) == 0
-    assert raw.closed()
+    assert raw.closed_by_peer()
     raw.close()
     daemon.start()
     with Raw(daemon) as raw:
@@ -125,7 +125,7 @@ def test_disconnect_and_sigterm_in_the_middle_of_a_retr(daemon):
     assert raw.line().startswith(b"+OK")
     raw.sock.recv(65536)
     assert daemon.stop(signal.SIGTERM) == 0  # shutdown with a read and writes in flight
-    assert raw.closed()
+    assert raw.closed_by_peer()
     raw.close()
     daemon.start()
     with Raw(daemon) as raw:
