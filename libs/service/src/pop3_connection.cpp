@@ -10,6 +10,7 @@
 #include "postroom/service/context.hpp"
 #include "postroom/store/messages.hpp"
 #include "read_ahead.hpp"
+#include "session_wiring.hpp"
 
 namespace postroom::service {
 
@@ -45,37 +46,27 @@ void Pop3Connection::start() {
   session_.emplace(std::move(params));
   log_line("session=", id_, " pop3 connect peer=", connection_->peer_ip(),
            " port=", connection_->local_port());
-  std::weak_ptr<Pop3Connection> weak = self;
-  connection_->start({
-      .on_data =
-          [weak](std::string_view bytes) {
-            if (auto s = weak.lock()) s->on_data(bytes);
-          },
-      .on_drain =
-          [weak] {
-            if (auto s = weak.lock(); s && s->transfer_) s->read_next_chunk();
-          },
-      .on_tls_ready =
-          [weak] {
-            auto s = weak.lock();
-            if (!s || s->implicit_tls_) return;
-            s->session_->on_tls_started();
-            s->pump();
-          },
-      .on_close = [self](const std::string& reason) { self->on_closed(reason); },
-  });
+  auto events = session_events(self, implicit_tls_);
+  events.on_drain = [weak = std::weak_ptr<Pop3Connection>(self)] {
+    if (auto s = weak.lock(); s && s->transfer_) s->read_next_chunk();
+  };
+  connection_->start(std::move(events));
   touch();
   pump();
 }
 
+void Pop3Connection::on_tls_started() {
+  session_->on_tls_started();
+  pump();
+}
+
 void Pop3Connection::touch() {
-  std::weak_ptr<Pop3Connection> weak = shared_from_this();
-  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-      context_.config->limits.pop3_idle_timeout);
-  idle_.start(static_cast<std::uint64_t>(timeout.count()), [weak] {
-    // RFC 1939 §3: the autologout timer closes without entering UPDATE (seed S10).
-    if (auto s = weak.lock()) s->connection_->close("idle timeout");
-  });
+  restart_idle_timer(idle_, context_.config->limits.pop3_idle_timeout, shared_from_this());
+}
+
+void Pop3Connection::on_idle() {
+  // RFC 1939 §3: the autologout timer closes without entering UPDATE (seed S10).
+  connection_->close("idle timeout");
 }
 
 void Pop3Connection::on_data(std::string_view bytes) {

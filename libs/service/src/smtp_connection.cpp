@@ -8,6 +8,7 @@
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/store/accounts.hpp"
+#include "session_wiring.hpp"
 
 namespace postroom::service {
 
@@ -48,34 +49,23 @@ void SmtpConnection::start() {
   sink_.on_chunk_written = [weak] {
     if (auto s = weak.lock()) s->update_reading();
   };
-  connection_->start({
-      .on_data =
-          [weak](std::string_view bytes) {
-            if (auto s = weak.lock()) s->on_data(bytes);
-          },
-      .on_tls_ready =
-          [weak] {
-            auto s = weak.lock();
-            if (!s || s->implicit_tls_) return;
-            s->session_->on_tls_started();
-            s->pump();
-          },
-      .on_close = [self](const std::string& reason) { self->on_closed(reason); },
-  });
+  connection_->start(session_events(self, implicit_tls_));
   touch();
   pump();
 }
 
+void SmtpConnection::on_tls_started() {
+  session_->on_tls_started();
+  pump();
+}
+
 void SmtpConnection::touch() {
-  std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-      context_.config->limits.smtp_idle_timeout);
-  idle_.start(static_cast<std::uint64_t>(timeout.count()), [weak] {
-    if (auto s = weak.lock()) {
-      s->session_->on_idle_timeout();
-      s->pump();
-    }
-  });
+  restart_idle_timer(idle_, context_.config->limits.smtp_idle_timeout, shared_from_this());
+}
+
+void SmtpConnection::on_idle() {
+  session_->on_idle_timeout();  // 421 4.4.2, then close
+  pump();
 }
 
 void SmtpConnection::on_data(std::string_view bytes) {

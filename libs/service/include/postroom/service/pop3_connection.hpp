@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "postroom/base/units.hpp"
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/pop3/session.hpp"
@@ -33,7 +34,13 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   void read_next_chunk();
   void update(std::vector<std::int64_t> ids);
   void on_closed(const std::string& reason);
+  void on_tls_started();
+  void on_idle();
   void touch();  // restarts the idle timer
+  template <class Owner>
+  friend net::ConnectionEvents session_events(const std::shared_ptr<Owner>&, bool);
+  template <class Owner>
+  friend void restart_idle_timer(net::Timer&, Seconds, const std::shared_ptr<Owner>&);
 
   Context& context_;
   std::shared_ptr<net::Connection> connection_;

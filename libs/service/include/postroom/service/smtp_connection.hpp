@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "postroom/base/units.hpp"
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/service/message_sink.hpp"
@@ -32,7 +33,13 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   void commit();
   void update_reading();
   void on_closed(const std::string& reason);
-  void touch();
+  void on_tls_started();
+  void on_idle();
+  void touch();  // restarts the idle timer
+  template <class Owner>
+  friend net::ConnectionEvents session_events(const std::shared_ptr<Owner>&, bool);
+  template <class Owner>
+  friend void restart_idle_timer(net::Timer&, Seconds, const std::shared_ptr<Owner>&);
 
   Context& context_;
   std::shared_ptr<net::Connection> connection_;
