@@ -217,6 +217,8 @@ void Pop3Connection::read_next_chunk() {
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
   context_.read(
       [content, seq, read, plan = std::move(plan)](store::Database& db) -> Result<void> {
+        auto snapshot = store::ReadTransaction::begin(db);  // one for the read-ahead's statements
+        if (!snapshot) return std::unexpected(snapshot.error());
         auto batch = store::read_chunks(db, content, seq, kHighWater);
         if (!batch) return std::unexpected(batch.error());
         read->batch = std::move(*batch);

@@ -173,6 +173,15 @@ Transaction::~Transaction() {
   if (db_) (void)db_->exec("ROLLBACK");
 }
 
+Result<ReadTransaction> ReadTransaction::begin(Database& db) {
+  if (auto r = db.exec("BEGIN"); !r) return std::unexpected(r.error());
+  return ReadTransaction(db);
+}
+
+ReadTransaction::~ReadTransaction() {
+  if (db_) (void)db_->exec("ROLLBACK");
+}
+
 Result<void> Transaction::commit() {
   auto r = db_->exec("COMMIT");
   if (!r) return r;  // The destructor rolls back what could not be committed.

@@ -132,14 +132,7 @@ Result<void> ReadPool::with(const std::function<Result<void>(Database&)>& read) 
     if (auto r = opened->exec("PRAGMA cache_size=-512"); !r) return std::unexpected(r.error());
     db = std::make_unique<Database>(std::move(*opened));
   }
-  // One read transaction for the whole call: a consistent snapshot across its statements,
-  // and one WAL lock/check instead of one per statement (a POP3 read-ahead of 25 small
-  // messages ran 25 statements: ~1 fstat and 0.7 fcntl per message).
-  Result<void> result = db->exec("BEGIN");
-  if (result) {
-    result = read(*db);
-    if (!db->exec(result ? "COMMIT" : "ROLLBACK")) (void)db->exec("ROLLBACK");
-  }
+  auto result = read(*db);
   std::lock_guard lock(mutex_);
   idle_.push_back(std::move(db));
   return result;

@@ -74,6 +74,29 @@ TEST_CASE("store: a transaction not committed is rolled back") {
   CHECK(s->column_int(0) == 0);
 }
 
+TEST_CASE("store: a read transaction sees one snapshot until it ends") {
+  TempDir dir;
+  auto writer = Database::open(dir.db());
+  auto reader = Database::open(dir.db());
+  REQUIRE(writer);
+  REQUIRE(reader);
+  auto aliases = [&] {
+    auto s = reader->prepare("SELECT count(*) FROM aliases");
+    REQUIRE(s->step().value());
+    return s->column_int(0);
+  };
+  {
+    auto snapshot = ReadTransaction::begin(*reader);
+    REQUIRE(snapshot);
+    CHECK(aliases() == 0);
+    REQUIRE(writer->exec("INSERT INTO aliases VALUES ('a@x', 'b@y')"));
+    CHECK(aliases() == 0);  // committed meanwhile, but not in this snapshot
+  }
+  CHECK(aliases() == 1);                         // ended: the next statement sees the commit
+  auto again = ReadTransaction::begin(*reader);  // and the connection can begin anew
+  CHECK(again);
+}
+
 TEST_CASE("store: a statement read only half-way does not pin an old snapshot") {
   TempDir dir;
   auto writer = Database::open(dir.db());

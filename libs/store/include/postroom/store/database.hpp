@@ -108,4 +108,20 @@ class Transaction {
   Database* db_;
 };
 
+// BEGIN ... ROLLBACK around a run of reads: one snapshot and one WAL read lock for all of
+// them, where each statement alone is a transaction of its own (a WAL check, an fstat and
+// lock calls each). Keep it short: the WAL cannot restart while a reader holds an old
+// snapshot, so no slow work (argon2id) inside.
+class ReadTransaction {
+ public:
+  static Result<ReadTransaction> begin(Database& db);
+  ReadTransaction(ReadTransaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ~ReadTransaction();  // ends it: a read transaction has nothing to commit
+
+ private:
+  explicit ReadTransaction(Database& db) : db_(&db) {}
+  Database* db_;
+};
+
 }  // namespace postroom::store
