@@ -430,6 +430,19 @@ def test_direct_mode_null_mx_and_missing_domain_bounce(make_daemon, mx_world):
     wait_until(lambda: queue_rows(d) == [], what="an empty queue")
 
 
+def test_direct_mode_delivers_to_an_address_literal_as_its_host(make_daemon, mx_world):
+    # user@[192.0.2.1] (RFC 5321 §4.1.3): the literal is the host; an MX lookup of
+    # "[127.0.0.9]" would fail and bounce the message as a domain that does not exist.
+    dns, peer = mx_world
+    d = start_daemon(make_daemon, direct_config(dns.port))
+    send(d, ["gina@[127.0.0.9]"])
+    peer.wait_for_messages(1)
+    assert peer.messages[0].rcpt_tos == ["gina@[127.0.0.9]"]
+    assert peer.messages[0].content.endswith(MESSAGE)
+    d.wait_for_log(r"rcpt=gina@\[127\.0\.0\.9\] host=127\.0\.0\.9\[127\.0\.0\.9\]:25 result=delivered")
+    wait_until(lambda: queue_rows(d) == [], what="an empty queue")
+
+
 def test_direct_mode_uses_opportunistic_starttls_without_verification(make_daemon, peers, certificate, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("direct MX delivery needs a peer on port 25 of 127.0.0.9, and binding port 25 needs root")

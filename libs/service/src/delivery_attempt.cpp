@@ -122,7 +122,16 @@ void DeliveryAttempt::prepared(std::string first_chunk, std::optional<std::strin
   if (!resolver_) return fail_all("4.4.3 no DNS resolver available");
   if (target_.tls == relay::TlsMode::implicit && !target_.tls_context)
     return fail_all("4.7.0 no TLS client context for the smarthost (see the log)");
-  if (target_.direct) return resolve_mx();
+  if (target_.direct) {
+    // user@[192.0.2.1]: the literal is the host (RFC 5321 §4.1.3), no MX lookup.
+    if (auto literal = relay::address_literal_host(target_.host)) {
+      if (literal->empty())
+        return fail_all("5.1.2 no usable address in the address literal " + target_.host);
+      hosts_ = {*literal};
+      return try_next_host();
+    }
+    return resolve_mx();
+  }
   hosts_ = {target_.host};
   try_next_host();
 }
