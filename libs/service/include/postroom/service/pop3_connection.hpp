@@ -6,7 +6,6 @@
 #include <string>
 #include <unordered_map>
 
-#include "postroom/base/units.hpp"
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/pop3/session.hpp"
@@ -25,22 +24,20 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   void shutdown() override;
   void abort() override { connection_->close("shutdown deadline"); }
 
- private:
+  // Connection events, wired by session_events/restart_idle_timer (session_wiring.hpp).
   void on_data(std::string_view bytes);
+  void on_tls_started();  // after STARTTLS/STLS
+  void on_idle();
+  void on_closed(const std::string& reason);
+
+ private:
   void pump();
   void login(const std::string& user, const std::string& secret, bool apop);
   void load_maildrop(std::int64_t account_id);
   void retrieve(std::int64_t content_id);
   void read_next_chunk();
   void update(std::vector<std::int64_t> ids);
-  void on_closed(const std::string& reason);
-  void on_tls_started();
-  void on_idle();
   void touch();  // restarts the idle timer
-  template <class Owner>
-  friend net::ConnectionEvents session_events(const std::shared_ptr<Owner>&, bool);
-  template <class Owner>
-  friend void restart_idle_timer(net::Timer&, Seconds, const std::shared_ptr<Owner>&);
 
   Context& context_;
   std::shared_ptr<net::Connection> connection_;

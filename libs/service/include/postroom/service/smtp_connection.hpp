@@ -5,7 +5,6 @@
 #include <optional>
 #include <string>
 
-#include "postroom/base/units.hpp"
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/service/message_sink.hpp"
@@ -25,21 +24,19 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   void shutdown() override;
   void abort() override { connection_->close("shutdown deadline"); }
 
- private:
+  // Connection events, wired by session_events/restart_idle_timer (session_wiring.hpp).
   void on_data(std::string_view bytes);
+  void on_tls_started();  // after STARTTLS/STLS
+  void on_idle();
+  void on_closed(const std::string& reason);
+
+ private:
   void pump();
   void check_recipient(const Address& address);
   void authenticate(const std::string& user, const std::string& password);
   void commit();
   void update_reading();
-  void on_closed(const std::string& reason);
-  void on_tls_started();
-  void on_idle();
   void touch();  // restarts the idle timer
-  template <class Owner>
-  friend net::ConnectionEvents session_events(const std::shared_ptr<Owner>&, bool);
-  template <class Owner>
-  friend void restart_idle_timer(net::Timer&, Seconds, const std::shared_ptr<Owner>&);
 
   Context& context_;
   std::shared_ptr<net::Connection> connection_;
