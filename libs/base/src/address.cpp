@@ -41,14 +41,13 @@ bool needs_quotes(std::string_view local) {
 // RFC 5321 §4.1.3: "[" IPv4 "]", "[IPv6:" IPv6 "]" or "[" tag ":" dcontent "]".
 bool is_address_literal(std::string_view s) {
   if (s.size() < 3 || s.front() != '[' || s.back() != ']') return false;
+  if (literal_ip(s)) return true;
   std::string inner(s.substr(1, s.size() - 2));
-  unsigned char address[16];
-  if (inet_pton(AF_INET, inner.c_str(), address) == 1) return true;
   auto colon = inner.find(':');
   if (colon == std::string::npos || colon == 0) return false;
   std::string tag = inner.substr(0, colon);
   std::string content = inner.substr(colon + 1);
-  if (to_lower_ascii(tag) == "ipv6") return inet_pton(AF_INET6, content.c_str(), address) == 1;
+  if (to_lower_ascii(tag) == "ipv6") return false;  // not a valid IPv6 address
   // General-address-literal: a Standardized-tag (Ldh-str) and dcontent.
   if (!is_valid_domain(tag) || tag.find('.') != std::string::npos || content.empty()) return false;
   for (char c : content) {
@@ -60,6 +59,20 @@ bool is_address_literal(std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<std::string> literal_ip(std::string_view domain) {
+  if (domain.size() < 3 || domain.front() != '[' || domain.back() != ']') return std::nullopt;
+  std::string inner(domain.substr(1, domain.size() - 2));
+  unsigned char address[16];
+  if (inet_pton(AF_INET, inner.c_str(), address) == 1) return inner;
+  constexpr std::string_view kIpv6Tag = "ipv6:";
+  if (inner.size() > kIpv6Tag.size() &&
+      to_lower_ascii(std::string_view(inner).substr(0, kIpv6Tag.size())) == kIpv6Tag) {
+    std::string ip = inner.substr(kIpv6Tag.size());
+    if (inet_pton(AF_INET6, ip.c_str(), address) == 1) return ip;
+  }
+  return std::nullopt;
+}
 
 std::string to_lower_ascii(std::string_view text) {
   std::string out(text);

@@ -43,3 +43,15 @@ TEST_CASE("address: malformed addresses are refused with a reason") {
   }
   CHECK_FALSE(parse_address(std::string(65, 'a') + "@example.test"));
 }
+
+TEST_CASE("address: literal_ip gives the address a literal names") {
+  CHECK(literal_ip("remote.test") == std::nullopt);
+  CHECK(literal_ip("[192.0.2.1]") == "192.0.2.1");
+  CHECK(literal_ip("[IPv6:2001:db8::1]") == "2001:db8::1");
+  CHECK(literal_ip("[ipv6:::1]") == "::1");  // the tag is case-insensitive
+  // No usable address: a General-address-literal, or malformed.
+  for (const char* none : {"[x-tag:something]", "[192.0.2.300]", "[2001:db8::1]", "[]"}) {
+    CAPTURE(none);
+    CHECK(literal_ip(none) == std::nullopt);
+  }
+}

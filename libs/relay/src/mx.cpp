@@ -1,8 +1,6 @@
 // MX ordering: sort by preference, shuffle ties, recognise null MX and the implicit MX.
 #include "postroom/relay/mx.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <utility>
 
@@ -53,22 +51,6 @@ std::expected<std::vector<std::string>, MxFailure> order_mx_hosts(std::string_vi
     if (!seen) hosts.push_back(record.host);
   }
   return hosts;
-}
-
-std::optional<std::string> address_literal_host(std::string_view domain) {
-  if (domain.size() < 2 || domain.front() != '[' || domain.back() != ']') return std::nullopt;
-  std::string inner(domain.substr(1, domain.size() - 2));
-  constexpr std::string_view kIpv6Tag = "ipv6:";
-  bool tagged_v6 = inner.size() > kIpv6Tag.size() &&
-                   std::equal(kIpv6Tag.begin(), kIpv6Tag.end(), inner.begin(), [](char a, char b) {
-                     return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
-                   });
-  unsigned char buffer[16];
-  if (tagged_v6) {
-    std::string address = inner.substr(kIpv6Tag.size());
-    return inet_pton(AF_INET6, address.c_str(), buffer) == 1 ? address : std::string();
-  }
-  return inet_pton(AF_INET, inner.c_str(), buffer) == 1 ? inner : std::string();
 }
 
 }  // namespace postroom::relay

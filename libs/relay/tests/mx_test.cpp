@@ -72,15 +72,3 @@ TEST_CASE("mx: null MX fails permanently (RFC 7505)") {
   REQUIRE(mixed.has_value());
   CHECK(*mixed == std::vector<std::string>{"mx.odd.test"});
 }
-
-TEST_CASE("mx: an address literal names its host, with no MX lookup") {
-  CHECK(address_literal_host("remote.test") == std::nullopt);
-  CHECK(address_literal_host("[192.0.2.1]") == "192.0.2.1");
-  CHECK(address_literal_host("[IPv6:2001:db8::1]") == "2001:db8::1");
-  CHECK(address_literal_host("[ipv6:::1]") == "::1");  // the tag is case-insensitive
-  // Literals without a usable address: a General-address-literal, or malformed.
-  CHECK(address_literal_host("[x-tag:something]") == "");
-  CHECK(address_literal_host("[192.0.2.300]") == "");
-  CHECK(address_literal_host("[2001:db8::1]") == "");  // IPv6 needs its tag
-  CHECK(address_literal_host("[]") == "");
-}

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <variant>
 
+#include "postroom/base/address.hpp"
 #include "postroom/base/endpoint.hpp"
 #include "postroom/base/log.hpp"
 #include "postroom/relay/header_section.hpp"
@@ -124,10 +125,10 @@ void DeliveryAttempt::prepared(std::string first_chunk, std::optional<std::strin
     return fail_all("4.7.0 no TLS client context for the smarthost (see the log)");
   if (target_.direct) {
     // user@[192.0.2.1]: the literal is the host (RFC 5321 §4.1.3), no MX lookup.
-    if (auto literal = relay::address_literal_host(target_.host)) {
-      if (literal->empty())
-        return fail_all("5.1.2 no usable address in the address literal " + target_.host);
-      hosts_ = {*literal};
+    if (target_.host.starts_with('[')) {
+      auto ip = literal_ip(target_.host);
+      if (!ip) return fail_all("5.1.2 no usable address in the address literal " + target_.host);
+      hosts_ = {*ip};
       return try_next_host();
     }
     return resolve_mx();

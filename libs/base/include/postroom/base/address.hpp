@@ -1,6 +1,7 @@
 // Mail addresses (RFC 5321 §4.1.2 Mailbox): parsing and the normalized form we store.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,5 +29,10 @@ Result<Address> parse_address(std::string_view text);
 bool is_valid_domain(std::string_view text);
 
 std::string to_lower_ascii(std::string_view text);
+
+// The IP address an address-literal domain names (RFC 5321 §4.1.3): "192.0.2.1" for
+// "[192.0.2.1]", "2001:db8::1" for "[IPv6:2001:db8::1]". nullopt for anything else: a
+// domain name, a General-address-literal, a malformed literal.
+std::optional<std::string> literal_ip(std::string_view domain);
 
 }  // namespace postroom

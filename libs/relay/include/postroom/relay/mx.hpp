@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,11 +36,5 @@ using RandomIndex = std::function<std::size_t(std::size_t n)>;
 std::expected<std::vector<std::string>, MxFailure> order_mx_hosts(std::string_view domain,
                                                                   std::vector<MxRecord> records,
                                                                   const RandomIndex& random_index);
-
-// A domain that is an address literal (RFC 5321 §4.1.3) names its host itself: there is
-// no MX to look up. nullopt: not a literal. Otherwise the address to connect to
-// ("192.0.2.1", "2001:db8::1"), or an empty string for a literal that holds no usable
-// address (a General-address-literal, or malformed).
-std::optional<std::string> address_literal_host(std::string_view domain);
 
 }  // namespace postroom::relay
