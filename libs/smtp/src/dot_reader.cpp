@@ -1,7 +1,7 @@
 // Byte-at-a-time DATA decoding: a state needs no lookahead, so any split of the input works.
 #include "dot_reader.hpp"
 
-#include <cstring>
+#include "line_end_checker.hpp"
 
 namespace postroom::smtp {
 namespace {
@@ -24,20 +24,6 @@ void DotReader::text(char c, std::string& out) {
   if (c == '\0') nul_ = true;
   state_ = State::in_line;
   put(c, out);
-}
-
-// The end of the run of ordinary octets (no CR, LF or NUL) starting at `from`: memchr is far
-// faster than a byte loop, and CR is the only one a clean message has.
-std::size_t DotReader::ordinary_run_end(std::string_view in, std::size_t from) {
-  const char* begin = in.data() + from;
-  std::size_t length = in.size() - from;
-  const void* cr = std::memchr(begin, '\r', length);
-  std::size_t end = cr ? static_cast<const char*>(cr) - begin : length;
-  for (char special : {'\n', '\0'}) {
-    if (const void* hit = std::memchr(begin, special, end))
-      end = static_cast<const char*>(hit) - begin;
-  }
-  return from + end;
 }
 
 DotReader::Step DotReader::feed(std::string_view in, std::string& out) {

@@ -32,7 +32,6 @@ class DotReader {
   enum class State { line_start, in_line, cr, dot, dot_cr };
   void text(char c, std::string& out);
   void put(char c, std::string& out);
-  static std::size_t ordinary_run_end(std::string_view in, std::size_t from);
 
   State state_ = State::line_start;
   std::size_t line_length_ = 0;

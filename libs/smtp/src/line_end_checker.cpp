@@ -1,10 +1,29 @@
 // The bare CR / bare LF / NUL scan for BDAT chunks (see line_end_checker.hpp).
 #include "line_end_checker.hpp"
 
+#include <cstring>
+
 namespace postroom::smtp {
 
+std::size_t ordinary_run_end(std::string_view in, std::size_t from) {
+  const char* begin = in.data() + from;
+  std::size_t length = in.size() - from;
+  const void* cr = std::memchr(begin, '\r', length);
+  std::size_t end = cr ? static_cast<const char*>(cr) - begin : length;
+  for (char special : {'\n', '\0'}) {
+    if (const void* hit = std::memchr(begin, special, end))
+      end = static_cast<const char*>(hit) - begin;
+  }
+  return from + end;
+}
+
 void LineEndChecker::feed(std::string_view bytes) {
-  for (char c : bytes) {
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    // Ordinary octets change nothing unless they follow a CR.
+    if (!after_cr_) i = ordinary_run_end(bytes, i);
+    if (i == bytes.size()) break;
+    char c = bytes[i++];
     if (after_cr_ && c != '\n') bare_cr_or_lf_ = true;  // the CR before this octet was bare
     if (!after_cr_ && c == '\n') bare_cr_or_lf_ = true;
     if (c == '\0') nul_ = true;
