@@ -371,10 +371,10 @@ void ClientSession::on_auth(const Reply& reply) {
   const Credentials& credentials = *params_.credentials;
   if (reply.code == 334 && state_ == State::auth_login_user) {
     // The LOGIN mechanism's prompts ("Username:", "Password:") are fixed; we answer in order.
-    send(detail::base64_encode(credentials.username) + "\r\n", true);
+    send(sasl::base64_encode(credentials.username) + "\r\n", true);
     enter(State::auth_login_pass);
   } else if (reply.code == 334 && state_ == State::auth_login_pass) {
-    send(detail::base64_encode(credentials.password) + "\r\n", true);
+    send(sasl::base64_encode(credentials.password) + "\r\n", true);
     enter(State::auth);
   } else if (reply.kind() == 2 && state_ == State::auth) {
     authenticated_ = true;  // RFC 4954 §4: 235; no new EHLO is needed.

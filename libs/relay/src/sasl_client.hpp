@@ -8,11 +8,9 @@
 
 namespace postroom::relay::detail {
 
-using sasl::base64_encode;
-
 // RFC 4616 §2: base64("" NUL authcid NUL passwd), no authorization identity.
 inline std::string plain_response(std::string_view username, std::string_view password) {
-  return base64_encode(sasl::plain_message(username, password));
+  return sasl::base64_encode(sasl::plain_message(username, password));
 }
 
 }  // namespace postroom::relay::detail

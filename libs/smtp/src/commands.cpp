@@ -5,7 +5,7 @@
 
 #include "bdat.hpp"
 #include "path_parser.hpp"
-#include "sasl.hpp"
+#include "postroom/base/sasl.hpp"
 #include "session_impl.hpp"
 
 namespace postroom::smtp {
@@ -280,7 +280,7 @@ void Session::Impl::handle_line(const Line& line) {
 }
 
 void Session::Impl::leave_auth() {
-  if (auth) wipe(auth->user);
+  if (auth) sasl::wipe(auth->user);
   auth.reset();
   enter(State::ready);
   use_reader(kMaxCommandLine);
@@ -292,18 +292,18 @@ void Session::Impl::handle_auth_response(std::string_view text) {
     leave_auth();
     return send_error(make_reply(501, "5.7.0", "Authentication aborted"));
   }
-  auto decoded = base64_decode(text);
+  auto decoded = sasl::base64_decode(text);
   if (!decoded) {
     leave_auth();
     return send_error(make_reply(501, "5.5.2", "Invalid base64 data"));
   }
   if (auth->mechanism == AuthExchange::Mechanism::plain) {
-    auto creds = parse_plain(*decoded);
-    wipe(*decoded);
+    auto creds = sasl::parse_plain(*decoded);
+    sasl::wipe(*decoded);
     // An authorization identity other than the user's own would mean acting as someone else
     // (RFC 4616 §2); postroom does not support that.
     if (!creds || (!creds->authzid.empty() && creds->authzid != creds->authcid)) {
-      if (creds) wipe(creds->password);
+      if (creds) sasl::wipe(creds->password);
       leave_auth();
       return send_error(make_reply(535, "5.7.8", "Authentication credentials invalid"));
     }

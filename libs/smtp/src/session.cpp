@@ -2,7 +2,7 @@
 #include <utility>
 
 #include "postroom/base/log.hpp"
-#include "sasl.hpp"
+#include "postroom/base/sasl.hpp"
 #include "session_impl.hpp"
 
 namespace postroom::smtp {
@@ -101,7 +101,7 @@ void Session::Impl::close(const std::optional<Reply>& last, std::string reason) 
   }
   end_transaction("aborted: " + reason);
   if (auth) {
-    wipe(auth->user);
+    sasl::wipe(auth->user);
     auth.reset();
   }
   if (last) send(*last);

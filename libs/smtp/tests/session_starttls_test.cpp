@@ -1,7 +1,7 @@
 // STARTTLS (RFC 3207): the handshake request, injection defence and the reset afterwards.
 #include <doctest/doctest.h>
 
-#include "sasl.hpp"
+#include "postroom/base/sasl.hpp"
 #include "transcript.hpp"
 
 using namespace postroom::smtp;
@@ -51,7 +51,7 @@ TEST_CASE("starttls: waiting while the handshake runs") {
 TEST_CASE("starttls: TLS forgets a previous AUTH and marks Received with ESMTPS") {
   auto p = test_params();
   p.starttls_available = true;
-  string plain = base64_encode(string("\0alice@example.test\0secret", 26));
+  string plain = sasl::base64_encode(string("\0alice@example.test\0secret", 26));
   auto h = run_both({{ehlo() + "AUTH PLAIN " + plain + "\r\nSTARTTLS\r\n",
                       [](Session& s) { s.on_tls_started(); }},
                      {ehlo() + mail_rcpt("a@remote.test", "x@elsewhere.test") + mail_rcpt() +
