@@ -37,6 +37,12 @@ std::string limiter_key(const std::string& ip) {
   return std::string(text) + "/64";
 }
 
+// One log line per answered attempt; never the secret.
+void log_attempt(const auto& request, std::string_view result) {
+  log_line("auth session=", request.peer.session, " peer=", request.peer.ip, " user=", request.user,
+           " result=", result);
+}
+
 }  // namespace
 
 void AuthService::check_password(const Peer& peer, const std::string& user,
@@ -58,8 +64,7 @@ void AuthService::enqueue(Request request) {
   if (limiter_.locked_out(request.key, auth::Limiter::Clock::now())) {
     AuthResult refused;
     refused.address = request.user;
-    log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
-             " user=", request.user, " result=locked-out");
+    log_attempt(request, "locked-out");
     return finish(std::move(request), std::move(refused), false);
   }
   waiting_.push_back(std::move(request));
@@ -114,13 +119,11 @@ void AuthService::finish(Request request, AuthResult result, bool verified) {
   if (verified && result.outcome == AuthResult::Outcome::ok &&
       limiter_.locked_out(request.key, now)) {
     result = AuthResult{};  // A right password during a lockout still fails.
-    log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
-             " user=", request.user, " result=locked-out");
+    log_attempt(request, "locked-out");
   }
   if (result.outcome == AuthResult::Outcome::ok) {
     limiter_.record_success(request.key);
-    log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
-             " user=", request.user, " result=ok");
+    log_attempt(request, "ok");
     request.done(std::move(result));
     return;
   }
@@ -128,8 +131,7 @@ void AuthService::finish(Request request, AuthResult result, bool verified) {
     if (limiter_.record_failure(request.key, now))
       log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
                " locked out after repeated failures");
-    log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
-             " user=", request.user, " result=failed");
+    log_attempt(request, "failed");
   }
   auto delay = limiter_.delay(request.key, now);
   auto done = std::move(request.done);
