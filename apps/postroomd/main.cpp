@@ -57,8 +57,9 @@ int main(int argc, char** argv) {
   // Few malloc arenas: the thread pool's short bursts must not leave one arena of freed
   // memory per thread behind (idle RSS after load).
   ::mallopt(M_ARENA_MAX, 2);
-  // A fixed mmap threshold: argon2id's 19 MiB blocks are mapped and unmapped per login
-  // instead of raising glibc's dynamic threshold and staying in the heap afterwards.
+  // A fixed mmap threshold: glibc would otherwise raise it (up to 32 MiB) after each large
+  // free, and later large buffers would then stay in the heap. (argon2id's 19 MiB work area
+  // is mapped by libsodium itself and returned after every login either way.)
   ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
   uv_loop_t* loop = uv_default_loop();
