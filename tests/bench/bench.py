@@ -577,8 +577,6 @@ def smtp_load(server, sessions, count, size, timeout=600, expect_delivery=True):
                 raise RuntimeError("%s: only %d of %d delivered" % (server.name, n, count))
             time.sleep(0.02)
     t1 = time.time()
-    if r.stdout.strip() and not expect_delivery:
-        pass
     return ("span", (t0, t1))
 
 
