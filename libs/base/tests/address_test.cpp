@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+using postroom::literal_ip;
 using postroom::parse_address;
 
 TEST_CASE("address: dot-string addresses are lower-cased") {
