@@ -9,7 +9,8 @@ jobs=2
 run_build() {
   local dir=$1
   shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  # Tests on explicitly: demo.sh builds build/ with them off, and the cache would keep that.
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOSTROOM_TESTS=ON "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
   # Integration tests start daemons on ephemeral loopback ports: run them one at a time.
   ctest --test-dir "$dir" --output-on-failure -j"$jobs" -LE integration

@@ -9,8 +9,8 @@ using namespace postroom::smtp::test;
 using std::string;
 
 namespace {
-const string kPlain = sasl::base64_encode(string("\0alice@example.test\0secret", 26));
-const string kWrong = sasl::base64_encode(string("\0alice@example.test\0wrong", 25));
+const string kPlain = postroom::sasl::base64_encode(string("\0alice@example.test\0secret", 26));
+const string kWrong = postroom::sasl::base64_encode(string("\0alice@example.test\0wrong", 25));
 }  // namespace
 
 TEST_CASE(
@@ -32,13 +32,15 @@ TEST_CASE("auth: PLAIN after an empty 334 challenge") {
 }
 
 TEST_CASE("auth: LOGIN asks for user name and password") {
-  auto h = run_both(ehlo() + "AUTH LOGIN\r\n" + sasl::base64_encode("alice@example.test") + "\r\n" +
-                    sasl::base64_encode("secret") + "\r\n");
+  auto h =
+      run_both(ehlo() + "AUTH LOGIN\r\n" + postroom::sasl::base64_encode("alice@example.test") +
+               "\r\n" + postroom::sasl::base64_encode("secret") + "\r\n");
   CHECK(h.transcript.ends_with(
       "334 VXNlcm5hbWU6\n334 UGFzc3dvcmQ6\n[Authenticate alice@example.test]\n"
       "235 2.7.0 Authentication successful\n"));
-  auto initial = run_both(ehlo() + "AUTH LOGIN " + sasl::base64_encode("alice@example.test") +
-                          "\r\n" + sasl::base64_encode("secret") + "\r\n");
+  auto initial =
+      run_both(ehlo() + "AUTH LOGIN " + postroom::sasl::base64_encode("alice@example.test") +
+               "\r\n" + postroom::sasl::base64_encode("secret") + "\r\n");
   CHECK(
       initial.transcript.ends_with("334 UGFzc3dvcmQ6\n[Authenticate alice@example.test]\n"
                                    "235 2.7.0 Authentication successful\n"));
@@ -62,9 +64,10 @@ TEST_CASE("auth: \"*\" cancels with 501 5.7.0; bad base64 is 501 5.5.2") {
 }
 
 TEST_CASE("auth: a malformed PLAIN message or a foreign authzid is 535 without asking the host") {
-  auto h = run_both(
-      ehlo() + "AUTH PLAIN " + sasl::base64_encode("alice secret") + "\r\nAUTH PLAIN " +
-      sasl::base64_encode(string("bob\0alice@example.test\0secret", 30)) + "\r\nAUTH PLAIN =\r\n");
+  auto h = run_both(ehlo() + "AUTH PLAIN " + postroom::sasl::base64_encode("alice secret") +
+                    "\r\nAUTH PLAIN " +
+                    postroom::sasl::base64_encode(string("bob\0alice@example.test\0secret", 30)) +
+                    "\r\nAUTH PLAIN =\r\n");
   CHECK(h.transcript == string(kGreeting) + kEhlo +
                             "535 5.7.8 Authentication credentials invalid\n"
                             "535 5.7.8 Authentication credentials invalid\n"
@@ -145,15 +148,15 @@ TEST_CASE("auth: a trusted peer on the submission listener still needs AUTH to r
 
 TEST_CASE(
     "auth: SASL responses may exceed 512 octets; beyond 12288 they are refused with 500 5.5.6") {
-  string user = sasl::base64_encode("alice@example.test");
+  string user = postroom::sasl::base64_encode("alice@example.test");
   string long_password(2000, 'p');
   FakeHost host;
   host.check_password = [&](const string& u, const string& pw) {
     return u == "alice@example.test" && pw == long_password;
   };
-  auto h = run_both(
-      ehlo() + "AUTH LOGIN\r\n" + user + "\r\n" + sasl::base64_encode(long_password) + "\r\n",
-      test_params(), host);
+  auto h = run_both(ehlo() + "AUTH LOGIN\r\n" + user + "\r\n" +
+                        postroom::sasl::base64_encode(long_password) + "\r\n",
+                    test_params(), host);
   CHECK(h.transcript.ends_with("235 2.7.0 Authentication successful\n"));
   auto big = run_both(ehlo() + "AUTH PLAIN\r\n" + string(13000, 'A') + "\r\nNOOP\r\n");
   CHECK(big.transcript.ends_with(

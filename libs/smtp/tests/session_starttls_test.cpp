@@ -51,7 +51,7 @@ TEST_CASE("starttls: waiting while the handshake runs") {
 TEST_CASE("starttls: TLS forgets a previous AUTH and marks Received with ESMTPS") {
   auto p = test_params();
   p.starttls_available = true;
-  string plain = sasl::base64_encode(string("\0alice@example.test\0secret", 26));
+  string plain = postroom::sasl::base64_encode(string("\0alice@example.test\0secret", 26));
   auto h = run_both({{ehlo() + "AUTH PLAIN " + plain + "\r\nSTARTTLS\r\n",
                       [](Session& s) { s.on_tls_started(); }},
                      {ehlo() + mail_rcpt("a@remote.test", "x@elsewhere.test") + mail_rcpt() +
