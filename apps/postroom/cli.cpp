@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <filesystem>
 #include <iostream>
 
 namespace postroom::cli {
@@ -32,8 +34,39 @@ std::optional<config::Config> load_config(const std::string& path) {
   return *config;
 }
 
+namespace {
+
+// A daemon whose database file was removed keeps writing into the unlinked file (and
+// refuses mail, see Writer): creating a fresh file under the same name would make the
+// admin's changes invisible to it. /proc shows such a file as "PATH (deleted)".
+std::optional<std::string> process_holding_removed(const std::filesystem::path& file) {
+  std::error_code ec;
+  std::string wanted = std::filesystem::absolute(file, ec).lexically_normal().string() + " (deleted)";
+  for (const auto& process : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string pid = process.path().filename().string();
+    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), ::isdigit)) continue;
+    std::error_code fd_ec;
+    for (const auto& fd : std::filesystem::directory_iterator(process.path() / "fd", fd_ec)) {
+      std::error_code link_ec;
+      auto target = std::filesystem::read_symlink(fd.path(), link_ec);
+      if (!link_ec && target.string() == wanted) return pid;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<store::Database> open_store(const config::Config& config) {
-  return store::Database::open(config.database_path());
+  auto file = config.database_path();
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    if (auto pid = process_holding_removed(file))
+      return fail("the database " + file.string() + " was removed while process " + *pid +
+                  " (postroomd) still uses it: that daemon refuses all mail until restarted; "
+                  "restore the file or restart postroomd before changing anything");
+  }
+  return store::Database::open(file);
 }
 
 Result<Address> local_address(const config::Config& config, const std::string& text) {

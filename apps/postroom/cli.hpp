@@ -42,5 +42,6 @@ int alias_command(Context& ctx, const std::string& sub);
 int queue_command(Context& ctx, const std::string& sub);
 int backup_command(Context& ctx);
 int import_command(Context& ctx, const std::string& sub);
+int verify_command(Context& ctx);
 
 }  // namespace postroom::cli

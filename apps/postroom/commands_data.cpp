@@ -2,15 +2,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "cli.hpp"
 #include "postroom/store/accounts.hpp"
+#include "postroom/store/imports.hpp"
 #include "postroom/store/mbox.hpp"
 #include "postroom/store/messages.hpp"
 #include "postroom/store/queue.hpp"
+#include "postroom/store/verify.hpp"
 
 namespace postroom::cli {
 
@@ -25,53 +28,33 @@ int backup_command(Context& ctx) {
   return kOk;
 }
 
+int verify_command(Context& ctx) {
+  if (!ctx.args.words.empty()) return usage_error("usage: postroom verify");
+  auto db = open_store(ctx.config);
+  if (!db) return failure(db.error().message);
+  auto report = store::verify_store(*db);
+  if (!report) return failure("cannot verify the store: " + report.error().message);
+  for (const auto& problem : report->problems) std::cout << "problem: " << problem << "\n";
+  std::cout << report->contents << " messages, " << report->deliveries << " mailbox entries, "
+            << report->queued << " queued, " << report->open_contents
+            << " being written or abandoned\n";
+  if (!report->problems.empty()) {
+    std::cout << report->problems.size() << " problem(s) found\n";
+    return kFailed;
+  }
+  std::cout << "ok\n";
+  return kOk;
+}
+
 namespace {
 
-// Writes one imported message into the store in chunks, inside the caller's transaction.
-class ImportSink {
- public:
-  ImportSink(store::Database& db, std::int64_t account) : db_(db), account_(account) {}
-
-  Result<void> begin() {
-    auto content = store::create_content(db_);
-    if (!content) return std::unexpected(content.error());
-    content_ = *content;
-    seq_ = 0;
-    sizes_ = {};
-    buffer_.clear();
-    return {};
-  }
-  Result<void> add(std::string_view bytes) {
-    sizes_.add(bytes);
-    buffer_.append(bytes);
-    if (buffer_.size() >= store::kChunkSize) return flush();
-    return {};
-  }
-  Result<void> end() {
-    if (auto r = flush(); !r) return r;
-    auto stored = store::complete_content(db_, content_, sizes_.size(), sizes_.pop3_size(),
-                                          {account_}, std::nullopt);
-    if (!stored) return std::unexpected(stored.error());
-    bytes_total_ += sizes_.size();
-    return {};
-  }
-  std::uint64_t bytes_total() const { return bytes_total_; }
-
- private:
-  Result<void> flush() {
-    if (buffer_.empty()) return {};
-    auto r = store::append_chunk(db_, content_, seq_++, buffer_);
-    buffer_.clear();
-    return r;
-  }
-  store::Database& db_;
-  std::int64_t account_;
-  std::int64_t content_ = 0;
-  std::int64_t seq_ = 0;
-  store::SizeCounter sizes_;
-  std::string buffer_;
-  std::uint64_t bytes_total_ = 0;
-};
+// An import commits in short transactions, so the daemon's writer (which waits at most
+// its busy timeout for the lock) never notices it. Each batch commits together with the
+// import's position: cut short anywhere, a second run resumes after the last batch and
+// adds each message once.
+constexpr std::uint64_t kBatchBytes = 8 * 1024 * 1024;
+constexpr int kBatchMessages = 500;
+constexpr auto kBatchTime = std::chrono::milliseconds(250);
 
 // A progress line on a terminal; nothing when stderr is a file or a pipe.
 void progress(std::uint64_t done, std::uint64_t total, int messages) {
@@ -82,21 +65,91 @@ void progress(std::uint64_t done, std::uint64_t total, int messages) {
             << "% " << messages << " messages" << std::flush;
 }
 
-Result<int> import_mbox(store::Database& db, std::int64_t account, const fs::path& file) {
+// Messages written into one account, batch by batch, with the import's position.
+class ImportBatches {
+ public:
+  ImportBatches(store::Database& db, std::int64_t account, std::string source)
+      : db_(db), account_(account), source_(std::move(source)) {}
+
+  // What an earlier run of the same import got through.
+  Result<store::ImportPosition> resume() {
+    auto found = store::import_position(db_, account_, source_);
+    if (!found) return std::unexpected(found.error());
+    committed_ = *found;
+    return committed_;
+  }
+
+  Result<void> begin_message() {
+    if (!tx_) {
+      auto tx = store::Transaction::begin(db_);
+      if (!tx) return std::unexpected(tx.error());
+      tx_.emplace(std::move(*tx));
+      batch_started_ = std::chrono::steady_clock::now();
+      batch_bytes_ = 0;
+      batch_messages_ = 0;
+    }
+    writer_.emplace(db_);
+    return writer_->begin();
+  }
+  Result<void> add(std::string_view bytes) { return writer_->add(bytes); }
+  // The message is in the batch; `position` says where the source resumes after it.
+  Result<void> end_message(std::string position) {
+    auto stored = writer_->commit(store::Destination{{account_}, std::nullopt});
+    if (!stored) return std::unexpected(stored.error());
+    batch_bytes_ += writer_->size();
+    ++batch_messages_;
+    pending_ = {std::move(position), committed_.messages + batch_messages_};
+    if (batch_bytes_ >= kBatchBytes || batch_messages_ >= kBatchMessages ||
+        std::chrono::steady_clock::now() - batch_started_ >= kBatchTime)
+      return commit();
+    return {};
+  }
+  Result<void> commit() {
+    if (!tx_) return {};
+    if (auto r = store::save_import_position(db_, account_, source_, pending_); !r) return r;
+    if (auto r = tx_->commit(); !r) return r;
+    tx_.reset();
+    committed_ = pending_;
+    return {};
+  }
+  int imported() const { return committed_.messages; }
+
+ private:
+  store::Database& db_;
+  std::int64_t account_;
+  std::string source_;
+  std::optional<store::Transaction> tx_;
+  std::optional<store::MessageWriter> writer_;
+  store::ImportPosition committed_, pending_;
+  std::chrono::steady_clock::time_point batch_started_;
+  std::uint64_t batch_bytes_ = 0;
+  int batch_messages_ = 0;
+};
+
+// mbox: messages are counted from the top; a resumed import skips the ones already in.
+Result<int> import_mbox(ImportBatches& batches, const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return fail("cannot read " + file.string());
-  std::uint64_t total = fs::file_size(file);
-  ImportSink sink(db, account);
+  std::error_code ec;
+  std::uint64_t total = fs::file_size(file, ec);
+  auto resumed = batches.resume();
+  if (!resumed) return std::unexpected(resumed.error());
+  int skip = resumed->messages;
+  if (skip > 0) std::cerr << "resuming after " << skip << " messages imported before\n";
   Result<void> status{};
+  int index = 0;  // of the message being read, from 1
+  bool writing = false;
   store::MboxReader reader(
       [&] {
-        if (status) status = sink.begin();
+        ++index;
+        writing = index > skip;
+        if (writing && status) status = batches.begin_message();
       },
       [&](std::string_view bytes) {
-        if (status) status = sink.add(bytes);
+        if (writing && status) status = batches.add(bytes);
       },
       [&] {
-        if (status) status = sink.end();
+        if (writing && status) status = batches.end_message(std::to_string(index));
       });
   std::string line;
   std::uint64_t done = 0;
@@ -107,42 +160,54 @@ Result<int> import_mbox(store::Database& db, std::int64_t account, const fs::pat
     reader.line(line);
     if (!status) return std::unexpected(status.error());
     int percent = total ? static_cast<int>(done * 100 / total) : 100;
-    if (percent != last_percent) progress(done, total, reader.messages()), last_percent = percent;
+    if (percent != last_percent) progress(done, total, index), last_percent = percent;
   }
   reader.finish();
   if (!status) return std::unexpected(status.error());
+  if (auto r = batches.commit(); !r) return std::unexpected(r.error());
   progress(total, total, reader.messages());
-  return reader.messages();
+  return index - skip;
 }
 
-Result<int> import_maildir(store::Database& db, std::int64_t account, const fs::path& dir) {
+// Maildir: files in name order (the names start with the delivery time); a resumed
+// import starts after the last name it committed.
+Result<int> import_maildir(ImportBatches& batches, const fs::path& dir) {
+  if (!fs::is_directory(dir / "cur") && !fs::is_directory(dir / "new"))
+    return fail(dir.string() + " is not a Maildir (no cur/ or new/)");
   std::vector<fs::path> files;
   for (const char* sub : {"cur", "new"}) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(dir / sub, ec)) {
-      if (entry.is_regular_file()) files.push_back(entry.path());
+      if (entry.is_regular_file(ec)) files.push_back(entry.path());
     }
   }
-  if (!fs::is_directory(dir / "cur") && !fs::is_directory(dir / "new"))
-    return fail(dir.string() + " is not a Maildir (no cur/ or new/)");
-  // Maildir names start with the delivery time: sorting keeps the mailbox order.
   std::sort(files.begin(), files.end(),
             [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
-  ImportSink sink(db, account);
+  auto resumed = batches.resume();
+  if (!resumed) return std::unexpected(resumed.error());
+  const std::string& after = resumed->position;
+  if (!after.empty())
+    std::cerr << "resuming after " << resumed->messages << " messages imported before\n";
   int count = 0;
+  std::size_t seen = 0;
   for (const auto& file : files) {
+    ++seen;
+    std::string name = file.filename().string();
+    if (!after.empty() && name <= after) continue;
     std::ifstream in(file, std::ios::binary);
     if (!in) return fail("cannot read " + file.string());
-    if (auto r = sink.begin(); !r) return std::unexpected(r.error());
+    if (auto r = batches.begin_message(); !r) return std::unexpected(r.error());
     char buffer[64 * 1024];
     while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-      if (auto r = sink.add(std::string_view(buffer, static_cast<std::size_t>(in.gcount()))); !r)
+      if (auto r = batches.add(std::string_view(buffer, static_cast<std::size_t>(in.gcount())));
+          !r)
         return std::unexpected(r.error());
     }
-    if (auto r = sink.end(); !r) return std::unexpected(r.error());
+    if (auto r = batches.end_message(name); !r) return std::unexpected(r.error());
     ++count;
-    progress(static_cast<std::uint64_t>(count), files.size(), count);
+    progress(seen, files.size(), count);
   }
+  if (auto r = batches.commit(); !r) return std::unexpected(r.error());
   return count;
 }
 
@@ -159,15 +224,15 @@ int import_command(Context& ctx, const std::string& sub) {
   auto account = store::find_account(*db, address->str());
   if (!account) return failure(account.error().message);
   if (!*account) return failure("no mailbox " + address->str());
-  // One transaction: an import that fails half-way leaves the mailbox as it was.
-  auto tx = store::Transaction::begin(*db);
-  if (!tx) return failure(tx.error().message);
-  fs::path source = ctx.args.words[1];
-  auto count = sub == "mbox" ? import_mbox(*db, (*account)->id, source)
-                             : import_maildir(*db, (*account)->id, source);
+  std::error_code ec;
+  fs::path source = fs::absolute(ctx.args.words[1], ec);
+  if (ec) return failure("cannot resolve " + ctx.args.words[1] + ": " + ec.message());
+  ImportBatches batches(*db, (*account)->id, sub + ":" + source.lexically_normal().string());
+  auto count = sub == "mbox" ? import_mbox(batches, source) : import_maildir(batches, source);
   if (isatty(STDERR_FILENO)) std::cerr << "\n";
-  if (!count) return failure(count.error().message);
-  if (auto r = tx->commit(); !r) return failure(r.error().message);
+  if (!count)
+    return failure(count.error().message + " (" + std::to_string(batches.imported()) +
+                   " messages were imported; run the same command again to resume)");
   std::cout << "imported " << *count << " messages into " << address->str() << "\n";
   return kOk;
 }

@@ -1,4 +1,6 @@
 // postroom user add|passwd|del|list|apop.
+#include <unistd.h>
+
 #include <iostream>
 
 #include "cli.hpp"
@@ -46,8 +48,12 @@ int user_command(Context& ctx, const std::string& sub) {
     return kOk;
   }
   if (sub == "del") {
-    if (auto r = store::delete_account(*db, address); !r) return failure(r.error().message);
-    std::cout << "deleted " << address << "\n";
+    auto removed = store::delete_account(*db, address, [](int done) {
+      if (isatty(STDERR_FILENO)) std::cerr << "\r" << done << " messages deleted" << std::flush;
+    });
+    if (isatty(STDERR_FILENO)) std::cerr << "\n";
+    if (!removed) return failure(removed.error().message);
+    std::cout << "deleted " << address << " and " << *removed << " messages\n";
     return kOk;
   }
   if (sub == "apop") {

@@ -24,6 +24,7 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   alias del ALIAS | alias list
   queue list | show ID | retry [ID] | delete ID
   backup FILE                                a consistent copy of the database
+  verify                                     check the whole store; exit 1 on a problem
   import mbox ADDRESS FILE | import maildir ADDRESS DIR
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
@@ -41,6 +42,7 @@ const std::vector<CommandSpec> kCommands = {
     {"alias", {"add", "del", "list"}, {}},
     {"queue", {"list", "show", "retry", "delete"}, {}},
     {"backup", {}, {}},
+    {"verify", {}, {}},
     {"import", {"mbox", "maildir"}, {}},
 };
 
@@ -101,5 +103,6 @@ int main(int argc, char** argv) {
   if (spec->name == "alias") return alias_command(ctx, sub);
   if (spec->name == "queue") return queue_command(ctx, sub);
   if (spec->name == "backup") return backup_command(ctx);
+  if (spec->name == "verify") return verify_command(ctx);
   return import_command(ctx, sub);
 }

@@ -36,11 +36,6 @@ void Context::read(std::function<Result<void>(store::Database&)> read,
       [done = std::move(done), result] { done(std::move(*result)); });
 }
 
-void Context::write(std::function<Result<void>(store::Database&)> work,
-                    std::function<void(Result<void>)> done) {
-  writer->submit(std::move(work), std::move(done));
-}
-
 bool Context::plaintext_allowed(const net::Connection& connection) const {
   using config::PlaintextPolicy;
   if (connection.tls_active()) return true;

@@ -17,7 +17,7 @@
 #include "postroom/relay/header_section.hpp"
 #include "postroom/relay/mx.hpp"
 #include "postroom/service/context.hpp"
-#include "postroom/store/messages.hpp"
+#include "postroom/store/mail_store.hpp"
 
 namespace postroom::service {
 
@@ -88,26 +88,29 @@ void DeliveryAttempt::start() {
   // Chunk 0 comes first: its Return-Path line changes the SIZE= we announce, and its
   // header section is what a bounce quotes. The password file is read here too, off the
   // loop, so a changed password applies without a reload.
-  auto chunk = std::make_shared<std::string>();
-  auto password = std::make_shared<std::optional<std::string>>();
-  auto password_file = target_.username ? target_.password_file : std::nullopt;
-  std::int64_t content = job_.content_id;
   std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
-  context_.read(
-      [chunk, password, password_file, content](store::Database& db) -> Result<void> {
-        auto first = store::read_chunk(db, content, 0);
-        if (!first) return std::unexpected(first.error());
-        if (*first) *chunk = std::move(**first);
-        if (password_file) {
-          *password = read_password(*password_file);
-          if (!*password) return fail("cannot read " + password_file->string());
-        }
-        return {};
-      },
-      [weak, chunk, password](Result<void> r) {
+  context_.store->read_chunk(
+      job_.content_id, 0, [weak](Result<std::optional<std::string>> first) {
         auto self = weak.lock();
         if (!self || self->aborted_) return;
-        if (!r) return self->fail_all("4.3.0 " + r.error().message);
+        if (!first) return self->fail_all("4.3.0 " + first.error().message);
+        std::string chunk = *first ? std::move(**first) : std::string();
+        self->read_password_then(std::move(chunk));
+      });
+}
+
+void DeliveryAttempt::read_password_then(std::string first_chunk) {
+  if (!target_.username || !target_.password_file) return prepared(std::move(first_chunk), {});
+  auto password = std::make_shared<std::optional<std::string>>();
+  auto file = *target_.password_file;
+  auto chunk = std::make_shared<std::string>(std::move(first_chunk));
+  std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
+  net::queue_work(
+      context_.loop, [password, file] { *password = read_password(file); },
+      [weak, password, file, chunk] {
+        auto self = weak.lock();
+        if (!self || self->aborted_) return;
+        if (!*password) return self->fail_all("4.3.0 cannot read " + file.string());
         self->prepared(std::move(*chunk), std::move(*password));
       });
 }
@@ -356,26 +359,18 @@ void DeliveryAttempt::send_first_body_chunk() {
 void DeliveryAttempt::read_next_chunk() {
   if (reading_chunk_ || !session_ || !session_->body_wanted()) return;
   reading_chunk_ = true;
-  auto chunk = std::make_shared<std::optional<std::string>>();
-  std::int64_t content = job_.content_id;
   std::int64_t seq = next_seq_++;
   std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
-  context_.read(
-      [chunk, content, seq](store::Database& db) -> Result<void> {
-        auto read = store::read_chunk(db, content, seq);
-        if (!read) return std::unexpected(read.error());
-        *chunk = std::move(*read);
-        return {};
-      },
-      [weak, chunk](Result<void> r) {
+  context_.store->read_chunk(
+      job_.content_id, seq, [weak](Result<std::optional<std::string>> chunk) {
         auto self = weak.lock();
         if (!self || self->aborted_) return;
         self->reading_chunk_ = false;
         if (!self->session_ || !self->session_->body_wanted()) return;
-        if (!r) {
+        if (!chunk) {
           // The peer must not take a truncated message: drop the connection mid-DATA.
           log_line("relay queue=", self->job_.queue_id,
-                   " cannot read the message: ", r.error().message);
+                   " cannot read the message: ", chunk.error().message);
           if (self->connection_) self->connection_->close("cannot read the queued message");
           return;
         }

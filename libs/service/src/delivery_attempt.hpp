@@ -81,6 +81,7 @@ class DeliveryAttempt : public std::enable_shared_from_this<DeliveryAttempt> {
     std::vector<sockaddr_storage> addresses;
   };
 
+  void read_password_then(std::string first_chunk);
   void prepared(std::string first_chunk, std::optional<std::string> password);
   void resolve_mx();
   void try_next_host();

@@ -8,7 +8,7 @@
 #include "postroom/base/log.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
-#include "postroom/store/messages.hpp"
+#include "postroom/store/mail_store.hpp"
 #include "read_ahead.hpp"
 #include "session_wiring.hpp"
 
@@ -149,20 +149,13 @@ void Pop3Connection::login(const std::string& user, const std::string& secret, b
 }
 
 void Pop3Connection::load_maildrop(std::int64_t account_id) {
-  auto entries = std::make_shared<std::vector<store::MailboxEntry>>();
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
-  context_.read(
-      [account_id, entries](store::Database& db) -> Result<void> {
-        auto box = store::list_mailbox(db, account_id);
-        if (!box) return std::unexpected(box.error());
-        *entries = std::move(*box);
-        return {};
-      },
-      [weak, entries](Result<void> r) {
+  context_.store->list_mailbox(
+      account_id, [weak](Result<std::vector<store::MailboxEntry>> entries) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;
-        if (!r) {
-          log_line("session=", s->id_, " maildrop read failed: ", r.error().message);
+        if (!entries) {
+          log_line("session=", s->id_, " maildrop read failed: ", entries.error().message);
           // The session stays in AUTHORIZATION and may log in again (S14): a lock
           // kept here would answer that retry, and every other session, [IN-USE].
           if (s->locked_account_) s->context_.locks.unlock(*s->locked_account_);
@@ -209,33 +202,20 @@ void Pop3Connection::read_next_chunk() {
   // From the start of a message, the following ones come along in the same trip.
   ReadAhead::Plan plan;
   if (seq == 0) plan = read_ahead_->plan_after(content);
-  struct Read {
-    store::ChunkBatch batch;
-    ReadAhead::Messages ahead;
-  };
-  auto read = std::make_shared<Read>();
+  store::MessageRead request{content, seq, kHighWater, std::move(plan.contents), plan.budget};
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
-  context_.read(
-      [content, seq, read, plan = std::move(plan)](store::Database& db) -> Result<void> {
-        auto snapshot = store::ReadTransaction::begin(db);  // one for the read-ahead's statements
-        if (!snapshot) return std::unexpected(snapshot.error());
-        auto batch = store::read_chunks(db, content, seq, kHighWater);
-        if (!batch) return std::unexpected(batch.error());
-        read->batch = std::move(*batch);
-        if (read->batch.complete) read_whole(db, plan, read->ahead);
-        return {};
-      },
-      [weak, read](Result<void> r) {
+  context_.store->read_message(
+      std::move(request), [weak](Result<store::MessageChunks> read) {
         auto s = weak.lock();
         if (!s || !s->transfer_ || s->connection_->closed()) return;
-        s->read_ahead_->add(std::move(read->ahead));
         s->transfer_->reading = false;
-        if (!r) {
-          log_line("session=", s->id_, " message read failed: ", r.error().message);
+        if (!read) {
+          log_line("session=", s->id_, " message read failed: ", read.error().message);
           s->transfer_.reset();
           s->session_->on_content_failed();
           return s->pump();
         }
+        s->read_ahead_->add(std::move(read->ahead));
         for (const auto& chunk : read->batch.chunks) s->session_->on_content(chunk);
         s->transfer_->next_seq += static_cast<std::int64_t>(read->batch.chunks.size());
         if (read->batch.complete) {
@@ -251,26 +231,18 @@ void Pop3Connection::read_next_chunk() {
 
 void Pop3Connection::update(std::vector<std::int64_t> ids) {
   auto account = *locked_account_;
-  auto removed = std::make_shared<int>(0);
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
   busy_ = true;
   // +OK after QUIT only once the deletions are durable (design §3).
-  context_.write(
-      [account, ids = std::move(ids), removed](store::Database& db) -> Result<void> {
-        auto n = store::delete_deliveries(db, account, ids);
-        if (!n) return std::unexpected(n.error());
-        *removed = *n;
-        return {};
-      },
-      [weak, removed](Result<void> r) {
-        auto s = weak.lock();
-        if (!s) return;
-        s->busy_ = false;
-        if (!r) log_line("session=", s->id_, " update failed: ", r.error().message);
-        if (s->connection_->closed()) return;
-        s->session_->on_update_done(bool(r));
-        s->pump();
-      });
+  context_.store->delete_deliveries(account, std::move(ids), [weak](Result<int> removed) {
+    auto s = weak.lock();
+    if (!s) return;
+    s->busy_ = false;
+    if (!removed) log_line("session=", s->id_, " update failed: ", removed.error().message);
+    if (s->connection_->closed()) return;
+    s->session_->on_update_done(bool(removed));
+    s->pump();
+  });
 }
 
 void Pop3Connection::shutdown() {

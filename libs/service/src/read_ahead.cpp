@@ -1,7 +1,6 @@
 // Whole small messages read before the client asks for them.
 #include "read_ahead.hpp"
 
-#include "postroom/store/messages.hpp"
 
 namespace postroom::service {
 
@@ -36,25 +35,6 @@ void ReadAhead::add(Messages messages) {
   for (auto& [id, message] : messages) {
     bytes_ += message.size();
     held_.insert_or_assign(id, std::move(message));
-  }
-}
-
-void read_whole(store::Database& db, const ReadAhead::Plan& plan, ReadAhead::Messages& out) {
-  std::size_t left = plan.budget;
-  for (auto content : plan.contents) {
-    if (left == 0) break;
-    auto batch = store::read_chunks(db, content, 0, left);
-    // Nothing at all (an empty or vanished content) is left to its own RETR as well.
-    if (!batch || !batch->complete || batch->chunks.empty()) break;
-    std::string whole;
-    if (batch->chunks.size() == 1) {
-      whole = std::move(batch->chunks.front());  // the usual case: no copy
-    } else {
-      for (auto& chunk : batch->chunks) whole += chunk;
-    }
-    if (whole.size() > left) break;
-    left -= whole.size();
-    out.emplace_back(content, std::move(whole));
   }
 }
 

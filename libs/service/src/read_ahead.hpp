@@ -9,16 +9,12 @@
 #include <utility>
 #include <vector>
 
-namespace postroom::store {
-class Database;
-}
-
 namespace postroom::service {
 
 // Clients fetch in maildrop order, and one thread-pool trip for several messages costs far
 // less than a trip each. This keeps what was read ahead (within a byte budget per session)
-// and says what to read next; the reads themselves are the caller's (read_whole below, on
-// a pool thread, along with the message a RETR asked for). Reading on in the background
+// and says what to read next; the reads themselves are the store's (MessageRead.ahead,
+// in the same trip as the message a RETR asked for). Reading on in the background
 // before the held messages run out was tried: on 2 cores the extra pool trips cost more
 // than the waits they hid (median RETR latency 58 -> 74 us).
 class ReadAhead {
@@ -50,10 +46,5 @@ class ReadAhead {
   std::unordered_map<std::int64_t, std::string> held_;
   std::size_t bytes_ = 0;
 };
-
-// Reads the plan's messages whole, in order, into `out`; stops at the first one that is
-// larger than what is left of the budget, or fails to read: its own RETR reads it then
-// (and reports a failure to the client).
-void read_whole(store::Database& db, const ReadAhead::Plan& plan, ReadAhead::Messages& out);
 
 }  // namespace postroom::service

@@ -1,5 +1,5 @@
 // Turns one attempt's per-recipient results into queue updates and, when due, a bounce:
-// decided on the loop, stored in one writer job.
+// decided here, on the loop; stored by MailStore::record_attempt in one transaction.
 #pragma once
 
 #include <cstdint>
@@ -13,29 +13,9 @@
 #include "postroom/config/config.hpp"
 #include "postroom/relay/client_session.hpp"
 #include "postroom/relay/retry.hpp"
-
-namespace postroom::store {
-class Database;
-}
+#include "postroom/store/queue.hpp"
 
 namespace postroom::service {
-
-struct RecordedRecipient {
-  std::int64_t row = 0;
-  std::string address;
-  std::string state;  // delivered | deferred | bounced
-  std::int64_t next_attempt = 0;
-  std::string remote_host;
-  std::string reply;
-};
-
-struct AttemptRecord {
-  std::string queue_id;
-  std::vector<RecordedRecipient> recipients;
-  // The RFC 3464 bounce for the recipients that failed, when the sender gets one.
-  std::optional<std::string> bounce;
-  std::string bounce_to;  // the original sender
-};
 
 struct RecipientRow {
   std::int64_t row = 0;
@@ -54,13 +34,7 @@ struct RecordInput {
 
 // Decides each recipient's new state (RFC 5321 §4.5.4.1 retries, max_queue_age expiry)
 // and composes the bounce. `now` is when the attempt ended.
-AttemptRecord decide(const RecordInput& input, const config::Config& config,
-                     relay::Clock::time_point now);
-
-// The writer job: every recipient's attempt recorded and the bounce stored, atomically
-// (the job's savepoint). A bounce for a local sender is delivered to its mailbox, any
-// other is queued with the null sender (RFC 5321 §6.1: never bounced back).
-Result<void> store_record(store::Database& db, const AttemptRecord& record, std::int64_t now,
-                          const std::function<bool(std::string_view)>& is_local_domain);
+store::AttemptRecord decide(const RecordInput& input, const config::Config& config,
+                            relay::Clock::time_point now);
 
 }  // namespace postroom::service

@@ -7,7 +7,7 @@
 
 #include "delivery_attempt.hpp"
 #include "postroom/base/log.hpp"
-#include "postroom/store/queue.hpp"
+#include "postroom/store/mail_store.hpp"
 #include "relay_record.hpp"
 
 namespace postroom::service {
@@ -114,25 +114,14 @@ void RelayService::poll() {
   polling_ = true;
   std::uint64_t seq = ++poll_seq_;
   auto now = static_cast<std::int64_t>(std::time(nullptr));
-  auto due = std::make_shared<std::vector<store::QueuedMessage>>();
   std::weak_ptr<bool> alive = alive_;
-  context_.read(
-      [due, now](store::Database& db) -> Result<void> {
-        // The cheap indexed query first: most ticks find nothing due.
-        auto next = store::next_due(db);
-        if (!next) return std::unexpected(next.error());
-        if (!*next || **next > now) return {};
-        auto messages = store::due_messages(db, now, kPollBatch);
-        if (!messages) return std::unexpected(messages.error());
-        *due = std::move(*messages);
-        return {};
-      },
-      [this, alive, due, seq](Result<void> r) {
+  context_.store->due_messages(
+      now, kPollBatch, [this, alive, seq](Result<std::vector<store::QueuedMessage>> due) {
         if (alive.expired()) return;
         polling_ = false;
         if (stopping_) return;
-        if (!r) {
-          log_line("relay: reading the queue failed: ", r.error().message);
+        if (!due) {
+          log_line("relay: reading the queue failed: ", due.error().message);
         } else {
           dispatch(*due, seq);
         }
@@ -241,23 +230,26 @@ void RelayService::record(const store::QueuedMessage& message, std::vector<std::
   input.headers = std::move(report.headers);
   input.headers_truncated = report.headers_truncated;
   auto now = relay::Clock::now();
-  auto decided = std::make_shared<AttemptRecord>(decide(input, *context_.config, now));
-  auto now_seconds = static_cast<std::int64_t>(std::time(nullptr));
+  auto decided = std::make_shared<store::AttemptRecord>(decide(input, *context_.config, now));
   auto config = context_.config;
   std::weak_ptr<bool> alive = alive_;
-  context_.write(
-      [decided, now_seconds, config](store::Database& db) {
-        return store_record(db, *decided, now_seconds, [&config](std::string_view domain) {
-          return config->is_local_domain(domain);
-        });
-      },
-      [this, alive, decided, rows](Result<void> r) {
+  context_.store->record_attempt(
+      *decided, [config](std::string_view domain) { return config->is_local_domain(domain); },
+      [this, alive, decided, rows](Result<store::BounceStored> bounce) {
         // The log follows the commit, so whoever reads it finds the queue already updated.
         for (const auto& recipient : decided->recipients) {
           log_line("relay queue=", decided->queue_id, " rcpt=", recipient.address,
                    " host=", recipient.remote_host.empty() ? "none" : recipient.remote_host,
-                   " result=", recipient.state, " reply=\"", quoted(recipient.reply), "\"",
-                   r ? "" : " record_error=\"" + quoted(r.error().message) + "\"");
+                   " result=", store::to_string(recipient.state), " reply=\"",
+                   quoted(recipient.reply), "\"",
+                   bounce ? "" : " record_error=\"" + quoted(bounce.error().message) + "\"");
+        }
+        if (bounce && decided->bounce) {
+          using Where = store::BounceStored::Where;
+          log_line("relay queue=", decided->queue_id, " bounce to ", decided->bounce->to,
+                   bounce->where == Where::dropped   ? " dropped: no such local mailbox"
+                   : bounce->where == Where::mailbox ? " delivered locally"
+                                                     : " queued as " + bounce->queue_id);
         }
         if (alive.expired()) return;
         for (auto row : rows) {

@@ -3,10 +3,13 @@
 
 #include <malloc.h>
 
+#include <ctime>
+
 #include "postroom/base/log.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
 #include "postroom/service/smtp_connection.hpp"
+#include "postroom/store/mail_store.hpp"
 #include "postroom/store/messages.hpp"
 
 namespace postroom::service {
@@ -24,6 +27,10 @@ auth::LimiterPolicy limiter_policy(const config::Config& config) {
 
 // On SIGTERM sessions get this long to finish before they are cut (interface.md: 10 s).
 constexpr std::uint64_t kStopDeadlineMs = 8000;
+
+// An uncommitted message older than this has no writer left: no session lives that long
+// (idle timeouts are minutes), and an import commits every few hundred milliseconds.
+constexpr std::int64_t kAbandonedAfterSeconds = 24 * 3600;
 
 }  // namespace
 
@@ -65,18 +72,27 @@ Result<void> Server::bind(std::shared_ptr<const config::Config> config) {
 
 Result<void> Server::open_store() {
   const auto& config = *context_.config;
-  auto db = store::Database::open(config.database_path());
+  auto db = store::Database::open(config.database_path(), {.check = true});
   if (!db) return std::unexpected(db.error());
   // Bodies whose transaction never completed (a crash mid-DATA) were never acknowledged.
-  if (auto swept = store::sweep_incomplete(*db); swept && *swept > 0)
+  // The admin tool may be importing right now: its open contents are young, so only
+  // those older than a day go at start; the periodic sweep takes the rest later.
+  if (auto swept = store::sweep_incomplete(*db, std::time(nullptr) - kAbandonedAfterSeconds);
+      swept && *swept > 0)
     log_line("store removed ", *swept, " incomplete message(s) left by a crash");
   writer_wake_ = std::make_unique<net::Async>(loop_, [this] {
     writer_->run_completions();
+    watch_store_file();
     maybe_finish_stop();
   });
-  writer_ = std::make_unique<store::Writer>(std::move(*db), [this] { writer_wake_->wake(); });
+  writer_ = std::make_unique<store::Writer>(std::move(*db), [this] { writer_wake_->wake(); },
+                                           writer_faults_);
   reads_ = std::make_unique<store::ReadPool>(config.database_path());
-  context_.writer = writer_.get();
+  store_ = std::make_unique<store::SqliteMailStore>(
+      *writer_, *reads_, [this](std::function<void()> work, std::function<void()> after) {
+        net::queue_work(loop_, std::move(work), std::move(after));
+      });
+  context_.store = store_.get();
   context_.reads = reads_.get();
   auth_ = std::make_unique<AuthService>(context_, limiter_policy(config));
   context_.auth = auth_.get();
@@ -205,10 +221,36 @@ void Server::schedule_trim(std::uint64_t ms) {
   trim_->start(ms, [this] {
     // SQLite's page caches first, so their pages are among what the trim returns (the
     // writer frees its own between transactions, for the next trim).
-    if (reads_) reads_->release_memory();
-    if (writer_) writer_->release_memory();
+    if (store_) store_->release_memory();
     ::malloc_trim(0);
+    sweep_abandoned();
     schedule_trim(30000);
+  });
+}
+
+void Server::watch_store_file() {
+  bool lost = store_ && store_->file_lost();
+  if (lost == store_file_lost_) return;
+  store_file_lost_ = lost;
+  if (lost) {
+    log_line("ALERT: the database file ", context_.config->database_path().string(),
+             " was removed or replaced while postroomd runs: every message and POP3 update is "
+             "refused (4xx) until postroomd is restarted on a good database");
+  } else {
+    log_line("store: the database file is back; acknowledging again");
+  }
+}
+
+void Server::sweep_abandoned() {
+  // A session's discard can fail with its batch (a full disk): what it left behind is
+  // removed once it is surely abandoned.
+  if (!store_ || stopping_) return;
+  store_->sweep_abandoned(std::time(nullptr) - kAbandonedAfterSeconds, [](Result<int> swept) {
+    if (!swept) {
+      log_line("store: sweeping abandoned messages failed: ", swept.error().message);
+    } else if (*swept > 0) {
+      log_line("store removed ", *swept, " abandoned incomplete message(s)");
+    }
   });
 }
 

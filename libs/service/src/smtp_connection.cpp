@@ -8,6 +8,7 @@
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/store/accounts.hpp"
+#include "postroom/store/mail_store.hpp"
 #include "session_wiring.hpp"
 
 namespace postroom::service {
@@ -123,25 +124,18 @@ void SmtpConnection::check_recipient(const Address& address) {
   const auto& config = *context_.config;
   std::string target =
       address.domain.empty() ? address.local + "@" + config.domains.front() : address.str();
-  auto route = std::make_shared<store::Route>();
   auto config_ptr = context_.config;
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  context_.read(
-      [target, route, config_ptr](store::Database& db) -> Result<void> {
-        auto r = store::resolve_recipient(db, target, [&](std::string_view domain) {
-          return config_ptr->is_local_domain(domain);
-        });
-        if (!r) return std::unexpected(r.error());
-        *route = std::move(*r);
-        return {};
-      },
-      [weak, route](Result<void> r) {
+  context_.store->resolve_recipient(
+      target,
+      [config_ptr](std::string_view domain) { return config_ptr->is_local_domain(domain); },
+      [weak](Result<store::Route> route) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;
         smtp::RecipientVerdict verdict;
         using Kind = smtp::RecipientVerdict::Kind;
-        if (!r) {
-          log_line("session=", s->id_, " recipient lookup failed: ", r.error().message);
+        if (!route) {
+          log_line("session=", s->id_, " recipient lookup failed: ", route.error().message);
           verdict.kind = Kind::temp_failure;
         } else {
           switch (route->kind) {
@@ -176,7 +170,7 @@ void SmtpConnection::authenticate(const std::string& user, const std::string& pa
 }
 
 void SmtpConnection::commit() {
-  MessageSink::Destination destination;
+  store::Destination destination;
   store::QueueRequest queue;
   queue.sender = envelope_ && envelope_->reverse_path ? envelope_->reverse_path->str() : "";
   queue.smtputf8 = envelope_ && envelope_->smtputf8;

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "../../store/tests/put_message.hpp"
 #include "../../store/tests/temp_dir.hpp"
 #include "postroom/auth/password.hpp"
 #include "postroom/service/server.hpp"
@@ -142,12 +143,7 @@ struct Office {
     auto db = store::Database::open(config->database_path());
     REQUIRE(db);
     alice = *store::add_account(*db, "alice@example.test", *auth::hash_password(kPassword));
-    auto content = store::create_content(*db);
-    REQUIRE(content);
-    std::string message = "Subject: hi\r\n\r\nhello\r\n";
-    REQUIRE(store::append_chunk(*db, *content, 0, message));
-    REQUIRE(store::complete_content(*db, *content, message.size(), message.size(), {alice},
-                                    std::nullopt));
+    REQUIRE(store::put_message(*db, "Subject: hi\r\n\r\nhello\r\n", {alice}));
   }
 
   std::size_t messages_of_alice() {

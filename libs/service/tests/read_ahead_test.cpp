@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../../store/tests/put_message.hpp"
 #include "../../store/tests/temp_dir.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/database.hpp"
@@ -57,22 +58,18 @@ TEST_CASE("read ahead: the byte budget bounds what is held") {
   CHECK(ahead.plan_after(3).budget == ReadAhead::kBytes / 2);
 }
 
-TEST_CASE("read ahead: read_whole reads whole messages in order and stops at the budget") {
+TEST_CASE("store: read_whole reads whole messages in order and stops at the budget") {
   TempDir dir;
   auto db = store::Database::open(dir.db());
   REQUIRE(db);
   auto account = store::add_account(*db, "alice@example.test", "h");
   REQUIRE(account);
   auto store_message = [&](const std::vector<std::string>& chunks) {
-    auto content = store::create_content(*db);
-    REQUIRE(content);
-    std::uint64_t size = 0;
-    for (std::size_t i = 0; i < chunks.size(); ++i) {
-      REQUIRE(store::append_chunk(*db, *content, static_cast<std::int64_t>(i), chunks[i]));
-      size += chunks[i].size();
-    }
-    REQUIRE(store::complete_content(*db, *content, size, size, {*account}, std::nullopt));
-    return *content;
+    std::string body;
+    for (const auto& c : chunks) body += c;
+    auto stored = store::put_message(*db, body, {*account}, chunks.front().size());
+    REQUIRE(stored);
+    return stored->content_id;
   };
   auto a = store_message({"a1\r\n"});
   auto b = store_message({"b1\r\n", "b2\r\n"});  // several chunks come back as one message
@@ -80,13 +77,13 @@ TEST_CASE("read ahead: read_whole reads whole messages in order and stops at the
   auto d = store_message({"d1\r\n"});
 
   ReadAhead::Messages out;
-  read_whole(*db, {{a, b, big, d}, 500}, out);
+  store::read_whole(*db, {a, b, big, d}, 500, out);
   REQUIRE(out.size() == 2);  // `big` does not fit what is left: it and what follows wait
   CHECK(out[0] == std::pair<std::int64_t, std::string>{a, "a1\r\n"});
   CHECK(out[1] == std::pair<std::int64_t, std::string>{b, "b1\r\nb2\r\n"});
 
   out.clear();
-  read_whole(*db, {{d, 424242, a}, 500}, out);  // a content that is gone ends the read
+  store::read_whole(*db, {d, 424242, a}, 500, out);  // a content that is gone ends the read
   REQUIRE(out.size() == 1);
   CHECK(out[0].second == "d1\r\n");
 }

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "../../store/tests/put_message.hpp"
 #include "../../store/tests/temp_dir.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/database.hpp"
@@ -72,15 +73,15 @@ TEST_CASE("relay record: delivered, deferred by the schedule, and permanent with
              result("c@remote.test", relay::Outcome::permanent, "550 5.1.1 no such user", 550)}),
       test_config(), at(kQueued + 10));
   REQUIRE(record.recipients.size() == 3);
-  CHECK(record.recipients[0].state == "delivered");
-  CHECK(record.recipients[1].state == "deferred");
+  CHECK(record.recipients[0].state == store::RecipientState::delivered);
+  CHECK(record.recipients[1].state == store::RecipientState::deferred);
   CHECK(record.recipients[1].next_attempt == kQueued + 10 + 60);  // the first interval
-  CHECK(record.recipients[2].state == "bounced");
+  CHECK(record.recipients[2].state == store::RecipientState::bounced);
   REQUIRE(record.bounce);
-  CHECK(record.bounce_to == "alice@example.test");
-  CHECK(record.bounce->find("Final-Recipient: rfc822; c@remote.test") != std::string::npos);
-  CHECK(record.bounce->find("b@remote.test") == std::string::npos);  // deferred: no notice
-  CHECK(record.bounce->find("Message-ID: <m1@example.test>") != std::string::npos);
+  CHECK(record.bounce->to == "alice@example.test");
+  CHECK(record.bounce->message.find("Final-Recipient: rfc822; c@remote.test") != std::string::npos);
+  CHECK(record.bounce->message.find("b@remote.test") == std::string::npos);  // deferred: no notice
+  CHECK(record.bounce->message.find("Message-ID: <m1@example.test>") != std::string::npos);
 }
 
 TEST_CASE("relay record: the last interval repeats, and past max_queue_age a 4xx bounces") {
@@ -88,7 +89,7 @@ TEST_CASE("relay record: the last interval repeats, and past max_queue_age a 4xx
       decide(input("alice@example.test",
                    {result("b@remote.test", relay::Outcome::temporary, "451 4.3.0 later", 451)}, 5),
              test_config(), at(kQueued + 100));
-  CHECK(later.recipients[0].state == "deferred");
+  CHECK(later.recipients[0].state == store::RecipientState::deferred);
   CHECK(later.recipients[0].next_attempt == kQueued + 100 + 600);
   CHECK_FALSE(later.bounce);
 
@@ -96,17 +97,17 @@ TEST_CASE("relay record: the last interval repeats, and past max_queue_age a 4xx
       decide(input("alice@example.test",
                    {result("b@remote.test", relay::Outcome::temporary, "451 4.3.0 later", 451)}, 5),
              test_config(), at(kQueued + 3500));
-  CHECK(expired.recipients[0].state == "bounced");
+  CHECK(expired.recipients[0].state == store::RecipientState::bounced);
   CHECK(expired.recipients[0].reply.find("max_queue_age") != std::string::npos);
   REQUIRE(expired.bounce);
-  CHECK(expired.bounce->find("Action: failed") != std::string::npos);
+  CHECK(expired.bounce->message.find("Action: failed") != std::string::npos);
 }
 
 TEST_CASE("relay record: a message from the null sender never gets a bounce") {
   auto record = decide(input("", {result("c@remote.test", relay::Outcome::permanent,
                                          "550 5.1.1 no such user", 550)}),
                        test_config(), at(kQueued));
-  CHECK(record.recipients[0].state == "bounced");
+  CHECK(record.recipients[0].state == store::RecipientState::bounced);
   CHECK_FALSE(record.bounce);
 }
 
@@ -117,11 +118,8 @@ TEST_CASE(
   REQUIRE(db);
   auto alice = store::add_account(*db, "alice@example.test", "x");
   REQUIRE(alice);
-  auto content = store::create_content(*db);
-  REQUIRE(store::append_chunk(*db, *content, 0,
-                              "Return-Path: <alice@example.test>\r\nSubject: s\r\n\r\nb\r\n"));
-  auto queued = store::complete_content(
-      *db, *content, 52, 52, {},
+  auto queued = store::put_message(
+      *db, "Return-Path: <alice@example.test>\r\nSubject: s\r\n\r\nb\r\n", {}, store::kChunkSize,
       store::QueueRequest{"alice@example.test", {"c@remote.test", "d@remote.test"}, false, false});
   REQUIRE(queued);
   auto due = store::due_messages(*db, 4'000'000'000, 10);
@@ -135,7 +133,9 @@ TEST_CASE(
              result("d@remote.test", relay::Outcome::delivered, "250 ok", 250)});
   in.rows = {{rows[0].row, 0}, {rows[1].row, 0}};
   auto record = decide(in, test_config(), at(kQueued));
-  REQUIRE(store_record(*db, record, kQueued, is_local));
+  auto stored = store::record_attempts(*db, record, kQueued, is_local);
+  REQUIRE(stored);
+  CHECK(stored->where == store::BounceStored::Where::mailbox);
   auto queue = store::list_queue(*db);
   REQUIRE(queue);
   CHECK(queue->empty());  // both recipients are done: the message left the queue
@@ -154,7 +154,9 @@ TEST_CASE(
             {result("c@remote.test", relay::Outcome::permanent, "550 5.1.1 no such user", 550)}),
       test_config(), at(kQueued));
   remote.recipients.clear();  // only the bounce is under test here
-  REQUIRE(store_record(*db, remote, kQueued, is_local));
+  stored = store::record_attempts(*db, remote, kQueued, is_local);
+  REQUIRE(stored);
+  CHECK(stored->where == store::BounceStored::Where::queue);
   queue = store::list_queue(*db);
   REQUIRE(queue->size() == 1);
   CHECK((*queue)[0].recipient == "zed@elsewhere.test");

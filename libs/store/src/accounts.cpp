@@ -18,9 +18,14 @@ namespace {
   if (!var) return std::unexpected(var.error())
 
 Result<bool> account_exists(Database& db, const std::string& address) {
-  TRY_STMT(s, db, "SELECT 1 FROM accounts WHERE address = ?");
+  TRY_STMT(s, db, "SELECT deleting FROM accounts WHERE address = ?");
   s->bind(1, address);
-  return s->step();
+  auto row = s->step();
+  if (!row) return std::unexpected(row.error());
+  if (*row && s->column_int(0) != 0)
+    return fail("mailbox " + address + " is being deleted: run `postroom user del " + address +
+                "` again to finish");
+  return *row;
 }
 
 std::string domain_of(const std::string& address) {
@@ -50,13 +55,48 @@ Result<void> set_password(Database& db, const std::string& address,
   return {};
 }
 
-Result<void> delete_account(Database& db, const std::string& address) {
-  // Deliveries go by ON DELETE CASCADE; their contents by the release triggers.
-  TRY_STMT(s, db, "DELETE FROM accounts WHERE address = ?");
-  s->bind(1, address);
-  if (auto r = s->run(); !r) return r;
-  if (db.changes() == 0) return fail("no mailbox " + address);
-  return {};
+Result<int> delete_account(Database& db, const std::string& address,
+                           const std::function<void(int)>& progress) {
+  // First the mark, in a transaction of its own: from then on the mailbox takes no mail
+  // and no login, and a deletion cut short is finished by the next `user del`.
+  std::int64_t id = 0;
+  {
+    auto tx = Transaction::begin(db);
+    if (!tx) return std::unexpected(tx.error());
+    {
+      TRY_STMT(s, db, "SELECT id FROM accounts WHERE address = ?");
+      s->bind(1, address);
+      auto row = s->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return fail("no mailbox " + address);
+      id = s->column_int(0);
+    }
+    TRY_STMT(s, db, "UPDATE accounts SET deleting = 1 WHERE id = ?");
+    s->bind(1, id);
+    if (auto r = s->run(); !r) return std::unexpected(r.error());
+    if (auto r = tx->commit(); !r) return std::unexpected(r.error());
+  }
+  // Then the messages, a batch per short transaction, so the daemon's writer never waits
+  // long for the lock. Their contents go by the release triggers.
+  int removed = 0;
+  while (true) {
+    auto tx = Transaction::begin(db);
+    if (!tx) return std::unexpected(tx.error());
+    TRY_STMT(s, db,
+             "DELETE FROM deliveries WHERE id IN"
+             " (SELECT id FROM deliveries WHERE account_id = ? LIMIT 100)");
+    s->bind(1, id);
+    if (auto r = s->run(); !r) return std::unexpected(r.error());
+    int batch = db.changes();
+    if (auto r = tx->commit(); !r) return std::unexpected(r.error());
+    if (batch == 0) break;
+    removed += batch;
+    if (progress) progress(removed);
+  }
+  TRY_STMT(s, db, "DELETE FROM accounts WHERE id = ?");
+  s->bind(1, id);
+  if (auto r = s->run(); !r) return std::unexpected(r.error());
+  return removed;
 }
 
 Result<std::vector<AccountSummary>> list_accounts(Database& db) {
@@ -64,7 +104,7 @@ Result<std::vector<AccountSummary>> list_accounts(Database& db) {
            "SELECT a.address, count(d.id), coalesce(sum(c.pop3_size), 0) FROM accounts a"
            " LEFT JOIN deliveries d ON d.account_id = a.id"
            " LEFT JOIN contents c ON c.id = d.content_id"
-           " GROUP BY a.id ORDER BY a.address");
+           " WHERE a.deleting = 0 GROUP BY a.id ORDER BY a.address");
   std::vector<AccountSummary> out;
   while (true) {
     auto row = s->step();
@@ -78,7 +118,8 @@ Result<std::vector<AccountSummary>> list_accounts(Database& db) {
 Result<std::optional<Account>> find_account(Database& db, const std::string& address) {
   TRY_STMT(s, db,
            "SELECT a.id, a.address, a.password_hash, p.secret FROM accounts a"
-           " LEFT JOIN apop_secrets p ON p.account_id = a.id WHERE a.address = ?");
+           " LEFT JOIN apop_secrets p ON p.account_id = a.id"
+           " WHERE a.address = ? AND a.deleting = 0");
   s->bind(1, address);
   auto row = s->step();
   if (!row) return std::unexpected(row.error());
@@ -167,7 +208,7 @@ Result<void> expand(Database& db, const std::string& address,
       route.remote.push_back(address);
     return {};
   }
-  TRY_STMT(account, db, "SELECT id FROM accounts WHERE address = ?");
+  TRY_STMT(account, db, "SELECT id FROM accounts WHERE address = ? AND deleting = 0");
   account->bind(1, address);
   auto row = account->step();
   if (!row) return std::unexpected(row.error());

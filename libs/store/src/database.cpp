@@ -2,7 +2,10 @@
 #include "postroom/store/database.hpp"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
+#include <array>
+#include <fstream>
 #include <system_error>
 
 #include "postroom/store/migrations.hpp"
@@ -13,6 +16,79 @@ namespace {
 
 Error sqlite_error(sqlite3* db, std::string_view what) {
   return Error{std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory")};
+}
+
+std::uint32_t big_endian(const unsigned char* p, int bytes) {
+  std::uint32_t value = 0;
+  for (int i = 0; i < bytes; ++i) value = (value << 8) | p[i];
+  return value;
+}
+
+// Checks what can be checked before SQLite opens an existing file: an empty file is not
+// a fresh store (something truncated it), a file without SQLite's header is not ours, and
+// a file shorter than its header says lost its tail (checked only when no WAL holds
+// newer pages, since the header page itself may then be newer in the WAL).
+Result<void> check_existing_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec) return fail("cannot read " + file.string() + ": " + ec.message());
+  if (size == 0)
+    return fail(file.string() +
+                " is empty (0 bytes): refusing to treat it as a new store; restore a backup, or "
+                "remove the file to start with an empty store");
+  std::array<unsigned char, 100> header{};
+  std::ifstream in(file, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(header.data()), header.size()) ||
+      std::string_view(reinterpret_cast<const char*>(header.data()), 16) !=
+          std::string_view("SQLite format 3\0", 16))
+    return fail(file.string() + " is not a postroom database (no SQLite header)");
+  std::uint32_t page_size = big_endian(&header[16], 2);
+  if (page_size == 1) page_size = 65536;
+  std::uint32_t pages = big_endian(&header[28], 4);
+  bool pages_valid = big_endian(&header[24], 4) == big_endian(&header[92], 4);
+  auto wal_size = std::filesystem::file_size(file.string() + "-wal", ec);
+  bool wal_holds_pages = !ec && wal_size > 32;
+  if (pages_valid && !wal_holds_pages &&
+      static_cast<std::uint64_t>(pages) * page_size > size)
+    return fail(file.string() + " is truncated: " + std::to_string(size) + " bytes where its header says " +
+                std::to_string(static_cast<std::uint64_t>(pages) * page_size) +
+                "; restore a backup");
+  return {};
+}
+
+// A bounded look at a store opened for service: every table but the message bodies is
+// checked (their size grows with the number of messages, not with their bytes), and the
+// bodies' first and last rows are read, which a truncated or damaged file rarely survives.
+// The whole check is `postroom verify`.
+Result<void> check_structure(Database& db) {
+  std::vector<std::string> tables;
+  {
+    auto list = db.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+    if (!list) return std::unexpected(list.error());
+    while (true) {
+      auto row = list->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      tables.push_back(list->column_text(0));
+    }
+  }
+  for (const auto& table : tables) {
+    if (table == "content_chunks") continue;
+    // A table name cannot be bound; these come from the schema itself.
+    auto check = db.prepare("PRAGMA quick_check(\"" + table + "\")");
+    if (!check) return std::unexpected(check.error());
+    auto row = check->step();
+    if (!row) return std::unexpected(row.error());
+    if (*row && check->column_text(0) != "ok") return fail("table " + table + ": " + check->column_text(0));
+  }
+  for (const char* probe : {"SELECT min(id), max(id) FROM content_chunks",
+                            "SELECT length(data) FROM content_chunks WHERE id = (SELECT max(id) FROM content_chunks)"}) {
+    auto s = db.prepare(probe);
+    if (!s) return std::unexpected(s.error());
+    if (auto row = s->step(); !row) return std::unexpected(row.error());
+  }
+  return {};
 }
 
 }  // namespace
@@ -92,6 +168,9 @@ Database& Database::operator=(Database&& other) noexcept {
   cache_.clear();
   db_ = std::move(other.db_);
   cache_ = std::move(other.cache_);
+  path_ = std::move(other.path_);
+  device_ = other.device_;
+  inode_ = other.inode_;
   return *this;
 }
 Database::~Database() {
@@ -99,27 +178,48 @@ Database::~Database() {
 }
 
 Result<Database> Database::open(const std::filesystem::path& file, OpenOptions options) {
-  if (options.create) {
-    std::error_code ec;
+  std::error_code ec;
+  bool exists = std::filesystem::exists(file, ec);
+  if (ec) return fail("cannot read " + file.string() + ": " + ec.message());
+  if (exists) {
+    if (auto r = check_existing_file(file); !r) return std::unexpected(r.error());
+  } else if (!options.create) {
+    return fail("database " + file.string() + " does not exist");
+  } else {
     std::filesystem::create_directories(file.parent_path(), ec);
     if (ec) return fail("cannot create " + file.parent_path().string() + ": " + ec.message());
-  } else if (!std::filesystem::exists(file)) {
-    return fail("database " + file.string() + " does not exist");
   }
   sqlite3* raw = nullptr;
-  int flags =
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (exists ? 0 : SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) return std::unexpected(sqlite_error(raw, "cannot open " + file.string()));
+  db.path_ = file;
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) {
+    db.device_ = st.st_dev;
+    db.inode_ = st.st_ino;
+  }
   // Another process (the admin tool, a backup) may hold the write lock briefly.
   sqlite3_busy_timeout(raw, 10000);
   // Acknowledge only what is on disk: WAL with a full fsync at every commit (design §3).
   for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+        // Deleting mail must work on a full disk: zeroing every freed page (Debian builds
+        // SQLite with secure_delete on) would write as much as was deleted. FAST zeroes
+        // what is written anyway.
+        "PRAGMA secure_delete=FAST",
+        // A WAL left large by a burst is cut back after checkpoints, but not below what a
+        // deletion needs when the disk is full.
+        "PRAGMA journal_size_limit=67108864"}) {
     auto stmt = db.prepare(pragma);
     if (!stmt) return std::unexpected(stmt.error());
     if (auto r = stmt->run(); !r) return std::unexpected(r.error());
+  }
+  if (exists && options.check) {
+    if (auto r = check_structure(db); !r)
+      return fail(file.string() + " is damaged (" + r.error().message +
+                  "): restore a backup, or see `postroom verify`");
   }
   if (options.migrate) {
     if (auto r = migrate(db); !r) return std::unexpected(r.error());
@@ -162,6 +262,21 @@ std::int64_t Database::last_insert_id() const {
 }
 int Database::changes() const {
   return sqlite3_changes(db_.get());
+}
+
+bool Database::in_transaction() const {
+  return sqlite3_get_autocommit(db_.get()) == 0;
+}
+
+Result<void> Database::still_same_file() const {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0)
+    return fail("the database file " + path_.string() +
+                " was removed while in use: nothing is acknowledged until postroomd restarts");
+  if (st.st_dev != device_ || st.st_ino != inode_)
+    return fail("the database file " + path_.string() +
+                " was replaced while in use: nothing is acknowledged until postroomd restarts");
+  return {};
 }
 
 Result<Transaction> Transaction::begin(Database& db) {

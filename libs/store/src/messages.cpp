@@ -1,6 +1,7 @@
 // Storing message bodies in chunks, delivering them to mailboxes and the queue, reading them back.
 #include "postroom/store/messages.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -21,6 +22,13 @@ std::int64_t now() {
 }
 
 }  // namespace
+
+ContentId new_content_id() {
+  thread_local std::random_device device;  // getrandom(2) on Linux
+  std::uint64_t bits = (static_cast<std::uint64_t>(device()) << 32) | device();
+  // Positive and never 0 (0 means "none" to callers): 62 random bits.
+  return static_cast<ContentId>((bits >> 2) | 1);
+}
 
 std::string random_token(std::size_t bytes) {
   static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuv";  // base32, lower-case
@@ -70,7 +78,7 @@ Result<std::vector<MailboxEntry>> list_mailbox(Database& db, std::int64_t accoun
   return out;
 }
 
-Result<std::optional<std::string>> read_chunk(Database& db, std::int64_t content_id,
+Result<std::optional<std::string>> read_chunk(Database& db, ContentId content_id,
                                               std::int64_t seq) {
   TRY_STMT(s, db, "SELECT data FROM content_chunks WHERE content_id = ? AND seq = ?");
   s->bind(1, content_id).bind(2, seq);
@@ -80,7 +88,7 @@ Result<std::optional<std::string>> read_chunk(Database& db, std::int64_t content
   return std::optional<std::string>(std::string(s->column_blob(0)));
 }
 
-Result<ChunkBatch> read_chunks(Database& db, std::int64_t content_id, std::int64_t first_seq,
+Result<ChunkBatch> read_chunks(Database& db, ContentId content_id, std::int64_t first_seq,
                                std::size_t max_bytes) {
   TRY_STMT(s, db, "SELECT data FROM content_chunks WHERE content_id = ? AND seq >= ? ORDER BY seq");
   s->bind(1, content_id).bind(2, first_seq);
@@ -111,41 +119,118 @@ Result<int> delete_deliveries(Database& db, std::int64_t account_id,
   return removed;
 }
 
-Result<std::int64_t> create_content(Database& db) {
-  TRY_STMT(s, db, "INSERT INTO contents(created_at) VALUES (?)");
-  s->bind(1, now());
-  if (auto r = s->run(); !r) return std::unexpected(r.error());
-  return db.last_insert_id();
+void read_whole(Database& db, const std::vector<ContentId>& contents, std::size_t budget,
+                WholeMessages& out) {
+  std::size_t left = budget;
+  for (auto content : contents) {
+    if (left == 0) break;
+    auto batch = read_chunks(db, content, 0, left);
+    // Nothing at all (an empty or vanished content) is left to its own read as well.
+    if (!batch || !batch->complete || batch->chunks.empty()) break;
+    std::string whole;
+    if (batch->chunks.size() == 1) {
+      whole = std::move(batch->chunks.front());  // the usual case: no copy
+    } else {
+      for (auto& chunk : batch->chunks) whole += chunk;
+    }
+    if (whole.size() > left) break;
+    left -= whole.size();
+    out.emplace_back(content, std::move(whole));
+  }
 }
 
-Result<void> append_chunk(Database& db, std::int64_t content_id, std::int64_t seq,
+void MessageChunker::add(std::string_view bytes,
+                         const std::function<void(std::int64_t, std::string)>& full) {
+  sizes_.add(bytes);
+  while (!bytes.empty()) {
+    std::size_t take = std::min(bytes.size(), kChunkSize - buffer_.size());
+    buffer_.append(bytes.substr(0, take));
+    bytes.remove_prefix(take);
+    if (buffer_.size() == kChunkSize) {
+      std::string chunk = std::move(buffer_);
+      buffer_.clear();
+      full(chunks_++, std::move(chunk));
+    }
+  }
+}
+
+std::pair<std::int64_t, std::string> MessageChunker::finish() {
+  std::int64_t seq = chunks_;
+  if (!buffer_.empty()) ++chunks_;
+  std::string last = std::move(buffer_);
+  buffer_.clear();
+  return {seq, std::move(last)};
+}
+
+Result<void> start_content(Database& db, ContentId content_id) {
+  // The primary key refuses an id already taken: a session never shares a content.
+  TRY_STMT(s, db, "INSERT INTO contents(id, created_at) VALUES (?, ?)");
+  s->bind(1, content_id).bind(2, now());
+  return s->run();
+}
+
+Result<void> append_chunk(Database& db, ContentId content_id, std::int64_t seq,
                           std::string_view bytes) {
+  // The foreign key refuses a chunk whose content is gone (its start was rolled back).
   TRY_STMT(s, db, "INSERT INTO content_chunks(content_id, seq, data) VALUES (?, ?, ?)");
   s->bind(1, content_id).bind(2, seq).bind_blob(3, bytes);
   return s->run();
 }
 
-Result<StoredMessage> complete_content(Database& db, std::int64_t content_id, std::uint64_t size,
-                                       std::uint64_t pop3_size,
-                                       const std::vector<std::int64_t>& accounts,
-                                       const std::optional<QueueRequest>& queue) {
+namespace {
+
+// The seal: the content is open, and its chunks are exactly those the session sent.
+// length() of a blob reads the record header only, not the chunk's pages.
+Result<void> seal_content(Database& db, ContentId content_id, const ContentSummary& summary) {
   {
-    TRY_STMT(s, db, "UPDATE contents SET size = ?, pop3_size = ?, complete = 1 WHERE id = ?");
-    s->bind(1, static_cast<std::int64_t>(size))
-        .bind(2, static_cast<std::int64_t>(pop3_size))
-        .bind(3, content_id);
-    if (auto r = s->run(); !r) return std::unexpected(r.error());
-    if (db.changes() == 0) return fail("content " + std::to_string(content_id) + " is gone");
+    TRY_STMT(s, db,
+             "SELECT count(*), coalesce(sum(length(data)), 0), coalesce(min(seq), 0),"
+             " coalesce(max(seq), -1) FROM content_chunks WHERE content_id = ?");
+    s->bind(1, content_id);
+    auto row = s->step();
+    if (!row) return std::unexpected(row.error());
+    std::int64_t chunks = s->column_int(0), bytes = s->column_int(1);
+    std::int64_t first = s->column_int(2), last = s->column_int(3);
+    if (chunks != summary.chunks || bytes != static_cast<std::int64_t>(summary.size) ||
+        first != 0 || last != summary.chunks - 1)
+      return fail("message content " + std::to_string(content_id) + " is incomplete: " +
+                  std::to_string(chunks) + " chunk(s) of " + std::to_string(bytes) +
+                  " octets stored, " + std::to_string(summary.chunks) + " of " +
+                  std::to_string(summary.size) + " sent");
   }
+  TRY_STMT(s, db,
+           "UPDATE contents SET size = ?, pop3_size = ?, chunks = ?, complete = 1"
+           " WHERE id = ? AND complete = 0");
+  s->bind(1, static_cast<std::int64_t>(summary.size))
+      .bind(2, static_cast<std::int64_t>(summary.pop3_size))
+      .bind(3, summary.chunks)
+      .bind(4, content_id);
+  if (auto r = s->run(); !r) return r;
+  if (db.changes() != 1)
+    return fail("message content " + std::to_string(content_id) +
+                " is not an open content of this session");
+  return {};
+}
+
+}  // namespace
+
+Result<StoredMessage> commit_content(Database& db, ContentId content_id,
+                                     const ContentSummary& summary,
+                                     const Destination& destination) {
+  if (auto sealed = seal_content(db, content_id, summary); !sealed)
+    return std::unexpected(sealed.error());
   auto t = now();
-  for (auto account : accounts) {
-    TRY_STMT(
-        s, db,
-        "INSERT INTO deliveries(account_id, content_id, uidl, delivered_at) VALUES (?, ?, ?, ?)");
-    s->bind(1, account).bind(2, content_id).bind(3, random_token(15)).bind(4, t);
+  for (auto account : destination.accounts) {
+    // A mailbox deleted (or being deleted) since its recipient was checked takes nothing.
+    TRY_STMT(s, db,
+             "INSERT INTO deliveries(account_id, content_id, uidl, delivered_at)"
+             " SELECT id, ?, ?, ? FROM accounts WHERE id = ? AND deleting = 0");
+    s->bind(1, content_id).bind(2, random_token(15)).bind(3, t).bind(4, account);
     if (auto r = s->run(); !r) return std::unexpected(r.error());
+    if (db.changes() != 1) return fail("mailbox " + std::to_string(account) + " no longer exists");
   }
   StoredMessage stored{content_id, {}};
+  const auto& queue = destination.queue;
   if (queue && !queue->recipients.empty()) {
     stored.queue_id = random_token(10);
     TRY_STMT(s, db,
@@ -166,7 +251,7 @@ Result<StoredMessage> complete_content(Database& db, std::int64_t content_id, st
       if (auto run = r->run(); !run) return std::unexpected(run.error());
     }
   }
-  if (accounts.empty() && stored.queue_id.empty()) {
+  if (destination.accounts.empty() && stored.queue_id.empty()) {
     // Nothing refers to the content: drop it rather than leave an orphan.
     TRY_STMT(s, db, "DELETE FROM contents WHERE id = ?");
     s->bind(1, content_id);
@@ -175,16 +260,41 @@ Result<StoredMessage> complete_content(Database& db, std::int64_t content_id, st
   return stored;
 }
 
-Result<void> discard_content(Database& db, std::int64_t content_id) {
+Result<void> discard_content(Database& db, ContentId content_id) {
   TRY_STMT(s, db, "DELETE FROM contents WHERE id = ? AND complete = 0");
   s->bind(1, content_id);
   return s->run();
 }
 
-Result<int> sweep_incomplete(Database& db) {
-  TRY_STMT(s, db, "DELETE FROM contents WHERE complete = 0");
+Result<int> sweep_incomplete(Database& db, std::int64_t created_before) {
+  TRY_STMT(s, db, "DELETE FROM contents WHERE complete = 0 AND created_at < ?");
+  s->bind(1, created_before);
   if (auto r = s->run(); !r) return std::unexpected(r.error());
   return db.changes();
+}
+
+Result<void> MessageWriter::begin() {
+  id_ = new_content_id();
+  chunker_ = {};
+  status_ = start_content(db_, id_);
+  return status_;
+}
+
+Result<void> MessageWriter::add(std::string_view bytes) {
+  if (!status_) return status_;
+  chunker_.add(bytes, [this](std::int64_t seq, std::string chunk) {
+    if (status_) status_ = append_chunk(db_, id_, seq, chunk);
+  });
+  return status_;
+}
+
+Result<StoredMessage> MessageWriter::commit(const Destination& destination) {
+  if (!status_) return std::unexpected(status_.error());
+  auto [seq, last] = chunker_.finish();
+  if (!last.empty()) {
+    if (auto r = append_chunk(db_, id_, seq, last); !r) return std::unexpected(r.error());
+  }
+  return commit_content(db_, id_, chunker_.summary(), destination);
 }
 
 }  // namespace postroom::store

@@ -3,9 +3,12 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <filesystem>
 
+#include "postroom/store/accounts.hpp"
 #include "postroom/store/database.hpp"
 
 namespace postroom::store {
@@ -146,21 +149,38 @@ Result<std::vector<QueuedMessage>> due_messages(Database& db, std::int64_t now, 
   return out;
 }
 
-Result<void> record_attempt(Database& db, std::int64_t recipient_row, const std::string& state,
-                            std::int64_t next_attempt, const std::string& remote_host,
-                            const std::string& reply, std::int64_t now) {
+std::string_view to_string(RecipientState state) {
+  switch (state) {
+    case RecipientState::queued:
+      return "queued";
+    case RecipientState::deferred:
+      return "deferred";
+    case RecipientState::delivered:
+      return "delivered";
+    case RecipientState::bounced:
+      return "bounced";
+  }
+  return "deferred";
+}
+
+Result<void> record_attempt(Database& db, const AttemptResult& result, std::int64_t now) {
   {
     TRY_STMT(s, db,
              "UPDATE queue_recipients SET state = ?, attempts = attempts + 1, next_attempt = ?,"
              " last_reply = ? WHERE id = ?");
-    s->bind(1, state).bind(2, next_attempt).bind(3, reply).bind(4, recipient_row);
+    s->bind(1, to_string(result.state))
+        .bind(2, result.next_attempt)
+        .bind(3, result.reply)
+        .bind(4, result.row);
     if (auto r = s->run(); !r) return r;
+    // The row is gone when an admin deleted the message meanwhile: nothing to record.
+    if (db.changes() == 0) return {};
   }
   {
     TRY_STMT(
         s, db,
         "INSERT INTO queue_history(recipient_row, at, remote_host, reply) VALUES (?, ?, ?, ?)");
-    s->bind(1, recipient_row).bind(2, now).bind(3, remote_host).bind(4, reply);
+    s->bind(1, result.row).bind(2, now).bind(3, result.remote_host).bind(4, result.reply);
     if (auto r = s->run(); !r) return r;
   }
   // The message leaves the queue once no recipient waits any more.
@@ -168,8 +188,59 @@ Result<void> record_attempt(Database& db, std::int64_t recipient_row, const std:
            "DELETE FROM queue WHERE id = (SELECT queue_row FROM queue_recipients WHERE id = ?)"
            " AND NOT EXISTS (SELECT 1 FROM queue_recipients WHERE queue_row = queue.id"
            " AND state IN ('queued', 'deferred'))");
-  s->bind(1, recipient_row);
+  s->bind(1, result.row);
   return s->run();
+}
+
+namespace {
+
+bool is_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+Result<BounceStored> store_bounce(Database& db, const Bounce& bounce,
+                                  const DomainTest& is_local_domain) {
+  using Where = BounceStored::Where;
+  auto route = resolve_recipient(db, lower(bounce.to), is_local_domain);
+  if (!route) return std::unexpected(route.error());
+  if (route->accounts.empty() && route->remote.empty()) return BounceStored{Where::dropped, {}};
+  Destination destination;
+  destination.accounts = route->accounts;
+  if (!route->remote.empty()) {
+    QueueRequest request;
+    request.sender = "";
+    request.recipients = route->remote;
+    request.smtputf8 = std::any_of(route->remote.begin(), route->remote.end(),
+                                   [](const std::string& a) { return !is_ascii(a); });
+    request.body_8bit = !is_ascii(bounce.message);
+    destination.queue = std::move(request);
+  }
+  MessageWriter writer(db);
+  if (auto r = writer.begin(); !r) return std::unexpected(r.error());
+  // RFC 5321 §4.4: the trace line local delivery adds; the relay strips it again.
+  if (auto r = writer.add("Return-Path: <>\r\n"); !r) return std::unexpected(r.error());
+  if (auto r = writer.add(bounce.message); !r) return std::unexpected(r.error());
+  auto stored = writer.commit(destination);
+  if (!stored) return std::unexpected(stored.error());
+  if (stored->queue_id.empty()) return BounceStored{Where::mailbox, {}};
+  return BounceStored{Where::queue, stored->queue_id};
+}
+
+}  // namespace
+
+Result<BounceStored> record_attempts(Database& db, const AttemptRecord& record, std::int64_t now,
+                                     const DomainTest& is_local_domain) {
+  for (const auto& result : record.recipients) {
+    if (auto done = record_attempt(db, result, now); !done) return std::unexpected(done.error());
+  }
+  if (!record.bounce) return BounceStored{};
+  return store_bounce(db, *record.bounce, is_local_domain);
 }
 
 Result<std::optional<std::int64_t>> next_due(Database& db) {

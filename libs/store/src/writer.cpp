@@ -8,8 +8,11 @@ namespace {
 constexpr std::size_t kMaxBatch = 256;
 }  // namespace
 
-Writer::Writer(Database db, std::function<void()> wake)
-    : db_(std::move(db)), wake_(std::move(wake)), thread_([this] { run(); }) {}
+Writer::Writer(Database db, std::function<void()> wake, FaultHook fault)
+    : db_(std::move(db)),
+      wake_(std::move(wake)),
+      fault_(std::move(fault)),
+      thread_([this] { run(); }) {}
 
 Writer::~Writer() {
   stop();
@@ -64,6 +67,11 @@ std::uint64_t Writer::batches() const {
   return batches_;
 }
 
+bool Writer::file_lost() const {
+  std::lock_guard lock(mutex_);
+  return file_lost_;
+}
+
 void Writer::run() {
   while (true) {
     std::deque<Job> batch;
@@ -92,24 +100,47 @@ void Writer::run() {
   }
 }
 
+void Writer::fail_all(std::deque<Job>& batch, const Error& error) {
+  for (auto& job : batch) job.result = std::unexpected(error);
+}
+
 void Writer::commit_batch(std::deque<Job>& batch) {
-  auto begun = db_.exec("BEGIN IMMEDIATE");
-  if (!begun) {
-    for (auto& job : batch) job.result = std::unexpected(begun.error());
-    return;
+  // Mail is never acknowledged into a file nobody can find again.
+  auto same = db_.still_same_file();
+  {
+    std::lock_guard lock(mutex_);
+    file_lost_ = !same;
   }
-  for (auto& job : batch) {
+  if (!same) return fail_all(batch, same.error());
+  if (fault_ && fault_(FaultPoint::begin, 0)) return fail_all(batch, Error{"injected: BEGIN failed"});
+  if (auto begun = db_.exec("BEGIN IMMEDIATE"); !begun) return fail_all(batch, begun.error());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& job = batch[i];
     // A savepoint per job: one job's failure must not undo the others.
     if (auto r = db_.exec("SAVEPOINT job"); !r) {
-      job.result = r;
-      continue;
+      if (db_.in_transaction()) (void)db_.exec("ROLLBACK");
+      return fail_all(batch, Error{"batch lost: " + r.error().message});
     }
     job.result = job.work(db_);
-    if (!job.result) (void)db_.exec("ROLLBACK TO job");
-    (void)db_.exec("RELEASE job");
+    if (job.result && fault_ && fault_(FaultPoint::job, i))
+      job.result = fail("injected: job rolled back");
+    // SQLite rolls the whole transaction back by itself on some errors (SQLITE_FULL,
+    // SQLITE_IOERR, SQLITE_NOMEM): then the jobs before this one are gone as well, and
+    // the ones after it would run outside any transaction.
+    bool lost = !db_.in_transaction();
+    if (!lost && !job.result) lost = !db_.exec("ROLLBACK TO job");
+    if (!lost) lost = !db_.exec("RELEASE job");
+    if (lost) {
+      Error error = job.result ? Error{"the transaction was rolled back"} : job.result.error();
+      if (db_.in_transaction()) (void)db_.exec("ROLLBACK");
+      return fail_all(batch, Error{"batch lost: " + error.message});
+    }
   }
-  if (auto committed = db_.exec("COMMIT"); !committed) {
-    (void)db_.exec("ROLLBACK");
+  Result<void> committed = fault_ && fault_(FaultPoint::commit, 0)
+                               ? fail("injected: COMMIT failed")
+                               : db_.exec("COMMIT");
+  if (!committed) {
+    if (db_.in_transaction()) (void)db_.exec("ROLLBACK");
     for (auto& job : batch) {
       if (job.result) job.result = std::unexpected(committed.error());
     }

@@ -4,6 +4,7 @@
 
 #include "postroom/store/database.hpp"
 #include "postroom/store/messages.hpp"
+#include "put_message.hpp"
 #include "temp_dir.hpp"
 
 using namespace postroom::store;
@@ -99,9 +100,7 @@ TEST_CASE("store: deleting an account removes its messages and their contents") 
   TempDir dir;
   auto db = Database::open(dir.db());
   auto alice = *add_account(*db, "alice@example.test", "h");
-  auto content = *create_content(*db);
-  REQUIRE(append_chunk(*db, content, 0, "Subject: x\r\n\r\nhi\r\n"));
-  REQUIRE(complete_content(*db, content, 18, 18, {alice}, std::nullopt));
+  REQUIRE(put_message(*db, "Subject: x\r\n\r\nhi\r\n", {alice}));
   CHECK(list_accounts(*db)->at(0).messages == 1);
   CHECK(list_accounts(*db)->at(0).bytes == 18);
   REQUIRE(delete_account(*db, "alice@example.test"));

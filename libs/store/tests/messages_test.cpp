@@ -2,10 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <ctime>
 #include <set>
 
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/database.hpp"
+#include "put_message.hpp"
 #include "temp_dir.hpp"
 
 using namespace postroom::store;
@@ -22,16 +24,7 @@ std::int64_t count(Database& db, const char* table) {
 // Stores `body` in chunks of `chunk` bytes for the given accounts.
 StoredMessage store(Database& db, const std::string& body, std::vector<std::int64_t> accounts,
                     std::size_t chunk = 4, std::optional<QueueRequest> queue = std::nullopt) {
-  auto content = create_content(db);
-  REQUIRE(content);
-  SizeCounter sizes;
-  std::int64_t seq = 0;
-  for (std::size_t i = 0; i < body.size(); i += chunk) {
-    auto piece = std::string_view(body).substr(i, chunk);
-    sizes.add(piece);
-    REQUIRE(append_chunk(db, *content, seq++, piece));
-  }
-  auto stored = complete_content(db, *content, sizes.size(), sizes.pop3_size(), accounts, queue);
+  auto stored = put_message(db, body, accounts, chunk, queue);
   REQUIRE(stored);
   return *stored;
 }
@@ -118,9 +111,11 @@ TEST_CASE("store: incomplete contents are swept, complete ones stay") {
   auto db = Database::open(dir.db());
   auto alice = *add_account(*db, "alice@example.test", "h");
   store(*db, "kept\r\n", {alice});
-  auto orphan = create_content(*db);
-  REQUIRE(append_chunk(*db, *orphan, 0, "half a mess"));
-  CHECK(sweep_incomplete(*db).value() == 1);
+  auto orphan = new_content_id();
+  REQUIRE(start_content(*db, orphan));
+  REQUIRE(append_chunk(*db, orphan, 0, "half a mess"));
+  CHECK(sweep_incomplete(*db, std::time(nullptr) - 60).value() == 0);  // young: still written
+  CHECK(sweep_incomplete(*db, std::time(nullptr) + 1).value() == 1);
   CHECK(count(*db, "contents") == 1);
   CHECK(count(*db, "content_chunks") == 2);  // "kept\r\n" in chunks of 4
 }

@@ -4,16 +4,15 @@
 
 #include "postroom/store/database.hpp"
 #include "postroom/store/messages.hpp"
+#include "put_message.hpp"
 #include "temp_dir.hpp"
 
 using namespace postroom::store;
 
 namespace {
 std::string enqueue(Database& db, std::vector<std::string> recipients) {
-  auto content = create_content(db);
-  REQUIRE(append_chunk(db, *content, 0, "Subject: q\r\n\r\nbody\r\n"));
-  auto stored = complete_content(db, *content, 21, 21, {},
-                                 QueueRequest{"alice@example.test", recipients, false, true});
+  auto stored = put_message(db, "Subject: q\r\n\r\nbody\r\n", {}, kChunkSize,
+                            QueueRequest{"alice@example.test", recipients, false, true});
   REQUIRE(stored);
   return stored->queue_id;
 }
@@ -32,12 +31,15 @@ TEST_CASE("queue: recipients are listed, found, retried and attempts recorded") 
   REQUIRE(due->size() == 1);
   CHECK((*due)[0].recipients.size() == 2);
   CHECK((*due)[0].body_8bit);
-  CHECK((*due)[0].size == 21);
+  CHECK((*due)[0].size == 20);
 
   auto a = (*due)[0].recipients[0].row;
   auto b = (*due)[0].recipients[1].row;
-  REQUIRE(record_attempt(*db, a, "delivered", now, "mx.remote.test", "250 ok", now));
-  REQUIRE(record_attempt(*db, b, "deferred", now + 300, "mx.remote.test", "451 later", now));
+  REQUIRE(record_attempt(
+      *db, {a, "a@remote.test", RecipientState::delivered, now, "mx.remote.test", "250 ok"}, now));
+  REQUIRE(record_attempt(
+      *db, {b, "b@remote.test", RecipientState::deferred, now + 300, "mx.remote.test", "451 later"},
+      now));
   list = list_queue(*db);
   REQUIRE(list->size() == 1);
   CHECK((*list)[0].recipient == "b@remote.test");
@@ -54,7 +56,8 @@ TEST_CASE("queue: recipients are listed, found, retried and attempts recorded") 
   CHECK(retry_queue(*db, id).value() == 1);
   CHECK(due_messages(*db, now + 1, 10)->size() == 1);
 
-  REQUIRE(record_attempt(*db, b, "bounced", now, "mx.remote.test", "550 no", now));
+  REQUIRE(record_attempt(
+      *db, {b, "b@remote.test", RecipientState::bounced, now, "mx.remote.test", "550 no"}, now));
   CHECK(list_queue(*db)->empty());
   auto gone = db->prepare("SELECT count(*) FROM contents");
   REQUIRE(gone->step().value());

@@ -11,6 +11,7 @@
 
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/messages.hpp"
+#include "put_message.hpp"
 #include "temp_dir.hpp"
 
 using namespace postroom;
@@ -114,10 +115,7 @@ TEST_CASE("store writer: readers on other threads see committed data while write
   for (int i = 0; i < 100; ++i) {
     writer.submit(
         [alice](Database& d) -> Result<void> {
-          auto content = create_content(d);
-          if (!content) return std::unexpected(content.error());
-          if (auto r = append_chunk(d, *content, 0, "hi\r\n"); !r) return r;
-          auto stored = complete_content(d, *content, 4, 4, {alice}, std::nullopt);
+          auto stored = put_message(d, "hi\r\n", {alice});
           if (!stored) return std::unexpected(stored.error());
           return {};
         },
@@ -175,15 +173,9 @@ TEST_CASE("store writer: release_memory frees the page caches, and the connectio
   std::int64_t content_id = 0;
   writer.submit(
       [&](Database& d) -> Result<void> {
-        auto content = create_content(d);
-        if (!content) return std::unexpected(content.error());
-        content_id = *content;
-        for (int seq = 0; seq < 4; ++seq) {
-          if (auto r = append_chunk(d, *content, seq, chunk); !r) return r;
-        }
-        auto stored = complete_content(d, *content, 4 * chunk.size(), 4 * chunk.size(), {alice},
-                                       std::nullopt);
+        auto stored = put_message(d, chunk + chunk + chunk + chunk, {alice}, chunk.size());
         if (!stored) return std::unexpected(stored.error());
+        content_id = stored->content_id;
         return {};
       },
       nullptr);

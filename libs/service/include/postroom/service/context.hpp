@@ -17,7 +17,7 @@
 #include "postroom/store/database.hpp"
 
 namespace postroom::store {
-class Writer;
+class MailStore;
 class ReadPool;
 }  // namespace postroom::store
 
@@ -51,8 +51,8 @@ struct Context {
   uv_loop_t* loop = nullptr;
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<net::TlsContext> tls;  // null when the config has no tls section
-  store::Writer* writer = nullptr;
-  store::ReadPool* reads = nullptr;
+  store::MailStore* store = nullptr;
+  store::ReadPool* reads = nullptr;  // for auth's combined lookup-and-verify job
   AuthService* auth = nullptr;
   MailboxLocks locks;
   ConnectionCounter connections;
@@ -62,9 +62,6 @@ struct Context {
   // Runs `read` on the thread pool with a read connection; `done` on the loop thread.
   void read(std::function<Result<void>(store::Database&)> read,
             std::function<void(Result<void>)> done);
-  // Runs `work` in the store writer's next group commit; `done` after it is durable.
-  void write(std::function<Result<void>(store::Database&)> work,
-             std::function<void(Result<void>)> done);
   std::string new_session_id();
   // auth.plaintext_without_tls applied to one connection: may a password cross it now?
   bool plaintext_allowed(const net::Connection& connection) const;

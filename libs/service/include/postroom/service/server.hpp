@@ -14,6 +14,7 @@
 #include "postroom/service/context.hpp"
 #include "postroom/service/relay_service.hpp"  // relay (issue 6)
 #include "postroom/service/served.hpp"
+#include "postroom/store/mail_store.hpp"
 #include "postroom/store/writer.hpp"
 
 namespace postroom::service {
@@ -28,6 +29,8 @@ class Server {
   Result<void> bind(std::shared_ptr<const config::Config> config);
   // Opens (creating and migrating) the store, starts the writer and the relay.
   Result<void> open_store();
+  // Tests only, before open_store(): the store writer fails where `hook` says.
+  void inject_store_faults(store::Writer::FaultHook hook) { writer_faults_ = std::move(hook); }
   // Applies a new config (SIGHUP): everything but listen and data_dir.
   void reload(std::shared_ptr<const config::Config> config);
   // SIGTERM: stop accepting, end sessions, drain the writer; the loop then runs dry.
@@ -40,12 +43,17 @@ class Server {
   void accept(const std::string& listener, std::shared_ptr<net::Connection> connection);
   void track(std::shared_ptr<Served> served);  // keeps it until its connection closes
   void maybe_finish_stop();
+  void sweep_abandoned();
+  void watch_store_file();
 
   uv_loop_t* loop_;
   Context context_;
   std::vector<std::pair<std::string, std::unique_ptr<net::Listener>>> listeners_;
   std::unique_ptr<store::Writer> writer_;
   std::unique_ptr<store::ReadPool> reads_;
+  std::unique_ptr<store::MailStore> store_;
+  store::Writer::FaultHook writer_faults_;
+  bool store_file_lost_ = false;
   std::unique_ptr<net::Async> writer_wake_;
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<RelayService> relay_;  // relay (issue 6): the outbound queue runner

@@ -31,7 +31,12 @@ Result<std::int64_t> add_account(Database& db, const std::string& address,
                                  const std::string& password_hash);
 Result<void> set_password(Database& db, const std::string& address,
                           const std::string& password_hash);
-Result<void> delete_account(Database& db, const std::string& address);
+// Deletes a mailbox and its mail in short transactions of its own (the caller holds
+// none): the admin tool must never keep the daemon's writer waiting. Returns how many
+// messages went; `progress` hears the count after each batch. Finishes a deletion that
+// was cut short.
+Result<int> delete_account(Database& db, const std::string& address,
+                           const std::function<void(int)>& progress = nullptr);
 Result<std::vector<AccountSummary>> list_accounts(Database& db);
 Result<std::optional<Account>> find_account(Database& db, const std::string& address);
 // nullopt turns APOP off for the account.

@@ -58,8 +58,10 @@ class Statement {
 };
 
 struct OpenOptions {
-  bool create = true;   // create data_dir and the file when missing
+  bool create = true;   // create data_dir and the file when missing (an existing empty
+                        // file is refused, never taken for a new store)
   bool migrate = true;  // apply schema/ migrations
+  bool check = false;   // a bounded structural check of an existing file (daemon start)
 };
 
 // One connection in WAL mode with foreign keys on and synchronous=FULL.
@@ -79,6 +81,11 @@ class Database {
 
   std::int64_t last_insert_id() const;
   int changes() const;
+  // Inside a transaction (SQLite may end one by itself after a full disk or I/O error).
+  bool in_transaction() const;
+  // The file at the path opened is still the one this connection writes: not removed,
+  // not replaced by another (an error naming what happened otherwise).
+  Result<void> still_same_file() const;
   // Frees the page cache pages it can (the idle daemon gives them back to the system).
   void release_memory();
   sqlite3* handle() const { return db_.get(); }
@@ -88,6 +95,8 @@ class Database {
     void operator()(sqlite3* db) const;
   };
   explicit Database(sqlite3* db);
+  std::filesystem::path path_;
+  std::uint64_t device_ = 0, inode_ = 0;
 
   // Declared after the connection so the statements are finalized before it closes.
   std::unique_ptr<sqlite3, Closer> db_;

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "postroom/base/error.hpp"
@@ -16,9 +19,17 @@ class Database;
 // reading or writing one never matters for memory.
 constexpr std::size_t kChunkSize = 256 * 1024;
 
+// A content is named by a random id that the writing session picks before its first
+// chunk: never a rowid, which SQLite hands out again after a rolled-back insert, so a
+// session that outlives a failed commit cannot write into someone else's message.
+using ContentId = std::int64_t;
+ContentId new_content_id();
+
+using DomainTest = std::function<bool(std::string_view)>;
+
 struct MailboxEntry {
   std::int64_t delivery_id = 0;
-  std::int64_t content_id = 0;
+  ContentId content_id = 0;
   std::uint64_t pop3_size = 0;  // octets RETR sends (RFC 1939 §11: exact sizes)
   std::string uidl;
 };
@@ -26,7 +37,7 @@ struct MailboxEntry {
 // A mailbox's messages, oldest first.
 Result<std::vector<MailboxEntry>> list_mailbox(Database& db, std::int64_t account_id);
 // Chunk `seq` (0-based) of a content, or nullopt past its end.
-Result<std::optional<std::string>> read_chunk(Database& db, std::int64_t content_id,
+Result<std::optional<std::string>> read_chunk(Database& db, ContentId content_id,
                                               std::int64_t seq);
 // Consecutive chunks of a content from `first_seq` on, stopping once `max_bytes` are
 // gathered (at least one chunk is returned when any is left): one read, one statement.
@@ -34,39 +45,16 @@ struct ChunkBatch {
   std::vector<std::string> chunks;
   bool complete = false;  // the content's last chunk is in `chunks` (or there was none left)
 };
-Result<ChunkBatch> read_chunks(Database& db, std::int64_t content_id, std::int64_t first_seq,
+Result<ChunkBatch> read_chunks(Database& db, ContentId content_id, std::int64_t first_seq,
                                std::size_t max_bytes);
+// Reads `contents` whole, in order, while they fit in `budget` bytes; stops at the first
+// that does not fit or cannot be read (its own read reports that).
+using WholeMessages = std::vector<std::pair<ContentId, std::string>>;
+void read_whole(Database& db, const std::vector<ContentId>& contents, std::size_t budget,
+                WholeMessages& out);
 // Removes the given deliveries of one account (POP3 UPDATE); returns how many went.
 Result<int> delete_deliveries(Database& db, std::int64_t account_id,
                               const std::vector<std::int64_t>& delivery_ids);
-
-// Writing a message happens in steps so that a large body never sits in memory:
-// create_content, then append_chunk for each full chunk, then complete_content in the
-// same transaction as the deliveries and the queue entry. Contents left incomplete by a
-// crash are removed by sweep_incomplete at start.
-Result<std::int64_t> create_content(Database& db);
-Result<void> append_chunk(Database& db, std::int64_t content_id, std::int64_t seq,
-                          std::string_view bytes);
-
-struct QueueRequest {
-  std::string sender;  // '' for the null reverse-path
-  std::vector<std::string> recipients;
-  bool smtputf8 = false;
-  bool body_8bit = false;
-};
-
-struct StoredMessage {
-  std::int64_t content_id = 0;
-  std::string queue_id;  // empty when nothing was queued
-};
-
-Result<StoredMessage> complete_content(Database& db, std::int64_t content_id, std::uint64_t size,
-                                       std::uint64_t pop3_size,
-                                       const std::vector<std::int64_t>& accounts,
-                                       const std::optional<QueueRequest>& queue);
-Result<int> sweep_incomplete(Database& db);
-// Drops a content that was never completed (a message aborted mid-transfer).
-Result<void> discard_content(Database& db, std::int64_t content_id);
 
 // Counts octets as stored and as POP3 sends them (bare LF becomes CRLF) across chunks.
 class SizeCounter {
@@ -85,6 +73,86 @@ class SizeCounter {
   std::uint64_t size_ = 0;
   std::uint64_t bare_lf_ = 0;
   char last_ = 0;
+};
+
+// What the committing transaction checks a content against: exactly `chunks` chunks,
+// numbered from 0 without a gap, holding `size` octets in all.
+struct ContentSummary {
+  std::int64_t chunks = 0;
+  std::uint64_t size = 0;
+  std::uint64_t pop3_size = 0;
+};
+
+// The one way a message is cut into stored chunks, wherever it comes from (SMTP, a
+// bounce, an import): full chunks leave as they fill, the rest at finish().
+class MessageChunker {
+ public:
+  // Appends bytes; each chunk that fills is handed to `full` with its sequence number.
+  void add(std::string_view bytes, const std::function<void(std::int64_t, std::string)>& full);
+  // The sequence number and bytes of the last chunk (empty when the message ended on a
+  // chunk boundary); afterwards summary() describes the whole message.
+  std::pair<std::int64_t, std::string> finish();
+  ContentSummary summary() const { return {chunks_, sizes_.size(), sizes_.pop3_size()}; }
+  std::int64_t chunks_handed_out() const { return chunks_; }
+
+ private:
+  std::string buffer_;
+  SizeCounter sizes_;
+  std::int64_t chunks_ = 0;
+};
+
+struct QueueRequest {
+  std::string sender;  // '' for the null reverse-path
+  std::vector<std::string> recipients;
+  bool smtputf8 = false;
+  bool body_8bit = false;
+};
+
+// Where a committed message goes.
+struct Destination {
+  std::vector<std::int64_t> accounts;  // local mailboxes
+  std::optional<QueueRequest> queue;   // remote recipients
+};
+
+struct StoredMessage {
+  ContentId content_id = 0;
+  std::string queue_id;  // empty when nothing was queued
+};
+
+// Writing a message happens in steps so that a large body never sits in memory:
+// start_content, append_chunk for each chunk, then commit_content in the transaction
+// that acknowledges it. commit_content refuses (and so fails the acknowledgement) unless
+// the content is still open, was started under this id, and holds exactly the chunks
+// and octets of `summary`: a chunk lost with a failed batch fails the message instead
+// of leaving a damaged one. Contents never committed are removed by discard_content or
+// sweep_incomplete.
+Result<void> start_content(Database& db, ContentId content_id);
+Result<void> append_chunk(Database& db, ContentId content_id, std::int64_t seq,
+                          std::string_view bytes);
+Result<StoredMessage> commit_content(Database& db, ContentId content_id,
+                                     const ContentSummary& summary,
+                                     const Destination& destination);
+// Drops a content that was never committed (a message aborted mid-transfer).
+Result<void> discard_content(Database& db, ContentId content_id);
+// Drops every uncommitted content created before `created_before` (unix seconds); at
+// start, everything uncommitted (pass INT64_MAX): no session is writing yet.
+Result<int> sweep_incomplete(Database& db, std::int64_t created_before);
+
+// A whole message written inside the caller's transaction (an import, a bounce): the
+// same chunking and the same checks as the server's sessions.
+class MessageWriter {
+ public:
+  explicit MessageWriter(Database& db) : db_(db) {}
+  Result<void> begin();
+  Result<void> add(std::string_view bytes);
+  Result<StoredMessage> commit(const Destination& destination);
+  std::uint64_t size() const { return chunker_.summary().size; }
+
+ private:
+  Database& db_;
+  ContentId id_ = 0;
+  MessageChunker chunker_;
+  Result<void> status_{};
 };
 
 // A random token of printable characters (UIDLs, queue IDs): never reused, even after a

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "postroom/base/error.hpp"
+#include "postroom/store/messages.hpp"
 
 namespace postroom::store {
 
@@ -51,11 +52,48 @@ Result<void> delete_queued(Database& db, const std::string& queue_id);
 
 // The relay's side: messages with a recipient due at `now`, at most `limit`.
 Result<std::vector<QueuedMessage>> due_messages(Database& db, std::int64_t now, int limit);
-// Records an attempt for one recipient: state "delivered", "bounced" or "deferred" with
-// the next attempt time. A message with no recipient left waiting is removed.
-Result<void> record_attempt(Database& db, std::int64_t recipient_row, const std::string& state,
-                            std::int64_t next_attempt, const std::string& remote_host,
-                            const std::string& reply, std::int64_t now);
+// A recipient's state in the queue (the schema checks the same four words).
+enum class RecipientState { queued, deferred, delivered, bounced };
+std::string_view to_string(RecipientState state);
+
+// What one delivery attempt decided for one recipient.
+struct AttemptResult {
+  std::int64_t row = 0;  // queue_recipients row
+  std::string address;
+  RecipientState state = RecipientState::deferred;
+  std::int64_t next_attempt = 0;  // unix seconds (deferred)
+  std::string remote_host;
+  std::string reply;
+};
+
+// An RFC 3464 report for the sender, stored with the attempt it reports on.
+struct Bounce {
+  std::string to;       // the original sender
+  std::string message;  // the whole report, CRLF lines
+};
+
+struct AttemptRecord {
+  std::string queue_id;
+  std::vector<AttemptResult> recipients;
+  std::optional<Bounce> bounce;
+};
+
+// Records an attempt for one recipient. A message with no recipient left waiting is
+// removed.
+Result<void> record_attempt(Database& db, const AttemptResult& result, std::int64_t now);
+
+// Where a bounce went.
+struct BounceStored {
+  enum class Where { none, dropped, mailbox, queue } where = Where::none;
+  std::string queue_id;  // Where::queue
+};
+
+// Every recipient's result and the bounce, in the caller's transaction. A bounce to a
+// local sender goes to its mailbox (aliases expanded); any other is queued from the null
+// sender (RFC 5321 §6.1: a bounce is never bounced); a local sender that no longer
+// exists gets none (dropped).
+Result<BounceStored> record_attempts(Database& db, const AttemptRecord& record, std::int64_t now,
+                                    const DomainTest& is_local_domain);
 // The earliest next_attempt of any waiting recipient, if any.
 Result<std::optional<std::int64_t>> next_due(Database& db);
 

@@ -19,14 +19,26 @@ namespace postroom::store {
 // savepoint of a shared transaction; one COMMIT (one fsync, synchronous=FULL) covers the
 // whole batch. Only after that commit does each job's `done` run, on the loop thread,
 // when the owner calls run_completions() (woken through the `wake` callback, which the
-// daemon wires to uv_async_send). A job that fails is rolled back alone; a failed
-// COMMIT fails every job of its batch.
+// daemon wires to uv_async_send).
+//
+// The contract every caller relies on: `done` gets success only if the job's work ran
+// and its batch committed. A job that fails is rolled back alone (its savepoint); a
+// failed BEGIN, a failed COMMIT, a savepoint that cannot be rolled back, or a
+// transaction SQLite rolled back by itself (a full disk, an I/O error) fails every job
+// of its batch. A batch is refused whole while the database file is not the one that
+// was opened (removed or replaced underneath the daemon).
 class Writer {
  public:
   using Work = std::function<Result<void>(Database&)>;
   using Done = std::function<void(Result<void>)>;
 
-  Writer(Database db, std::function<void()> wake);
+  // Fault injection for tests: asked at each point of a batch; true makes it fail there
+  // as the real fault would (BEGIN refused, a job's savepoint rolled back after its work
+  // ran, COMMIT refused and the transaction rolled back).
+  enum class FaultPoint { begin, job, commit };
+  using FaultHook = std::function<bool(FaultPoint, std::size_t job_in_batch)>;
+
+  Writer(Database db, std::function<void()> wake, FaultHook fault = nullptr);
   ~Writer();  // stop()s if still running
   Writer(const Writer&) = delete;
 
@@ -41,6 +53,9 @@ class Writer {
 
   std::size_t in_flight() const;  // submitted and not yet completed
   std::uint64_t batches() const;  // commits so far (for tests and benchmarks)
+  // The last batch found the database file removed or replaced (nothing is acknowledged
+  // until it is back): for health reports.
+  bool file_lost() const;
 
  private:
   struct Job {
@@ -50,9 +65,11 @@ class Writer {
   };
   void run();
   void commit_batch(std::deque<Job>& batch);
+  void fail_all(std::deque<Job>& batch, const Error& error);
 
   Database db_;
   std::function<void()> wake_;
+  FaultHook fault_;
   mutable std::mutex mutex_;
   std::condition_variable wanted_;
   std::deque<Job> pending_;
@@ -61,6 +78,7 @@ class Writer {
   std::uint64_t batches_ = 0;
   bool stopping_ = false;
   bool release_wanted_ = false;
+  bool file_lost_ = false;
   std::thread thread_;
 };
 

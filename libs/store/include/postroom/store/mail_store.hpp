@@ -1,0 +1,133 @@
+// The store as the servers use it: named operations, each answered once on the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "postroom/base/error.hpp"
+#include "postroom/store/accounts.hpp"
+#include "postroom/store/messages.hpp"
+#include "postroom/store/queue.hpp"
+
+namespace postroom::store {
+
+template <class T>
+using Reply = std::function<void(Result<T>)>;
+
+// The last step of a message write: its last chunk, what the whole message must be, and
+// where it goes, committed in the transaction that allows the acknowledgement.
+struct MessageCommit {
+  ContentId content = 0;
+  std::int64_t last_seq = 0;
+  std::string last_chunk;  // may be empty
+  ContentSummary summary;  // what every chunk together must add up to
+  Destination destination;
+};
+
+// A POP3 read: chunks of one content from `first_seq` on, and whole messages after it
+// when the read reaches its end (read-ahead, within `ahead_budget` bytes).
+struct MessageRead {
+  ContentId content = 0;
+  std::int64_t first_seq = 0;
+  std::size_t max_bytes = 0;
+  std::vector<ContentId> ahead;
+  std::size_t ahead_budget = 0;
+};
+struct MessageChunks {
+  ChunkBatch batch;
+  WholeMessages ahead;
+};
+
+// The seam between the servers and a store backend. Every reply runs on the loop thread,
+// exactly once, after the work is done (for writes: after it is durable); a reply with
+// an error means nothing of that operation was kept. Writes run in submission order.
+class MailStore {
+ public:
+  virtual ~MailStore() = default;
+
+  // Accounts and routing.
+  virtual void resolve_recipient(std::string address, DomainTest is_local_domain,
+                                 Reply<Route> done) = 0;
+  virtual void find_account(std::string address, Reply<std::optional<Account>> done) = 0;
+  virtual void sender_addresses(std::string address, Reply<std::vector<std::string>> done) = 0;
+
+  // Writing a message in chunks: chunk 0 creates the content, commit_message seals it
+  // (see commit_content: a chunk lost on the way fails the commit).
+  virtual void append_chunk(ContentId content, std::int64_t seq, std::string bytes,
+                            Reply<void> done) = 0;
+  virtual void commit_message(MessageCommit commit, Reply<StoredMessage> done) = 0;
+  // Drops what was written of a message that will not be committed.
+  virtual void discard_message(ContentId content) = 0;
+
+  // POP3.
+  virtual void list_mailbox(std::int64_t account, Reply<std::vector<MailboxEntry>> done) = 0;
+  virtual void read_message(MessageRead read, Reply<MessageChunks> done) = 0;
+  virtual void delete_deliveries(std::int64_t account, std::vector<std::int64_t> delivery_ids,
+                                 Reply<int> done) = 0;
+
+  // The outbound queue.
+  virtual void due_messages(std::int64_t now, int limit,
+                            Reply<std::vector<QueuedMessage>> done) = 0;
+  virtual void read_chunk(ContentId content, std::int64_t seq,
+                          Reply<std::optional<std::string>> done) = 0;
+  virtual void record_attempt(AttemptRecord record, DomainTest is_local_domain,
+                              Reply<BounceStored> done) = 0;
+
+  // Housekeeping: uncommitted contents older than `created_before` (writers that died).
+  virtual void sweep_abandoned(std::int64_t created_before, Reply<int> done) = 0;
+  // Gives cached pages back (the daemon is idle).
+  virtual void release_memory() = 0;
+  // The database file was found removed or replaced: nothing is acknowledged.
+  virtual bool file_lost() const = 0;
+  virtual std::size_t writes_in_flight() const = 0;
+};
+
+class Writer;
+class ReadPool;
+
+// SQLite: writes through the group-commit Writer, reads on a thread pool that the owner
+// provides (`run_on_pool(work, after)`: `work` on a pool thread, `after` on the loop).
+class SqliteMailStore final : public MailStore {
+ public:
+  using PoolRunner = std::function<void(std::function<void()> work, std::function<void()> after)>;
+
+  SqliteMailStore(Writer& writer, ReadPool& reads, PoolRunner run_on_pool);
+
+  void resolve_recipient(std::string address, DomainTest is_local_domain,
+                         Reply<Route> done) override;
+  void find_account(std::string address, Reply<std::optional<Account>> done) override;
+  void sender_addresses(std::string address, Reply<std::vector<std::string>> done) override;
+  void append_chunk(ContentId content, std::int64_t seq, std::string bytes,
+                    Reply<void> done) override;
+  void commit_message(MessageCommit commit, Reply<StoredMessage> done) override;
+  void discard_message(ContentId content) override;
+  void list_mailbox(std::int64_t account, Reply<std::vector<MailboxEntry>> done) override;
+  void read_message(MessageRead read, Reply<MessageChunks> done) override;
+  void delete_deliveries(std::int64_t account, std::vector<std::int64_t> delivery_ids,
+                         Reply<int> done) override;
+  void due_messages(std::int64_t now, int limit, Reply<std::vector<QueuedMessage>> done) override;
+  void read_chunk(ContentId content, std::int64_t seq,
+                  Reply<std::optional<std::string>> done) override;
+  void record_attempt(AttemptRecord record, DomainTest is_local_domain,
+                      Reply<BounceStored> done) override;
+  void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
+  void release_memory() override;
+  bool file_lost() const override;
+  std::size_t writes_in_flight() const override;
+
+ private:
+  template <class T>
+  void read(std::function<Result<T>(Database&)> work, Reply<T> done);
+  template <class T>
+  void write(std::function<Result<T>(Database&)> work, Reply<T> done);
+
+  Writer& writer_;
+  ReadPool& reads_;
+  PoolRunner run_on_pool_;
+};
+
+}  // namespace postroom::store

@@ -1,0 +1,187 @@
+// The SQLite backend of MailStore: each named operation as one writer job or one pool read.
+#include "postroom/store/mail_store.hpp"
+
+#include "postroom/store/database.hpp"
+#include "postroom/store/writer.hpp"
+
+namespace postroom::store {
+
+SqliteMailStore::SqliteMailStore(Writer& writer, ReadPool& reads, PoolRunner run_on_pool)
+    : writer_(writer), reads_(reads), run_on_pool_(std::move(run_on_pool)) {}
+
+template <class T>
+void SqliteMailStore::read(std::function<Result<T>(Database&)> work, Reply<T> done) {
+  auto result = std::make_shared<std::optional<Result<T>>>();
+  run_on_pool_(
+      [this, work = std::move(work), result] {
+        auto ran = reads_.with([&](Database& db) -> Result<void> {
+          result->emplace(work(db));
+          return {};
+        });
+        if (!ran) result->emplace(std::unexpected(ran.error()));
+      },
+      [done = std::move(done), result] { done(std::move(**result)); });
+}
+
+template <class T>
+void SqliteMailStore::write(std::function<Result<T>(Database&)> work, Reply<T> done) {
+  // The value is produced inside the job but handed out only once the batch committed:
+  // the writer's own result says whether it did.
+  auto value = std::make_shared<std::optional<T>>();
+  writer_.submit(
+      [work = std::move(work), value](Database& db) -> Result<void> {
+        auto r = work(db);
+        if (!r) return std::unexpected(r.error());
+        value->emplace(std::move(*r));
+        return {};
+      },
+      [done = std::move(done), value](Result<void> committed) {
+        if (!done) return;
+        if (!committed) return done(std::unexpected(committed.error()));
+        done(std::move(**value));
+      });
+}
+
+// Result<void> carries no value: the writer's own result is the answer.
+template <>
+void SqliteMailStore::write<void>(std::function<Result<void>(Database&)> work, Reply<void> done) {
+  writer_.submit(std::move(work), [done = std::move(done)](Result<void> committed) {
+    if (done) done(std::move(committed));
+  });
+}
+
+void SqliteMailStore::resolve_recipient(std::string address, DomainTest is_local_domain,
+                                        Reply<Route> done) {
+  read<Route>(
+      [address = std::move(address), is_local_domain = std::move(is_local_domain)](Database& db) {
+        return store::resolve_recipient(db, address, is_local_domain);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::find_account(std::string address, Reply<std::optional<Account>> done) {
+  read<std::optional<Account>>(
+      [address = std::move(address)](Database& db) { return store::find_account(db, address); },
+      std::move(done));
+}
+
+void SqliteMailStore::sender_addresses(std::string address,
+                                       Reply<std::vector<std::string>> done) {
+  read<std::vector<std::string>>(
+      [address = std::move(address)](Database& db) {
+        return store::sender_addresses(db, address);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::append_chunk(ContentId content, std::int64_t seq, std::string bytes,
+                                   Reply<void> done) {
+  write<void>(
+      [content, seq, bytes = std::move(bytes)](Database& db) -> Result<void> {
+        if (seq == 0) {
+          if (auto r = start_content(db, content); !r) return r;
+        }
+        return store::append_chunk(db, content, seq, bytes);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::commit_message(MessageCommit commit, Reply<StoredMessage> done) {
+  write<StoredMessage>(
+      [commit = std::move(commit)](Database& db) -> Result<StoredMessage> {
+        // No earlier chunk job created the content when everything fits in the last one.
+        if (commit.last_seq == 0) {
+          if (auto r = start_content(db, commit.content); !r) return std::unexpected(r.error());
+        }
+        if (!commit.last_chunk.empty()) {
+          if (auto r = store::append_chunk(db, commit.content, commit.last_seq, commit.last_chunk);
+              !r)
+            return std::unexpected(r.error());
+        }
+        return commit_content(db, commit.content, commit.summary, commit.destination);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::discard_message(ContentId content) {
+  write<void>([content](Database& db) { return discard_content(db, content); }, nullptr);
+}
+
+void SqliteMailStore::list_mailbox(std::int64_t account, Reply<std::vector<MailboxEntry>> done) {
+  read<std::vector<MailboxEntry>>(
+      [account](Database& db) { return store::list_mailbox(db, account); }, std::move(done));
+}
+
+void SqliteMailStore::read_message(MessageRead request, Reply<MessageChunks> done) {
+  read<MessageChunks>(
+      [request = std::move(request)](Database& db) -> Result<MessageChunks> {
+        // One snapshot for the read-ahead's statements.
+        auto snapshot = ReadTransaction::begin(db);
+        if (!snapshot) return std::unexpected(snapshot.error());
+        MessageChunks out;
+        auto batch = read_chunks(db, request.content, request.first_seq, request.max_bytes);
+        if (!batch) return std::unexpected(batch.error());
+        out.batch = std::move(*batch);
+        if (out.batch.complete) read_whole(db, request.ahead, request.ahead_budget, out.ahead);
+        return out;
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::delete_deliveries(std::int64_t account,
+                                        std::vector<std::int64_t> delivery_ids, Reply<int> done) {
+  write<int>(
+      [account, ids = std::move(delivery_ids)](Database& db) {
+        return store::delete_deliveries(db, account, ids);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::due_messages(std::int64_t now, int limit,
+                                   Reply<std::vector<QueuedMessage>> done) {
+  read<std::vector<QueuedMessage>>(
+      [now, limit](Database& db) -> Result<std::vector<QueuedMessage>> {
+        // The cheap indexed query first: most polls find nothing due.
+        auto next = next_due(db);
+        if (!next) return std::unexpected(next.error());
+        if (!*next || **next > now) return std::vector<QueuedMessage>();
+        return store::due_messages(db, now, limit);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::read_chunk(ContentId content, std::int64_t seq,
+                                 Reply<std::optional<std::string>> done) {
+  read<std::optional<std::string>>(
+      [content, seq](Database& db) { return store::read_chunk(db, content, seq); },
+      std::move(done));
+}
+
+void SqliteMailStore::record_attempt(AttemptRecord record, DomainTest is_local_domain,
+                                     Reply<BounceStored> done) {
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  write<BounceStored>(
+      [record = std::move(record), is_local_domain = std::move(is_local_domain),
+       now](Database& db) { return record_attempts(db, record, now, is_local_domain); },
+      std::move(done));
+}
+
+void SqliteMailStore::sweep_abandoned(std::int64_t created_before, Reply<int> done) {
+  write<int>([created_before](Database& db) { return sweep_incomplete(db, created_before); },
+             std::move(done));
+}
+
+void SqliteMailStore::release_memory() {
+  reads_.release_memory();
+  writer_.release_memory();
+}
+
+bool SqliteMailStore::file_lost() const {
+  return writer_.file_lost();
+}
+
+std::size_t SqliteMailStore::writes_in_flight() const {
+  return writer_.in_flight();
+}
+
+}  // namespace postroom::store
