@@ -4,8 +4,6 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include <array>
-#include <fstream>
 #include <system_error>
 
 #include "postroom/store/migrations.hpp"
@@ -18,17 +16,10 @@ Error sqlite_error(sqlite3* db, std::string_view what) {
   return Error{std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory")};
 }
 
-std::uint32_t big_endian(const unsigned char* p, int bytes) {
-  std::uint32_t value = 0;
-  for (int i = 0; i < bytes; ++i) value = (value << 8) | p[i];
-  return value;
-}
-
-// Checks what can be checked before SQLite opens an existing file: an empty file is not
-// a fresh store (something truncated it), a file without SQLite's header is not ours, and
-// a file shorter than its header says lost its tail (checked only when no WAL holds
-// newer pages, since the header page itself may then be newer in the WAL).
-Result<void> check_existing_file(const std::filesystem::path& file) {
+// An empty file is not a fresh store: something truncated it. Checked with stat only:
+// opening the file here and closing it would drop every POSIX lock this process holds on
+// it, the daemon's other connections' included (fcntl locks are per process and file).
+Result<void> check_not_empty(const std::filesystem::path& file) {
   std::error_code ec;
   auto size = std::filesystem::file_size(file, ec);
   if (ec) return fail("cannot read " + file.string() + ": " + ec.message());
@@ -36,22 +27,29 @@ Result<void> check_existing_file(const std::filesystem::path& file) {
     return fail(file.string() +
                 " is empty (0 bytes): refusing to treat it as a new store; restore a backup, or "
                 "remove the file to start with an empty store");
-  std::array<unsigned char, 100> header{};
-  std::ifstream in(file, std::ios::binary);
-  if (!in.read(reinterpret_cast<char*>(header.data()), header.size()) ||
-      std::string_view(reinterpret_cast<const char*>(header.data()), 16) !=
-          std::string_view("SQLite format 3\0", 16))
-    return fail(file.string() + " is not a postroom database (no SQLite header)");
-  std::uint32_t page_size = big_endian(&header[16], 2);
-  if (page_size == 1) page_size = 65536;
-  std::uint32_t pages = big_endian(&header[28], 4);
-  bool pages_valid = big_endian(&header[24], 4) == big_endian(&header[92], 4);
+  return {};
+}
+
+// After SQLite opened it: a file without SQLite's header is not ours, and one shorter
+// than its header says lost its tail (checked only while no WAL holds pages, since the
+// page count then comes from the WAL).
+Result<void> check_header(Database& db, const std::filesystem::path& file) {
+  std::int64_t page_size = 0, pages = 0;
+  for (auto [sql, out] : {std::pair{"PRAGMA page_size", &page_size}, std::pair{"PRAGMA page_count", &pages}}) {
+    auto s = db.prepare(sql);
+    if (!s) return std::unexpected(s.error());
+    auto row = s->step();
+    if (!row)
+      return fail(file.string() + " is not a postroom database (" + row.error().message + ")");
+    *out = s->column_int(0);
+  }
+  std::error_code ec;
+  auto size = std::filesystem::file_size(file, ec);
   auto wal_size = std::filesystem::file_size(file.string() + "-wal", ec);
   bool wal_holds_pages = !ec && wal_size > 32;
-  if (pages_valid && !wal_holds_pages &&
-      static_cast<std::uint64_t>(pages) * page_size > size)
-    return fail(file.string() + " is truncated: " + std::to_string(size) + " bytes where its header says " +
-                std::to_string(static_cast<std::uint64_t>(pages) * page_size) +
+  if (!wal_holds_pages && static_cast<std::uint64_t>(pages * page_size) > size)
+    return fail(file.string() + " is truncated: " + std::to_string(size) +
+                " bytes where its header says " + std::to_string(pages * page_size) +
                 "; restore a backup");
   return {};
 }
@@ -182,7 +180,7 @@ Result<Database> Database::open(const std::filesystem::path& file, OpenOptions o
   bool exists = std::filesystem::exists(file, ec);
   if (ec) return fail("cannot read " + file.string() + ": " + ec.message());
   if (exists) {
-    if (auto r = check_existing_file(file); !r) return std::unexpected(r.error());
+    if (auto r = check_not_empty(file); !r) return std::unexpected(r.error());
   } else if (!options.create) {
     return fail("database " + file.string() + " does not exist");
   } else {
@@ -195,13 +193,16 @@ Result<Database> Database::open(const std::filesystem::path& file, OpenOptions o
   Database db(raw);
   if (rc != SQLITE_OK) return std::unexpected(sqlite_error(raw, "cannot open " + file.string()));
   db.path_ = file;
+  // Another process (the admin tool, a backup) may hold the write lock briefly.
+  sqlite3_busy_timeout(raw, 10000);
+  if (exists) {
+    if (auto r = check_header(db, file); !r) return std::unexpected(r.error());
+  }
   struct stat st {};
   if (::stat(file.c_str(), &st) == 0) {
     db.device_ = st.st_dev;
     db.inode_ = st.st_ino;
   }
-  // Another process (the admin tool, a backup) may hold the write lock briefly.
-  sqlite3_busy_timeout(raw, 10000);
   // Acknowledge only what is on disk: WAL with a full fsync at every commit (design §3).
   for (const char* pragma :
        {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
