@@ -41,7 +41,8 @@ namespace {
 // admin's changes invisible to it. /proc shows such a file as "PATH (deleted)".
 std::optional<std::string> process_holding_removed(const std::filesystem::path& file) {
   std::error_code ec;
-  std::string wanted = std::filesystem::absolute(file, ec).lexically_normal().string() + " (deleted)";
+  std::string wanted =
+      std::filesystem::absolute(file, ec).lexically_normal().string() + " (deleted)";
   for (const auto& process : std::filesystem::directory_iterator("/proc", ec)) {
     std::string pid = process.path().filename().string();
     if (pid.empty() || !std::all_of(pid.begin(), pid.end(), ::isdigit)) continue;

@@ -199,8 +199,7 @@ Result<int> import_maildir(ImportBatches& batches, const fs::path& dir) {
     if (auto r = batches.begin_message(); !r) return std::unexpected(r.error());
     char buffer[64 * 1024];
     while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-      if (auto r = batches.add(std::string_view(buffer, static_cast<std::size_t>(in.gcount())));
-          !r)
+      if (auto r = batches.add(std::string_view(buffer, static_cast<std::size_t>(in.gcount()))); !r)
         return std::unexpected(r.error());
     }
     if (auto r = batches.end_message(name); !r) return std::unexpected(r.error());

@@ -89,14 +89,13 @@ void DeliveryAttempt::start() {
   // header section is what a bounce quotes. The password file is read here too, off the
   // loop, so a changed password applies without a reload.
   std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
-  context_.store->read_chunk(
-      job_.content_id, 0, [weak](Result<std::optional<std::string>> first) {
-        auto self = weak.lock();
-        if (!self || self->aborted_) return;
-        if (!first) return self->fail_all("4.3.0 " + first.error().message);
-        std::string chunk = *first ? std::move(**first) : std::string();
-        self->read_password_then(std::move(chunk));
-      });
+  context_.store->read_chunk(job_.content_id, 0, [weak](Result<std::optional<std::string>> first) {
+    auto self = weak.lock();
+    if (!self || self->aborted_) return;
+    if (!first) return self->fail_all("4.3.0 " + first.error().message);
+    std::string chunk = *first ? std::move(**first) : std::string();
+    self->read_password_then(std::move(chunk));
+  });
 }
 
 void DeliveryAttempt::read_password_then(std::string first_chunk) {
@@ -361,21 +360,23 @@ void DeliveryAttempt::read_next_chunk() {
   reading_chunk_ = true;
   std::int64_t seq = next_seq_++;
   std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
-  context_.store->read_chunk(
-      job_.content_id, seq, [weak](Result<std::optional<std::string>> chunk) {
-        auto self = weak.lock();
-        if (!self || self->aborted_) return;
-        self->reading_chunk_ = false;
-        if (!self->session_ || !self->session_->body_wanted()) return;
-        if (!chunk) {
-          // The peer must not take a truncated message: drop the connection mid-DATA.
-          log_line("relay queue=", self->job_.queue_id,
-                   " cannot read the message: ", chunk.error().message);
-          if (self->connection_) self->connection_->close("cannot read the queued message");
-          return;
-        }
-        self->body_chunk(std::move(*chunk));
-      });
+  context_.store->read_chunk(job_.content_id, seq,
+                             [weak](Result<std::optional<std::string>> chunk) {
+                               auto self = weak.lock();
+                               if (!self || self->aborted_) return;
+                               self->reading_chunk_ = false;
+                               if (!self->session_ || !self->session_->body_wanted()) return;
+                               if (!chunk) {
+                                 // The peer must not take a truncated message: drop the connection
+                                 // mid-DATA.
+                                 log_line("relay queue=", self->job_.queue_id,
+                                          " cannot read the message: ", chunk.error().message);
+                                 if (self->connection_)
+                                   self->connection_->close("cannot read the queued message");
+                                 return;
+                               }
+                               self->body_chunk(std::move(*chunk));
+                             });
 }
 
 void DeliveryAttempt::body_chunk(std::optional<std::string> chunk) {

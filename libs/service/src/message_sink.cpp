@@ -45,18 +45,21 @@ void MessageSink::commit(store::Destination destination, Done done) {
   store::MessageCommit commit{state->content, last_seq, std::move(last_chunk), chunker_.summary(),
                               std::move(destination)};
   bool wrote_before = last_seq > 0;
-  context_.store->commit_message(
-      std::move(commit), [&context = context_, state, wrote_before,
-                          done = std::move(done)](Result<store::StoredMessage> stored) {
-        // A chunk write that failed after the commit was submitted fails the commit's own
-        // check (it counts the chunks in its transaction): the commit's result decides.
-        if (!stored) {
-          // Chunks committed earlier belong to a message that will never complete.
-          if (wrote_before) context.store->discard_message(state->content);
-          return done(std::unexpected(stored.error()));
-        }
-        done(std::move(*stored));
-      });
+  context_.store->commit_message(std::move(commit),
+                                 [&context = context_, state, wrote_before,
+                                  done = std::move(done)](Result<store::StoredMessage> stored) {
+                                   // A chunk write that failed after the commit was submitted fails
+                                   // the commit's own check (it counts the chunks in its
+                                   // transaction): the commit's result decides.
+                                   if (!stored) {
+                                     // Chunks committed earlier belong to a message that will never
+                                     // complete.
+                                     if (wrote_before)
+                                       context.store->discard_message(state->content);
+                                     return done(std::unexpected(stored.error()));
+                                   }
+                                   done(std::move(*stored));
+                                 });
 }
 
 void MessageSink::abort() {

@@ -204,29 +204,28 @@ void Pop3Connection::read_next_chunk() {
   if (seq == 0) plan = read_ahead_->plan_after(content);
   store::MessageRead request{content, seq, kHighWater, std::move(plan.contents), plan.budget};
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
-  context_.store->read_message(
-      std::move(request), [weak](Result<store::MessageChunks> read) {
-        auto s = weak.lock();
-        if (!s || !s->transfer_ || s->connection_->closed()) return;
-        s->transfer_->reading = false;
-        if (!read) {
-          log_line("session=", s->id_, " message read failed: ", read.error().message);
-          s->transfer_.reset();
-          s->session_->on_content_failed();
-          return s->pump();
-        }
-        s->read_ahead_->add(std::move(read->ahead));
-        for (const auto& chunk : read->batch.chunks) s->session_->on_content(chunk);
-        s->transfer_->next_seq += static_cast<std::int64_t>(read->batch.chunks.size());
-        if (read->batch.complete) {
-          s->transfer_.reset();
-          s->session_->on_content_end();
-          return s->pump();
-        }
-        s->pump();
-        s->touch();  // a long download is activity, not idleness
-        s->read_next_chunk();
-      });
+  context_.store->read_message(std::move(request), [weak](Result<store::MessageChunks> read) {
+    auto s = weak.lock();
+    if (!s || !s->transfer_ || s->connection_->closed()) return;
+    s->transfer_->reading = false;
+    if (!read) {
+      log_line("session=", s->id_, " message read failed: ", read.error().message);
+      s->transfer_.reset();
+      s->session_->on_content_failed();
+      return s->pump();
+    }
+    s->read_ahead_->add(std::move(read->ahead));
+    for (const auto& chunk : read->batch.chunks) s->session_->on_content(chunk);
+    s->transfer_->next_seq += static_cast<std::int64_t>(read->batch.chunks.size());
+    if (read->batch.complete) {
+      s->transfer_.reset();
+      s->session_->on_content_end();
+      return s->pump();
+    }
+    s->pump();
+    s->touch();  // a long download is activity, not idleness
+    s->read_next_chunk();
+  });
 }
 
 void Pop3Connection::update(std::vector<std::int64_t> ids) {

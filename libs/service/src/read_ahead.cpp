@@ -1,7 +1,6 @@
 // Whole small messages read before the client asks for them.
 #include "read_ahead.hpp"
 
-
 namespace postroom::service {
 
 void ReadAhead::set_order(std::vector<std::int64_t> contents_in_order) {

@@ -3,6 +3,9 @@
 
 #include <malloc.h>
 
+#include <sys/statvfs.h>
+
+#include <algorithm>
 #include <ctime>
 
 #include "postroom/base/log.hpp"
@@ -31,6 +34,17 @@ constexpr std::uint64_t kStopDeadlineMs = 8000;
 // An uncommitted message older than this has no writer left: no session lives that long
 // (idle timeouts are minutes), and an import commits every few hundred milliseconds.
 constexpr std::int64_t kAbandonedAfterSeconds = 24 * 3600;
+
+// Room kept for deleting mail on a full disk (see Writer::Reserve): a deletion writes
+// little (see secure_delete), but the checkpoint that then gives space back must first
+// copy the WAL (up to its 4 MiB autocheckpoint size) into the database file. A tenth of
+// the file system, between 6 and 32 MiB.
+std::uint64_t reserve_bytes(const std::filesystem::path& dir) {
+  struct statvfs fs {};
+  std::uint64_t total =
+      ::statvfs(dir.c_str(), &fs) == 0 ? static_cast<std::uint64_t>(fs.f_blocks) * fs.f_frsize : 0;
+  return std::clamp<std::uint64_t>(total / 10, 6 * 1024 * 1024, 32 * 1024 * 1024);
+}
 
 }  // namespace
 
@@ -85,8 +99,9 @@ Result<void> Server::open_store() {
     watch_store_file();
     maybe_finish_stop();
   });
-  writer_ = std::make_unique<store::Writer>(std::move(*db), [this] { writer_wake_->wake(); },
-                                           writer_faults_);
+  writer_ = std::make_unique<store::Writer>(
+      std::move(*db), [this] { writer_wake_->wake(); }, writer_faults_,
+      store::Writer::Reserve{config.data_dir / "postroom.reserve", reserve_bytes(config.data_dir)});
   reads_ = std::make_unique<store::ReadPool>(config.database_path());
   store_ = std::make_unique<store::SqliteMailStore>(
       *writer_, *reads_, [this](std::function<void()> work, std::function<void()> after) {

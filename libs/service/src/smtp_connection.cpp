@@ -127,8 +127,7 @@ void SmtpConnection::check_recipient(const Address& address) {
   auto config_ptr = context_.config;
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
   context_.store->resolve_recipient(
-      target,
-      [config_ptr](std::string_view domain) { return config_ptr->is_local_domain(domain); },
+      target, [config_ptr](std::string_view domain) { return config_ptr->is_local_domain(domain); },
       [weak](Result<store::Route> route) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;

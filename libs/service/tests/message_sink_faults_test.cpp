@@ -111,8 +111,9 @@ void run_and_check(FaultyStore& store, int count, unsigned seed) {
     }
   }
   for (int i = 0; i < count; ++i) {
-    sinks[i]->commit(store::Destination{{sent[i].account}, std::nullopt},
-                     [&sent, i](Result<store::StoredMessage> r) { sent[i].outcome = std::move(r); });
+    sinks[i]->commit(
+        store::Destination{{sent[i].account}, std::nullopt},
+        [&sent, i](Result<store::StoredMessage> r) { sent[i].outcome = std::move(r); });
   }
   store.drain();
 
@@ -175,9 +176,8 @@ TEST_CASE("message sink: failed COMMITs roll back batches that chunks of many me
 
 TEST_CASE("message sink: single rolled-back jobs (a lost chunk) fail their message alone") {
   std::mt19937 random(13);
-  FaultyStore store([&](FaultPoint point, std::size_t) {
-    return point == FaultPoint::job && random() % 5 == 0;
-  });
+  FaultyStore store(
+      [&](FaultPoint point, std::size_t) { return point == FaultPoint::job && random() % 5 == 0; });
   run_and_check(store, 40, 4);
 }
 

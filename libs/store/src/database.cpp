@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <fstream>
+
 #include <system_error>
 
 #include "postroom/store/migrations.hpp"
@@ -30,24 +32,35 @@ Result<void> check_not_empty(const std::filesystem::path& file) {
   return {};
 }
 
-// After SQLite opened it: a file without SQLite's header is not ours, and one shorter
-// than its header says lost its tail (checked only while no WAL holds pages, since the
-// page count then comes from the WAL).
-Result<void> check_header(Database& db, const std::filesystem::path& file) {
-  std::int64_t page_size = 0, pages = 0;
-  for (auto [sql, out] : {std::pair{"PRAGMA page_size", &page_size}, std::pair{"PRAGMA page_count", &pages}}) {
-    auto s = db.prepare(sql);
-    if (!s) return std::unexpected(s.error());
-    auto row = s->step();
-    if (!row)
-      return fail(file.string() + " is not a postroom database (" + row.error().message + ")");
-    *out = s->column_int(0);
-  }
+std::uint64_t big_endian(const unsigned char* p, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value = (value << 8) | p[i];
+  return value;
+}
+
+// The file's own header, read before SQLite opens it: a file without SQLite's header is
+// not ours, and one shorter than its header says lost its tail (judged only while no
+// WAL holds newer pages). Only for the first connection of a process (see check_not_empty
+// on why a process must not open and close the file beside SQLite's connections).
+Result<void> check_header(const std::filesystem::path& file) {
   std::error_code ec;
   auto size = std::filesystem::file_size(file, ec);
+  if (ec) return fail("cannot read " + file.string() + ": " + ec.message());
+  unsigned char header[100] = {};
+  {
+    std::ifstream in(file, std::ios::binary);
+    if (!in.read(reinterpret_cast<char*>(header), sizeof header) ||
+        std::string_view(reinterpret_cast<const char*>(header), 16) !=
+            std::string_view("SQLite format 3\0", 16))
+      return fail(file.string() + " is not a postroom database (no SQLite header)");
+  }
+  std::uint64_t page_size = big_endian(&header[16], 2);
+  if (page_size == 1) page_size = 65536;
+  std::uint64_t pages = big_endian(&header[28], 4);
+  bool pages_valid = big_endian(&header[24], 4) == big_endian(&header[92], 4);
   auto wal_size = std::filesystem::file_size(file.string() + "-wal", ec);
   bool wal_holds_pages = !ec && wal_size > 32;
-  if (!wal_holds_pages && static_cast<std::uint64_t>(pages * page_size) > size)
+  if (pages_valid && !wal_holds_pages && pages * page_size > size)
     return fail(file.string() + " is truncated: " + std::to_string(size) +
                 " bytes where its header says " + std::to_string(pages * page_size) +
                 "; restore a backup");
@@ -78,10 +91,12 @@ Result<void> check_structure(Database& db) {
     if (!check) return std::unexpected(check.error());
     auto row = check->step();
     if (!row) return std::unexpected(row.error());
-    if (*row && check->column_text(0) != "ok") return fail("table " + table + ": " + check->column_text(0));
+    if (*row && check->column_text(0) != "ok")
+      return fail("table " + table + ": " + check->column_text(0));
   }
   for (const char* probe : {"SELECT min(id), max(id) FROM content_chunks",
-                            "SELECT length(data) FROM content_chunks WHERE id = (SELECT max(id) FROM content_chunks)"}) {
+                            "SELECT length(data) FROM content_chunks WHERE id = (SELECT max(id) "
+                            "FROM content_chunks)"}) {
     auto s = db.prepare(probe);
     if (!s) return std::unexpected(s.error());
     if (auto row = s->step(); !row) return std::unexpected(row.error());
@@ -181,6 +196,9 @@ Result<Database> Database::open(const std::filesystem::path& file, OpenOptions o
   if (ec) return fail("cannot read " + file.string() + ": " + ec.message());
   if (exists) {
     if (auto r = check_not_empty(file); !r) return std::unexpected(r.error());
+    if (options.check) {
+      if (auto r = check_header(file); !r) return std::unexpected(r.error());
+    }
   } else if (!options.create) {
     return fail("database " + file.string() + " does not exist");
   } else {
@@ -195,9 +213,6 @@ Result<Database> Database::open(const std::filesystem::path& file, OpenOptions o
   db.path_ = file;
   // Another process (the admin tool, a backup) may hold the write lock briefly.
   sqlite3_busy_timeout(raw, 10000);
-  if (exists) {
-    if (auto r = check_header(db, file); !r) return std::unexpected(r.error());
-  }
   struct stat st {};
   if (::stat(file.c_str(), &st) == 0) {
     db.device_ = st.st_dev;
@@ -214,8 +229,9 @@ Result<Database> Database::open(const std::filesystem::path& file, OpenOptions o
         // deletion needs when the disk is full.
         "PRAGMA journal_size_limit=67108864"}) {
     auto stmt = db.prepare(pragma);
-    if (!stmt) return std::unexpected(stmt.error());
-    if (auto r = stmt->run(); !r) return std::unexpected(r.error());
+    if (!stmt) return fail("cannot open " + file.string() + ": " + stmt.error().message);
+    if (auto r = stmt->run(); !r)
+      return fail("cannot open " + file.string() + ": " + r.error().message);
   }
   if (exists && options.check) {
     if (auto r = check_structure(db); !r)
@@ -267,6 +283,10 @@ int Database::changes() const {
 
 bool Database::in_transaction() const {
   return sqlite3_get_autocommit(db_.get()) == 0;
+}
+
+bool Database::last_error_was_full() const {
+  return sqlite3_errcode(db_.get()) == SQLITE_FULL;
 }
 
 Result<void> Database::still_same_file() const {

@@ -193,10 +193,10 @@ Result<void> seal_content(Database& db, ContentId content_id, const ContentSumma
     std::int64_t first = s->column_int(2), last = s->column_int(3);
     if (chunks != summary.chunks || bytes != static_cast<std::int64_t>(summary.size) ||
         first != 0 || last != summary.chunks - 1)
-      return fail("message content " + std::to_string(content_id) + " is incomplete: " +
-                  std::to_string(chunks) + " chunk(s) of " + std::to_string(bytes) +
-                  " octets stored, " + std::to_string(summary.chunks) + " of " +
-                  std::to_string(summary.size) + " sent");
+      return fail("message content " + std::to_string(content_id) +
+                  " is incomplete: " + std::to_string(chunks) + " chunk(s) of " +
+                  std::to_string(bytes) + " octets stored, " + std::to_string(summary.chunks) +
+                  " of " + std::to_string(summary.size) + " sent");
   }
   TRY_STMT(s, db,
            "UPDATE contents SET size = ?, pop3_size = ?, chunks = ?, complete = 1"

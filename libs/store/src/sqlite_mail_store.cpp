@@ -24,7 +24,8 @@ void SqliteMailStore::read(std::function<Result<T>(Database&)> work, Reply<T> do
 }
 
 template <class T>
-void SqliteMailStore::write(std::function<Result<T>(Database&)> work, Reply<T> done) {
+void SqliteMailStore::write(std::function<Result<T>(Database&)> work, Reply<T> done,
+                            Writer::Kind kind) {
   // The value is produced inside the job but handed out only once the batch committed:
   // the writer's own result says whether it did.
   auto value = std::make_shared<std::optional<T>>();
@@ -39,24 +40,27 @@ void SqliteMailStore::write(std::function<Result<T>(Database&)> work, Reply<T> d
         if (!done) return;
         if (!committed) return done(std::unexpected(committed.error()));
         done(std::move(**value));
-      });
+      },
+      kind);
 }
 
 // Result<void> carries no value: the writer's own result is the answer.
 template <>
-void SqliteMailStore::write<void>(std::function<Result<void>(Database&)> work, Reply<void> done) {
-  writer_.submit(std::move(work), [done = std::move(done)](Result<void> committed) {
-    if (done) done(std::move(committed));
-  });
+void SqliteMailStore::write<void>(std::function<Result<void>(Database&)> work, Reply<void> done,
+                                  Writer::Kind kind) {
+  writer_.submit(
+      std::move(work),
+      [done = std::move(done)](Result<void> committed) {
+        if (done) done(std::move(committed));
+      },
+      kind);
 }
 
 void SqliteMailStore::resolve_recipient(std::string address, DomainTest is_local_domain,
                                         Reply<Route> done) {
-  read<Route>(
-      [address = std::move(address), is_local_domain = std::move(is_local_domain)](Database& db) {
-        return store::resolve_recipient(db, address, is_local_domain);
-      },
-      std::move(done));
+  read<Route>([address = std::move(address), is_local_domain = std::move(is_local_domain)](
+                  Database& db) { return store::resolve_recipient(db, address, is_local_domain); },
+              std::move(done));
 }
 
 void SqliteMailStore::find_account(std::string address, Reply<std::optional<Account>> done) {
@@ -65,12 +69,9 @@ void SqliteMailStore::find_account(std::string address, Reply<std::optional<Acco
       std::move(done));
 }
 
-void SqliteMailStore::sender_addresses(std::string address,
-                                       Reply<std::vector<std::string>> done) {
+void SqliteMailStore::sender_addresses(std::string address, Reply<std::vector<std::string>> done) {
   read<std::vector<std::string>>(
-      [address = std::move(address)](Database& db) {
-        return store::sender_addresses(db, address);
-      },
+      [address = std::move(address)](Database& db) { return store::sender_addresses(db, address); },
       std::move(done));
 }
 
@@ -104,6 +105,7 @@ void SqliteMailStore::commit_message(MessageCommit commit, Reply<StoredMessage> 
 }
 
 void SqliteMailStore::discard_message(ContentId content) {
+  // Not a deletion the reserve is kept for: a full disk may well be why it failed.
   write<void>([content](Database& db) { return discard_content(db, content); }, nullptr);
 }
 
@@ -130,11 +132,9 @@ void SqliteMailStore::read_message(MessageRead request, Reply<MessageChunks> don
 
 void SqliteMailStore::delete_deliveries(std::int64_t account,
                                         std::vector<std::int64_t> delivery_ids, Reply<int> done) {
-  write<int>(
-      [account, ids = std::move(delivery_ids)](Database& db) {
-        return store::delete_deliveries(db, account, ids);
-      },
-      std::move(done));
+  write<int>([account, ids = std::move(delivery_ids)](
+                 Database& db) { return store::delete_deliveries(db, account, ids); },
+             std::move(done), Writer::Kind::frees);
 }
 
 void SqliteMailStore::due_messages(std::int64_t now, int limit,

@@ -1,6 +1,14 @@
 // Group commit on one thread: many jobs, one transaction, one fsync.
 #include "postroom/store/writer.hpp"
 
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "postroom/base/log.hpp"
+
 namespace postroom::store {
 
 namespace {
@@ -8,20 +16,21 @@ namespace {
 constexpr std::size_t kMaxBatch = 256;
 }  // namespace
 
-Writer::Writer(Database db, std::function<void()> wake, FaultHook fault)
+Writer::Writer(Database db, std::function<void()> wake, FaultHook fault, Reserve reserve)
     : db_(std::move(db)),
       wake_(std::move(wake)),
       fault_(std::move(fault)),
+      reserve_(std::move(reserve)),
       thread_([this] { run(); }) {}
 
 Writer::~Writer() {
   stop();
 }
 
-void Writer::submit(Work work, Done done) {
+void Writer::submit(Work work, Done done, Kind kind) {
   {
     std::lock_guard lock(mutex_);
-    pending_.push_back(Job{std::move(work), std::move(done), {}});
+    pending_.push_back(Job{std::move(work), std::move(done), kind, {}});
     ++in_flight_;
   }
   wanted_.notify_one();
@@ -72,8 +81,51 @@ bool Writer::file_lost() const {
   return file_lost_;
 }
 
+void Writer::restore_reserve() {
+  // Only with room to spare, so the reserve never takes the last free space itself.
+  struct statvfs fs {};
+  if (::statvfs(reserve_.file.parent_path().c_str(), &fs) != 0) return;
+  std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free < 3 * reserve_.bytes) return;
+  int fd = ::open(reserve_.file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  bool ok = ::posix_fallocate(fd, 0, static_cast<off_t>(reserve_.bytes)) == 0;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(reserve_.file.c_str());
+    return;
+  }
+  reserve_held_ = true;
+}
+
+void Writer::make_room_for_deletions(std::deque<Job>& batch, bool failed_full) {
+  bool deletes = std::any_of(batch.begin(), batch.end(),
+                             [](const Job& job) { return job.kind == Kind::frees; });
+  if (!deletes) return;
+  if (release_reserve(reserve_.file)) {
+    log_line("store: the disk is full; released the ", reserve_.bytes / 1024,
+             " KiB reserve so that mail can be deleted");
+  }
+  reserve_held_ = false;
+  if (failed_full) {
+    std::deque<Job> deletions;
+    for (auto& job : batch) {
+      if (job.kind == Kind::frees) deletions.push_back(Job{job.work, nullptr, job.kind, {}});
+    }
+    commit_batch(deletions);
+    auto result = deletions.begin();
+    for (auto& job : batch) {
+      if (job.kind == Kind::frees) job.result = std::move((result++)->result);
+    }
+  }
+  // Then the checkpoint that moves the WAL into the file's freed pages and cuts the WAL
+  // back: that is the space given back, and new mail fits again.
+  if (db_.exec("PRAGMA wal_checkpoint(TRUNCATE)")) disk_full_ = false;
+}
+
 void Writer::run() {
   while (true) {
+    if (!reserve_.file.empty() && !reserve_held_) restore_reserve();
     std::deque<Job> batch;
     {
       std::unique_lock lock(mutex_);
@@ -90,7 +142,9 @@ void Writer::run() {
         pending_.pop_front();
       }
     }
-    commit_batch(batch);
+    bool failed_full = commit_batch(batch);
+    if (failed_full) disk_full_ = true;
+    if (disk_full_ && !reserve_.file.empty()) make_room_for_deletions(batch, failed_full);
     {
       std::lock_guard lock(mutex_);
       ++batches_;
@@ -104,24 +158,41 @@ void Writer::fail_all(std::deque<Job>& batch, const Error& error) {
   for (auto& job : batch) job.result = std::unexpected(error);
 }
 
-void Writer::commit_batch(std::deque<Job>& batch) {
+bool release_reserve(const std::filesystem::path& file) {
+  return !file.empty() && ::unlink(file.c_str()) == 0;
+}
+
+bool Writer::commit_batch(std::deque<Job>& batch) {
   // Mail is never acknowledged into a file nobody can find again.
   auto same = db_.still_same_file();
   {
     std::lock_guard lock(mutex_);
     file_lost_ = !same;
   }
-  if (!same) return fail_all(batch, same.error());
-  if (fault_ && fault_(FaultPoint::begin, 0)) return fail_all(batch, Error{"injected: BEGIN failed"});
-  if (auto begun = db_.exec("BEGIN IMMEDIATE"); !begun) return fail_all(batch, begun.error());
+  if (!same) {
+    fail_all(batch, same.error());
+    return false;
+  }
+  if (fault_ && fault_(FaultPoint::begin, 0)) {
+    fail_all(batch, Error{"injected: BEGIN failed"});
+    return false;
+  }
+  if (auto begun = db_.exec("BEGIN IMMEDIATE"); !begun) {
+    fail_all(batch, begun.error());
+    return db_.last_error_was_full();
+  }
+  bool full = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& job = batch[i];
     // A savepoint per job: one job's failure must not undo the others.
     if (auto r = db_.exec("SAVEPOINT job"); !r) {
+      full = db_.last_error_was_full();
       if (db_.in_transaction()) (void)db_.exec("ROLLBACK");
-      return fail_all(batch, Error{"batch lost: " + r.error().message});
+      fail_all(batch, Error{"batch lost: " + r.error().message});
+      return full;
     }
     job.result = job.work(db_);
+    if (!job.result) full = full || db_.last_error_was_full();
     if (job.result && fault_ && fault_(FaultPoint::job, i))
       job.result = fail("injected: job rolled back");
     // SQLite rolls the whole transaction back by itself on some errors (SQLITE_FULL,
@@ -133,18 +204,20 @@ void Writer::commit_batch(std::deque<Job>& batch) {
     if (lost) {
       Error error = job.result ? Error{"the transaction was rolled back"} : job.result.error();
       if (db_.in_transaction()) (void)db_.exec("ROLLBACK");
-      return fail_all(batch, Error{"batch lost: " + error.message});
+      fail_all(batch, Error{"batch lost: " + error.message});
+      return full;
     }
   }
-  Result<void> committed = fault_ && fault_(FaultPoint::commit, 0)
-                               ? fail("injected: COMMIT failed")
-                               : db_.exec("COMMIT");
+  Result<void> committed = fault_ && fault_(FaultPoint::commit, 0) ? fail("injected: COMMIT failed")
+                                                                   : db_.exec("COMMIT");
   if (!committed) {
+    full = full || db_.last_error_was_full();
     if (db_.in_transaction()) (void)db_.exec("ROLLBACK");
     for (auto& job : batch) {
       if (job.result) job.result = std::unexpected(committed.error());
     }
   }
+  return full;
 }
 
 Result<void> ReadPool::with(const std::function<Result<void>(Database&)>& read) {

@@ -83,6 +83,8 @@ class Database {
   int changes() const;
   // Inside a transaction (SQLite may end one by itself after a full disk or I/O error).
   bool in_transaction() const;
+  // The last statement failed because the disk (or the database's size limit) is full.
+  bool last_error_was_full() const;
   // The file at the path opened is still the one this connection writes: not removed,
   // not replaced by another (an error naming what happened otherwise).
   Result<void> still_same_file() const;

@@ -12,6 +12,7 @@
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/messages.hpp"
 #include "postroom/store/queue.hpp"
+#include "postroom/store/writer.hpp"
 
 namespace postroom::store {
 
@@ -86,9 +87,6 @@ class MailStore {
   virtual std::size_t writes_in_flight() const = 0;
 };
 
-class Writer;
-class ReadPool;
-
 // SQLite: writes through the group-commit Writer, reads on a thread pool that the owner
 // provides (`run_on_pool(work, after)`: `work` on a pool thread, `after` on the loop).
 class SqliteMailStore final : public MailStore {
@@ -123,7 +121,8 @@ class SqliteMailStore final : public MailStore {
   template <class T>
   void read(std::function<Result<T>(Database&)> work, Reply<T> done);
   template <class T>
-  void write(std::function<Result<T>(Database&)> work, Reply<T> done);
+  void write(std::function<Result<T>(Database&)> work, Reply<T> done,
+             Writer::Kind kind = Writer::Kind::adds);
 
   Writer& writer_;
   ReadPool& reads_;

@@ -37,8 +37,7 @@ struct MailboxEntry {
 // A mailbox's messages, oldest first.
 Result<std::vector<MailboxEntry>> list_mailbox(Database& db, std::int64_t account_id);
 // Chunk `seq` (0-based) of a content, or nullopt past its end.
-Result<std::optional<std::string>> read_chunk(Database& db, ContentId content_id,
-                                              std::int64_t seq);
+Result<std::optional<std::string>> read_chunk(Database& db, ContentId content_id, std::int64_t seq);
 // Consecutive chunks of a content from `first_seq` on, stopping once `max_bytes` are
 // gathered (at least one chunk is returned when any is left): one read, one statement.
 struct ChunkBatch {
@@ -130,8 +129,7 @@ Result<void> start_content(Database& db, ContentId content_id);
 Result<void> append_chunk(Database& db, ContentId content_id, std::int64_t seq,
                           std::string_view bytes);
 Result<StoredMessage> commit_content(Database& db, ContentId content_id,
-                                     const ContentSummary& summary,
-                                     const Destination& destination);
+                                     const ContentSummary& summary, const Destination& destination);
 // Drops a content that was never committed (a message aborted mid-transfer).
 Result<void> discard_content(Database& db, ContentId content_id);
 // Drops every uncommitted content created before `created_before` (unix seconds); at

@@ -93,7 +93,7 @@ struct BounceStored {
 // sender (RFC 5321 §6.1: a bounce is never bounced); a local sender that no longer
 // exists gets none (dropped).
 Result<BounceStored> record_attempts(Database& db, const AttemptRecord& record, std::int64_t now,
-                                    const DomainTest& is_local_domain);
+                                     const DomainTest& is_local_domain);
 // The earliest next_attempt of any waiting recipient, if any.
 Result<std::optional<std::int64_t>> next_due(Database& db);
 

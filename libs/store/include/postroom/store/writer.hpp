@@ -15,6 +15,15 @@
 
 namespace postroom::store {
 
+// A file of `bytes` kept beside the database while the disk has room. When a batch
+// with deletions fails because the disk is full, the reserve is removed and those
+// deletions run again in the room it leaves: an admin or a POP3 client can always
+// delete mail to get out of a full disk. It comes back once the disk has room again.
+struct DiskReserve {
+  std::filesystem::path file;  // empty: no reserve
+  std::uint64_t bytes = 0;
+};
+
 // Jobs submitted from the loop thread run on the writer thread, each inside its own
 // savepoint of a shared transaction; one COMMIT (one fsync, synchronous=FULL) covers the
 // whole batch. Only after that commit does each job's `done` run, on the loop thread,
@@ -27,6 +36,10 @@ namespace postroom::store {
 // transaction SQLite rolled back by itself (a full disk, an I/O error) fails every job
 // of its batch. A batch is refused whole while the database file is not the one that
 // was opened (removed or replaced underneath the daemon).
+// Removes the reserve file (the admin tool does too, when its deletion finds the disk
+// full); false when there was none.
+bool release_reserve(const std::filesystem::path& file);
+
 class Writer {
  public:
   using Work = std::function<Result<void>(Database&)>;
@@ -38,11 +51,16 @@ class Writer {
   enum class FaultPoint { begin, job, commit };
   using FaultHook = std::function<bool(FaultPoint, std::size_t job_in_batch)>;
 
-  Writer(Database db, std::function<void()> wake, FaultHook fault = nullptr);
+  using Reserve = DiskReserve;
+
+  Writer(Database db, std::function<void()> wake, FaultHook fault = nullptr, Reserve reserve = {});
   ~Writer();  // stop()s if still running
   Writer(const Writer&) = delete;
 
-  void submit(Work work, Done done);
+  // A job that only deletes may use the disk-space reserve (see below).
+  enum class Kind { adds, frees };
+  void submit(Work work, Done done, Kind kind = Kind::adds);
+
   // Runs the callbacks of committed jobs; call on the thread that submits.
   void run_completions();
   // Finishes every submitted job, joins the thread. Completions remain for run_completions.
@@ -61,10 +79,16 @@ class Writer {
   struct Job {
     Work work;
     Done done;
+    Kind kind = Kind::adds;
     Result<void> result;
   };
   void run();
-  void commit_batch(std::deque<Job>& batch);
+  // Returns whether the batch failed because the disk is full.
+  bool commit_batch(std::deque<Job>& batch);
+  // On a full disk, a batch with deletions gets the reserve's room: run again if it
+  // failed, then a checkpoint that gives the WAL's space back.
+  void make_room_for_deletions(std::deque<Job>& batch, bool failed_full);
+  void restore_reserve();
   void fail_all(std::deque<Job>& batch, const Error& error);
 
   Database db_;
@@ -79,6 +103,9 @@ class Writer {
   bool stopping_ = false;
   bool release_wanted_ = false;
   bool file_lost_ = false;
+  Reserve reserve_;
+  bool reserve_held_ = false;  // writer thread only
+  bool disk_full_ = false;     // writer thread only: a batch failed for want of space
   std::thread thread_;
 };
 
