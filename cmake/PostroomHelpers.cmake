@@ -13,6 +13,11 @@ if(POSTROOM_SANITIZE)
   target_link_options(postroom_build_options INTERFACE -fsanitize=address,undefined)
 endif()
 
+if(POSTROOM_TSAN)
+  target_compile_options(postroom_build_options INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(postroom_build_options INTERFACE -fsanitize=thread)
+endif()
+
 # postroom_library(NAME sources...): static library postroom_NAME, alias postroom::NAME,
 # public headers under libs/NAME/include.
 function(postroom_library name)

@@ -6,6 +6,7 @@
 #include "cli.hpp"
 #include "postroom/auth/password.hpp"
 #include "postroom/store/accounts.hpp"
+#include "postroom/store/writer.hpp"
 
 namespace postroom::cli {
 
@@ -48,9 +49,16 @@ int user_command(Context& ctx, const std::string& sub) {
     return kOk;
   }
   if (sub == "del") {
-    auto removed = store::delete_account(*db, address, [](int done) {
+    auto progress = [](int done) {
       if (isatty(STDERR_FILENO)) std::cerr << "\r" << done << " messages deleted" << std::flush;
-    });
+    };
+    auto removed = store::delete_account(*db, address, progress);
+    // A full disk: the daemon's reserve makes room for the deletion (see Writer::Reserve).
+    if (!removed && removed.error().kind == Error::Kind::disk_full &&
+        store::release_reserve(ctx.config.data_dir / "postroom.reserve")) {
+      std::cerr << "postroom: the disk is full; released the reserve to delete the mail\n";
+      removed = store::delete_account(*db, address, progress);
+    }
     if (isatty(STDERR_FILENO)) std::cerr << "\n";
     if (!removed) return failure(removed.error().message);
     std::cout << "deleted " << address << " and " << *removed << " messages\n";

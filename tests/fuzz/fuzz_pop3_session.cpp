@@ -98,7 +98,7 @@ struct Host {
           drop.push_back({static_cast<std::int64_t>(i + 1), wire_size(contents()[i]),
                           "uid-" + std::to_string(i + 1)});
         }
-        s.on_login_result(Session::LoginOutcome::ok, std::move(drop));
+        s.on_login_result(Session::LoginOutcome::ok, Maildrop(drop));
         break;
       }
       case 1:

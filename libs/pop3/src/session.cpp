@@ -49,7 +49,11 @@ State Session::state() const {
   return core_->state;
 }
 
-void Session::on_login_result(LoginOutcome outcome, std::vector<MessageInfo> maildrop) {
+const Maildrop& Session::maildrop() const {
+  return core_->maildrop;
+}
+
+void Session::on_login_result(LoginOutcome outcome, Maildrop maildrop) {
   core_->login_result(outcome, std::move(maildrop));
 }
 

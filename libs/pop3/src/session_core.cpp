@@ -115,6 +115,26 @@ void SessionCore::reply_failure(std::string_view text) {
   send_line("-ERR " + std::string(text));
 }
 
+void SessionCore::reply_listing(std::string_view text,
+                                const std::function<void(std::size_t, std::string&)>& rest) {
+  reply_ok(text);
+  // One buffer for the whole listing, no string per line: a mailbox of 100,000 messages
+  // lists in one allocation (RFC 1939 §7: "n uidl", §5: "n size", undeleted only).
+  std::string body;
+  body.reserve(maildrop.size() * 24 + 3);
+  std::string line;
+  for (std::size_t i = 0; i < maildrop.size(); ++i) {
+    if (marked[i]) continue;
+    line = std::to_string(i + 1);
+    line += ' ';
+    rest(i, line);
+    body.append(line, 0, kMaxReplyLine - 2);
+    body += "\r\n";
+  }
+  body += ".\r\n";
+  send(body);
+}
+
 void SessionCore::reply_multiline(std::string_view text, const std::vector<std::string>& lines) {
   reply_ok(text);
   std::string body;
@@ -153,11 +173,11 @@ std::size_t SessionCore::live_count() const {
 
 std::uint64_t SessionCore::live_size() const {
   std::uint64_t size = 0;
-  for (std::size_t i = 0; i < maildrop.size(); ++i) size += marked[i] ? 0 : maildrop[i].size;
+  for (std::size_t i = 0; i < maildrop.size(); ++i) size += marked[i] ? 0 : maildrop.octets(i);
   return size;
 }
 
-void SessionCore::login_result(Session::LoginOutcome outcome, std::vector<MessageInfo> snapshot) {
+void SessionCore::login_result(Session::LoginOutcome outcome, Maildrop snapshot) {
   if (pending != Pending::login) return;
   pending = Pending::nothing;
   switch (outcome) {

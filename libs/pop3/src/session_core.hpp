@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,9 @@ struct SessionCore {
   // failure, server trouble): the bad-command count is left alone.
   void reply_failure(std::string_view text);
   // A multi-line reply (RFC 1939 §3): "+OK text", the lines, ".".
+  // "+OK text" and one line per undeleted message: its number, a space, then `rest`.
+  void reply_listing(std::string_view text,
+                     const std::function<void(std::size_t, std::string&)>& rest);
   void reply_multiline(std::string_view text, const std::vector<std::string>& lines);
 
   // --- State changes, each in one place.
@@ -57,7 +61,7 @@ struct SessionCore {
   void push(Action action);
 
   // --- Host answers (session_core.cpp).
-  void login_result(Session::LoginOutcome outcome, std::vector<MessageInfo> maildrop);
+  void login_result(Session::LoginOutcome outcome, Maildrop maildrop);
   void content(std::string_view chunk);
   void content_end();
   void content_failed();
@@ -84,7 +88,7 @@ struct SessionCore {
   bool awaiting_sasl_response = false;    // after "+ " for AUTH PLAIN (RFC 5034 §4)
 
   // TRANSACTION.
-  std::vector<MessageInfo> maildrop;
+  Maildrop maildrop;
   std::vector<bool> marked;  // DELE marks, committed only in UPDATE (RFC 1939 §6)
   std::optional<Retrieval> retrieval;
   int marked_for_update = 0;

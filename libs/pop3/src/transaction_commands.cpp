@@ -56,41 +56,35 @@ void cmd_list(SessionCore& core, const CommandLine& command) {
   if (!command.args.empty()) {
     auto index = message_index(core, command.args[0]);
     if (!index) return;
-    core.reply_ok(std::to_string(*index + 1) + " " + std::to_string(core.maildrop[*index].size));
+    core.reply_ok(std::to_string(*index + 1) + " " + std::to_string(core.maildrop.octets(*index)));
     return;
   }
-  std::vector<std::string> lines;
-  for (std::size_t i = 0; i < core.maildrop.size(); ++i) {
-    if (!core.marked[i])
-      lines.push_back(std::to_string(i + 1) + " " + std::to_string(core.maildrop[i].size));
-  }
-  core.reply_multiline(octets_summary(core), lines);
+  core.reply_listing(octets_summary(core), [&](std::size_t i, std::string& line) {
+    line += std::to_string(core.maildrop.octets(i));
+  });
 }
 
 void cmd_uidl(SessionCore& core, const CommandLine& command) {
   if (!command.args.empty()) {
     auto index = message_index(core, command.args[0]);
     if (!index) return;
-    core.reply_ok(std::to_string(*index + 1) + " " + core.maildrop[*index].uidl);
+    core.reply_ok(std::to_string(*index + 1) + " " + std::string(core.maildrop.uidl(*index)));
     return;
   }
-  std::vector<std::string> lines;
-  for (std::size_t i = 0; i < core.maildrop.size(); ++i) {
-    if (!core.marked[i]) lines.push_back(std::to_string(i + 1) + " " + core.maildrop[i].uidl);
-  }
-  core.reply_multiline("unique-id listing follows", lines);
+  core.reply_listing("unique-id listing follows",
+                     [&](std::size_t i, std::string& line) { line += core.maildrop.uidl(i); });
 }
 
 // Asks the host for the message; the reply streams from Session::on_content().
 void start_retrieval(SessionCore& core, std::size_t index, std::optional<std::uint64_t> top) {
   core.bad_commands = 0;
   Retrieval retrieval{.status = top ? "top of message follows"
-                                    : std::to_string(core.maildrop[index].size) + " octets",
+                                    : std::to_string(core.maildrop.octets(index)) + " octets",
                       .encoder = TransferEncoder(top),
                       .status_sent = false,
                       .is_top = top.has_value()};
   core.retrieval = std::move(retrieval);
-  core.push(Retrieve{core.maildrop[index].id, top});
+  core.push(Retrieve{core.maildrop.id(index), top});
   core.wait_for(Pending::content);
 }
 
@@ -133,7 +127,7 @@ void cmd_rset(SessionCore& core, const CommandLine& /*command*/) {
 void cmd_quit(SessionCore& core, const CommandLine& /*command*/) {
   Update update;
   for (std::size_t i = 0; i < core.maildrop.size(); ++i) {
-    if (core.marked[i]) update.deleted_ids.push_back(core.maildrop[i].id);
+    if (core.marked[i]) update.deleted_ids.push_back(core.maildrop.id(i));
   }
   core.bad_commands = 0;
   core.marked_for_update = static_cast<int>(update.deleted_ids.size());

@@ -101,7 +101,7 @@ void Pop3Connection::pump() {
     } else if (auto* apop = std::get_if<pop3::LoginApop>(&action)) {
       this->login(apop->user, apop->digest, true);
     } else if (auto* retrieve = std::get_if<pop3::Retrieve>(&action)) {
-      this->retrieve(content_of_[retrieve->id]);
+      this->retrieve(retrieve->id);
     } else if (auto* upd = std::get_if<pop3::Update>(&action)) {
       update(std::move(upd->deleted_ids));
     } else if (auto* close = std::get_if<pop3::Close>(&action)) {
@@ -149,13 +149,19 @@ void Pop3Connection::login(const std::string& user, const std::string& secret, b
 }
 
 void Pop3Connection::load_maildrop(std::int64_t account_id) {
+  // Filled on a pool thread, message by message, into the compact snapshot.
+  auto maildrop = std::make_shared<pop3::Maildrop>();
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
   context_.store->list_mailbox(
-      account_id, [weak](Result<std::vector<store::MailboxEntry>> entries) {
+      account_id,
+      [maildrop](std::int64_t id, std::uint64_t size, std::string_view uidl) {
+        maildrop->add(id, size, uidl);
+      },
+      [weak, maildrop](Result<std::size_t> listed) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;
-        if (!entries) {
-          log_line("session=", s->id_, " maildrop read failed: ", entries.error().message);
+        if (!listed) {
+          log_line("session=", s->id_, " maildrop read failed: ", listed.error().message);
           // The session stays in AUTHORIZATION and may log in again (S14): a lock
           // kept here would answer that retry, and every other session, [IN-USE].
           if (s->locked_account_) s->context_.locks.unlock(*s->locked_account_);
@@ -163,28 +169,18 @@ void Pop3Connection::load_maildrop(std::int64_t account_id) {
           s->session_->on_login_result(pop3::Session::LoginOutcome::temp_failure);
           return s->pump();
         }
-        std::vector<pop3::MessageInfo> maildrop;
-        std::vector<std::int64_t> contents_in_order;
-        maildrop.reserve(entries->size());
-        contents_in_order.reserve(entries->size());
-        for (auto& e : *entries) {
-          s->content_of_[e.delivery_id] = e.content_id;
-          contents_in_order.push_back(e.content_id);
-          maildrop.push_back({e.delivery_id, e.pop3_size, e.uidl});
-        }
-        s->read_ahead_->set_order(std::move(contents_in_order));
-        s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(maildrop));
+        s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(*maildrop));
         s->pump();
       });
 }
 
-void Pop3Connection::retrieve(std::int64_t content_id) {
-  if (auto message = read_ahead_->take(content_id)) {
-    session_->on_content(*message);
+void Pop3Connection::retrieve(std::int64_t message) {
+  if (auto whole = read_ahead_->take(message)) {
+    session_->on_content(*whole);
     session_->on_content_end();
     return pump();
   }
-  transfer_ = Transfer{content_id, 0, false};
+  transfer_ = Transfer{message, 0, false};
   read_next_chunk();
 }
 
@@ -197,12 +193,13 @@ void Pop3Connection::read_next_chunk() {
     return pump();
   }
   transfer_->reading = true;
-  std::int64_t content = transfer_->content_id;
+  std::int64_t message = transfer_->message;
   std::int64_t seq = transfer_->next_seq;
   // From the start of a message, the following ones come along in the same trip.
   ReadAhead::Plan plan;
-  if (seq == 0) plan = read_ahead_->plan_after(content);
-  store::MessageRead request{content, seq, kHighWater, std::move(plan.contents), plan.budget};
+  if (seq == 0) plan = read_ahead_->plan_after(message, session_->maildrop().ids());
+  store::MessageRead request{*locked_account_, message,         seq,
+                             kHighWater,       std::move(plan.messages), plan.budget};
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
   context_.store->read_message(std::move(request), [weak](Result<store::MessageChunks> read) {
     auto s = weak.lock();

@@ -23,26 +23,23 @@ class ReadAhead {
   static constexpr std::size_t kMessages = 32;
 
   struct Plan {
-    std::vector<std::int64_t> contents;  // in maildrop order
+    std::vector<std::int64_t> messages;  // in maildrop order
     std::size_t budget = 0;              // bytes that may still be held
-    bool empty() const { return contents.empty(); }
+    bool empty() const { return messages.empty(); }
   };
   using Messages = std::vector<std::pair<std::int64_t, std::string>>;
 
-  void set_order(std::vector<std::int64_t> contents_in_order);
-
   // The message, handed over, if it was read ahead.
-  std::optional<std::string> take(std::int64_t content);
-  // The messages after `content` not held yet, within the budget; empty once it is spent.
-  Plan plan_after(std::int64_t content) const;
+  std::optional<std::string> take(std::int64_t message);
+  // The messages after `message` in `order` (the maildrop's ids, ascending: no index of
+  // its own to keep per message) not held yet, within the budget; empty once it is spent.
+  Plan plan_after(std::int64_t message, const std::vector<std::int64_t>& order) const;
   // What a plan's read brought (possibly fewer than planned) is held.
   void add(Messages messages);
 
   std::size_t bytes() const { return bytes_; }
 
  private:
-  std::vector<std::int64_t> order_;
-  std::unordered_map<std::int64_t, std::size_t> position_of_;  // content id -> index in order_
   std::unordered_map<std::int64_t, std::string> held_;
   std::size_t bytes_ = 0;
 };

@@ -25,37 +25,37 @@ std::vector<std::int64_t> ids(std::int64_t first, std::int64_t last) {
 
 TEST_CASE("read ahead: plans the following messages, up to the message count") {
   ReadAhead ahead;
-  ahead.set_order(ids(1, 100));
-  auto plan = ahead.plan_after(1);
-  CHECK(plan.contents == ids(2, 1 + ReadAhead::kMessages));
+  auto order = ids(1, 100);
+  auto plan = ahead.plan_after(1, order);
+  CHECK(plan.messages == ids(2, 1 + ReadAhead::kMessages));
   CHECK(plan.budget == ReadAhead::kBytes);
-  CHECK(ahead.plan_after(100).empty());  // the last message: nothing follows
-  CHECK(ahead.plan_after(999).empty());  // not in the maildrop
+  CHECK(ahead.plan_after(100, order).empty());  // the last message: nothing follows
+  CHECK(ahead.plan_after(999, order).empty());  // not in the maildrop
 }
 
 TEST_CASE("read ahead: what a read brings is handed over once, and not planned again") {
   ReadAhead ahead;
-  ahead.set_order(ids(1, 10));
+  auto order = ids(1, 10);
   ahead.add({{2, "two"}, {3, "three"}});
   CHECK(ahead.bytes() == 8);
   CHECK(ahead.take(2) == "two");
   CHECK_FALSE(ahead.take(2));  // handed over: gone
   CHECK_FALSE(ahead.take(7));  // never read
   CHECK(ahead.bytes() == 5);
-  auto next = ahead.plan_after(2);  // 3 is held: the plan starts at 4
+  auto next = ahead.plan_after(2, order);  // 3 is held: the plan starts at 4
   REQUIRE_FALSE(next.empty());
-  CHECK(next.contents.front() == 4);
+  CHECK(next.messages.front() == 4);
   CHECK(next.budget == ReadAhead::kBytes - 5);
 }
 
 TEST_CASE("read ahead: the byte budget bounds what is held") {
   ReadAhead ahead;
-  ahead.set_order(ids(1, 10));
+  auto order = ids(1, 10);
   ahead.add(
       {{2, std::string(ReadAhead::kBytes / 2, 'x')}, {3, std::string(ReadAhead::kBytes / 2, 'y')}});
-  CHECK(ahead.plan_after(3).empty());  // budget spent
+  CHECK(ahead.plan_after(3, order).empty());  // budget spent
   (void)ahead.take(2);
-  CHECK(ahead.plan_after(3).budget == ReadAhead::kBytes / 2);
+  CHECK(ahead.plan_after(3, order).budget == ReadAhead::kBytes / 2);
 }
 
 TEST_CASE("store: read_whole reads whole messages in order and stops at the budget") {

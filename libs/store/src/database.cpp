@@ -15,7 +15,9 @@ namespace postroom::store {
 namespace {
 
 Error sqlite_error(sqlite3* db, std::string_view what) {
-  return Error{std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory")};
+  return Error{std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"),
+               db && sqlite3_errcode(db) == SQLITE_FULL ? Error::Kind::disk_full
+                                                        : Error::Kind::other};
 }
 
 // An empty file is not a fresh store: something truncated it. Checked with stat only:
@@ -266,10 +268,12 @@ void Database::release_memory() {
 
 Result<void> Database::exec(const std::string& sql) {
   char* message = nullptr;
-  if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+  if (int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &message); rc != SQLITE_OK) {
     std::string text = message ? message : sqlite3_errmsg(db_.get());
     sqlite3_free(message);
-    return fail("database: " + text);
+    return std::unexpected(Error{"database: " + text, (rc & 0xff) == SQLITE_FULL
+                                                          ? Error::Kind::disk_full
+                                                          : Error::Kind::other});
   }
   return {};
 }

@@ -78,6 +78,30 @@ Result<std::vector<MailboxEntry>> list_mailbox(Database& db, std::int64_t accoun
   return out;
 }
 
+Result<std::size_t> visit_mailbox(Database& db, std::int64_t account_id,
+                                  const MailboxVisitor& each) {
+  TRY_STMT(s, db,
+           "SELECT d.id, c.pop3_size, d.uidl FROM deliveries d"
+           " JOIN contents c ON c.id = d.content_id WHERE d.account_id = ? ORDER BY d.id");
+  s->bind(1, account_id);
+  std::size_t count = 0;
+  while (true) {
+    auto row = s->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return count;
+    each(s->column_int(0), static_cast<std::uint64_t>(s->column_int(1)), s->column_blob(2));
+    ++count;
+  }
+}
+
+Result<ContentId> content_of(Database& db, std::int64_t account_id, std::int64_t delivery_id) {
+  TRY_STMT(s, db, "SELECT content_id FROM deliveries WHERE id = ? AND account_id = ?");
+  s->bind(1, delivery_id).bind(2, account_id);
+  auto row = s->step();
+  if (!row) return std::unexpected(row.error());
+  return *row ? s->column_int(0) : ContentId{0};
+}
+
 Result<std::optional<std::string>> read_chunk(Database& db, ContentId content_id,
                                               std::int64_t seq) {
   TRY_STMT(s, db, "SELECT data FROM content_chunks WHERE content_id = ? AND seq = ?");

@@ -109,9 +109,13 @@ void SqliteMailStore::discard_message(ContentId content) {
   write<void>([content](Database& db) { return discard_content(db, content); }, nullptr);
 }
 
-void SqliteMailStore::list_mailbox(std::int64_t account, Reply<std::vector<MailboxEntry>> done) {
-  read<std::vector<MailboxEntry>>(
-      [account](Database& db) { return store::list_mailbox(db, account); }, std::move(done));
+void SqliteMailStore::list_mailbox(std::int64_t account, MailboxVisitor each,
+                                   Reply<std::size_t> done) {
+  read<std::size_t>(
+      [account, each = std::move(each)](Database& db) {
+        return visit_mailbox(db, account, each);
+      },
+      std::move(done));
 }
 
 void SqliteMailStore::read_message(MessageRead request, Reply<MessageChunks> done) {
@@ -121,10 +125,24 @@ void SqliteMailStore::read_message(MessageRead request, Reply<MessageChunks> don
         auto snapshot = ReadTransaction::begin(db);
         if (!snapshot) return std::unexpected(snapshot.error());
         MessageChunks out;
-        auto batch = read_chunks(db, request.content, request.first_seq, request.max_bytes);
+        auto content = content_of(db, request.account, request.delivery);
+        if (!content) return std::unexpected(content.error());
+        if (*content == 0) return fail("message " + std::to_string(request.delivery) + " is gone");
+        auto batch = read_chunks(db, *content, request.first_seq, request.max_bytes);
         if (!batch) return std::unexpected(batch.error());
         out.batch = std::move(*batch);
-        if (out.batch.complete) read_whole(db, request.ahead, request.ahead_budget, out.ahead);
+        if (!out.batch.complete) return out;
+        // Read-ahead by delivery: each one's content, then the whole message.
+        std::size_t left = request.ahead_budget;
+        for (auto delivery : request.ahead) {
+          auto ahead = content_of(db, request.account, delivery);
+          if (!ahead || *ahead == 0) break;
+          WholeMessages one;
+          read_whole(db, {*ahead}, left, one);
+          if (one.empty()) break;
+          left -= one.front().second.size();
+          out.ahead.emplace_back(delivery, std::move(one.front().second));
+        }
         return out;
       },
       std::move(done));

@@ -9,6 +9,8 @@ namespace postroom {
 
 struct Error {
   std::string message;
+  // What a caller may act on; everything else is just reported.
+  enum class Kind { other, disk_full } kind = Kind::other;
 };
 
 template <class T>

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "postroom/pop3/actions.hpp"
+#include "postroom/pop3/maildrop.hpp"
 
 namespace postroom::pop3 {
 
@@ -31,15 +32,6 @@ struct SessionParams {
   bool plaintext_allowed = true;
   std::string implementation = "postroom";  // RFC 2449 §6.9 IMPLEMENTATION
   Limits limits;
-};
-
-// One message of the maildrop snapshot taken at login.
-struct MessageInfo {
-  std::int64_t id = 0;  // the store's id, handed back in Retrieve and Update
-  // Octets of the message with CRLF line ends, before dot-stuffing, without the
-  // terminating ".CRLF" (RFC 1939 §11); see WireSizeCounter.
-  std::uint64_t size = 0;
-  std::string uidl;  // RFC 1939 §7: 1 to 70 characters in 0x21..0x7E
 };
 
 // RFC 1939 §3 states, plus `closed` once Close has been queued.
@@ -77,7 +69,9 @@ class Session {
   enum class LoginOutcome { ok, bad_credentials, in_use, temp_failure };
   // The answer to Login or LoginApop. `ok` enters TRANSACTION with `maildrop`
   // as the snapshot that message numbers index (1-based).
-  void on_login_result(LoginOutcome outcome, std::vector<MessageInfo> maildrop = {});
+  void on_login_result(LoginOutcome outcome, Maildrop maildrop = {});
+  // The snapshot the session works on (the host's read-ahead follows its order).
+  const Maildrop& maildrop() const;
 
   // The answer to Retrieve: raw stored bytes in any chunks, then the end.
   void on_content(std::string_view chunk);

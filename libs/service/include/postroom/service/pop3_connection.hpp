@@ -34,7 +34,7 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   void pump();
   void login(const std::string& user, const std::string& secret, bool apop);
   void load_maildrop(std::int64_t account_id);
-  void retrieve(std::int64_t content_id);
+  void retrieve(std::int64_t message);
   void read_next_chunk();
   void update(std::vector<std::int64_t> ids);
   void touch();  // restarts the idle timer
@@ -47,11 +47,10 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   std::optional<pop3::Session> session_;
   net::Timer idle_;
   std::optional<std::int64_t> locked_account_;
-  std::unordered_map<std::int64_t, std::int64_t> content_of_;  // delivery id -> content id
   std::unique_ptr<ReadAhead> read_ahead_;
   // The message being streamed by RETR/TOP.
   struct Transfer {
-    std::int64_t content_id = 0;
+    std::int64_t message = 0;  // delivery id
     std::int64_t next_seq = 0;
     bool reading = false;  // a chunk read is in flight
   };

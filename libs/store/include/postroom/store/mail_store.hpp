@@ -29,18 +29,20 @@ struct MessageCommit {
   Destination destination;
 };
 
-// A POP3 read: chunks of one content from `first_seq` on, and whole messages after it
-// when the read reaches its end (read-ahead, within `ahead_budget` bytes).
+// A POP3 read of one of an account's deliveries: chunks from `first_seq` on, and whole
+// messages (deliveries) after it when the read reaches its end (read-ahead, within
+// `ahead_budget` bytes).
 struct MessageRead {
-  ContentId content = 0;
+  std::int64_t account = 0;
+  std::int64_t delivery = 0;
   std::int64_t first_seq = 0;
   std::size_t max_bytes = 0;
-  std::vector<ContentId> ahead;
+  std::vector<std::int64_t> ahead;
   std::size_t ahead_budget = 0;
 };
 struct MessageChunks {
   ChunkBatch batch;
-  WholeMessages ahead;
+  WholeMessages ahead;  // by delivery id
 };
 
 // The seam between the servers and a store backend. Every reply runs on the loop thread,
@@ -65,7 +67,9 @@ class MailStore {
   virtual void discard_message(ContentId content) = 0;
 
   // POP3.
-  virtual void list_mailbox(std::int64_t account, Reply<std::vector<MailboxEntry>> done) = 0;
+  // `each` runs on a pool thread, once per message in order, before `done` on the loop.
+  virtual void list_mailbox(std::int64_t account, MailboxVisitor each,
+                            Reply<std::size_t> done) = 0;
   virtual void read_message(MessageRead read, Reply<MessageChunks> done) = 0;
   virtual void delete_deliveries(std::int64_t account, std::vector<std::int64_t> delivery_ids,
                                  Reply<int> done) = 0;
@@ -103,7 +107,7 @@ class SqliteMailStore final : public MailStore {
                     Reply<void> done) override;
   void commit_message(MessageCommit commit, Reply<StoredMessage> done) override;
   void discard_message(ContentId content) override;
-  void list_mailbox(std::int64_t account, Reply<std::vector<MailboxEntry>> done) override;
+  void list_mailbox(std::int64_t account, MailboxVisitor each, Reply<std::size_t> done) override;
   void read_message(MessageRead read, Reply<MessageChunks> done) override;
   void delete_deliveries(std::int64_t account, std::vector<std::int64_t> delivery_ids,
                          Reply<int> done) override;

@@ -34,8 +34,15 @@ struct MailboxEntry {
   std::string uidl;
 };
 
-// A mailbox's messages, oldest first.
+// A mailbox's messages, oldest first (by delivery id).
 Result<std::vector<MailboxEntry>> list_mailbox(Database& db, std::int64_t account_id);
+// The same, one message at a time, so a caller can keep them compactly; returns how many.
+using MailboxVisitor =
+    std::function<void(std::int64_t delivery_id, std::uint64_t pop3_size, std::string_view uidl)>;
+Result<std::size_t> visit_mailbox(Database& db, std::int64_t account_id,
+                                  const MailboxVisitor& each);
+// The content of one of an account's deliveries (0 when it is not the account's).
+Result<ContentId> content_of(Database& db, std::int64_t account_id, std::int64_t delivery_id);
 // Chunk `seq` (0-based) of a content, or nullopt past its end.
 Result<std::optional<std::string>> read_chunk(Database& db, ContentId content_id, std::int64_t seq);
 // Consecutive chunks of a content from `first_seq` on, stopping once `max_bytes` are
