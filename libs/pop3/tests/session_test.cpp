@@ -224,3 +224,24 @@ TEST_CASE("pop3: consecutive replies are merged into one Send") {
   REQUIRE(actions.size() == 1);
   CHECK(std::holds_alternative<Send>(actions[0]));
 }
+
+TEST_CASE("pop3: a maildrop of 100,000 messages takes under 40 bytes a message") {
+  Maildrop drop;
+  drop.reserve(100'000, 100'000 * 25);
+  for (int i = 0; i < 100'000; ++i)
+    drop.add(i + 1, 1000 + i, "abcdefghijklmnopqrstu" + std::to_string(1000 + i % 9000));
+  CHECK(drop.size() == 100'000);
+  CHECK(drop.footprint() <= 40u * 100'000);
+  CHECK(drop.uidl(5) == "abcdefghijklmnopqrstu1005");
+  CHECK(drop.octets(99'999) == 1000 + 99'999);
+  CHECK(drop.id(0) == 1);
+}
+
+TEST_CASE("pop3: a maildrop keeps UIDLs of different lengths and sizes past 4 GiB") {
+  Maildrop drop{{1, 10, "short"}, {2, 5'000'000'000, "a-much-longer-uidl"}, {3, 0, "x"}};
+  CHECK(drop.uidl(0) == "short");
+  CHECK(drop.uidl(1) == "a-much-longer-uidl");
+  CHECK(drop.uidl(2) == "x");
+  CHECK(drop.octets(1) == 5'000'000'000);
+  CHECK(drop.octets(2) == 0);
+}
