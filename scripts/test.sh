@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds postroom twice (normal, and ASan+UBSan) and runs every
-# unit and integration test through ctest in both builds, then a smoke run of tests/bench.
+# unit and integration test through ctest in both builds, the store and service tests under
+# ThreadSanitizer, then a smoke run of tests/bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -22,6 +23,11 @@ run_build build
 echo "== sanitizer build (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_build build-asan -DPOSTROOM_SANITIZE=ON
+echo "== thread sanitizer build: the store and service tests (writer thread, completions, read pool)"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOSTROOM_TESTS=ON -DPOSTROOM_TSAN=ON >/dev/null
+cmake --build build-tsan -j"$jobs" --target store_tests service_tests
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -R '^(store_tests|service_tests):'
 echo "== benchmark smoke run (tests/bench works; it asserts no timing)"
 if [[ $(id -u) -eq 0 ]]; then
   bash tests/bench/run.sh --smoke
