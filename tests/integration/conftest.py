@@ -3,6 +3,7 @@ data dir, run the real admin command, and generate a self-signed certificate."""
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -167,3 +168,27 @@ def free_port(host="127.0.0.1"):
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Factory: tmpfs("16m") -> a freshly mounted tmpfs of that size (needs root), unmounted
+    at the end; a postroomd.log found under it is copied beside it first, for reports."""
+    mounted = []
+
+    def mount(size):
+        point = tmp_path / ("tmpfs%d" % len(mounted))
+        point.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", str(point)], check=True)
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        for log in point.glob("*/postroomd.log"):
+            shutil.copy(log, tmp_path / ("%s-%s.log" % (point.name, log.parent.name)))
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
+                                reason="mounting a small tmpfs needs root")

@@ -1,31 +1,18 @@
 """Issue 4: a full disk answers 451 4.3.0, stores nothing half-way, and the daemon keeps
 serving. The data dir lives on a small tmpfs (mounting needs root, which CI has)."""
 
-import os
-import shutil
 import smtplib
 import subprocess
 
-import pytest
 
-from conftest import Daemon
-from smtp_helpers import ALICE, message, pop3_messages, sha, sql, strip_trace
+from conftest import Daemon, needs_root
+from smtp_helpers import ALICE, message, pop3_messages, sha, strip_trace
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
-                                reason="mounting a small tmpfs needs root")
+pytestmark = needs_root
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)], check=True)
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def test_full_disk_gets_451_and_loses_nothing_acknowledged(small_disk):
-    d = Daemon(small_disk / "d")
+def test_full_disk_gets_451_and_loses_nothing_acknowledged(tmpfs):
+    d = Daemon(tmpfs("3m") / "d")
     d.add_user("alice")
     d.start()
     try:

@@ -17,15 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DOMAIN, POSTROOM, POSTROOMD, Daemon
+from conftest import DOMAIN, POSTROOM, POSTROOMD, Daemon, needs_root
 from smtp_helpers import ALICE, pop3_messages, sql, strip_trace
 
 BOB = "bob@%s" % DOMAIN
 CHUNK = 256 * 1024
-
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
-                                reason="mounting a small tmpfs needs root")
-
 
 def body_for(tag: str, to: str, size: int) -> bytes:
     """A message whose every line names its tag and recipient: a foreign byte shows."""
@@ -162,19 +158,11 @@ def test_write_lock_held_elsewhere_past_the_busy_timeout(tmp_path):
     assert d.stop() == 0
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount_point)], check=True)
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
 @needs_root
-def test_disk_that_fills_and_frees_under_big_and_small_deliveries(small_disk):
-    d = start_with_two_users(Daemon(small_disk / "d"))
-    ballast = small_disk / "ballast"
+def test_disk_that_fills_and_frees_under_big_and_small_deliveries(tmpfs):
+    disk = tmpfs("32m")
+    d = start_with_two_users(Daemon(disk / "d"))
+    ballast = disk / "ballast"
 
     def fill_and_free():
         for _ in range(5):
@@ -260,48 +248,40 @@ def test_import_cut_short_resumes_without_duplicates(tmp_path):
 
 
 @needs_root
-def test_deleting_mail_on_a_full_disk_succeeds_and_frees_space(tmp_path):
-    mount_point = tmp_path / "full"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount_point)], check=True)
-    try:
-        d = start_with_two_users(Daemon(mount_point / "d"))
-        import smtplib
-        sent = 0
-        for n in range(400):
-            try:
-                with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=30) as client:
-                    client.sendmail("s@remote.test", [ALICE], body_for("fill-%d" % n, ALICE, 500_000))
-                sent += 1
-            except (smtplib.SMTPDataError, smtplib.SMTPRecipientsRefused):
-                break
-        else:
-            pytest.fail("the disk never filled")
-        assert sent > 5
-        # A ballast takes what is left, so the disk is truly full while mail is deleted.
-        fill(mount_point / "ballast", 4096)
-        import poplib
-        pop = poplib.POP3("127.0.0.1", d.ports["pop3"], timeout=30)
-        pop.user(ALICE)
-        pop.pass_("correct horse battery staple")
-        count, _ = pop.stat()
-        assert count == sent
-        for n in range(1, count + 1):
-            pop.dele(n)
-        assert pop.quit().startswith(b"+OK")  # the deletion committed on a full disk
-        (mount_point / "ballast").unlink()
-        # The freed pages take new mail: the same amount fits again.
-        for n in range(sent // 2):
+def test_deleting_mail_on_a_full_disk_succeeds_and_frees_space(tmpfs):
+    import poplib
+    import smtplib
+    disk = tmpfs("48m")
+    d = start_with_two_users(Daemon(disk / "d"))
+    sent = 0
+    for n in range(400):
+        try:
             with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=30) as client:
-                client.sendmail("s@remote.test", [BOB], body_for("again-%d" % n, BOB, 500_000))
-        assert len(pop3_messages(d, ALICE)) == 0
-        assert d.admin("verify").stdout.strip().endswith("ok")
-        assert d.stop() == 0
-    finally:
-        log = mount_point / "d" / "postroomd.log"
-        if log.exists():  # kept for a failure's report: the tmpfs goes with the unmount
-            shutil.copy(log, mount_point.parent / "postroomd.log")
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+                client.sendmail("s@remote.test", [ALICE], body_for("fill-%d" % n, ALICE, 500_000))
+            sent += 1
+        except (smtplib.SMTPDataError, smtplib.SMTPRecipientsRefused):
+            break
+    else:
+        pytest.fail("the disk never filled")
+    assert sent > 5
+    # A ballast takes what is left, so the disk is truly full while mail is deleted.
+    fill(disk / "ballast", 4096)
+    pop = poplib.POP3("127.0.0.1", d.ports["pop3"], timeout=30)
+    pop.user(ALICE)
+    pop.pass_("correct horse battery staple")
+    count, _ = pop.stat()
+    assert count == sent
+    for n in range(1, count + 1):
+        pop.dele(n)
+    assert pop.quit().startswith(b"+OK")  # the deletion committed on a full disk
+    (disk / "ballast").unlink()
+    # The freed pages take new mail: half as much again fits.
+    for n in range(sent // 2):
+        with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=30) as client:
+            client.sendmail("s@remote.test", [BOB], body_for("again-%d" % n, BOB, 500_000))
+    assert len(pop3_messages(d, ALICE)) == 0
+    assert d.admin("verify").stdout.strip().endswith("ok")
+    assert d.stop() == 0
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
