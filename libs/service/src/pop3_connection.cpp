@@ -198,8 +198,8 @@ void Pop3Connection::read_next_chunk() {
   // From the start of a message, the following ones come along in the same trip.
   ReadAhead::Plan plan;
   if (seq == 0) plan = read_ahead_->plan_after(message, session_->maildrop().ids());
-  store::MessageRead request{*locked_account_, message,         seq,
-                             kHighWater,       std::move(plan.messages), plan.budget};
+  store::MessageRead request{*locked_account_,         message,    seq, kHighWater,
+                             std::move(plan.messages), plan.budget};
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
   context_.store->read_message(std::move(request), [weak](Result<store::MessageChunks> read) {
     auto s = weak.lock();

@@ -45,11 +45,11 @@ class Maildrop {
 
  private:
   std::vector<std::int64_t> ids_;
-  std::vector<std::uint32_t> sizes_;                            // UINT32_MAX: see big_sizes_
+  std::vector<std::uint32_t> sizes_;                          // UINT32_MAX: see big_sizes_
   std::unordered_map<std::size_t, std::uint64_t> big_sizes_;  // 4 GiB or more: rare
-  std::string uidls_;                                           // every UIDL back to back
-  std::size_t uidl_length_ = 0;             // while every UIDL has this length
-  std::vector<std::uint32_t> uidl_starts_;  // only once lengths differ
+  std::string uidls_;                                         // every UIDL back to back
+  std::size_t uidl_length_ = 0;                               // while every UIDL has this length
+  std::vector<std::uint32_t> uidl_starts_;                    // only once lengths differ
 };
 
 }  // namespace postroom::pop3
