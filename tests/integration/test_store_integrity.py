@@ -336,3 +336,26 @@ def test_data_dir_removed_while_running_refuses_mail_and_says_so(tmp_path):
     assert "was removed while process %d (postroomd) still uses it" % d.proc.pid in admin.stderr
     assert not (d.workdir / "data").exists()  # the admin command did not create a new store
     assert d.stop() == 0
+
+
+@needs_root
+def test_user_del_on_a_full_disk_succeeds(tmpfs):
+    import smtplib
+    disk = tmpfs("40m")
+    d = start_with_two_users(Daemon(disk / "d"))
+    for n in range(400):
+        try:
+            with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=30) as client:
+                client.sendmail("s@remote.test", [ALICE], body_for("fill-%d" % n, ALICE, 500_000))
+        except (smtplib.SMTPDataError, smtplib.SMTPRecipientsRefused):
+            break
+    fill(disk / "ballast", 4096)
+    run = d.admin("user", "del", ALICE, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "deleted %s and" % ALICE in run.stdout
+    (disk / "ballast").unlink()
+    with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=30) as client:
+        client.sendmail("s@remote.test", [BOB], body_for("after", BOB, 500_000))
+    assert len(pop3_messages(d, BOB)) == 1
+    assert d.admin("verify").stdout.strip().endswith("ok")
+    assert d.stop() == 0
