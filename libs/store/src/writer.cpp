@@ -123,6 +123,27 @@ void Writer::make_room_for_deletions(std::deque<Job>& batch, bool failed_full) {
   if (db_.exec("PRAGMA wal_checkpoint(TRUNCATE)")) disk_full_ = false;
 }
 
+void Writer::recover_from_full_disk() {
+  // A checkpoint that completes moves the WAL into the database file and cuts the WAL
+  // back: the room new mail needs. Mail deleted by another process (`postroom user del`)
+  // left free pages in the file but no room for that copy: the reserve gives it.
+  if (db_.exec("PRAGMA wal_checkpoint(TRUNCATE)")) {
+    disk_full_ = false;
+    return;
+  }
+  bool freed = false;
+  {
+    // Reset before the checkpoint: a statement left open holds a read transaction.
+    auto free_pages = db_.prepare("PRAGMA freelist_count");
+    freed = free_pages && free_pages->step().value_or(false) && free_pages->column_int(0) > 0;
+  }
+  if (!freed || !release_reserve(reserve_.file)) return;
+  reserve_held_ = false;
+  log_line("store: the disk is full and mail was deleted; released the ", reserve_.bytes / 1024,
+           " KiB reserve to move the WAL into the freed pages");
+  if (db_.exec("PRAGMA wal_checkpoint(TRUNCATE)")) disk_full_ = false;
+}
+
 void Writer::run() {
   while (true) {
     if (!reserve_.file.empty() && !reserve_held_) restore_reserve();
@@ -142,6 +163,7 @@ void Writer::run() {
         pending_.pop_front();
       }
     }
+    if (disk_full_ && !reserve_.file.empty()) recover_from_full_disk();
     bool failed_full = commit_batch(batch);
     if (failed_full) disk_full_ = true;
     if (disk_full_ && !reserve_.file.empty()) make_room_for_deletions(batch, failed_full);

@@ -88,6 +88,8 @@ class Writer {
   // On a full disk, a batch with deletions gets the reserve's room: run again if it
   // failed, then a checkpoint that gives the WAL's space back.
   void make_room_for_deletions(std::deque<Job>& batch, bool failed_full);
+  // Before a batch while the disk is full: a checkpoint if one can complete now.
+  void recover_from_full_disk();
   void restore_reserve();
   void fail_all(std::deque<Job>& batch, const Error& error);
 
