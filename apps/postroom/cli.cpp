@@ -9,6 +9,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include "postroom/base/wipe.hpp"
+#include "postroom/system/data_dir.hpp"
+#include "postroom/system/local_checks.hpp"
+
 namespace postroom::cli {
 
 bool Args::has(const std::string& flag) const {
@@ -58,6 +62,12 @@ std::optional<std::string> process_holding_removed(const std::filesystem::path& 
 
 }  // namespace
 
+std::optional<system::Account> data_owner(const config::Config& config) {
+  auto run_as = system::run_as(config);
+  if (run_as.kind != system::RunAs::Kind::switch_to) return std::nullopt;
+  return run_as.account;
+}
+
 Result<store::Database> open_store(const config::Config& config) {
   auto file = config.database_path();
   std::error_code ec;
@@ -67,7 +77,24 @@ Result<store::Database> open_store(const config::Config& config) {
                   " (postroomd) still uses it: that daemon refuses all mail until restarted; "
                   "restore the file or restart postroomd before changing anything");
   }
+  // The database file is made here, before SQLite opens it, so its owner and mode are right
+  // from the start: SQLite gives its WAL and SHM files the same.
+  auto notes = system::prepare_data_dir(config.data_dir, file, data_owner(config), true);
+  if (!notes) return std::unexpected(notes.error());
+  for (const auto& note : *notes) std::cerr << "postroom: data_dir: " << note << "\n";
   return store::Database::open(file);
+}
+
+void print_local_warnings(const config::Config& config) {
+  std::string name = config.user.value_or(system::kDefaultUser);
+  auto account = system::lookup_account(name);
+  if (config.user && !account)
+    std::cerr << "warning: user " << name << " does not exist: postroomd will not start\n";
+  for (const auto& line : system::report_data_dir(config.data_dir, config.database_path()))
+    std::cerr << "warning: " << line << "\n";
+  std::string group = account ? account->group : name;
+  for (const auto& line : system::secret_file_warnings(config, group))
+    std::cerr << "warning: " << line << "\n";
 }
 
 Result<Address> local_address(const config::Config& config, const std::string& text) {
@@ -97,6 +124,8 @@ std::string read_line_no_echo(const char* prompt, bool& ok) {
     tcsetattr(fd, TCSAFLUSH, &quiet);
   }
   std::string line;
+  // Room for the longest password accepted, so growing never leaves copies behind.
+  line.reserve(1100);
   int c;
   while ((c = std::fgetc(tty)) != EOF && c != '\n') line.push_back(static_cast<char>(c));
   if (have_termios) tcsetattr(fd, TCSAFLUSH, &old);
@@ -119,11 +148,19 @@ Result<std::string> read_password(const Args& args, bool confirm) {
     if (!ok) return fail("no terminal to prompt for a password: use --password-stdin");
     if (confirm) {
       std::string again = read_line_no_echo("Repeat password: ", ok);
-      if (again != password) return fail("the passwords do not match");
+      bool same = again == password;
+      wipe(again);
+      if (!same) {
+        wipe(password);
+        return fail("the passwords do not match");
+      }
     }
   }
   if (password.empty()) return fail("the password is empty");
-  if (password.size() > 1024) return fail("the password is longer than 1024 characters");
+  if (password.size() > 1024) {
+    wipe(password);
+    return fail("the password is longer than 1024 characters");
+  }
   return password;
 }
 

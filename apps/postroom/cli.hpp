@@ -8,6 +8,7 @@
 #include "postroom/base/address.hpp"
 #include "postroom/config/config.hpp"
 #include "postroom/store/database.hpp"
+#include "postroom/system/run_as.hpp"
 
 namespace postroom::cli {
 
@@ -30,8 +31,15 @@ int failure(const std::string& message);
 
 // The config, or nullopt after printing every error (the caller exits 1).
 std::optional<config::Config> load_config(const std::string& path);
-// Opens (creating and migrating when missing) the database named by the config.
+// The account that must own data_dir and what the admin command creates in it: the one
+// postroomd switches to, when this command runs as root; nullopt otherwise.
+std::optional<system::Account> data_owner(const config::Config& config);
+// Opens (creating and migrating when missing) the database named by the config; data_dir
+// and the database are created private and, when run as root, owned by data_owner().
 Result<store::Database> open_store(const config::Config& config);
+// check-config's local checks (data_dir modes, secret files, the account): warnings on
+// stderr, changing nothing.
+void print_local_warnings(const config::Config& config);
 // Parses ADDRESS and checks that its domain is one of `domains`.
 Result<Address> local_address(const config::Config& config, const std::string& text);
 // Reads a password: one line of stdin with --password-stdin, else a prompt without echo.

@@ -14,6 +14,7 @@
 #include "postroom/store/messages.hpp"
 #include "postroom/store/queue.hpp"
 #include "postroom/store/verify.hpp"
+#include "postroom/system/data_dir.hpp"
 
 namespace postroom::cli {
 
@@ -24,6 +25,9 @@ int backup_command(Context& ctx) {
   auto db = open_store(ctx.config);
   if (!db) return failure(db.error().message);
   if (auto r = store::backup(*db, ctx.args.words[0]); !r) return failure(r.error().message);
+  // Created 0600 under the umask set in main; run as root, it goes to postroomd's account.
+  if (auto r = system::hand_over(ctx.args.words[0], data_owner(ctx.config)); !r)
+    return failure(r.error().message);
   std::cout << "backup written to " << ctx.args.words[0] << "\n";
   return kOk;
 }

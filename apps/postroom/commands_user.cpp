@@ -5,6 +5,7 @@
 
 #include "cli.hpp"
 #include "postroom/auth/password.hpp"
+#include "postroom/base/wipe.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/writer.hpp"
 
@@ -69,10 +70,12 @@ int user_command(Context& ctx, const std::string& sub) {
     if (args.has("--password-stdin")) {
       auto read = read_password(args, false);
       if (!read) return failure(read.error().message);
-      secret = *read;
+      secret = std::move(*read);
+      wipe(*read);
     }
-    if (auto r = store::set_apop_secret(*db, address, secret); !r)
-      return failure(r.error().message);
+    auto stored = store::set_apop_secret(*db, address, secret);
+    if (secret) wipe(*secret);
+    if (!stored) return failure(stored.error().message);
     std::cout << "APOP " << (secret ? "enabled" : "disabled") << " for " << address << "\n";
     return kOk;
   }
@@ -84,6 +87,7 @@ int user_command(Context& ctx, const std::string& sub) {
   auto password = read_password(args, true);
   if (!password) return failure(password.error().message);
   auto hash = auth::hash_password(*password);
+  wipe(*password);
   if (!hash) return failure(hash.error().message);
   if (sub == "add") {
     if (auto r = store::add_account(*db, address, *hash); !r) return failure(r.error().message);

@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "cli.hpp"
+#include "postroom/system/privileges.hpp"
 
 using namespace postroom;
 using namespace postroom::cli;
@@ -49,6 +52,10 @@ const std::vector<CommandSpec> kCommands = {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The database, its WAL and SHM and backups are for postroom's user only; and a password
+  // typed here, or an APOP secret read, must not end up in a core file.
+  ::umask(077);
+  if (auto r = system::forbid_core_dumps(); !r) return failure(r.error().message);
   std::vector<std::string> argv_words(argv + 1, argv + argc);
   const char* config_flag = nullptr;
   std::vector<std::string> rest;
@@ -92,7 +99,9 @@ int main(int argc, char** argv) {
   std::string path = config::default_path(config_flag).string();
   if (spec->name == "check-config") {
     if (!args.words.empty()) return usage_error("check-config takes no arguments");
-    if (!load_config(path)) return kFailed;
+    auto config = load_config(path);
+    if (!config) return kFailed;
+    print_local_warnings(*config);
     std::cout << "ok\n";
     return kOk;
   }

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 
+#include "local_security.hpp"
 #include "postroom/base/log.hpp"
 #include "postroom/config/config.hpp"
 #include "postroom/net/handles.hpp"
@@ -49,9 +50,18 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (auto locked = daemon::lock_down_process(); !locked) {
+    log_line("postroomd: ", locked.error().message);
+    return 1;
+  }
   std::string path = config::default_path(config_flag).string();
   auto config = load_or_report(path);
   if (!config) return 1;
+  auto identity = daemon::choose_identity(*config);
+  if (!identity) {
+    log_line("postroomd: ", identity.error().message);
+    return 1;
+  }
   // A client vanishing mid-write must not kill the daemon.
   ::signal(SIGPIPE, SIG_IGN);
   // Few malloc arenas: the thread pool's short bursts must not leave one arena of freed
@@ -69,6 +79,11 @@ int main(int argc, char** argv) {
     if (auto r = server.bind(config); !r) {
       log_line("postroomd: ", r.error().message);
       exit_code = 1;
+    } else if (auto settled = daemon::settle_identity(*config, *identity); !settled) {
+      // Root (or a capability) must not outlive a failed drop: stop before serving anything.
+      log_line("postroomd: ", settled.error().message);
+      exit_code = 1;
+      server.stop();
     } else if (auto opened = server.open_store(); !opened) {
       log_line("postroomd: cannot open the store: ", opened.error().message);
       exit_code = 1;

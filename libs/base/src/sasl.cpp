@@ -3,6 +3,8 @@
 
 #include <sodium.h>
 
+#include "postroom/base/wipe.hpp"
+
 namespace postroom::sasl {
 
 std::optional<std::string> base64_decode(std::string_view text) {
@@ -53,8 +55,7 @@ std::string plain_message(std::string_view user, std::string_view password) {
 }
 
 void wipe(std::string& secret) {
-  sodium_memzero(secret.data(), secret.size());
-  secret.clear();
+  postroom::wipe(secret);
 }
 
 }  // namespace postroom::sasl

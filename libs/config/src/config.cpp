@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -282,6 +283,32 @@ void check_limits(Checker& c, const YAML::Node& node, Limits& out) {
                });
 }
 
+// `user` and `run_as_root`: who postroomd runs as. Whether the account exists is checked
+// when it matters (at start, and as a check-config warning), not here.
+void check_run_as(Checker& c, const Entries& entries, Config& out) {
+  c.parse_into(
+      entries, "", "user", out.user, [](std::string_view t) -> Result<std::optional<std::string>> {
+        // The portable user name set (POSIX 3.437), no leading '-', at most 32.
+        bool portable =
+            t.size() <= 32 && t.front() != '-' && std::all_of(t.begin(), t.end(), [](char ch) {
+              return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' ||
+                     ch == '-';
+            });
+        if (!portable) return fail("'" + std::string(t) + "' is not a user name");
+        if (t == "root")
+          return fail(
+              "root is not an unprivileged user: to stay root, "
+              "remove user and set run_as_root: true");
+        return std::optional<std::string>(t);
+      });
+  c.parse_into(entries, "", "run_as_root", out.run_as_root, [](std::string_view t) -> Result<bool> {
+    return parse_enum<bool>(t, {{"true", true}, {"false", false}});
+  });
+  if (out.user && out.run_as_root)
+    c.error(entries.at("run_as_root").second, "run_as_root",
+            "contradicts user: set one or the other");
+}
+
 }  // namespace
 
 std::string ConfigError::str() const {
@@ -322,7 +349,7 @@ std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
   fs::path base = config.file.parent_path();
   auto entries = c.mapping(root, "",
                            {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
-                            "auth", "relay", "limits"});
+                            "auth", "relay", "limits", "user", "run_as_root"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -388,6 +415,8 @@ std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
     check_relay(c, it->second.first, it->second.second, base, config.relay);
   if (auto it = entries->find("limits"); it != entries->end())
     check_limits(c, it->second.second, config.limits);
+
+  check_run_as(c, *entries, config);
 
   if (!c.errors().empty()) {
     auto errors = std::move(c.errors());

@@ -230,3 +230,41 @@ TEST_CASE("config: the production sample etc/postroom.yaml uses only known keys"
     CHECK(missing_file);
   }
 }
+
+TEST_CASE("config: user and run_as_root default to unset and false") {
+  TempConfig t(kMinimal);
+  auto c = t.load();
+  REQUIRE(c);
+  CHECK_FALSE(c->user);
+  CHECK_FALSE(c->run_as_root);
+}
+
+TEST_CASE("config: user names an account, run_as_root is a boolean") {
+  TempConfig t(std::string(kMinimal) + "user: mail-user_1.x\n");
+  auto c = t.load();
+  REQUIRE(c);
+  CHECK(c->user == "mail-user_1.x");
+  TempConfig t2(std::string(kMinimal) + "run_as_root: true\n");
+  auto c2 = t2.load();
+  REQUIRE(c2);
+  CHECK(c2->run_as_root);
+}
+
+TEST_CASE("config: a bad user, root, a non-boolean run_as_root and both keys are errors") {
+  TempConfig bad_name(std::string(kMinimal) + "user: \"-x y\"\n");
+  auto c = bad_name.load();
+  REQUIRE_FALSE(c);
+  CHECK(has_error(c.error(), "user", 6));
+  TempConfig root(std::string(kMinimal) + "user: root\n");
+  auto c2 = root.load();
+  REQUIRE_FALSE(c2);
+  CHECK(has_error(c2.error(), "user", 6));
+  TempConfig yes(std::string(kMinimal) + "run_as_root: yes\n");
+  auto c3 = yes.load();
+  REQUIRE_FALSE(c3);
+  CHECK(has_error(c3.error(), "run_as_root", 6));
+  TempConfig both(std::string(kMinimal) + "user: postroom\nrun_as_root: true\n");
+  auto c4 = both.load();
+  REQUIRE_FALSE(c4);
+  CHECK(has_error(c4.error(), "run_as_root", 7));
+}

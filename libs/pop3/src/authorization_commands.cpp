@@ -84,10 +84,12 @@ void finish_plain(SessionCore& core, std::string_view response) {
   if (!credentials->authzid.empty() &&
       to_lower_ascii(credentials->authzid) != to_lower_ascii(credentials->authcid)) {
     core.user = credentials->authcid;
+    sasl::wipe(credentials->password);
     core.login_failed();
     return;
   }
   request_login(core, std::move(credentials->authcid), std::move(credentials->password));
+  sasl::wipe(credentials->password);  // moved from, but a short one keeps its bytes in place
 }
 
 // RFC 5034 §4 AUTH mechanism [initial-response]. Without a mechanism we list

@@ -10,6 +10,7 @@
 #include "postroom/auth/password.hpp"
 #include "postroom/base/address.hpp"
 #include "postroom/base/log.hpp"
+#include "postroom/base/wipe.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/store/accounts.hpp"
 
@@ -65,6 +66,7 @@ void AuthService::enqueue(Request request) {
     AuthResult refused;
     refused.address = request.user;
     log_attempt(request, "locked-out");
+    wipe(request.secret);
     return finish(std::move(request), std::move(refused), false);
   }
   waiting_.push_back(std::move(request));
@@ -75,6 +77,7 @@ void AuthService::start_next() {
   // argon2id costs kArgonMemLimit per verification: cap how many run at once.
   while (running_ < auth::kMaxConcurrentVerifications && !waiting_.empty()) {
     auto request = std::make_shared<Request>(std::move(waiting_.front()));
+    wipe(waiting_.front().secret);  // a short moved-from string keeps its bytes in place
     waiting_.pop_front();
     ++running_;
     auto result = std::make_shared<AuthResult>();
@@ -96,6 +99,7 @@ void AuthService::start_next() {
                                        request->secret) &&
                  *account;
           }
+          wipe(request->secret);  // verified: the password is no longer needed
           if (!ok) return {};
           result->outcome = AuthResult::Outcome::ok;
           result->account_id = (*account)->id;

@@ -14,6 +14,7 @@
 #include "postroom/base/address.hpp"
 #include "postroom/base/endpoint.hpp"
 #include "postroom/base/log.hpp"
+#include "postroom/base/wipe.hpp"
 #include "postroom/relay/header_section.hpp"
 #include "postroom/relay/mx.hpp"
 #include "postroom/service/context.hpp"
@@ -40,11 +41,17 @@ std::size_t return_path_length(std::string_view chunk) {
 
 // The password file holds the password; a trailing line end is not part of it.
 std::optional<std::string> read_password(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
   if (!in) return std::nullopt;
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string password = content.str();
+  // One read into a buffer of the file's size: no intermediate copy left unwiped.
+  auto size = in.tellg();
+  if (size < 0) return std::nullopt;
+  std::string password(static_cast<std::size_t>(size), '\0');
+  in.seekg(0);
+  if (!in.read(password.data(), size)) {
+    wipe(password);
+    return std::nullopt;
+  }
   while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
     password.pop_back();
   return password;
@@ -82,6 +89,7 @@ DeliveryAttempt::DeliveryAttempt(Context& context, std::shared_ptr<net::Resolver
 
 DeliveryAttempt::~DeliveryAttempt() {
   if (connection_) connection_->close("attempt ended");
+  if (password_) wipe(*password_);
 }
 
 void DeliveryAttempt::start() {

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "postroom/base/log.hpp"
+#include "postroom/base/wipe.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/store/mail_store.hpp"
@@ -98,6 +99,7 @@ void Pop3Connection::pump() {
       connection_->start_tls(context_.tls, net::TlsEngine::Role::server);
     } else if (auto* login = std::get_if<pop3::Login>(&action)) {
       this->login(login->user, login->password, false);
+      wipe(login->password);  // the auth service holds its own copy until it has verified
     } else if (auto* apop = std::get_if<pop3::LoginApop>(&action)) {
       this->login(apop->user, apop->digest, true);
     } else if (auto* retrieve = std::get_if<pop3::Retrieve>(&action)) {

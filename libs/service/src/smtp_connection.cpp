@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "postroom/base/log.hpp"
+#include "postroom/base/wipe.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/store/accounts.hpp"
@@ -84,6 +85,7 @@ void SmtpConnection::pump() {
       connection_->start_tls(context_.tls, net::TlsEngine::Role::server);
     } else if (auto* auth = std::get_if<smtp::Authenticate>(&action)) {
       authenticate(auth->user, auth->password);
+      wipe(auth->password);  // the auth service holds its own copy until it has verified
     } else if (auto* check = std::get_if<smtp::CheckRecipient>(&action)) {
       check_recipient(check->address);
     } else if (auto* begin = std::get_if<smtp::MessageBegin>(&action)) {

@@ -308,6 +308,7 @@ void Session::Impl::handle_auth_response(std::string_view text) {
       return send_error(make_reply(535, "5.7.8", "Authentication credentials invalid"));
     }
     finish_auth(std::move(creds->authcid), std::move(creds->password));
+    sasl::wipe(creds->password);  // moved from, but a short one keeps its bytes in place
     return;
   }
   if (!auth->have_user) {
@@ -318,11 +319,13 @@ void Session::Impl::handle_auth_response(std::string_view text) {
     return;
   }
   finish_auth(std::move(auth->user), std::move(*decoded));
+  sasl::wipe(*decoded);
 }
 
 void Session::Impl::finish_auth(std::string user, std::string password) {
   auth->user = user;  // kept for on_auth_result; the password lives only in the action
   push(Authenticate{std::move(user), std::move(password)});
+  sasl::wipe(password);
   enter(State::wait_auth);
   use_reader(kMaxCommandLine);
 }

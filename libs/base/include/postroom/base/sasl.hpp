@@ -25,7 +25,7 @@ std::optional<PlainCredentials> parse_plain(std::string_view message);
 // The client's PLAIN message without an authorization identity.
 std::string plain_message(std::string_view user, std::string_view password);
 
-// Overwrites a secret before its memory is released.
+// Overwrites a secret before its memory is released (postroom::wipe).
 void wipe(std::string& secret);
 
 }  // namespace postroom::sasl

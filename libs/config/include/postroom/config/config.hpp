@@ -82,6 +82,11 @@ struct Config {
   Auth auth;
   Relay relay;
   Limits limits;
+  // The account postroomd runs as once its ports are bound (when started as root), and that
+  // owns data_dir. Unset: "postroom" if that account exists.
+  std::optional<std::string> user;
+  // Started as root with no account to switch to, postroomd refuses to run unless this is true.
+  bool run_as_root = false;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;

@@ -1,0 +1,101 @@
+// Creating the data directory private, and handing it to postroomd's account when root.
+#include "postroom/system/data_dir.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "postroom/system/file_modes.hpp"
+
+namespace postroom::system {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string why() {
+  return std::strerror(errno);
+}
+
+// mkdir, then chmod: the umask must not decide the mode.
+Result<void> make_dir(const fs::path& dir, mode_t mode) {
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
+    return fail("cannot create " + dir.string() + ": " + why());
+  if (::chmod(dir.c_str(), mode) != 0) return fail("cannot chmod " + dir.string() + ": " + why());
+  return {};
+}
+
+// chown when `owner` is set and the path is not already theirs; lchown: never follow a link.
+Result<bool> give(const fs::path& path, const std::optional<Account>& owner) {
+  struct stat st {};
+  if (!owner || ::lstat(path.c_str(), &st) != 0) return false;
+  if (st.st_uid == owner->uid && st.st_gid == owner->gid) return false;
+  if (::lchown(path.c_str(), owner->uid, owner->gid) != 0)
+    return fail("cannot hand " + path.string() + " to " + owner->name + ": " + why());
+  return true;
+}
+
+}  // namespace
+
+std::vector<fs::path> database_files(const fs::path& database) {
+  return {database, database.string() + "-wal", database.string() + "-shm"};
+}
+
+Result<std::vector<std::string>> prepare_data_dir(const fs::path& dir, const fs::path& database,
+                                                  const std::optional<Account>& owner,
+                                                  bool create_database) {
+  std::vector<std::string> notes;
+  if (!fs::exists(dir)) {
+    // Parents first, top down, readable by all so the account can walk through them.
+    std::vector<fs::path> missing;
+    for (fs::path p = dir.parent_path(); !p.empty() && !fs::exists(p); p = p.parent_path()) {
+      missing.push_back(p);
+      if (p == p.root_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      if (auto r = make_dir(*it, 0755); !r) return std::unexpected(r.error());
+    }
+    if (auto r = make_dir(dir, kPrivateDirMode); !r) return std::unexpected(r.error());
+  }
+  if (create_database && !fs::exists(database)) {
+    // An empty file is an empty SQLite database; creating it here fixes its mode and owner
+    // before SQLite copies both to the WAL and SHM files.
+    int fd = ::open(database.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                    kPrivateFileMode);
+    if (fd < 0 && errno != EEXIST) return fail("cannot create " + database.string() + ": " + why());
+    if (fd >= 0) {
+      ::fchmod(fd, kPrivateFileMode);
+      ::close(fd);
+    }
+  }
+  std::vector<fs::path> paths{dir};
+  for (const auto& f : database_files(database)) paths.push_back(f);
+  for (const auto& p : paths) {
+    auto given = give(p, owner);
+    if (!given) return std::unexpected(given.error());
+    if (*given) notes.push_back("handed " + p.string() + " to " + owner->name);
+    if (auto note = check_private(p, true)) notes.push_back(*note);
+  }
+  return notes;
+}
+
+Result<void> hand_over(const fs::path& file, const std::optional<Account>& owner) {
+  auto given = give(file, owner);
+  if (!given) return std::unexpected(given.error());
+  return {};
+}
+
+std::vector<std::string> report_data_dir(const fs::path& dir, const fs::path& database) {
+  std::vector<std::string> out;
+  std::vector<fs::path> paths{dir};
+  for (const auto& f : database_files(database)) paths.push_back(f);
+  for (const auto& p : paths) {
+    if (auto note = check_private(p, false)) out.push_back(*note);
+  }
+  return out;
+}
+
+}  // namespace postroom::system
