@@ -33,6 +33,9 @@ auth:
   plaintext_without_tls: trusted_networks
 relay:
   mode: direct
+# The demo runs as whoever starts it, root included; an installed postroomd drops to the
+# postroom account instead (see user in etc/postroom.yaml).
+run_as_root: true
 YAML
 admin="build/apps/postroom/postroom --config $demo/postroom.yaml"
 if ! $admin user list | grep -q '^demo@example.test'; then

@@ -88,8 +88,12 @@ Result<store::Database> open_store(const config::Config& config) {
 void print_local_warnings(const config::Config& config) {
   std::string name = config.user.value_or(system::kDefaultUser);
   auto account = system::lookup_account(name);
-  if (config.user && !account)
+  if (::geteuid() == 0) {
+    if (auto run_as = system::run_as(config); run_as.kind == system::RunAs::Kind::refuse)
+      std::cerr << "warning: postroomd started as root would refuse: " << run_as.message << "\n";
+  } else if (config.user && !account) {
     std::cerr << "warning: user " << name << " does not exist: postroomd will not start\n";
+  }
   for (const auto& line : system::report_data_dir(config.data_dir, config.database_path()))
     std::cerr << "warning: " << line << "\n";
   std::string group = account ? account->group : name;

@@ -20,12 +20,13 @@ Result<void> lock_down_process() {
 Result<system::RunAs> choose_identity(const config::Config& config) {
   auto run_as = system::run_as(config);
   if (run_as.kind == system::RunAs::Kind::refuse) return fail(run_as.message);
-  if (!run_as.message.empty()) log_line("postroomd: warning: ", run_as.message);
   return run_as;
 }
 
 Result<void> settle_identity(const config::Config& config, const system::RunAs& run_as) {
   bool switching = run_as.kind == system::RunAs::Kind::switch_to;
+  // Warnings only once the ports are bound: a failed start stays one line.
+  if (!run_as.message.empty()) log_line("postroomd: warning: ", run_as.message);
   for (const auto& warning : system::secret_file_warnings(config, system::service_group(run_as)))
     log_line("postroomd: warning: ", warning);
   auto notes = system::prepare_data_dir(config.data_dir, config.database_path(),

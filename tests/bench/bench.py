@@ -283,6 +283,7 @@ class Postroom(Server):
             "data_dir: data",
             "listen:", *listen,
             'trusted_networks: ["127.0.0.0/8"]',
+            *(["run_as_root: true"] if os.geteuid() == 0 else []),  # postroomd refuses root otherwise
             "auth:",
             "  plaintext_without_tls: always",
             "limits:",
