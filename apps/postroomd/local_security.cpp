@@ -42,11 +42,17 @@ Result<void> settle_identity(const config::Config& config, const system::RunAs& 
   } else if (::geteuid() != 0) {
     if (auto r = system::drop_capabilities(); !r) return r;
   }
-  // Say so plainly now rather than as an SQLite error: the account must reach data_dir.
+  // Say so plainly now rather than as an SQLite error: the account must reach data_dir and
+  // write the database files (root's, say, made by `postroom` before the account existed).
+  std::string uid = std::to_string(::geteuid());
   if (::access(config.data_dir.c_str(), R_OK | W_OK | X_OK) != 0)
     return fail("data_dir " + config.data_dir.string() + " is not writable by this process (uid " +
-                std::to_string(::geteuid()) +
-                "): check its owner and that every parent directory is searchable");
+                uid + "): check its owner and that every parent directory is searchable");
+  for (const auto& file : system::database_files(config.database_path())) {
+    if (::access(file.c_str(), F_OK) == 0 && ::access(file.c_str(), R_OK | W_OK) != 0)
+      return fail(file.string() + " is not writable by this process (uid " + uid +
+                  "): give it to postroomd's account (chown), or start postroomd as root once");
+  }
   return {};
 }
 

@@ -102,7 +102,12 @@ int main(int argc, char** argv) {
       term = std::make_unique<net::Signal>(loop, SIGTERM, stop);
       interrupt = std::make_unique<net::Signal>(loop, SIGINT, stop);
       hangup = std::make_unique<net::Signal>(loop, SIGHUP, [&] {
-        if (auto fresh = load_or_report(path)) server.reload(fresh);
+        auto fresh = load_or_report(path);
+        if (!fresh) return;
+        // The process switched accounts once, at start; it cannot switch again.
+        if (fresh->user != config->user || fresh->run_as_root != config->run_as_root)
+          log_line("reload: user or run_as_root changed; it takes effect at the next restart");
+        server.reload(fresh);
       });
     }
     uv_run(loop, UV_RUN_DEFAULT);

@@ -271,3 +271,22 @@ def test_the_admin_command_is_not_dumpable_while_it_waits_for_a_password(open_di
         out, err = admin.communicate(b"a long enough password\n", timeout=60)
     assert admin.returncode == 0, err
     assert b"added %s" % ALICE.encode() in out
+
+
+@ROOT_ONLY
+def test_a_non_root_start_refuses_another_user_and_says_when_it_cannot_write_data_dir(open_dir, nobody):
+    d = Daemon(open_dir / "d", extra="user: daemon\n")
+    os.chmod(d.workdir, 0o777)
+    started_as_nobody = subprocess.run([POSTROOMD, "--config", str(d.config)], capture_output=True, text=True,
+                                       timeout=30, preexec_fn=run_as(nobody))
+    assert started_as_nobody.returncode == 1
+    [line] = started_as_nobody.stderr.strip().splitlines()
+    assert "user: daemon" in line and "cannot switch without root" in line
+    # A data_dir root made for itself (run_as_root) is out of nobody's reach: one clear line.
+    d.config.write_text(d.config.read_text().replace("user: daemon\n", "run_as_root: true\n"))
+    d.add_user("alice")
+    result = subprocess.run([POSTROOMD, "--config", str(d.config)], capture_output=True, text=True,
+                            timeout=30, preexec_fn=run_as(nobody))
+    assert result.returncode == 1
+    assert "data_dir %s is not writable by this process (uid %d)" % (d.workdir / "data", nobody.pw_uid) \
+        in result.stderr
