@@ -143,6 +143,7 @@ std::string read_line_no_echo(const char* prompt, bool& ok) {
 
 Result<std::string> read_password(const Args& args, bool confirm) {
   std::string password;
+  password.reserve(1100);  // no reallocation, so no unwiped copy, for any accepted length
   if (args.has("--password-stdin")) {
     if (!std::getline(std::cin, password)) return fail("no password on standard input");
     if (!password.empty() && password.back() == '\r') password.pop_back();
