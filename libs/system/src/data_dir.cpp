@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,6 +37,20 @@ Result<bool> give(const fs::path& path, const std::optional<Account>& owner) {
   if (::lchown(path.c_str(), owner->uid, owner->gid) != 0)
     return fail("cannot hand " + path.string() + " to " + owner->name + ": " + why());
   return true;
+}
+
+// data_dir, the database files, and whatever else postroom keeps directly in data_dir (the
+// disk-space reserve, say): all of it is the account's alone. Links are not followed.
+std::vector<fs::path> private_paths(const fs::path& dir, const fs::path& database) {
+  std::vector<fs::path> paths{dir};
+  for (const auto& f : database_files(database)) paths.push_back(f);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file(ec) || entry.is_symlink(ec)) continue;
+    if (std::find(paths.begin(), paths.end(), entry.path()) == paths.end())
+      paths.push_back(entry.path());
+  }
+  return paths;
 }
 
 }  // namespace
@@ -71,9 +86,7 @@ Result<std::vector<std::string>> prepare_data_dir(const fs::path& dir, const fs:
       ::close(fd);
     }
   }
-  std::vector<fs::path> paths{dir};
-  for (const auto& f : database_files(database)) paths.push_back(f);
-  for (const auto& p : paths) {
+  for (const auto& p : private_paths(dir, database)) {
     auto given = give(p, owner);
     if (!given) return std::unexpected(given.error());
     if (*given) notes.push_back("handed " + p.string() + " to " + owner->name);
@@ -90,9 +103,7 @@ Result<void> hand_over(const fs::path& file, const std::optional<Account>& owner
 
 std::vector<std::string> report_data_dir(const fs::path& dir, const fs::path& database) {
   std::vector<std::string> out;
-  std::vector<fs::path> paths{dir};
-  for (const auto& f : database_files(database)) paths.push_back(f);
-  for (const auto& p : paths) {
+  for (const auto& p : private_paths(dir, database)) {
     if (auto note = check_private(p, false)) out.push_back(*note);
   }
   return out;

@@ -110,12 +110,15 @@ TEST_CASE("data dir: an open directory and database are tightened and reported")
   std::ofstream(dir / "postroom.db-wal") << "";
   ::chmod((dir / "postroom.db").c_str(), 0644);
   ::chmod((dir / "postroom.db-wal").c_str(), 0664);
+  std::ofstream(dir / "postroom.reserve") << "";  // any other file in data_dir counts too
+  ::chmod((dir / "postroom.reserve").c_str(), 0644);
   auto report = report_data_dir(dir, dir / "postroom.db");
-  CHECK(report.size() == 3);
+  CHECK(report.size() == 4);
   CHECK(mode_of(dir) == 0755);
   auto notes = prepare_data_dir(dir, dir / "postroom.db", std::nullopt, true);
   REQUIRE(notes);
-  CHECK(notes->size() == 3);
+  CHECK(notes->size() == 4);
+  CHECK(mode_of(dir / "postroom.reserve") == 0600);
   CHECK(mode_of(dir) == 0700);
   CHECK(mode_of(dir / "postroom.db") == 0600);
   CHECK(mode_of(dir / "postroom.db-wal") == 0600);

@@ -18,8 +18,9 @@ std::vector<std::filesystem::path> database_files(const std::filesystem::path& d
 // - creates it 0700 when missing (missing parents 0755, so the account can reach it) and,
 //   with `create_database`, the empty database file 0600, whatever the umask;
 // - with an `owner` (only when running as root), hands the directory, the database and its
-//   WAL and SHM files to that account, so postroomd can always write them; SQLite, running
-//   as root, gives files it creates later the database file's owner;
+//   WAL and SHM files (and any other file directly in data_dir) to that account, so postroomd can
+//   always write them; SQLite, running as root, gives files it creates later the database file's
+//   owner;
 // - tightens a directory or file that lets group or others in (check_private with fix).
 // Returns one line per thing found or changed, for the log.
 Result<std::vector<std::string>> prepare_data_dir(const std::filesystem::path& dir,
@@ -30,7 +31,7 @@ Result<std::vector<std::string>> prepare_data_dir(const std::filesystem::path& d
 // Hands an admin-made file (a backup) to `owner` when running as root; nothing otherwise.
 Result<void> hand_over(const std::filesystem::path& file, const std::optional<Account>& owner);
 
-// The data directory and database files that let group or others in, one line each with
+// The data directory and the files in it that let group or others in, one line each with
 // the chmod to run; changes nothing (for check-config).
 std::vector<std::string> report_data_dir(const std::filesystem::path& dir,
                                          const std::filesystem::path& database);
