@@ -77,12 +77,18 @@ Result<store::Database> open_store(const config::Config& config) {
                   " (postroomd) still uses it: that daemon refuses all mail until restarted; "
                   "restore the file or restart postroomd before changing anything");
   }
-  // The database file is made here, before SQLite opens it, so its owner and mode are right
-  // from the start: SQLite gives its WAL and SHM files the same.
-  auto notes = system::prepare_data_dir(config.data_dir, file, data_owner(config), true);
+  auto owner = data_owner(config);
+  auto notes = system::prepare_data_dir(config.data_dir, file, owner);
   if (!notes) return std::unexpected(notes.error());
   for (const auto& note : *notes) std::cerr << "postroom: data_dir: " << note << "\n";
-  return store::Database::open(file);
+  auto db = store::Database::open(file);
+  // Run as root, SQLite has just created root's files (a new database, its WAL and SHM):
+  // they go to postroomd's account now, as the daemon must write them.
+  if (db && owner) {
+    if (auto handed = system::prepare_data_dir(config.data_dir, file, owner); !handed)
+      return std::unexpected(handed.error());
+  }
+  return db;
 }
 
 void print_local_warnings(const config::Config& config) {

@@ -30,7 +30,7 @@ Result<void> settle_identity(const config::Config& config, const system::RunAs& 
   for (const auto& warning : system::secret_file_warnings(config, system::service_group(run_as)))
     log_line("postroomd: warning: ", warning);
   auto notes = system::prepare_data_dir(config.data_dir, config.database_path(),
-                                        switching ? run_as.account : std::nullopt, false);
+                                        switching ? run_as.account : std::nullopt);
   if (!notes) return std::unexpected(notes.error());
   for (const auto& note : *notes) log_line("postroomd: data_dir: ", note);
   if (switching) {

@@ -1,7 +1,6 @@
 // Creating the data directory private, and handing it to postroomd's account when root.
 #include "postroom/system/data_dir.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,8 +59,7 @@ std::vector<fs::path> database_files(const fs::path& database) {
 }
 
 Result<std::vector<std::string>> prepare_data_dir(const fs::path& dir, const fs::path& database,
-                                                  const std::optional<Account>& owner,
-                                                  bool create_database) {
+                                                  const std::optional<Account>& owner) {
   std::vector<std::string> notes;
   if (!fs::exists(dir)) {
     // Parents first, top down, readable by all so the account can walk through them.
@@ -74,17 +72,6 @@ Result<std::vector<std::string>> prepare_data_dir(const fs::path& dir, const fs:
       if (auto r = make_dir(*it, 0755); !r) return std::unexpected(r.error());
     }
     if (auto r = make_dir(dir, kPrivateDirMode); !r) return std::unexpected(r.error());
-  }
-  if (create_database && !fs::exists(database)) {
-    // An empty file is an empty SQLite database; creating it here fixes its mode and owner
-    // before SQLite copies both to the WAL and SHM files.
-    int fd = ::open(database.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                    kPrivateFileMode);
-    if (fd < 0 && errno != EEXIST) return fail("cannot create " + database.string() + ": " + why());
-    if (fd >= 0) {
-      ::fchmod(fd, kPrivateFileMode);
-      ::close(fd);
-    }
   }
   for (const auto& p : private_paths(dir, database)) {
     auto given = give(p, owner);
