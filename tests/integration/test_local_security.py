@@ -210,6 +210,7 @@ def test_root_start_drops_to_the_configured_user_keeps_a_low_port_and_cannot_reg
         d.admin("backup", str(backup))
         assert os.stat(backup).st_uid == nobody.pw_uid and mode(backup) == 0o600
         assert d.stop() == 0
+        assert "Sanitizer" not in d.log() and "runtime error:" not in d.log()
     finally:
         if d.proc and d.proc.poll() is None:
             d.kill()
@@ -228,6 +229,7 @@ def test_root_start_hands_root_owned_files_from_an_older_version_to_the_user(ope
         assert "data_dir: handed %s to nobody" % d.db in d.log()
         deliver(d.ports["smtp"], "writable")
         assert d.stop() == 0
+        assert "Sanitizer" not in d.log() and "runtime error:" not in d.log()
     finally:
         if d.proc and d.proc.poll() is None:
             d.kill()
