@@ -133,8 +133,14 @@ void Server::accept(const std::string& listener, std::shared_ptr<net::Connection
   std::string ip = connection->peer_ip();
   bool is_pop3 = listener == "pop3" || listener == "pop3s";
   bool implicit_tls = listener == "submissions" || listener == "pop3s";
-  if (!context_.connections.admit(ip, limits.max_connections, limits.max_connections_per_ip)) {
-    log_line("refused ", listener, " connection from ", ip, ": too many connections");
+  using Verdict = ConnectionCounter::Verdict;
+  auto verdict = context_.connections.admit(
+      connection->id(), ip, context_.config->is_trusted(connection->peer()), limits);
+  if (verdict != Verdict::admitted) {
+    log_line("refused ", listener, " connection from ", ip, ": ",
+             verdict == Verdict::too_many_from_ip    ? "too many connections from it"
+             : verdict == Verdict::public_share_full ? "public share of connections full"
+                                                     : "too many connections");
     std::string reply = is_pop3 ? "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
                                 : "421 4.7.0 " + context_.config->hostname +
                                       " Too many connections, try again later\r\n";
