@@ -207,3 +207,33 @@ def test_a_stale_phone_behind_the_office_nat_does_not_lock_the_office_out(make_d
     sessions = [session for session, *_ in lines]
     assert len(set(sessions)) == len(sessions)
     assert [r for _, _, user, r in lines if user == CAROL] == ["failed"] * 3 + ["locked-out", "ok"]
+
+
+def test_spraying_many_users_locks_the_address_but_not_its_regular_users(make_daemon):
+    d = make_daemon(start=False, trusted=(),
+                    extra="auth:\n  plaintext_without_tls: always\n  failure_delay_max: 1s\n"
+                          "  lockout_failures_per_address: 5\n")
+    d.add_user("alice")
+    d.add_user("bob")
+    d.start()
+    port, sprayer = d.ports["pop3"], "127.0.0.90"
+    assert pop3_login(port, sprayer, ALICE, PASSWORD)[0].startswith(b"+OK")  # alice works here
+
+    replies = [None] * 5
+
+    def guess(i):
+        replies[i] = pop3_login(port, sprayer, "user%d@%s" % (i, DOMAIN), "guess")[0]
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.startswith(b"-ERR") for r in replies)
+    d.wait_for_log(r"peer=127\.0\.0\.90 user=\S+ result=failed lockout=address")
+    # Bob never logged in from there: refused without a hash, even with his password.
+    assert pop3_login(port, sprayer, BOB, PASSWORD)[0].startswith(b"-ERR")
+    assert auth_lines(d)[-1][2:] == (BOB, "locked-out")
+    # Alice logged in from there today: she still gets in. Bob does from elsewhere.
+    assert pop3_login(port, sprayer, ALICE, PASSWORD)[0].startswith(b"+OK")
+    assert pop3_login(port, "127.0.0.91", BOB, PASSWORD)[0].startswith(b"+OK")

@@ -23,6 +23,7 @@ auth::LimiterPolicy limiter_policy(const config::Config& config) {
   auth::LimiterPolicy policy;
   policy.max_delay = config.auth.failure_delay_max;
   policy.lockout_failures = config.auth.lockout_failures;
+  policy.address_lockout_failures = config.auth.lockout_failures_per_address;
   policy.window = config.auth.lockout_window;
   policy.lockout = config.auth.lockout_duration;
   return policy;
