@@ -82,11 +82,12 @@ class Flood:
 
 
 def office_logins(port):
-    """Three office PCs log in at once, each from its own address: [(reply, seconds)]."""
+    """Three office PCs log in at once, each from its own address and to its own mailbox
+    (a maildrop is locked by one session at a time): [(reply, seconds)]."""
     results = [None] * 3
 
     def login(i):
-        results[i] = pop3_login(port, "127.0.0.%d" % (201 + i), ALICE, PASSWORD)
+        results[i] = pop3_login(port, "127.0.0.%d" % (201 + i), (ALICE, BOB, CAROL)[i], PASSWORD)
 
     threads = [threading.Thread(target=login, args=(i,)) for i in range(3)]
     for t in threads:
@@ -98,7 +99,8 @@ def office_logins(port):
 
 def test_a_distributed_login_flood_does_not_starve_another_address(make_daemon):
     d = make_daemon(start=False, trusted=(), extra=PLAINTEXT + "limits:\n  max_connections_per_ip: 40\n")
-    d.add_user("alice")
+    for user in ("alice", "bob", "carol"):
+        d.add_user(user)
     d.start()
     port = d.ports["pop3"]
 
