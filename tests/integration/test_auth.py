@@ -4,6 +4,7 @@ trusted and an untrusted source address, and the per-address brute-force lockout
 
 import base64
 import poplib
+import re
 import smtplib
 import threading
 
@@ -235,15 +236,15 @@ LOCKOUT = "auth:\n  lockout_failures: 3\n  failure_delay_max: 1s\n  lockout_wind
 def test_lockout_after_repeated_failures_spares_other_addresses(make_daemon, certificate):
     d = tls_daemon(make_daemon, certificate, extra=LOCKOUT)
     attacker, office = "127.0.0.9", "127.0.0.5"
-    # Three wrong passwords from one address, over one POP3 connection and then SMTP.
+    # Three different wrong passwords from one address, over one POP3 connection and then SMTP.
     p = SourcePOP3(HOST, d.ports["pop3"], attacker)
-    for _ in range(2):
-        assert pop3_login(p, password=WRONG).startswith(b"-ERR")
+    for i in range(2):
+        assert pop3_login(p, password=WRONG + str(i)).startswith(b"-ERR")
     p.quit()
     s = smtp(d.ports["smtp"], source=attacker)
-    assert smtp_auth(s, "PLAIN", password=WRONG)[0] == 535
+    assert smtp_auth(s, "PLAIN", password=WRONG + "2")[0] == 535
     s.quit()
-    d.wait_for_log(r"auth session=\S+ peer=127\.0\.0\.9 locked out")
+    d.wait_for_log(r"auth session=\S+ peer=127\.0\.0\.9 user=%s result=failed lockout=user" % ALICE)
 
     # Locked out: the right password fails too, on every protocol.
     p = SourcePOP3(HOST, d.ports["pop3"], attacker)
@@ -269,6 +270,8 @@ def test_lockout_after_repeated_failures_spares_other_addresses(make_daemon, cer
     assert pop3_login(p).startswith(b"-ERR")
     p.quit()
     assert_no_password_logged(d, WRONG)
+    # One log line per attempt: a locked-out attempt is not also counted as a failure.
+    assert len(re.findall(r"peer=127\.0\.0\.9 user=\S+ result=failed", d.log())) == 3
 
 
 def test_failures_below_the_threshold_do_not_lock_out(make_daemon, certificate):

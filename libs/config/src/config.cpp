@@ -151,7 +151,7 @@ void check_listen(Checker& c, const YAML::Node& where, const YAML::Node& node, L
 void check_auth(Checker& c, const YAML::Node& node, Auth& out) {
   auto entries = c.mapping(node, "auth",
                            {"plaintext_without_tls", "failure_delay_max", "lockout_failures",
-                            "lockout_window", "lockout_duration"});
+                            "lockout_failures_per_address", "lockout_window", "lockout_duration"});
   if (!entries) return;
   c.parse_into(*entries, "auth", "plaintext_without_tls", out.plaintext_without_tls,
                [](std::string_view t) {
@@ -164,6 +164,14 @@ void check_auth(Checker& c, const YAML::Node& node, Auth& out) {
   std::size_t failures = out.lockout_failures;
   c.parse_into(*entries, "auth", "lockout_failures", failures, parse_count);
   out.lockout_failures = static_cast<unsigned>(failures);
+  std::size_t per_address = out.lockout_failures_per_address;
+  c.parse_into(*entries, "auth", "lockout_failures_per_address", per_address,
+               [](std::string_view t) -> Result<std::size_t> {
+                 auto n = parse_count(t);
+                 if (n && (*n == 0 || *n > 1000000)) return fail("must be from 1 to 1000000");
+                 return n;
+               });
+  out.lockout_failures_per_address = static_cast<unsigned>(per_address);
   c.parse_into(*entries, "auth", "lockout_window", out.lockout_window, parse_duration);
   c.parse_into(*entries, "auth", "lockout_duration", out.lockout_duration, parse_duration);
 }
@@ -252,9 +260,10 @@ void check_relay(Checker& c, const YAML::Node& where, const YAML::Node& node, co
 }
 
 void check_limits(Checker& c, const YAML::Node& node, Limits& out) {
-  auto entries = c.mapping(node, "limits",
-                           {"max_message_size", "max_recipients", "max_connections",
-                            "max_connections_per_ip", "smtp_idle_timeout", "pop3_idle_timeout"});
+  auto entries = c.mapping(
+      node, "limits",
+      {"max_message_size", "max_recipients", "max_connections", "max_connections_per_ip",
+       "smtp_idle_timeout", "pop3_idle_timeout", "login_timeout", "reserved_connections"});
   if (!entries) return;
   auto positive_count = [](std::string_view t) -> Result<std::size_t> {
     auto n = parse_count(t);
@@ -281,6 +290,17 @@ void check_limits(Checker& c, const YAML::Node& node, Limits& out) {
                    return fail("must be at least 10m (RFC 1939 §3: clients may be on slow lines)");
                  return d;
                });
+  c.parse_into(*entries, "limits", "login_timeout", out.login_timeout,
+               [](std::string_view t) -> Result<Seconds> {
+                 auto d = parse_duration(t);
+                 // A real client logs in within a second or two; slow lines and TLS need some.
+                 if (d && *d < Seconds(10)) return fail("must be at least 10s");
+                 return d;
+               });
+  c.parse_into(*entries, "limits", "reserved_connections", out.reserved_connections, parse_count);
+  if (out.reserved_connections && *out.reserved_connections >= out.max_connections)
+    c.error(entries->at("reserved_connections").second, "limits.reserved_connections",
+            "must be less than max_connections (" + std::to_string(out.max_connections) + ")");
 }
 
 // `user` and `run_as_root`: who postroomd runs as. Whether the account exists is checked

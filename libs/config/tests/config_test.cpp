@@ -268,3 +268,30 @@ TEST_CASE("config: a bad user, root, a non-boolean run_as_root and both keys are
   REQUIRE_FALSE(c4);
   CHECK(has_error(c4.error(), "run_as_root", 7));
 }
+
+TEST_CASE("config: login deadline, reserved slots and the per-address lockout cap") {
+  TempConfig defaults(kMinimal);
+  auto d = defaults.load();
+  REQUIRE(d);
+  CHECK(d->limits.login_timeout == Seconds(120));
+  CHECK(d->limits.reserved() == 200);  // a fifth of max_connections
+  CHECK(d->auth.lockout_failures_per_address == 100);
+  TempConfig set(std::string(kMinimal) +
+                 "auth:\n  lockout_failures_per_address: 30\n"
+                 "limits:\n  max_connections: 50\n  reserved_connections: 0\n"
+                 "  login_timeout: 30s\n");
+  auto s = set.load();
+  REQUIRE(s);
+  CHECK(s->auth.lockout_failures_per_address == 30);
+  CHECK(s->limits.reserved() == 0);
+  CHECK(s->limits.login_timeout == Seconds(30));
+  TempConfig bad(std::string(kMinimal) +
+                 "auth:\n  lockout_failures_per_address: 0\n"
+                 "limits:\n  max_connections: 50\n  reserved_connections: 50\n"
+                 "  login_timeout: 5s\n");
+  auto b = bad.load();
+  REQUIRE_FALSE(b);
+  CHECK(has_error(b.error(), "auth.lockout_failures_per_address", 7));
+  CHECK(has_error(b.error(), "limits.reserved_connections", 10));
+  CHECK(has_error(b.error(), "limits.login_timeout", 11));
+}

@@ -32,7 +32,12 @@ void Session::feed(std::string_view bytes) {
 }
 
 std::vector<Action> Session::take_actions() {
+  core_->queued_reply_bytes = 0;
   return std::exchange(core_->actions, {});
+}
+
+bool Session::replies_held() const {
+  return core_->replies_held && core_->state != State::closed;
 }
 
 bool Session::waiting() const {

@@ -38,7 +38,14 @@ void SessionCore::feed(std::string_view bytes) {
 }
 
 void SessionCore::process() {
+  replies_held = false;
   while (state != State::closed && pending == Pending::nothing) {
+    // Pipelined commands wait once their replies fill the budget: a client that sends LIST
+    // after LIST and never reads must not grow the host's write queue without bound.
+    if (queued_reply_bytes >= kReplyBudget && reader.buffered_size() > 0) {
+      replies_held = true;
+      return;
+    }
     std::optional<Line> line = reader.next();
     if (!line) return;
     handle_line(*line);
@@ -83,6 +90,7 @@ void SessionCore::push(Action action) {
 }
 
 void SessionCore::send(std::string_view bytes) {
+  queued_reply_bytes += bytes.size();
   push(Send{std::string(bytes)});
 }
 

@@ -80,6 +80,11 @@ struct SessionCore {
   State state = State::authorization;
   Pending pending = Pending::nothing;
   std::vector<Action> actions;
+  // Reply octets queued since the host last took the actions; at kReplyBudget the command
+  // loop stops (replies_held) until the host takes them and feeds again.
+  static constexpr std::size_t kReplyBudget = 64 * 1024;
+  std::size_t queued_reply_bytes = 0;
+  bool replies_held = false;
   int bad_commands = 0;
   int failed_logins = 0;
 

@@ -245,3 +245,33 @@ TEST_CASE("pop3: a maildrop keeps UIDLs of different lengths and sizes past 4 Gi
   CHECK(drop.octets(1) == 5'000'000'000);
   CHECK(drop.octets(2) == 0);
 }
+
+TEST_CASE("pop3: pipelined commands wait at the reply budget until the host takes the replies") {
+  Session session(default_host().params);
+  session.take_actions();
+  session.feed("USER a\r\nPASS b\r\n");
+  session.take_actions();
+  session.on_login_result(Session::LoginOutcome::ok, {{5, 10, "u5"}});
+  session.take_actions();
+  // 20,000 NOOPs answer 100,000 octets: more than one budget of 64 KiB.
+  std::string noops;
+  for (int i = 0; i < 20000; ++i) noops += "NOOP\r\n";
+  session.feed(noops);
+  auto replied = [](const std::vector<Action>& actions) {
+    std::size_t n = 0;
+    for (const auto& a : actions)
+      if (auto* send = std::get_if<Send>(&a)) n += send->bytes.size();
+    return n;
+  };
+  std::size_t first = replied(session.take_actions());
+  CHECK(first >= 64 * 1024);
+  CHECK(first < 64 * 1024 + 512);
+  CHECK(session.replies_held());
+  CHECK_FALSE(session.waiting());
+  CHECK(session.buffered_input() > 0);
+  session.feed({});  // the host's socket has room again
+  std::size_t rest = replied(session.take_actions());
+  CHECK_FALSE(session.replies_held());
+  CHECK(first + rest == 20000 * std::string_view("+OK\r\n").size());
+  CHECK(session.buffered_input() == 0);
+}

@@ -1,4 +1,4 @@
-// Password and APOP checks on the thread pool, at most a few at once, with per-address delays.
+// Password and APOP checks on the thread pool: a queue fair per address, delays and lockouts.
 #include "postroom/service/auth_service.hpp"
 
 #include <arpa/inet.h>
@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "postroom/auth/password.hpp"
 #include "postroom/base/address.hpp"
@@ -13,6 +14,7 @@
 #include "postroom/base/wipe.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/store/accounts.hpp"
+#include "postroom/store/mail_store.hpp"
 
 namespace postroom::service {
 
@@ -25,7 +27,9 @@ AuthService::~AuthService() {
 
 namespace {
 
-// An IPv6 client usually holds a whole /64, so failures are counted per /64: otherwise
+using Clock = auth::Limiter::Clock;
+
+// An IPv6 client usually holds a whole /64, so it is counted and queued per /64: otherwise
 // every guess could come from a fresh address. IPv4 (and IPv4-mapped) stay per address.
 std::string limiter_key(const std::string& ip) {
   in6_addr v6{};
@@ -38,106 +42,201 @@ std::string limiter_key(const std::string& ip) {
   return std::string(text) + "/64";
 }
 
-// One log line per answered attempt; never the secret.
-void log_attempt(const auto& request, std::string_view result) {
+// The one log line of an attempt; never the secret.
+void log_attempt(const auto& request, std::string_view result, std::string_view extra = {}) {
   log_line("auth session=", request.peer.session, " peer=", request.peer.ip, " user=", request.user,
-           " result=", result);
+           " result=", result, extra);
+}
+
+struct Credentials {
+  std::string_view secret;     // password or APOP digest
+  std::string_view timestamp;  // APOP only
+  bool apop = false;
+};
+
+// The credential check itself: one argon2id verification (or an APOP digest) against the
+// account found, or against a dummy hash when there is none, so that timing does not reveal
+// which users exist. Costs kArgonMemLimit and tens of milliseconds: thread pool only.
+bool verify_credentials(const Credentials& given, const std::optional<store::Account>& account) {
+  if (given.apop) {
+    return account && account->apop_secret &&
+           auth::verify_apop(given.timestamp, *account->apop_secret, given.secret);
+  }
+  return auth::verify_password(account ? account->password_hash : auth::dummy_hash(),
+                               given.secret) &&
+         account;
 }
 
 }  // namespace
 
 void AuthService::check_password(const Peer& peer, const std::string& user,
                                  const std::string& password, Callback done) {
-  enqueue(Request{
-      peer, limiter_key(peer.ip), to_lower_ascii(user), password, {}, false, std::move(done)});
+  enqueue(Request{peer,
+                  limiter_key(peer.ip),
+                  to_lower_ascii(user),
+                  password,
+                  {},
+                  false,
+                  auth::secret_digest(password),
+                  std::move(done)});
 }
 
 void AuthService::check_apop(const Peer& peer, const std::string& user,
                              const std::string& timestamp, const std::string& digest,
                              Callback done) {
   enqueue(Request{peer, limiter_key(peer.ip), to_lower_ascii(user), digest, timestamp, true,
-                  std::move(done)});
+                  auth::secret_digest(digest), std::move(done)});
+}
+
+std::size_t AuthService::queue_level(const std::string& ip, const std::string& key) {
+  // The office first, then addresses that have not failed lately, then the others: a flood
+  // of guesses from many addresses costs a newcomer only the verifications already running.
+  if (trusted(ip)) return 0;
+  return limiter_.suspect(key, Clock::now()) ? 2 : 1;
+}
+
+bool AuthService::trusted(const std::string& ip) const {
+  sockaddr_storage address{};
+  if (uv_ip4_addr(ip.c_str(), 0, reinterpret_cast<sockaddr_in*>(&address)) != 0 &&
+      uv_ip6_addr(ip.c_str(), 0, reinterpret_cast<sockaddr_in6*>(&address)) != 0)
+    return false;
+  return context_.config->is_trusted(reinterpret_cast<const sockaddr*>(&address));
 }
 
 void AuthService::enqueue(Request request) {
-  // A locked-out address fails whatever it sends, so it gets no argon2id: otherwise its
+  // A locked-out attempt fails whatever it sends, so it gets no argon2id: otherwise its
   // attempts would hold the few verification slots and slow every other address's login.
-  if (limiter_.locked_out(request.key, auth::Limiter::Clock::now())) {
-    AuthResult refused;
-    refused.address = request.user;
-    log_attempt(request, "locked-out");
-    wipe(request.secret);
-    return finish(std::move(request), std::move(refused), false);
-  }
-  waiting_.push_back(std::move(request));
+  if (limiter_.locked_out(request.key, request.user, Clock::now()))
+    return refuse(std::move(request));
+  std::string key = request.key;
+  auto level = queue_level(request.peer.ip, key);
+  waiting_.push(key, level, std::move(request));
   start_next();
 }
 
 void AuthService::start_next() {
+  auto now = Clock::now();
   // argon2id costs kArgonMemLimit per verification: cap how many run at once.
-  while (running_ < auth::kMaxConcurrentVerifications && !waiting_.empty()) {
-    auto request = std::make_shared<Request>(std::move(waiting_.front()));
-    wipe(waiting_.front().secret);  // a short moved-from string keeps its bytes in place
-    waiting_.pop_front();
+  while (running_ < auth::kMaxConcurrentVerifications) {
+    auto next = waiting_.pop(
+        [&](const Request& r) { return limiter_.not_before(r.key, r.user, now) <= now; });
+    if (!next) break;
+    // Checked again at the head of the queue: a lockout may have begun while it waited.
+    if (limiter_.locked_out(next->second.key, next->second.user, now)) {
+      waiting_.done(next->first, queue_level(next->second.peer.ip, next->first));
+      refuse(std::move(next->second));
+      continue;
+    }
     ++running_;
-    auto result = std::make_shared<AuthResult>();
-    context_.read(
-        [request, result](store::Database& db) -> Result<void> {
-          result->address = request->user;
-          auto account = store::find_account(db, request->user);
-          if (!account) {
-            result->outcome = AuthResult::Outcome::temp_failure;
-            return {};
-          }
-          bool ok = false;
-          if (request->apop) {
-            ok = *account && (*account)->apop_secret &&
-                 auth::verify_apop(request->timestamp, *(*account)->apop_secret, request->secret);
-          } else {
-            // Unknown users cost one argon2id too, so timing does not reveal who exists.
-            ok = auth::verify_password(*account ? (*account)->password_hash : auth::dummy_hash(),
-                                       request->secret) &&
-                 *account;
-          }
-          wipe(request->secret);  // verified: the password is no longer needed
-          if (!ok) return {};
-          result->outcome = AuthResult::Outcome::ok;
-          result->account_id = (*account)->id;
-          auto senders = store::sender_addresses(db, request->user);
-          if (senders) result->sender_addresses = std::move(*senders);
-          return {};
-        },
-        [this, alive = alive_, request, result](Result<void> r) {
-          if (!*alive) return;
-          --running_;
-          if (!r) result->outcome = AuthResult::Outcome::temp_failure;
-          finish(std::move(*request), std::move(*result), true);
-          start_next();
-        });
+    verify(std::move(next->first), std::move(next->second));
   }
+  schedule_wake(now);
+}
+
+void AuthService::schedule_wake(Clock::time_point now) {
+  if (waiting_.size() == 0 || running_ >= auth::kMaxConcurrentVerifications) return;
+  // Attempts whose address has one in flight start when it ends; only delays need a timer.
+  std::optional<Clock::time_point> earliest;
+  waiting_.for_each([&](const Request& r) {
+    auto at = limiter_.not_before(r.key, r.user, now);
+    if (at > now && (!earliest || at < *earliest)) earliest = at;
+  });
+  if (!earliest) return;
+  if (!wake_) wake_ = std::make_unique<net::Timer>(context_.loop);
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(*earliest - now).count();
+  wake_->start(static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 1)), [this] { start_next(); });
+}
+
+void AuthService::verify(std::string key, Request request) {
+  auto shared = std::make_shared<Request>(std::move(request));
+  wipe(request.secret);  // a short moved-from string keeps its bytes in place
+  auto result = std::make_shared<AuthResult>();
+  result->address = shared->user;
+  // The account from the store, the check on the thread pool, then the addresses the user
+  // may send as: three steps, each answered on the loop.
+  context_.store->find_account(
+      shared->user, [this, alive = alive_, key = std::move(key), shared,
+                     result](Result<std::optional<store::Account>> account) mutable {
+        if (!*alive) return;
+        if (!account) {
+          result->outcome = AuthResult::Outcome::temp_failure;
+          wipe(shared->secret);
+          return verified(std::move(key), shared, result);
+        }
+        auto found = std::make_shared<std::optional<store::Account>>(std::move(*account));
+        auto ok = std::make_shared<bool>(false);
+        net::queue_work(
+            context_.loop,
+            [shared, found, ok] {
+              *ok = verify_credentials({shared->secret, shared->timestamp, shared->apop}, *found);
+              wipe(shared->secret);  // verified: the secret is no longer needed
+            },
+            [this, alive = alive_, key = std::move(key), shared, result, found, ok]() mutable {
+              if (!*alive) return;
+              if (!*ok) return verified(std::move(key), shared, result);
+              result->outcome = AuthResult::Outcome::ok;
+              result->account_id = (**found).id;
+              context_.store->sender_addresses(
+                  shared->user, [this, alive = alive_, key = std::move(key), shared,
+                                 result](Result<std::vector<std::string>> senders) mutable {
+                    if (!*alive) return;
+                    if (!senders) {
+                      result->outcome = AuthResult::Outcome::temp_failure;
+                    } else {
+                      result->sender_addresses = std::move(*senders);
+                    }
+                    verified(std::move(key), shared, result);
+                  });
+            });
+      });
+}
+
+void AuthService::verified(std::string key, const std::shared_ptr<Request>& request,
+                           const std::shared_ptr<AuthResult>& result) {
+  --running_;
+  std::string ip = request->peer.ip;
+  finish(std::move(*request), std::move(*result), true);
+  waiting_.done(key, queue_level(ip, key));  // after finish() counted a failure
+  start_next();
+}
+
+void AuthService::refuse(Request request) {
+  wipe(request.secret);
+  AuthResult refused;
+  refused.address = request.user;
+  finish(std::move(request), std::move(refused), false);
 }
 
 void AuthService::finish(Request request, AuthResult result, bool verified) {
-  auto now = auth::Limiter::Clock::now();
-  // The lockout may have begun while this attempt was being verified.
-  if (verified && result.outcome == AuthResult::Outcome::ok &&
-      limiter_.locked_out(request.key, now)) {
-    result = AuthResult{};  // A right password during a lockout still fails.
+  auto now = Clock::now();
+  using Outcome = AuthResult::Outcome;
+  if (!verified) {
     log_attempt(request, "locked-out");
-  }
-  if (result.outcome == AuthResult::Outcome::ok) {
-    limiter_.record_success(request.key);
+  } else if (result.outcome == Outcome::ok && limiter_.locked_out(request.key, request.user, now)) {
+    // The lockout began while this attempt was verified: a right password still fails.
+    result = AuthResult{};
+    log_attempt(request, "locked-out");
+  } else if (result.outcome == Outcome::ok) {
+    limiter_.record_success(request.key, request.user, now);
     log_attempt(request, "ok");
-    request.done(std::move(result));
-    return;
+    return request.done(std::move(result));
+  } else if (result.outcome == Outcome::temp_failure) {
+    log_attempt(request, "temp-failure");
+    return request.done(std::move(result));
+  } else {
+    switch (limiter_.record_failure(request.key, request.user, request.digest, now)) {
+      case auth::Limiter::Lockout::none:
+        log_attempt(request, "failed");
+        break;
+      case auth::Limiter::Lockout::user:
+        log_attempt(request, "failed", " lockout=user");
+        break;
+      case auth::Limiter::Lockout::address:
+        log_attempt(request, "failed", " lockout=address");
+        break;
+    }
   }
-  if (result.outcome == AuthResult::Outcome::bad_credentials) {
-    if (limiter_.record_failure(request.key, now))
-      log_line("auth session=", request.peer.session, " peer=", request.peer.ip,
-               " locked out after repeated failures");
-    log_attempt(request, "failed");
-  }
-  auto delay = limiter_.delay(request.key, now);
+  auto delay = limiter_.delay(request.key, request.user, now);
   auto done = std::move(request.done);
   // An unverified refusal comes straight from enqueue(), inside the session's own call:
   // answering through the loop keeps the callback from re-entering the session.
@@ -155,6 +254,12 @@ void AuthService::after(std::uint64_t ms, std::function<void()> fire) {
     fire();
     delays_.erase(it);  // The timer's handle is freed later, in its close callback.
   });
+}
+
+void AuthService::shutdown() {
+  delays_.clear();
+  wake_.reset();
+  waiting_.clear();
 }
 
 }  // namespace postroom::service

@@ -1,39 +1,42 @@
 // Shared services for connections: thread-pool reads, group-commit writes, counters.
 #include "postroom/service/context.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include "postroom/net/handles.hpp"
 #include "postroom/store/messages.hpp"
-#include "postroom/store/writer.hpp"
 
 namespace postroom::service {
 
-bool ConnectionCounter::admit(const std::string& ip, std::size_t max_total,
-                              std::size_t max_per_ip) {
-  auto& count = per_ip_[ip];
-  if (total_ >= max_total || count >= max_per_ip) {
-    if (count == 0) per_ip_.erase(ip);
-    return false;
-  }
-  ++count;
-  ++total_;
-  return true;
+ConnectionCounter::Verdict ConnectionCounter::admit(std::uint64_t id, const std::string& ip,
+                                                    bool office, const config::Limits& limits) {
+  if (slots_.size() >= limits.max_connections) return Verdict::too_many;
+  auto count = per_ip_.find(ip);
+  if (count != per_ip_.end() && count->second >= limits.max_connections_per_ip)
+    return Verdict::too_many_from_ip;
+  std::size_t reserved = std::min(limits.reserved(), limits.max_connections - 1);
+  if (!office && public_ >= limits.max_connections - reserved) return Verdict::public_share_full;
+  ++per_ip_[ip];
+  slots_.emplace(id, Slot{ip, !office});
+  public_ += !office;
+  return Verdict::admitted;
 }
 
-void ConnectionCounter::release(const std::string& ip) {
-  auto it = per_ip_.find(ip);
-  if (it == per_ip_.end()) return;
-  --total_;
-  if (--it->second == 0) per_ip_.erase(it);
+void ConnectionCounter::logged_in(std::uint64_t id) {
+  auto it = slots_.find(id);
+  if (it == slots_.end() || !it->second.in_public_share) return;
+  it->second.in_public_share = false;
+  --public_;
 }
 
-void Context::read(std::function<Result<void>(store::Database&)> read,
-                   std::function<void(Result<void>)> done) {
-  auto result = std::make_shared<Result<void>>();
-  net::queue_work(
-      loop, [this, read = std::move(read), result] { *result = reads->with(read); },
-      [done = std::move(done), result] { done(std::move(*result)); });
+void ConnectionCounter::release(std::uint64_t id) {
+  auto it = slots_.find(id);
+  if (it == slots_.end()) return;
+  public_ -= it->second.in_public_share;
+  auto count = per_ip_.find(it->second.ip);
+  if (--count->second == 0) per_ip_.erase(count);
+  slots_.erase(it);
 }
 
 bool Context::plaintext_allowed(const net::Connection& connection) const {

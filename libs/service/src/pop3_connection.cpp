@@ -28,6 +28,7 @@ Pop3Connection::Pop3Connection(Context& context, std::shared_ptr<net::Connection
       implicit_tls_(implicit_tls),
       id_(context.new_session_id()),
       idle_(context.loop),
+      login_deadline_(context.loop),
       read_ahead_(std::make_unique<ReadAhead>()) {
   timestamp_ = "<" + std::to_string(::getpid()) + "." + id_ + "." + store::random_token(5) + "@" +
                context_.config->hostname + ">";
@@ -49,10 +50,21 @@ void Pop3Connection::start() {
            " port=", connection_->local_port());
   auto events = session_events(self, implicit_tls_);
   events.on_drain = [weak = std::weak_ptr<Pop3Connection>(self)] {
-    if (auto s = weak.lock(); s && s->transfer_) s->read_next_chunk();
+    auto s = weak.lock();
+    if (!s) return;
+    if (s->transfer_) return s->read_next_chunk();
+    s->pump();  // replies drained: commands held back run, reading resumes
   };
   connection_->start(std::move(events));
   touch();
+  auto login_within =
+      std::chrono::duration_cast<std::chrono::milliseconds>(context_.config->limits.login_timeout);
+  start_deadline(login_deadline_, login_within, self, [](Pop3Connection& s) {
+    if (s.session_->authenticated() || s.connection_->closed()) return;
+    log_line("session=", s.id_, " pop3 login deadline passed peer=", s.connection_->peer_ip());
+    s.connection_->write("-ERR [SYS/TEMP] Login timeout exceeded\r\n");
+    s.connection_->close_after_flush("login timeout");
+  });
   pump();
 }
 
@@ -77,7 +89,13 @@ void Pop3Connection::on_data(std::string_view bytes) {
 }
 
 void Pop3Connection::pump() {
-  if (connection_->closed()) return;
+  // The session stops running pipelined commands once their replies fill its budget; they
+  // run on from here while the socket takes the replies, else when it has drained.
+  while (run_actions()) session_->feed({});
+}
+
+bool Pop3Connection::run_actions() {
+  if (connection_->closed()) return false;
   // Consecutive replies (a RETR's status line, message and terminator; a pipelined
   // batch's answers) leave in one write: one syscall instead of several.
   std::string out;
@@ -108,16 +126,19 @@ void Pop3Connection::pump() {
       update(std::move(upd->deleted_ids));
     } else if (auto* close = std::get_if<pop3::Close>(&action)) {
       connection_->close_after_flush(close->reason);
-      return;
+      return false;
     }
   }
   flush();
-  // Back-pressure: read no more commands while the session waits for an answer.
-  if (session_->waiting() || stopping_) {
+  // Back-pressure: read no more commands while the session waits for an answer, or while
+  // the replies already written wait for a client that does not read them (on_drain).
+  if (session_->waiting() || stopping_ || connection_->pending_write_bytes() > kHighWater) {
     connection_->pause_reading();
-  } else {
-    connection_->resume_reading();
+    return false;
   }
+  if (session_->replies_held()) return true;
+  connection_->resume_reading();
+  return false;
 }
 
 void Pop3Connection::login(const std::string& user, const std::string& secret, bool apop) {
@@ -128,6 +149,7 @@ void Pop3Connection::login(const std::string& user, const std::string& secret, b
     using Outcome = pop3::Session::LoginOutcome;
     switch (result.outcome) {
       case AuthResult::Outcome::ok:
+        s->context_.connections.logged_in(s->connection_->id());
         if (!s->context_.locks.try_lock(result.account_id)) {
           s->session_->on_login_result(Outcome::in_use);
           return s->pump();
@@ -251,9 +273,10 @@ void Pop3Connection::shutdown() {
 
 void Pop3Connection::on_closed(const std::string& reason) {
   idle_.stop();
+  login_deadline_.stop();
   if (locked_account_) context_.locks.unlock(*locked_account_);
   locked_account_.reset();
-  context_.connections.release(connection_->peer_ip());
+  context_.connections.release(connection_->id());
   log_line("session=", id_, " pop3 closed peer=", connection_->peer_ip(),
            " user=", session_ && session_->authenticated() ? session_->user() : "-",
            " retrieved=", session_ ? session_->retrieved() : 0,

@@ -23,6 +23,7 @@ auth::LimiterPolicy limiter_policy(const config::Config& config) {
   auth::LimiterPolicy policy;
   policy.max_delay = config.auth.failure_delay_max;
   policy.lockout_failures = config.auth.lockout_failures;
+  policy.address_lockout_failures = config.auth.lockout_failures_per_address;
   policy.window = config.auth.lockout_window;
   policy.lockout = config.auth.lockout_duration;
   return policy;
@@ -108,7 +109,6 @@ Result<void> Server::open_store() {
         net::queue_work(loop_, std::move(work), std::move(after));
       });
   context_.store = store_.get();
-  context_.reads = reads_.get();
   auth_ = std::make_unique<AuthService>(context_, limiter_policy(config));
   context_.auth = auth_.get();
   // relay (issue 6): the queue runner starts with the store; SMTP wakes it after queuing.
@@ -133,8 +133,14 @@ void Server::accept(const std::string& listener, std::shared_ptr<net::Connection
   std::string ip = connection->peer_ip();
   bool is_pop3 = listener == "pop3" || listener == "pop3s";
   bool implicit_tls = listener == "submissions" || listener == "pop3s";
-  if (!context_.connections.admit(ip, limits.max_connections, limits.max_connections_per_ip)) {
-    log_line("refused ", listener, " connection from ", ip, ": too many connections");
+  using Verdict = ConnectionCounter::Verdict;
+  auto verdict = context_.connections.admit(
+      connection->id(), ip, context_.config->is_trusted(connection->peer()), limits);
+  if (verdict != Verdict::admitted) {
+    log_line("refused ", listener, " connection from ", ip, ": ",
+             verdict == Verdict::too_many_from_ip    ? "too many connections from it"
+             : verdict == Verdict::public_share_full ? "public share of connections full"
+                                                     : "too many connections");
     std::string reply = is_pop3 ? "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
                                 : "421 4.7.0 " + context_.config->hostname +
                                       " Too many connections, try again later\r\n";

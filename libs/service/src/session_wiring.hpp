@@ -1,7 +1,9 @@
 // What every served protocol session wires the same way: connection events and idle timer.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +41,19 @@ void restart_idle_timer(net::Timer& timer, Seconds timeout, const std::shared_pt
   timer.start(static_cast<std::uint64_t>(ms), [weak] {
     if (auto s = weak.lock()) s->on_idle();
   });
+}
+
+// Starts a deadline: after `after`, expired(owner) runs unless the timer was stopped. Unlike
+// the idle timer, traffic does not restart it, so a client trickling a byte now and then
+// cannot hold its connection past it.
+template <class Owner, class Expired>
+void start_deadline(net::Timer& timer, std::chrono::milliseconds after,
+                    const std::shared_ptr<Owner>& owner, Expired expired) {
+  std::weak_ptr<Owner> weak = owner;
+  timer.start(static_cast<std::uint64_t>(std::max<std::int64_t>(after.count(), 1)),
+              [weak, expired] {
+                if (auto s = weak.lock()) expired(*s);
+              });
 }
 
 }  // namespace postroom::service

@@ -17,6 +17,16 @@ namespace postroom::service {
 namespace {
 // Chunk writes allowed in flight before the connection stops reading the body.
 constexpr int kMaxChunksInFlight = 2;
+// Stop reading commands while this much of the replies is still waiting for the socket.
+constexpr std::size_t kReplyHighWater = 256 * 1024;
+// The slowest transfer a message may take, on top of smtp_idle_timeout: a message of
+// max_message_size must arrive at 8 KiB/s at least (ISDN manages 8). A client sending a
+// byte now and then cannot hold its slot for ever.
+constexpr std::uint64_t kMinDataRate = 8 * 1024;
+
+std::chrono::milliseconds ms(Seconds s) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(s);
+}
 }  // namespace
 
 SmtpConnection::SmtpConnection(Context& context, std::shared_ptr<net::Connection> connection,
@@ -27,6 +37,9 @@ SmtpConnection::SmtpConnection(Context& context, std::shared_ptr<net::Connection
       implicit_tls_(implicit_tls),
       id_(context.new_session_id()),
       idle_(context.loop),
+      login_deadline_(context.loop),
+      line_deadline_(context.loop),
+      message_deadline_(context.loop),
       sink_(context) {}
 
 void SmtpConnection::start() {
@@ -51,8 +64,16 @@ void SmtpConnection::start() {
   sink_.on_chunk_written = [weak] {
     if (auto s = weak.lock()) s->update_reading();
   };
-  connection_->start(session_events(self, implicit_tls_));
+  auto events = session_events(self, implicit_tls_);
+  events.on_drain = [weak] {
+    if (auto s = weak.lock()) s->pump();  // replies drained: held commands run, reading resumes
+  };
+  connection_->start(std::move(events));
   touch();
+  if (kind_ == Kind::submission) {
+    start_deadline(login_deadline_, ms(config.limits.login_timeout), self,
+                   [](SmtpConnection& s) { s.deadline_passed("login"); });
+  }
   pump();
 }
 
@@ -72,12 +93,43 @@ void SmtpConnection::on_idle() {
 
 void SmtpConnection::on_data(std::string_view bytes) {
   touch();
+  track_deadlines(bytes);
   session_->feed(bytes);
   pump();
 }
 
-void SmtpConnection::pump() {
+void SmtpConnection::track_deadlines(std::string_view bytes) {
+  // The message deadline covers its bytes; between messages, a line that has begun must
+  // end in time. The session keeps at most one partial line: it is open exactly when the
+  // last byte received is not its LF.
+  if (in_message_ || bytes.empty()) return;
+  bool ended_one = bytes.find('\n') != std::string_view::npos;
+  bool open = bytes.back() != '\n';
+  if (open && (!line_open_ || ended_one)) {
+    start_deadline(line_deadline_, ms(context_.config->limits.smtp_idle_timeout),
+                   shared_from_this(),
+                   [](SmtpConnection& s) { s.deadline_passed("command line"); });
+  } else if (!open) {
+    line_deadline_.stop();
+  }
+  line_open_ = open;
+}
+
+void SmtpConnection::deadline_passed(std::string_view which) {
   if (connection_->closed()) return;
+  log_line("session=", id_, " smtp ", which, " deadline passed peer=", connection_->peer_ip());
+  session_->on_idle_timeout();  // 421 4.4.2, then close (after a commit under way)
+  pump();
+}
+
+void SmtpConnection::pump() {
+  // The session stops running pipelined commands once their replies fill its budget; they
+  // run on from here while the socket takes the replies, else when it has drained.
+  while (run_actions()) session_->feed({});
+}
+
+bool SmtpConnection::run_actions() {
+  if (connection_->closed()) return false;
   for (auto& action : session_->take_actions()) {
     if (auto* send = std::get_if<smtp::Send>(&action)) {
       connection_->write(send->bytes);
@@ -91,11 +143,23 @@ void SmtpConnection::pump() {
     } else if (auto* begin = std::get_if<smtp::MessageBegin>(&action)) {
       envelope_ = std::move(begin->envelope);
       sink_.begin();
+      in_message_ = true;
+      line_open_ = false;
+      line_deadline_.stop();
+      const auto& limits = context_.config->limits;
+      auto whole = ms(limits.smtp_idle_timeout) +
+                   std::chrono::milliseconds(limits.max_message_size * 1000 / kMinDataRate);
+      start_deadline(message_deadline_, whole, shared_from_this(),
+                     [](SmtpConnection& s) { s.deadline_passed("message"); });
     } else if (auto* data = std::get_if<smtp::MessageData>(&action)) {
       sink_.append(data->bytes);
     } else if (std::holds_alternative<smtp::MessageEnd>(action)) {
+      in_message_ = false;
+      message_deadline_.stop();
       commit();
     } else if (std::holds_alternative<smtp::MessageAbort>(action)) {
+      in_message_ = false;
+      message_deadline_.stop();
       sink_.abort();
       envelope_.reset();
     } else if (auto* close = std::get_if<smtp::Close>(&action)) {
@@ -110,12 +174,15 @@ void SmtpConnection::pump() {
              "\"", t.store_error.empty() ? "" : " store_error=\"" + t.store_error + "\"");
   }
   update_reading();
+  return !connection_->closed() && session_->replies_held() && connection_->reading();
 }
 
 void SmtpConnection::update_reading() {
   if (connection_->closed()) return;
-  // Back-pressure: no reading while the session waits for an answer or the writer is behind.
-  if (session_->waiting() || sink_.chunks_in_flight() > kMaxChunksInFlight) {
+  // Back-pressure: no reading while the session waits for an answer, the writer is behind,
+  // or the replies already written wait for a client that does not read them (on_drain).
+  if (session_->waiting() || sink_.chunks_in_flight() > kMaxChunksInFlight ||
+      connection_->pending_write_bytes() > kReplyHighWater) {
     connection_->pause_reading();
   } else {
     connection_->resume_reading();
@@ -164,8 +231,12 @@ void SmtpConnection::authenticate(const std::string& user, const std::string& pa
       {connection_->peer_ip(), id_}, user, password, [weak](AuthResult result) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;
-        s->session_->on_auth_result(result.outcome == AuthResult::Outcome::ok,
-                                    std::move(result.sender_addresses));
+        bool ok = result.outcome == AuthResult::Outcome::ok;
+        if (ok) {
+          s->context_.connections.logged_in(s->connection_->id());
+          s->login_deadline_.stop();
+        }
+        s->session_->on_auth_result(ok, std::move(result.sender_addresses));
         s->pump();
       });
 }
@@ -217,8 +288,11 @@ void SmtpConnection::shutdown() {
 
 void SmtpConnection::on_closed(const std::string& reason) {
   idle_.stop();
+  login_deadline_.stop();
+  line_deadline_.stop();
+  message_deadline_.stop();
   sink_.abort();  // a message still arriving was never acknowledged
-  context_.connections.release(connection_->peer_ip());
+  context_.connections.release(connection_->id());
   log_line("session=", id_, " smtp closed peer=", connection_->peer_ip(), " reason=", reason);
   if (on_finished) on_finished();
 }

@@ -55,13 +55,15 @@ void Session::Impl::push(Action action) {
 // Consecutive replies share one Send, so a pipelined batch is answered with one write
 // (RFC 2920 §3.2 lets the server group its responses).
 void Session::Impl::send(const Reply& reply) {
+  std::string bytes = format_reply(reply);
+  queued_reply_bytes += bytes.size();
   if (!actions.empty()) {
     if (auto* last = std::get_if<Send>(&actions.back())) {
-      last->bytes += format_reply(reply);
+      last->bytes += bytes;
       return;
     }
   }
-  push(Send{format_reply(reply)});
+  push(Send{std::move(bytes)});
 }
 
 void Session::Impl::send_error(const Reply& reply) {
@@ -127,7 +129,15 @@ std::string Session::Impl::transaction_id() const {
 // Runs commands (and message bytes) from the buffered input until input runs out or the
 // host's answer is needed.
 void Session::Impl::pump() {
+  replies_held = false;
   while (state != State::closed && !waiting()) {
+    // Pipelined commands wait once their replies fill the budget, so a client that never
+    // reads cannot grow the host's write queue without bound (RFC 2920 §3.1 lets a server
+    // stop reading while its replies are not read).
+    if (!in_body() && queued_reply_bytes >= kReplyBudget && reader.buffered_size() > 0) {
+      replies_held = true;
+      return;
+    }
     if (in_body()) {
       if (reader.buffered_size() == 0) return;
       std::string rest = reader.take_buffered();
@@ -158,7 +168,12 @@ void Session::feed(std::string_view bytes) {
 }
 
 std::vector<Action> Session::take_actions() {
+  impl_->queued_reply_bytes = 0;
   return std::exchange(impl_->actions, {});
+}
+
+bool Session::replies_held() const {
+  return impl_->replies_held && impl_->state != State::closed;
 }
 
 bool Session::waiting() const {

@@ -24,6 +24,8 @@ inline constexpr std::size_t kMaxCommandLine = 512;
 inline constexpr std::size_t kMaxSaslLine = 12288;
 // Bad commands (syntax, unknown, out of sequence, failed AUTH) before "421 4.7.0".
 inline constexpr unsigned kMaxErrors = 20;
+// Replies queued in one go before pipelined commands wait for the host to take them.
+inline constexpr std::size_t kReplyBudget = 64 * 1024;
 
 enum class State {
   initial,         // greeted (or TLS just started); no EHLO/HELO yet
@@ -70,6 +72,10 @@ struct Session::Impl {
   LineReader reader{kMaxCommandLine};
   std::vector<Action> actions;
   std::vector<TransactionRecord> log;
+  // Reply octets queued since the host last took the actions; at kReplyBudget the command
+  // loop stops (replies_held) until the host takes them and feeds again.
+  std::size_t queued_reply_bytes = 0;
+  bool replies_held = false;
 
   std::string helo;
   bool esmtp = false;

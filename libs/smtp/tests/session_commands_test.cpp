@@ -395,3 +395,29 @@ TEST_CASE("session: idle timeout while a recipient check is pending closes at on
       host.transcript.ends_with("[Check bob@example.test]\n421 4.4.2 mail.example.test Error: "
                                 "timeout exceeded\n[Close idle timeout]\n"));
 }
+
+TEST_CASE("session: pipelined commands wait at the reply budget until the host takes the replies") {
+  Session session(test_params());
+  session.take_actions();
+  std::string noops;
+  for (int i = 0; i < 10000; ++i) noops += "NOOP\r\n";  // 140,000 octets of replies
+  session.feed(noops);
+  auto replied = [](const std::vector<Action>& actions) {
+    std::size_t n = 0;
+    for (const auto& a : actions)
+      if (auto* send = std::get_if<Send>(&a)) n += send->bytes.size();
+    return n;
+  };
+  std::size_t total = replied(session.take_actions());
+  CHECK(total >= 64 * 1024);
+  CHECK(total < 64 * 1024 + 512);
+  int rounds = 0;
+  while (session.replies_held() && rounds < 10) {
+    session.feed({});  // the host's socket has room again
+    total += replied(session.take_actions());
+    ++rounds;
+  }
+  CHECK(rounds == 2);
+  CHECK(total == 10000 * string("250 2.0.0 Ok\r\n").size());
+  CHECK_FALSE(session.closed());
+}

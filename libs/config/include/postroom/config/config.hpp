@@ -33,10 +33,13 @@ enum class PlaintextPolicy { never, trusted_networks, always };
 
 struct Auth {
   PlaintextPolicy plaintext_without_tls = PlaintextPolicy::trusted_networks;
-  // Brute-force defence (issue 5): each failure from an address doubles its delay up to
-  // failure_delay_max; lockout_failures within lockout_window lock the address out.
+  // Brute-force defence (docs/auth.md): each distinct failure of a user from an address
+  // doubles the delay up to failure_delay_max; lockout_failures of them within
+  // lockout_window lock that user out at that address; lockout_failures_per_address
+  // distinct failures from one address, whatever the users, lock the address out.
   Seconds failure_delay_max{15};
   unsigned lockout_failures = 10;
+  unsigned lockout_failures_per_address = 100;
   Seconds lockout_window{15 * 60};
   Seconds lockout_duration{15 * 60};
 };
@@ -69,6 +72,14 @@ struct Limits {
   std::size_t max_connections_per_ip = 50;
   Seconds smtp_idle_timeout{5 * 60};   // RFC 5321 §4.5.3.2.7: at least 5 minutes
   Seconds pop3_idle_timeout{10 * 60};  // RFC 1939 §3: at least 10 minutes (seed S10, S11)
+  // From the greeting, a POP3 or submission client must have logged in within this
+  // (however busily it sends bytes): a slot cannot be held by trickling.
+  Seconds login_timeout{2 * 60};
+  // Connection slots only trusted_networks and logged-in sessions may use, so a flood
+  // from outside never shuts the office out; unset: a fifth of max_connections.
+  std::optional<std::size_t> reserved_connections;
+
+  std::size_t reserved() const { return reserved_connections.value_or(max_connections / 5); }
 };
 
 struct Config {

@@ -57,6 +57,10 @@ class Session {
   void feed(std::string_view bytes);
   // The actions queued so far, oldest first; the queue is emptied.
   std::vector<Action> take_actions();
+  // True when complete command lines wait because the replies queued before them reached
+  // the session's budget (64 KiB): the host takes the actions, and once its socket has room
+  // calls feed({}) to run them. So pipelined commands never queue unbounded replies.
+  bool replies_held() const;
   // True while the host owes an answer (login, content, update, TLS). The host
   // should stop reading from the socket meanwhile: input fed now is buffered.
   bool waiting() const;

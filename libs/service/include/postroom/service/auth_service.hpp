@@ -2,13 +2,13 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "postroom/auth/fair_queue.hpp"
 #include "postroom/auth/limiter.hpp"
 #include "postroom/net/handles.hpp"
 
@@ -34,16 +34,19 @@ class AuthService {
     std::string ip;
     std::string session;
   };
-  // Checks a password. The answer for a failure is held back by the per-address delay;
-  // a locked-out address fails even with the right password. Never logs the password.
+  // Checks a password. Attempts wait in a queue fair per source address (trusted_networks
+  // first), one verification in flight per address; the answer for a failure is held back
+  // by the delay of that user at that address; a locked-out attempt fails even with the
+  // right password, without a hash being computed. Never logs the password.
   void check_password(const Peer& peer, const std::string& user, const std::string& password,
                       Callback done);
   // Checks an APOP digest against the account's separate APOP secret.
   void check_apop(const Peer& peer, const std::string& user, const std::string& timestamp,
                   const std::string& digest, Callback done);
   void set_policy(auth::LimiterPolicy policy) { limiter_.set_policy(policy); }
-  // Drops answers still held back by a delay (shutdown: their sessions are closing).
-  void shutdown() { delays_.clear(); }
+  // Drops answers still held back by a delay and attempts still waiting (shutdown: their
+  // sessions are closing).
+  void shutdown();
 
  private:
   struct Request {
@@ -53,18 +56,34 @@ class AuthService {
     std::string secret;     // password or APOP digest
     std::string timestamp;  // APOP only
     bool apop = false;
+    std::uint64_t digest = 0;  // secret_digest(secret): tells a repeated wrong secret
     Callback done;
   };
   void enqueue(Request request);
+  // Starts verifications while slots are free, in the fair queue's order; refuses without
+  // a hash what the limiter refuses by now.
   void start_next();
-  // Answers after the address's delay; `verified` is false when no hash was checked.
+  void verify(std::string key, Request request);
+  // Wakes start_next when the earliest attempt held back by a delay becomes ready.
+  void schedule_wake(auth::Limiter::Clock::time_point now);
+  // Fails a locked-out attempt without verifying it.
+  void refuse(Request request);
+  // A verification's end: its answer, its slot and its address's turn given back.
+  void verified(std::string key, const std::shared_ptr<Request>& request,
+                const std::shared_ptr<AuthResult>& result);
+  // Answers after the delay of that user at that address; `verified` is false when no hash
+  // was checked. Logs the attempt's one line.
   void finish(Request request, AuthResult result, bool verified);
   void after(std::uint64_t ms, std::function<void()> fire);
+  bool trusted(const std::string& ip) const;
+  // The fair queue's level for an address: 0 trusted_networks, 1 no recent failures, 2 others.
+  std::size_t queue_level(const std::string& ip, const std::string& key);
 
   Context& context_;
   auth::Limiter limiter_;
-  std::deque<Request> waiting_;
+  auth::FairQueue<Request> waiting_;
   int running_ = 0;
+  std::unique_ptr<net::Timer> wake_;
   std::list<std::unique_ptr<net::Timer>> delays_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

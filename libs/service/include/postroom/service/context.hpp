@@ -14,11 +14,9 @@
 #include "postroom/config/config.hpp"
 #include "postroom/net/connection.hpp"
 #include "postroom/net/tls.hpp"
-#include "postroom/store/database.hpp"
 
 namespace postroom::store {
 class MailStore;
-class ReadPool;
 }  // namespace postroom::store
 
 namespace postroom::service {
@@ -35,16 +33,29 @@ class MailboxLocks {
   std::unordered_set<std::int64_t> held_;
 };
 
-// Connections counted per source address across all listeners (interface.md).
+// Connections counted per source address across all listeners (interface.md), and the
+// public share: connections neither from trusted_networks nor logged in may hold at most
+// max_connections - reserved slots, so a flood from outside never takes the last slots
+// the office needs.
 class ConnectionCounter {
  public:
-  bool admit(const std::string& ip, std::size_t max_total, std::size_t max_per_ip);
-  void release(const std::string& ip);
-  std::size_t total() const { return total_; }
+  enum class Verdict { admitted, too_many, too_many_from_ip, public_share_full };
+  // Counts connection `id` from `ip`; `office` when the peer is in trusted_networks.
+  Verdict admit(std::uint64_t id, const std::string& ip, bool office, const config::Limits& limits);
+  // The session logged in: its slot leaves the public share.
+  void logged_in(std::uint64_t id);
+  void release(std::uint64_t id);
+  std::size_t total() const { return slots_.size(); }
+  std::size_t in_public_share() const { return public_; }
 
  private:
+  struct Slot {
+    std::string ip;
+    bool in_public_share = false;
+  };
+  std::unordered_map<std::uint64_t, Slot> slots_;
   std::unordered_map<std::string, std::size_t> per_ip_;
-  std::size_t total_ = 0;
+  std::size_t public_ = 0;
 };
 
 struct Context {
@@ -52,16 +63,12 @@ struct Context {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<net::TlsContext> tls;  // null when the config has no tls section
   store::MailStore* store = nullptr;
-  store::ReadPool* reads = nullptr;  // for auth's combined lookup-and-verify job
   AuthService* auth = nullptr;
   MailboxLocks locks;
   ConnectionCounter connections;
   std::function<void()> wake_relay;  // new mail was queued: the relay should look now
   std::uint64_t next_session = 1;
 
-  // Runs `read` on the thread pool with a read connection; `done` on the loop thread.
-  void read(std::function<Result<void>(store::Database&)> read,
-            std::function<void(Result<void>)> done);
   std::string new_session_id();
   // auth.plaintext_without_tls applied to one connection: may a password cross it now?
   bool plaintext_allowed(const net::Connection& connection) const;

@@ -32,6 +32,9 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
 
  private:
   void pump();
+  // Writes the session's actions; true when commands held back for the reply budget may
+  // run now.
+  bool run_actions();
   void login(const std::string& user, const std::string& secret, bool apop);
   void load_maildrop(std::int64_t account_id);
   void retrieve(std::int64_t message);
@@ -46,6 +49,7 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   std::string timestamp_;
   std::optional<pop3::Session> session_;
   net::Timer idle_;
+  net::Timer login_deadline_;  // greeting to TRANSACTION, whatever the traffic
   std::optional<std::int64_t> locked_account_;
   std::unique_ptr<ReadAhead> read_ahead_;
   // The message being streamed by RETR/TOP.

@@ -32,6 +32,11 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
 
  private:
   void pump();
+  // Runs the session's actions; true when commands held back for the reply budget may run.
+  bool run_actions();
+  // Arms or stops the line and message deadlines for the bytes just received.
+  void track_deadlines(std::string_view bytes);
+  void deadline_passed(std::string_view which);
   void check_recipient(const Address& address);
   void authenticate(const std::string& user, const std::string& password);
   void commit();
@@ -45,6 +50,11 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   std::string id_;
   std::optional<smtp::Session> session_;
   net::Timer idle_;
+  net::Timer login_deadline_;    // submission: greeting to a successful AUTH
+  net::Timer line_deadline_;     // a command line, once begun, must be complete by then
+  net::Timer message_deadline_;  // DATA or BDAT: the whole message must have arrived by then
+  bool in_message_ = false;      // between MessageBegin and its end or abort
+  bool line_open_ = false;       // a command line has begun and not ended
   MessageSink sink_;
   std::optional<smtp::Envelope> envelope_;  // of the message being received
 };

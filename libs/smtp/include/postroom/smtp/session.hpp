@@ -124,6 +124,10 @@ class Session {
   void feed(std::string_view bytes);
   // Everything to do, in order. Consecutive replies are merged into one Send.
   std::vector<Action> take_actions();
+  // True when complete command lines wait because the replies queued before them reached
+  // the session's budget (64 KiB): the host takes the actions and, once its socket has
+  // room, calls feed({}) to run them. So pipelined commands never queue unbounded replies.
+  bool replies_held() const;
   // An answer is pending (recipient, auth, commit, TLS handshake): stop reading the socket.
   bool waiting() const;
   bool closed() const;  // Close was emitted; further input is ignored
