@@ -246,3 +246,19 @@ def test_a_missing_postmaster_is_warned_about_at_start_and_by_check_config(make_
         assert client.docmd("RCPT TO:<postmaster>")[0] == 550
     d.admin("alias", "add", "postmaster@example.test", "alice@example.test")
     assert b"warning" not in check_config(d.config).stderr
+
+
+# --- the demo's hints name addresses it listens on ------------------------------------------
+
+
+def test_every_address_the_demo_prints_is_one_it_listens_on():
+    # "localhost" is also ::1 on a stock Debian 12; a client that tries ::1 first must not
+    # meet a closed port, so the hints name exactly what the demo config binds.
+    from conftest import ROOT
+    script = (ROOT / "scripts" / "demo.sh").read_text()
+    config = script.split("<<YAML", 1)[1].split("\nYAML", 1)[0]
+    info = script.split("<<INFO", 1)[1].split("\nINFO", 1)[0]
+    listening = set(re.findall(r'"(\d+\.\d+\.\d+\.\d+:\d+|\[[0-9a-f:]+\]:\d+)"', config))
+    printed = set(re.findall(r"(?:--server |\s)([\w.\[\]:-]+:\d{4})\b", info))
+    assert printed, info
+    assert printed <= listening, (printed, listening)
