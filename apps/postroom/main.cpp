@@ -61,7 +61,7 @@ void warn_if_postmaster_missing(const config::Config& config) {
   if (!db) return;
   auto missing = store::postmaster_missing(*db, config.domains);
   if (missing && *missing)
-    std::cerr << "postroom: warning: no mailbox or alias postmaster@" << config.domains.front()
+    std::cerr << "warning: no mailbox or alias postmaster@" << config.domains.front()
               << ": mail to postmaster is refused until one exists (postroom alias add postmaster@"
               << config.domains.front() << " YOU@" << config.domains.front() << ")\n";
 }

@@ -336,7 +336,7 @@ void check_run_as(Checker& c, const Entries& entries, Config& out) {
               return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' ||
                      ch == '-';
             });
-        if (!portable) return fail("'" + std::string(t) + "' is not a user name");
+        if (!portable) return fail(quoted_value(t) + " is not a user name");
         if (t == "root")
           return fail(
               "root is not an unprivileged user: to stay root, "
