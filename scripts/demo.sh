@@ -43,14 +43,16 @@ if ! $admin user list | grep -q '^demo@example.test'; then
   echo "$password" | $admin user add demo@example.test --password-stdin >/dev/null
   echo "$password" > "$demo/demo-password"
 fi
+# The hints name 127.0.0.1, where the daemon listens: "localhost" is also ::1 on a stock
+# Debian 12, and a client that tries ::1 first would find nothing there.
 cat <<INFO
 postroom demo
   user:       demo@example.test
   password:   $(cat "$demo/demo-password")
-  POP3:       localhost:1110 (STLS) or localhost:1995 (TLS)
-  SMTP:       localhost:2587 (STARTTLS, AUTH) or localhost:2465 (TLS); localhost:2525 inbound
-  certificate: $demo/tls/fullchain.pem (self-signed)
-  try: swaks --server localhost:2525 --to demo@example.test
+  POP3:       127.0.0.1:1110 (STLS) or 127.0.0.1:1995 (TLS)
+  SMTP:       127.0.0.1:2587 (STARTTLS, AUTH) or 127.0.0.1:2465 (TLS); 127.0.0.1:2525 inbound
+  certificate: $demo/tls/fullchain.pem (self-signed, for localhost and 127.0.0.1)
+  try: swaks --server 127.0.0.1:2525 --to demo@example.test
 Press Ctrl-C to stop.
 INFO
 exec build/apps/postroomd/postroomd --config "$demo/postroom.yaml"

@@ -47,13 +47,15 @@ std::optional<std::string> process_holding_removed(const std::filesystem::path& 
   std::error_code ec;
   std::string wanted =
       std::filesystem::absolute(file, ec).lexically_normal().string() + " (deleted)";
-  for (const auto& process : std::filesystem::directory_iterator("/proc", ec)) {
-    std::string pid = process.path().filename().string();
+  // increment(ec), not a range-for: its operator++ throws when a process ends mid-listing.
+  using Dir = std::filesystem::directory_iterator;
+  for (Dir process("/proc", ec); !ec && process != Dir(); process.increment(ec)) {
+    std::string pid = process->path().filename().string();
     if (pid.empty() || !std::all_of(pid.begin(), pid.end(), ::isdigit)) continue;
     std::error_code fd_ec;
-    for (const auto& fd : std::filesystem::directory_iterator(process.path() / "fd", fd_ec)) {
+    for (Dir fd(process->path() / "fd", fd_ec); !fd_ec && fd != Dir(); fd.increment(fd_ec)) {
       std::error_code link_ec;
-      auto target = std::filesystem::read_symlink(fd.path(), link_ec);
+      auto target = std::filesystem::read_symlink(fd->path(), link_ec);
       if (!link_ec && target.string() == wanted) return pid;
     }
   }

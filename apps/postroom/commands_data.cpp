@@ -2,12 +2,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "cli.hpp"
+#include "postroom/base/file.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/imports.hpp"
 #include "postroom/store/mbox.hpp"
@@ -130,10 +134,25 @@ class ImportBatches {
   int batch_messages_ = 0;
 };
 
+// Files are read with stdio, not iostreams: libstdc++'s filebuf throws on a read error
+// (EIO, EISDIR), and the import must report that as an error like any other.
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+Result<File> open_for_reading(const fs::path& file) {
+  if (auto r = check_readable_file(file); !r)
+    return fail("cannot read " + file.string() + ": " + r.error().message);
+  File f(std::fopen(file.c_str(), "rb"));
+  if (!f) return fail("cannot read " + file.string() + ": " + std::strerror(errno));
+  return f;
+}
+
 // mbox: messages are counted from the top; a resumed import skips the ones already in.
 Result<int> import_mbox(ImportBatches& batches, const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return fail("cannot read " + file.string());
+  auto in = open_for_reading(file);
+  if (!in) return std::unexpected(in.error());
   std::error_code ec;
   std::uint64_t total = fs::file_size(file, ec);
   auto resumed = batches.resume();
@@ -155,17 +174,25 @@ Result<int> import_mbox(ImportBatches& batches, const fs::path& file) {
       [&] {
         if (writing && status) status = batches.end_message(std::to_string(index));
       });
-  std::string line;
+  // getline(3)'s buffer, which it grows with realloc.
+  struct LineBuffer {
+    char* data = nullptr;
+    std::size_t capacity = 0;
+    ~LineBuffer() { std::free(data); }
+  } buffer;
   std::uint64_t done = 0;
   int last_percent = -1;
-  while (std::getline(in, line)) {
-    done += line.size() + 1;
-    if (!in.eof()) line.push_back('\n');
+  ssize_t length;
+  // getline keeps the '\n' (the reader expects it) and any NUL bytes inside the line.
+  while ((length = ::getline(&buffer.data, &buffer.capacity, in->get())) > 0) {
+    std::string_view line(buffer.data, static_cast<std::size_t>(length));
+    done += line.size();
     reader.line(line);
     if (!status) return std::unexpected(status.error());
     int percent = total ? static_cast<int>(done * 100 / total) : 100;
     if (percent != last_percent) progress(done, total, index), last_percent = percent;
   }
+  if (std::ferror(in->get())) return fail("cannot read " + file.string() + ": read error");
   reader.finish();
   if (!status) return std::unexpected(status.error());
   if (auto r = batches.commit(); !r) return std::unexpected(r.error());
@@ -176,15 +203,24 @@ Result<int> import_mbox(ImportBatches& batches, const fs::path& file) {
 // Maildir: files in name order (the names start with the delivery time); a resumed
 // import starts after the last name it committed.
 Result<int> import_maildir(ImportBatches& batches, const fs::path& dir) {
-  if (!fs::is_directory(dir / "cur") && !fs::is_directory(dir / "new"))
-    return fail(dir.string() + " is not a Maildir (no cur/ or new/)");
+  // Every filesystem call takes an error_code: the throwing forms would end the command
+  // with an abort on a permission problem.
   std::vector<fs::path> files;
+  bool maildir = false;
   for (const char* sub : {"cur", "new"}) {
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir / sub, ec)) {
-      if (entry.is_regular_file(ec)) files.push_back(entry.path());
+    if (!fs::is_directory(dir / sub, ec)) continue;
+    maildir = true;
+    fs::directory_iterator it(dir / sub, ec);
+    if (ec) return fail("cannot list " + (dir / sub).string() + ": " + ec.message());
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+      if (ec) return fail("cannot list " + (dir / sub).string() + ": " + ec.message());
+      std::error_code type_error;
+      if (it->is_regular_file(type_error)) files.push_back(it->path());
     }
+    if (ec) return fail("cannot list " + (dir / sub).string() + ": " + ec.message());
   }
+  if (!maildir) return fail(dir.string() + " is not a Maildir (no cur/ or new/)");
   std::sort(files.begin(), files.end(),
             [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
   auto resumed = batches.resume();
@@ -198,14 +234,15 @@ Result<int> import_maildir(ImportBatches& batches, const fs::path& dir) {
     ++seen;
     std::string name = file.filename().string();
     if (!after.empty() && name <= after) continue;
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return fail("cannot read " + file.string());
+    auto in = open_for_reading(file);
+    if (!in) return std::unexpected(in.error());
     if (auto r = batches.begin_message(); !r) return std::unexpected(r.error());
     char buffer[64 * 1024];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-      if (auto r = batches.add(std::string_view(buffer, static_cast<std::size_t>(in.gcount()))); !r)
-        return std::unexpected(r.error());
+    std::size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, in->get())) > 0) {
+      if (auto r = batches.add(std::string_view(buffer, n)); !r) return std::unexpected(r.error());
     }
+    if (std::ferror(in->get())) return fail("cannot read " + file.string() + ": read error");
     if (auto r = batches.end_message(name); !r) return std::unexpected(r.error());
     ++count;
     progress(seen, files.size(), count);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.hpp"
+#include "postroom/store/postmaster.hpp"
 #include "postroom/system/privileges.hpp"
 
 using namespace postroom;
@@ -49,6 +50,22 @@ const std::vector<CommandSpec> kCommands = {
     {"import", {"mbox", "maildir"}, {}},
 };
 
+int run(int argc, char** argv);
+
+// A warning, not an error: the config is valid, but mail to postmaster (RFC 5321 §4.5.1) will
+// be refused. Looked up only in a database that exists; check-config creates nothing.
+void warn_if_postmaster_missing(const config::Config& config) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(config.database_path(), ec)) return;
+  auto db = store::Database::open(config.database_path(), {.create = false, .migrate = false});
+  if (!db) return;
+  auto missing = store::postmaster_missing(*db, config.domains);
+  if (missing && *missing)
+    std::cerr << "warning: no mailbox or alias postmaster@" << config.domains.front()
+              << ": mail to postmaster is refused until one exists (postroom alias add postmaster@"
+              << config.domains.front() << " YOU@" << config.domains.front() << ")\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,6 +73,20 @@ int main(int argc, char** argv) {
   // typed here, or an APOP secret read, must not end up in a core file.
   ::umask(077);
   if (auto r = system::forbid_core_dumps(); !r) return failure(r.error().message);
+  // Errors are values everywhere below; this only turns a missed exception into one line on
+  // stderr and exit 1 instead of an abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    return failure(std::string("internal error: ") + e.what());
+  } catch (...) {
+    return failure("internal error");
+  }
+}
+
+namespace {
+
+int run(int argc, char** argv) {
   std::vector<std::string> argv_words(argv + 1, argv + argc);
   const char* config_flag = nullptr;
   std::vector<std::string> rest;
@@ -102,6 +133,7 @@ int main(int argc, char** argv) {
     auto config = load_config(path);
     if (!config) return kFailed;
     print_local_warnings(*config);
+    warn_if_postmaster_missing(*config);
     std::cout << "ok\n";
     return kOk;
   }
@@ -115,3 +147,5 @@ int main(int argc, char** argv) {
   if (spec->name == "verify") return verify_command(ctx);
   return import_command(ctx, sub);
 }
+
+}  // namespace

@@ -19,7 +19,10 @@ namespace {
 
 constexpr const char* kUsage = "usage: postroomd [--config PATH]\n";
 
-std::shared_ptr<const config::Config> load_or_report(const std::string& path) {
+// The config, or nullptr after one log line: `prefix` says what the failure means (a start
+// that ends, or a reload that keeps the running config).
+std::shared_ptr<const config::Config> load_or_report(const std::string& path,
+                                                     const std::string& prefix) {
   auto loaded = config::load(path);
   if (!loaded) {
     const auto& first = loaded.error().front();
@@ -27,15 +30,32 @@ std::shared_ptr<const config::Config> load_or_report(const std::string& path) {
                            ? " (and " + std::to_string(loaded.error().size() - 1) +
                                  " more: run postroom check-config)"
                            : "";
-    log_line("postroomd: bad config: ", first.str(), more);
+    log_line(prefix, first.str(), more);
     return nullptr;
   }
   return std::make_shared<const config::Config>(std::move(*loaded));
 }
 
+int run(int argc, char** argv);
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Errors are values everywhere below; this only turns a missed exception into one log
+  // line and exit 1 instead of an abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    log_line("postroomd: internal error, stopping: ", e.what());
+  } catch (...) {
+    log_line("postroomd: internal error, stopping");
+  }
+  return 1;
+}
+
+namespace {
+
+int run(int argc, char** argv) {
   const char* config_flag = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -55,7 +75,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string path = config::default_path(config_flag).string();
-  auto config = load_or_report(path);
+  auto config = load_or_report(path, "postroomd: bad config: ");
   if (!config) return 1;
   auto identity = daemon::choose_identity(*config);
   if (!identity) {
@@ -102,7 +122,7 @@ int main(int argc, char** argv) {
       term = std::make_unique<net::Signal>(loop, SIGTERM, stop);
       interrupt = std::make_unique<net::Signal>(loop, SIGINT, stop);
       hangup = std::make_unique<net::Signal>(loop, SIGHUP, [&] {
-        auto fresh = load_or_report(path);
+        auto fresh = load_or_report(path, "reload failed, keeping the running config: ");
         if (!fresh) return;
         // The process switched accounts once, at start; it cannot switch again.
         if (fresh->user != config->user || fresh->run_as_root != config->run_as_root)
@@ -118,3 +138,5 @@ int main(int argc, char** argv) {
   if (exit_code == 0) log_line("postroomd stopped");
   return exit_code;
 }
+
+}  // namespace

@@ -92,6 +92,11 @@ def test_a_data_dir_the_daemon_creates_is_private(make_daemon, umask, mask):
     assert mode(str(d.db) + "-wal") == 0o600
 
 
+def no_warning_but_postmaster(stderr):
+    """These tests create no postmaster alias: check-config rightly warns about that."""
+    return [line for line in stderr.splitlines() if "alias postmaster@" not in line] == []
+
+
 def test_check_config_reports_an_open_data_dir_and_the_daemon_fixes_it_at_start(make_daemon):
     d = make_daemon(start=False)
     d.add_user("alice")
@@ -106,7 +111,7 @@ def test_check_config_reports_an_open_data_dir_and_the_daemon_fixes_it_at_start(
     d.start()
     assert "data_dir: %s is open to group or others (mode 0755): now 0700" % data in d.log()
     assert mode(data) == 0o700 and mode(d.db) == 0o600
-    assert d.admin("check-config").stderr == ""
+    assert no_warning_but_postmaster(d.admin("check-config").stderr)
 
 
 def test_a_world_readable_tls_key_gets_a_warning_naming_it_and_the_fix(make_daemon, certificate, tmp_path):
@@ -123,7 +128,7 @@ def test_a_world_readable_tls_key_gets_a_warning_naming_it_and_the_fix(make_daem
     d.start()
     assert "postroomd: warning: tls.key %s is readable by every user" % key in d.log()
     os.chmod(key, 0o640)
-    assert d.admin("check-config").stderr == ""
+    assert no_warning_but_postmaster(d.admin("check-config").stderr)
 
 
 def test_the_daemon_has_no_core_file_limit_and_a_non_root_one_is_not_dumpable(make_daemon):

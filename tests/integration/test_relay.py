@@ -6,6 +6,7 @@ import poplib
 import re
 import signal
 import smtplib
+import socket
 import subprocess
 import time
 
@@ -351,6 +352,51 @@ def test_smarthost_with_the_wrong_ca_is_deferred_not_delivered(make_daemon, peer
     assert len(rows) == 1 and rows[0][2] == "deferred"
     assert peer.messages == [] and peer.data_seen == 0
     assert "s3cret" not in d.log()
+
+
+def port_free_on_both_loopbacks():
+    """A port that nothing uses on 127.0.0.1 nor on ::1."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket(socket.AF_INET6) as s6:
+            try:
+                s6.bind(("::1", port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no port free on both 127.0.0.1 and ::1")
+
+
+@pytest.mark.parametrize("tls_on", ["127.0.0.1", "::1"])
+def test_a_tls_failure_on_one_address_is_reported_over_a_refusal_on_the_other(
+        make_daemon, peers, certificate, password_file, tmp_path, tls_on):
+    # A smarthost name with two addresses, as localhost has on a stock Debian 12 (127.0.0.1 and
+    # ::1): one refuses the connection, the other presents a certificate the CA file does not
+    # sign. Whichever the relay tries last, it must report the TLS failure, not the refusal.
+    # Both placements run, so the test does not depend on the order of the addresses.
+    other_cert, other_key = tmp_path / "other.pem", tmp_path / "other.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "2", "-subj", "/CN=smart.test", "-addext", "subjectAltName=DNS:smart.test",
+                    "-keyout", str(other_key), "-out", str(other_cert)], check=True, capture_output=True)
+    dns = Dnsmasq(free_port(), ["--local=/test/", "--host-record=smart.test,127.0.0.1,::1"]).start(tmp_path)
+    try:
+        port = port_free_on_both_loopbacks()
+        peer = peers(host=tls_on, port=port, starttls_context=server_context(*certificate),
+                     credentials=("office@example.test", "s3cret-Pa55word")).start()
+        config = smarthost_config(port, host="smart.test", tls="starttls", smarthost_more=(
+            "    username: office@example.test\n"
+            "    password_file: %s\n"
+            "    ca_file: %s\n") % (password_file, other_cert),
+            relay_more="  dns_servers: [\"127.0.0.1:%d\"]\n" % dns.port)
+        d = start_daemon(make_daemon, config)
+        send(d, [BOB])
+        d.wait_for_log(r"rcpt=bob@remote.test .* result=deferred reply=\"4\.7\.0 TLS handshake failed", timeout=20)
+        assert "smart.test" in dns.log.read_text()  # both addresses came from dnsmasq
+        first = re.search(r"rcpt=bob@remote.test .* result=deferred reply=\"([^\"]*)\"", d.log()).group(1)
+        assert "refused" not in first
+        assert peer.messages == [] and peer.data_seen == 0
+    finally:
+        dns.stop()
 
 
 # --- relay policy -----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 
@@ -96,6 +97,12 @@ bool is_valid_domain(std::string_view text) {
     start = dot + 1;
   }
   return true;
+}
+
+bool is_ascii_domain(std::string_view text) {
+  return is_valid_domain(text) && std::all_of(text.begin(), text.end(), [](char c) {
+           return static_cast<unsigned char>(c) < 0x80;
+         });
 }
 
 Result<Address> parse_address(std::string_view text) {

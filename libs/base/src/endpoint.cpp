@@ -8,6 +8,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "postroom/base/quote.hpp"
+
 namespace postroom {
 
 std::string Endpoint::str() const {
@@ -21,13 +23,13 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return fail("'" + std::string(text) + "' is not [IPv6]:port");
+      return fail(quoted_value(text) + " is not [IPv6]:port");
     host = text.substr(1, close - 1);
     port_text = text.substr(close + 2);
     endpoint.ipv6 = true;
   } else {
     auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return fail("'" + std::string(text) + "' needs :port");
+    if (colon == std::string_view::npos) return fail(quoted_value(text) + " needs :port");
     host = text.substr(0, colon);
     port_text = text.substr(colon + 1);
   }
@@ -35,13 +37,13 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
   std::string host_string(host);
   int family = endpoint.ipv6 ? AF_INET6 : AF_INET;
   if (inet_pton(family, host_string.c_str(), buffer) != 1)
-    return fail("'" + host_string + "' is not a numeric " + (endpoint.ipv6 ? "IPv6" : "IPv4") +
-                " address");
+    return fail(quoted_value(host_string) + " is not a numeric " +
+                (endpoint.ipv6 ? "IPv6" : "IPv4") + " address");
   unsigned port = 0;
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (port_text.empty() || ec != std::errc() || ptr != port_text.data() + port_text.size() ||
       port > 65535)
-    return fail("'" + std::string(port_text) + "' is not a port number (0-65535)");
+    return fail(quoted_value(port_text) + " is not a port number (0-65535)");
   endpoint.host = host_string;
   endpoint.port = static_cast<std::uint16_t>(port);
   return endpoint;
@@ -55,14 +57,14 @@ Result<Cidr> Cidr::parse(std::string_view text) {
   cidr.ipv6_ = host.find(':') != std::string::npos;
   int max_prefix = cidr.ipv6_ ? 128 : 32;
   if (inet_pton(cidr.ipv6_ ? AF_INET6 : AF_INET, host.c_str(), cidr.bytes_.data()) != 1)
-    return fail("'" + std::string(text) + "' is not a network (like 192.168.1.0/24)");
+    return fail(quoted_value(text) + " is not a network (like 192.168.1.0/24)");
   cidr.prefix_ = max_prefix;
   if (slash != std::string_view::npos) {
     auto digits = text.substr(slash + 1);
     auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), cidr.prefix_);
     if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() ||
         cidr.prefix_ < 0 || cidr.prefix_ > max_prefix)
-      return fail("'" + std::string(text) + "' has a bad prefix length");
+      return fail(quoted_value(text) + " has a bad prefix length");
   }
   return cidr;
 }
@@ -94,6 +96,11 @@ bool Cidr::contains(const sockaddr* address) const {
   // An IPv4 network matches an IPv4-mapped IPv6 peer on a dual-stack socket.
   if (!IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return false;
   return prefix_matches(bytes_.data(), raw + 12, prefix_);
+}
+
+bool Cidr::ipv4_mapped() const {
+  constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return ipv6_ && prefix_ >= 96 && std::memcmp(bytes_.data(), kMapped, sizeof kMapped) == 0;
 }
 
 std::string format_ip(const sockaddr* address) {

@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "postroom/base/quote.hpp"
+
 namespace postroom {
 namespace {
 
@@ -27,15 +29,15 @@ Result<std::pair<std::uint64_t, std::string_view>> split_number(std::string_view
 Result<std::uint64_t> parse_with_units(std::string_view text, std::initializer_list<Unit> units,
                                        std::string_view expected) {
   auto split = split_number(text);
-  if (!split) return fail("'" + std::string(text) + "': " + split.error().message);
+  if (!split) return fail(quoted_value(text) + ": " + split.error().message);
   auto [value, suffix] = *split;
   for (const Unit& unit : units) {
     if (suffix != unit.suffix) continue;
     if (value > std::numeric_limits<std::uint64_t>::max() / unit.factor)
-      return fail("'" + std::string(text) + "' is too large");
+      return fail(quoted_value(text) + " is too large");
     return value * unit.factor;
   }
-  return fail("'" + std::string(text) + "' needs a unit: " + std::string(expected));
+  return fail(quoted_value(text) + " needs a unit: " + std::string(expected));
 }
 
 }  // namespace
@@ -51,7 +53,7 @@ Result<Seconds> parse_duration(std::string_view text) {
                                   "s, m, h or d (like 10m)");
   if (!seconds) return std::unexpected(seconds.error());
   if (*seconds > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 1000))
-    return fail("'" + std::string(text) + "' is too large");
+    return fail(quoted_value(text) + " is too large");
   return Seconds(static_cast<std::int64_t>(*seconds));
 }
 

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+using postroom::is_ascii_domain;
+using postroom::is_valid_domain;
 using postroom::literal_ip;
 using postroom::parse_address;
 
@@ -54,5 +56,16 @@ TEST_CASE("address: literal_ip gives the address a literal names") {
   for (const char* none : {"[x-tag:something]", "[192.0.2.300]", "[2001:db8::1]", "[]"}) {
     CAPTURE(none);
     CHECK(literal_ip(none) == std::nullopt);
+  }
+}
+
+TEST_CASE("address: is_ascii_domain takes only RFC 5321 US-ASCII domains") {
+  CHECK(is_ascii_domain("mail.example.test"));
+  CHECK(is_ascii_domain("MX-1.Example.TEST"));
+  CHECK(is_valid_domain("m\xc3\xa4il.example.test"));  // a U-label: fine where SMTPUTF8 is
+  CHECK_FALSE(is_ascii_domain("m\xc3\xa4il.example.test"));
+  for (const char* bad : {"", "-a.test", "a..test", "a_b.test", "a b.test", "a\r\n.test"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(is_ascii_domain(bad));
   }
 }

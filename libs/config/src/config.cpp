@@ -7,17 +7,34 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
 
 #include "postroom/base/address.hpp"
+#include "postroom/base/file.hpp"
+#include "postroom/base/quote.hpp"
 
 namespace postroom::config {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A config file is a few KiB; anything past this is not one, and yaml-cpp would spend memory
+// many times its size on it.
+constexpr std::size_t kMaxConfigBytes = 4 << 20;
+
+// An error message as it may reach a log line: messages quote their values with quoted_value(), so
+// this only catches what slipped through (a control character, an endless text).
+std::string bounded_message(std::string message) {
+  constexpr std::size_t kMaxMessage = 400;
+  bool control = std::any_of(message.begin(), message.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+  if (!control && message.size() <= kMaxMessage) return message;
+  return printable(message, kMaxMessage);
+}
 
 // A mapping's entries by key, with their nodes for line numbers.
 using Entries = std::map<std::string, std::pair<YAML::Node, YAML::Node>>;
@@ -31,7 +48,9 @@ class Checker {
   void error(const YAML::Node& at, std::string key, std::string message) {
     // yaml-cpp counts lines from 0 and marks a missing node -1 (build notes).
     int line = at.IsDefined() ? at.Mark().line + 1 : 0;
-    errors_.push_back(ConfigError{file_, std::max(line, 1), std::move(key), std::move(message)});
+    // A key is echoed from the file too (an unknown one may be anything).
+    errors_.push_back(ConfigError{file_, std::max(line, 1), printable(key, 80),
+                                  bounded_message(std::move(message))});
   }
 
   // The entries of a mapping; unknown and duplicate keys are errors
@@ -110,12 +129,12 @@ Result<Enum> parse_enum(std::string_view text,
     if (text == name) return value;
     names += names.empty() ? std::string(name) : " | " + std::string(name);
   }
-  return fail("'" + std::string(text) + "' is not one of " + names);
+  return fail(quoted_value(text) + " is not one of " + names);
 }
 
 Result<std::size_t> parse_count(std::string_view text) {
   if (text.empty() || !std::all_of(text.begin(), text.end(), ::isdigit) || text.size() > 9)
-    return fail("'" + std::string(text) + "' is not a whole number");
+    return fail(quoted_value(text) + " is not a whole number");
   return static_cast<std::size_t>(std::stoul(std::string(text)));
 }
 
@@ -123,6 +142,30 @@ Result<Seconds> parse_positive_duration(std::string_view text) {
   auto d = parse_duration(text);
   if (d && d->count() == 0) return fail("must be longer than 0s");
   return d;
+}
+
+// trusted_networks relay without AUTH: a network wider than any office's (0.0.0.0/0 above
+// all) makes an open relay by config, so it needs trusted_networks_allow_wide. 10.0.0.0/8 is
+// the widest private IPv4 network; an IPv6 site gets a /48, so /16 leaves room for any
+// office's ULA plan (fd00::/8 is refused: write your own /48 out of it).
+constexpr int kWidestIpv4Prefix = 8;
+constexpr int kWidestIpv6Prefix = 16;
+constexpr const char* kWideNetwork =
+    "is wider than /8 (IPv4) or /16 (IPv6): every address in it could relay mail without a "
+    "login, an open relay; narrow it, or set trusted_networks_allow_wide: true if you mean it";
+
+bool is_wide(const Cidr& net) {
+  // ::ffff:0:0/96 is every IPv4 peer of a dual-stack listener.
+  if (net.ipv4_mapped()) return net.prefix() - 96 < kWidestIpv4Prefix;
+  return net.prefix() < (net.ipv6() ? kWidestIpv6Prefix : kWidestIpv4Prefix);
+}
+
+// A file the config names (relative to the config's directory) that must be readable now.
+Result<fs::path> readable(const fs::path& base, std::string_view text) {
+  fs::path p = base / fs::path(text);
+  if (auto r = check_readable_file(p); !r)
+    return fail("cannot read " + quoted_value(p.string(), 200) + ": " + r.error().message);
+  return p;
 }
 
 void check_listen(Checker& c, const YAML::Node& where, const YAML::Node& node, Listeners& out) {
@@ -184,12 +227,12 @@ void check_smarthost(Checker& c, const YAML::Node& where, const YAML::Node& node
   const std::string path = "relay.smarthost";
   if (!entries->contains("host")) c.error(where, path + ".host", "missing (required)");
   c.parse_into(*entries, path, "host", out.host, [](std::string_view t) -> Result<std::string> {
-    if (!is_valid_domain(t)) return fail("'" + std::string(t) + "' is not a host name");
+    if (!is_valid_domain(t)) return fail(quoted_value(t) + " is not a host name");
     return std::string(t);
   });
   c.parse_into(*entries, path, "port", out.port, [](std::string_view t) -> Result<std::uint16_t> {
     auto n = parse_count(t);
-    if (!n || *n == 0 || *n > 65535) return fail("'" + std::string(t) + "' is not a port number");
+    if (!n || *n == 0 || *n > 65535) return fail(quoted_value(t) + " is not a port number");
     return static_cast<std::uint16_t>(*n);
   });
   c.parse_into(*entries, path, "tls", out.tls, [](std::string_view t) {
@@ -202,10 +245,9 @@ void check_smarthost(Checker& c, const YAML::Node& where, const YAML::Node& node
                  return std::optional<std::string>(t);
                });
   auto readable_file = [&](std::string_view t) -> Result<std::optional<fs::path>> {
-    fs::path p = base / fs::path(t);
-    std::ifstream in(p);
-    if (!in) return fail("cannot read '" + p.string() + "'");
-    return std::optional<fs::path>(p);
+    auto p = readable(base, t);
+    if (!p) return std::unexpected(p.error());
+    return std::optional<fs::path>(*p);
   };
   c.parse_into(*entries, path, "password_file", out.password_file, readable_file);
   c.parse_into(*entries, path, "ca_file", out.ca_file, readable_file);
@@ -314,7 +356,7 @@ void check_run_as(Checker& c, const Entries& entries, Config& out) {
               return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' ||
                      ch == '-';
             });
-        if (!portable) return fail("'" + std::string(t) + "' is not a user name");
+        if (!portable) return fail(quoted_value(t) + " is not a user name");
         if (t == "root")
           return fail(
               "root is not an unprivileged user: to stay root, "
@@ -351,43 +393,49 @@ fs::path default_path(const char* from_flag) {
   return "/etc/postroom/postroom.yaml";
 }
 
-std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
-  std::string name = file.string();
-  YAML::Node root;
-  {
-    std::ifstream in(file);
-    if (!in) return std::unexpected(std::vector{ConfigError{name, 1, "(file)", "cannot read it"}});
-    try {
-      root = YAML::Load(in);
-    } catch (const YAML::ParserException& e) {
-      return std::unexpected(std::vector{ConfigError{name, e.mark.line + 1, "(syntax)", e.msg}});
-    }
-  }
+namespace {
+
+using Loaded = std::expected<Config, std::vector<ConfigError>>;
+
+Loaded one_error(const std::string& file, int line, std::string key, std::string message) {
+  return std::unexpected(
+      std::vector{ConfigError{file, std::max(line, 1), std::move(key), bounded_message(message)}});
+}
+
+// Checks the parsed document; may meet yaml-cpp calls that throw, so load() guards it.
+Loaded check(const std::string& name, const fs::path& file, const YAML::Node& root) {
   Checker c(name);
   Config config;
-  config.file = fs::absolute(file);
+  std::error_code ec;
+  config.file = fs::absolute(file, ec);
+  if (ec) return one_error(name, 1, "(file)", "cannot make the path absolute: " + ec.message());
   fs::path base = config.file.parent_path();
-  auto entries = c.mapping(root, "",
-                           {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
-                            "auth", "relay", "limits", "user", "run_as_root"});
+  auto entries =
+      c.mapping(root, "",
+                {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
+                 "trusted_networks_allow_wide", "auth", "relay", "limits", "user", "run_as_root"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
     if (!entries->contains(required)) c.error(root, required, "missing (required)");
   }
+  // The hostname goes out in greetings, Received lines, APOP timestamps and the relay's EHLO,
+  // to peers that may not speak SMTPUTF8: an RFC 5321 Domain or address literal, ASCII only.
   c.parse_into(*entries, "", "hostname", config.hostname,
                [](std::string_view t) -> Result<std::string> {
-                 if (!is_valid_domain(t))
-                   return fail("'" + std::string(t) + "' is not a host name");
+                 if (!is_ascii_domain(t) && !literal_ip(t))
+                   return fail(quoted_value(t) +
+                               " is not a host name (US-ASCII letters, digits, hyphens and dots, "
+                               "like mail.example.test, or an address literal like [192.0.2.1])");
                  return to_lower_ascii(t);
                });
   if (auto it = entries->find("domains"); it != entries->end()) {
-    c.for_each_item(it->second.second, "domains",
-                    [&](const YAML::Node& item, const std::string& text) {
-                      if (!is_valid_domain(text))
-                        return c.error(item, "domains", "'" + text + "' is not a domain name");
-                      config.domains.push_back(to_lower_ascii(text));
-                    });
+    c.for_each_item(
+        it->second.second, "domains", [&](const YAML::Node& item, const std::string& text) {
+          if (!is_valid_domain(text))
+            return c.error(item, "domains", quoted_value(text) + " is not a domain name");
+          config.domains.push_back(to_lower_ascii(text));
+        });
     if (config.domains.empty() && it->second.second.IsSequence())
       c.error(it->second.second, "domains", "needs at least one domain");
   }
@@ -404,14 +452,9 @@ std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
       for (const char* key : {"cert", "key"}) {
         if (!tls->contains(key)) c.error(it->second.first, std::string("tls.") + key, "missing");
       }
-      auto readable = [&](std::string_view t) -> Result<fs::path> {
-        fs::path p = base / fs::path(t);
-        std::ifstream in(p);
-        if (!in) return fail("cannot read '" + p.string() + "'");
-        return p;
-      };
-      c.parse_into(*tls, "tls", "cert", out.cert, readable);
-      c.parse_into(*tls, "tls", "key", out.key, readable);
+      auto readable_here = [&](std::string_view t) { return readable(base, t); };
+      c.parse_into(*tls, "tls", "cert", out.cert, readable_here);
+      c.parse_into(*tls, "tls", "key", out.key, readable_here);
       config.tls = out;
     }
   }
@@ -421,11 +464,18 @@ std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
       c.error(entries->contains("listen") ? entries->at("listen").first : root, "listen",
               "submissions and pop3s need TLS: add a tls section with cert and key");
   }
+  c.parse_into(*entries, "", "trusted_networks_allow_wide", config.trusted_networks_allow_wide,
+               [](std::string_view t) {
+                 return parse_enum<bool>(t, {{"false", false}, {"true", true}});
+               });
   if (auto it = entries->find("trusted_networks"); it != entries->end()) {
     c.for_each_item(it->second.second, "trusted_networks",
                     [&](const YAML::Node& item, const std::string& text) {
                       auto net = Cidr::parse(text);
                       if (!net) return c.error(item, "trusted_networks", net.error().message);
+                      if (is_wide(*net) && !config.trusted_networks_allow_wide)
+                        return c.error(item, "trusted_networks",
+                                       quoted_value(text) + " " + kWideNetwork);
                       config.trusted_networks.push_back(*net);
                     });
   }
@@ -445,6 +495,30 @@ std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
     return std::unexpected(std::move(errors));
   }
   return config;
+}
+
+}  // namespace
+
+// Everything that can go wrong with the file is an error value: the daemon calls this on
+// SIGHUP, inside a libuv callback, where an exception would end the process.
+std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
+  std::string name = printable(file.string(), 200);
+  auto text = read_small_file(file, kMaxConfigBytes);
+  if (!text) return one_error(name, 1, "(file)", "cannot read it: " + text.error().message);
+  try {
+    YAML::Node root;
+    try {
+      root = YAML::Load(*text);
+    } catch (const YAML::Exception& e) {
+      // A ParserException has a mark; others (deep nesting, bad encoding) may not.
+      return one_error(name, e.mark.line + 1, "(syntax)", e.msg);
+    }
+    return check(name, file, root);
+  } catch (const std::exception& e) {
+    // yaml-cpp's node accessors throw on documents it parsed but cannot represent, and a
+    // huge document can exhaust memory: report it as a problem with the file.
+    return one_error(name, 1, "(file)", std::string("cannot be checked: ") + e.what());
+  }
 }
 
 }  // namespace postroom::config

@@ -191,7 +191,111 @@ TEST_CASE("config: syntax errors and unreadable files are one clear error") {
   CHECK(c.error().size() == 1);
   auto missing = config::load("/nonexistent/postroom.yaml");
   REQUIRE_FALSE(missing);
-  CHECK(missing.error()[0].message == "cannot read it");
+  CHECK(missing.error()[0].message == "cannot read it: does not exist");
+}
+
+TEST_CASE("config: a path that is no file is an error value, never an exception") {
+  TempConfig t(kMinimal);
+  // A directory: std::ifstream opens it and libstdc++ throws from the first read.
+  auto as_dir = config::load(t.dir);
+  REQUIRE_FALSE(as_dir);
+  REQUIRE(as_dir.error().size() == 1);
+  CHECK(as_dir.error()[0].str() ==
+        t.dir.string() + ":1: (file): cannot read it: is a directory, not a file");
+  CHECK_FALSE(config::load("/dev/null"));  // a character device
+  // A file larger than any config is refused before yaml-cpp sees it.
+  std::ofstream(t.file, std::ios::trunc) << "hostname: " << std::string(5 << 20, 'a') << "\n";
+  auto huge = t.load();
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error()[0].message == "cannot read it: is larger than 4194304 bytes");
+}
+
+TEST_CASE("config: binary garbage and absurd nesting are errors, not crashes") {
+  std::string garbage;
+  for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 7919 + 13) % 256);
+  TempConfig t(garbage);
+  CHECK_FALSE(t.load());
+  TempConfig deep(std::string(100000, '[') + std::string(100000, ']'));
+  CHECK_FALSE(deep.load());
+  TempConfig tagged("hostname: !!binary \"%%%\"\n? [a, b]\n: c\n");
+  CHECK_FALSE(tagged.load());
+}
+
+TEST_CASE("config: values and keys in errors are quoted, escaped and cut at 80 characters") {
+  std::string huge(1 << 20, 'x');
+  TempConfig t(std::string(kMinimal) + "limits:\n  max_message_size: " + huge +
+               "\n  smtp_idle_timeout: \"5\\r\\nm\"\n" + std::string(1000, 'x') +
+               ": 1\n\"evil\\r\\nforged log line\\0\": 1\n");
+  auto c = t.load();
+  REQUIRE_FALSE(c);
+  REQUIRE(c.error().size() == 4);
+  for (const auto& e : c.error()) {
+    std::string line = e.str();
+    CAPTURE(line);
+    CHECK(line.size() < 400);
+    CHECK(line.find_first_of(std::string("\r\n\0", 3)) == std::string::npos);
+  }
+  CHECK(c.error()[0].message.starts_with("'" + std::string(80, 'x') + "...': "));
+  CHECK(c.error()[1].message.starts_with("'5\\r\\nm' needs a unit"));
+  CHECK(c.error()[2].key == std::string(80, 'x') + "...");
+  CHECK(c.error()[2].message == "unknown key");
+  CHECK(c.error()[3].key == "evil\\r\\nforged log line\\0");
+}
+
+TEST_CASE("config: hostname is US-ASCII, a domain or an address literal") {
+  auto with_hostname = [](const std::string& hostname) {
+    std::string yaml = kMinimal;
+    yaml.replace(yaml.find("mail.example.test"), 17, hostname);
+    return TempConfig(yaml).load();
+  };
+  CHECK(with_hostname("MX1.example.test").value().hostname == "mx1.example.test");
+  CHECK(with_hostname("\"[192.0.2.1]\"").value().hostname == "[192.0.2.1]");
+  CHECK(with_hostname("\"[IPv6:2001:db8::1]\"").value().hostname == "[ipv6:2001:db8::1]");
+  for (const char* bad : {"m\xc3\xa4il.example.test", "\"[300.1.1.1]\"", "mail_1.example.test"}) {
+    CAPTURE(bad);
+    auto c = with_hostname(bad);
+    REQUIRE_FALSE(c);
+    CHECK(has_error(c.error(), "hostname", 1));
+  }
+  auto utf8 = with_hostname("m\xc3\xa4il.example.test");
+  CHECK(utf8.error()[0].message.starts_with("'m\\xc3\\xa4il.example.test' is not a host name"));
+}
+
+TEST_CASE("config: trusted_networks wider than /8 or /16 need trusted_networks_allow_wide") {
+  for (const char* wide : {"0.0.0.0/0", "::/0", "128.0.0.0/1", "8.0.0.0/7", "2000::/3", "fc00::/7",
+                           "::ffff:0.0.0.0/96", "::ffff:0:0/100"}) {
+    CAPTURE(wide);
+    TempConfig t(std::string(kMinimal) + "trusted_networks: [\"10.0.0.0/8\", \"" + wide + "\"]\n");
+    auto refused = t.load();
+    REQUIRE_FALSE(refused);
+    REQUIRE(refused.error().size() == 1);
+    CHECK(has_error(refused.error(), "trusted_networks", 6));
+    CHECK(refused.error()[0].message.find("trusted_networks_allow_wide: true") !=
+          std::string::npos);
+    TempConfig allowed(std::string(kMinimal) + "trusted_networks: [\"" + wide +
+                       "\"]\ntrusted_networks_allow_wide: true\n");
+    auto c = allowed.load();
+    REQUIRE(c);
+    CHECK(c->trusted_networks.size() == 1);
+    CHECK(c->trusted_networks_allow_wide);
+  }
+  TempConfig office(std::string(kMinimal) +
+                    "trusted_networks: [\"10.0.0.0/8\", \"172.16.0.0/12\", \"::1/128\", "
+                    "\"fd12:3456:789a::/48\", \"::ffff:192.168.0.0/112\"]\n");
+  auto c = office.load();
+  REQUIRE(c);
+  CHECK(c->trusted_networks.size() == 5);
+  CHECK_FALSE(c->trusted_networks_allow_wide);
+  TempConfig bad_flag(std::string(kMinimal) + "trusted_networks_allow_wide: yes\n");
+  CHECK(has_error(bad_flag.load().error(), "trusted_networks_allow_wide", 6));
+}
+
+TEST_CASE("config: tls and password files must be regular files") {
+  TempConfig t(std::string(kMinimal) + "tls:\n  cert: .\n  key: .\n");
+  auto c = t.load();
+  REQUIRE_FALSE(c);
+  CHECK(has_error(c.error(), "tls.cert", 7));
+  CHECK(c.error()[0].message.ends_with("is a directory, not a file"));
 }
 
 TEST_CASE("config: smarthost mode needs its section and a readable password file") {

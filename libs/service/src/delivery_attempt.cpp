@@ -6,13 +6,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <variant>
 
 #include "postroom/base/address.hpp"
 #include "postroom/base/endpoint.hpp"
+#include "postroom/base/file.hpp"
 #include "postroom/base/log.hpp"
 #include "postroom/base/wipe.hpp"
 #include "postroom/relay/header_section.hpp"
@@ -41,17 +40,11 @@ std::size_t return_path_length(std::string_view chunk) {
 
 // The password file holds the password; a trailing line end is not part of it.
 std::optional<std::string> read_password(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary | std::ios::ate);
-  if (!in) return std::nullopt;
-  // One read into a buffer of the file's size: no intermediate copy left unwiped.
-  auto size = in.tellg();
-  if (size < 0) return std::nullopt;
-  std::string password(static_cast<std::size_t>(size), '\0');
-  in.seekg(0);
-  if (!in.read(password.data(), size)) {
-    wipe(password);
-    return std::nullopt;
-  }
+  // No iostreams: a directory put in the file's place makes libstdc++ throw from a read.
+  // read_small_file reads into one buffer of the file's size: no copy left unwiped.
+  auto content = read_small_file(file, 64 * 1024);
+  if (!content) return std::nullopt;
+  std::string password = std::move(*content);
   while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
     password.pop_back();
   return password;
@@ -169,7 +162,7 @@ void DeliveryAttempt::resolve_mx() {
 
 void DeliveryAttempt::try_next_host() {
   if (next_host_ >= hosts_.size()) {
-    return fail_all(last_error_.empty() ? "4.4.1 no host to try" : last_error_);
+    return fail_all(failures_.empty() ? "4.4.1 no host to try" : failures_.reply());
   }
   std::string host = hosts_[next_host_++];
   std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
@@ -183,8 +176,9 @@ void DeliveryAttempt::try_next_host() {
       // RFC 5321 §5.1: no MX and no address for the domain itself: nowhere to deliver.
       if (implicit_mx && absent)
         return self->fail_all("5.1.2 domain " + host + " has no mail server (no MX, no address)");
-      self->last_error_ = std::string(absent ? "4.4.4" : "4.4.3") + " cannot resolve " + host +
-                          (result.error.empty() ? "" : ": " + result.error);
+      self->failures_.note(relay::FailureStage::resolve,
+                           std::string(absent ? "4.4.4" : "4.4.3") + " cannot resolve " + host +
+                               (result.error.empty() ? "" : ": " + result.error));
       return self->try_next_host();
     }
     self->addresses_ = std::move(result.addresses);
@@ -226,9 +220,11 @@ void DeliveryAttempt::try_next_address() {
         self->connecting_ = 0;
         self->timer_.stop();
         if (!connection) {
-          self->last_error_ =
+          self->failures_.note(
+              relay::FailureStage::connect,
               "4.4.1 connection to " + self->current_host_ +
-              (self->connect_timed_out_ ? " timed out" : " failed: " + connection.error().message);
+                  (self->connect_timed_out_ ? " timed out"
+                                            : " failed: " + connection.error().message));
           self->connection_.reset();
           return self->try_next_address();
         }
@@ -325,7 +321,8 @@ void DeliveryAttempt::pump() {
       // RFC 5321 §5.1: a host that fails before the transaction starts (no connection,
       // a 4xx greeting, a failed handshake) is skipped for the next one.
       if (all_temporary && !reached_transaction_ && !done->results.empty()) {
-        last_error_ = done->results.front().reply + " (" + current_host_ + ")";
+        failures_.note(relay::FailureStage::session,
+                       done->results.front().reply + " (" + current_host_ + ")");
       } else {
         final_ = true;
         report(std::move(done->results));

@@ -14,6 +14,7 @@
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/relay/attempt_failure.hpp"
 #include "postroom/relay/client_session.hpp"
 
 namespace postroom::service {
@@ -115,8 +116,8 @@ class DeliveryAttempt : public std::enable_shared_from_this<DeliveryAttempt> {
   std::size_t next_host_ = 0;
   std::vector<sockaddr_storage> addresses_;  // of the current host
   std::size_t next_address_ = 0;
-  std::string current_host_;  // "name[ip]:port", for logs and the queue's history
-  std::string last_error_;    // why the previous host could not take the message
+  std::string current_host_;         // "name[ip]:port", for logs and the queue's history
+  relay::AttemptFailures failures_;  // why no address so far took the message
 
   std::shared_ptr<net::Connection> connection_;
   std::uint64_t generation_ = 0;  // counts connects, so a stale connect callback is ignored

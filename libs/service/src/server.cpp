@@ -14,6 +14,7 @@
 #include "postroom/service/smtp_connection.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/messages.hpp"
+#include "postroom/store/postmaster.hpp"
 
 namespace postroom::service {
 
@@ -27,6 +28,18 @@ auth::LimiterPolicy limiter_policy(const config::Config& config) {
   policy.window = config.auth.lockout_window;
   policy.lockout = config.auth.lockout_duration;
   return policy;
+}
+
+// Logs when the main postmaster is missing: mail to it is then refused (RFC 5321 §4.5.1 asks
+// for it), and an admin reading the start-up log should learn so before a sender does.
+void warn_if_postmaster_missing(Result<bool> missing, const std::vector<std::string>& domains) {
+  if (!missing) {
+    log_line("cannot check for postmaster: ", missing.error().message);
+  } else if (*missing) {
+    log_line("warning: no mailbox or alias postmaster@", domains.front(),
+             ": mail to postmaster is refused until one exists (postroom alias add postmaster@",
+             domains.front(), " YOU@", domains.front(), ")");
+  }
 }
 
 // On SIGTERM sessions get this long to finish before they are cut (interface.md: 10 s).
@@ -95,6 +108,7 @@ Result<void> Server::open_store() {
   if (auto swept = store::sweep_incomplete(*db, std::time(nullptr) - kAbandonedAfterSeconds);
       swept && *swept > 0)
     log_line("store removed ", *swept, " incomplete message(s) left by a crash");
+  warn_if_postmaster_missing(store::postmaster_missing(*db, config.domains), config.domains);
   writer_wake_ = std::make_unique<net::Async>(loop_, [this] {
     writer_->run_completions();
     watch_store_file();
@@ -209,6 +223,16 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   auth_->set_policy(limiter_policy(*fixed));
   if (relay_) relay_->reload();  // relay (issue 6)
   log_line("reloaded ", fixed->file.string());
+  // The domains may have changed: look for the (new) main postmaster off the loop.
+  auto missing = std::make_shared<Result<bool>>(false);
+  context_.read(
+      [missing, domains = fixed->domains](store::Database& db) -> Result<void> {
+        *missing = store::postmaster_missing(db, domains);
+        return {};
+      },
+      [missing, domains = fixed->domains](Result<void>) {
+        warn_if_postmaster_missing(std::move(*missing), domains);
+      });
 }
 
 void Server::stop() {

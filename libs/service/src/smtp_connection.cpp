@@ -10,6 +10,7 @@
 #include "postroom/service/context.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/mail_store.hpp"
+#include "postroom/store/postmaster.hpp"
 #include "session_wiring.hpp"
 
 namespace postroom::service {
@@ -190,14 +191,10 @@ void SmtpConnection::update_reading() {
 }
 
 void SmtpConnection::check_recipient(const Address& address) {
-  const auto& config = *context_.config;
-  std::string target =
-      address.domain.empty() ? address.local + "@" + config.domains.front() : address.str();
-  auto config_ptr = context_.config;
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  context_.store->resolve_recipient(
-      target, [config_ptr](std::string_view domain) { return config_ptr->is_local_domain(domain); },
-      [weak](Result<store::Route> route) {
+  // "<postmaster>" and postmaster@ every local domain (RFC 5321 §4.5.1).
+  store::resolve_with_postmaster(
+      *context_.store, address, context_.config->domains, [weak](Result<store::Route> route) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;
         smtp::RecipientVerdict verdict;

@@ -30,11 +30,19 @@ bool has_control(std::string_view text) {
   });
 }
 
-// EHLO/HELO (RFC 5321 §4.1.1.1); both also reset any transaction (§4.1.4).
+// EHLO/HELO (RFC 5321 §4.1.1.1); both also reset any transaction (§4.1.4). The name is a
+// Domain or address literal, US-ASCII either way (SMTPUTF8 is negotiated only after EHLO, and
+// the name goes on into Received lines and the log); the rest of the syntax is not enforced,
+// since real clients send bare host names and underscores.
 void hello(Impl& s, std::string_view args, bool extended) {
   std::string_view name = args.substr(0, args.find(' '));
   if (name.empty() || has_control(name)) {
     s.send_error(syntax(extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname"));
+    return;
+  }
+  if (!is_ascii(name)) {
+    s.send_error(syntax(extended ? "Syntax: EHLO hostname (US-ASCII only)"
+                                 : "Syntax: HELO hostname (US-ASCII only)"));
     return;
   }
   s.end_transaction("aborted: new EHLO/HELO");

@@ -40,6 +40,15 @@ TEST_CASE("session: EHLO without a name or with control characters is a 501") {
                             "503 5.5.1 Error: send HELO/EHLO first\n");
 }
 
+TEST_CASE("session: EHLO or HELO with a non-ASCII name is a 501 and leaves the session as it was") {
+  auto h = run_both("EHLO m\xc3\xa4il.test\r\nHELO \xff\r\nMAIL FROM:<a@b.test>\r\n" + ehlo());
+  CHECK(h.transcript == string(kGreeting) +
+                            "501 5.5.4 Syntax: EHLO hostname (US-ASCII only)\n"
+                            "501 5.5.4 Syntax: HELO hostname (US-ASCII only)\n"
+                            "503 5.5.1 Error: send HELO/EHLO first\n" +
+                            kEhlo);
+}
+
 TEST_CASE("session: a whole mail transaction with DATA") {
   auto h = run_both(ehlo() + mail_rcpt() + "DATA\r\nSubject: hi\r\n\r\nHello\r\n.\r\nQUIT\r\n");
   CHECK(h.transcript ==

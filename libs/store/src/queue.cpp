@@ -253,7 +253,10 @@ Result<std::optional<std::int64_t>> next_due(Database& db) {
 }
 
 Result<void> backup(Database& db, const std::string& file) {
-  if (std::filesystem::exists(file)) return fail(file + " already exists");
+  // error_code forms: the throwing ones would abort the admin command on EACCES.
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) return fail(file + " already exists");
+  if (ec) return fail("cannot check " + file + ": " + ec.message());
   sqlite3* target = nullptr;
   if (sqlite3_open_v2(file.c_str(), &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
@@ -272,7 +275,7 @@ Result<void> backup(Database& db, const std::string& file) {
   }
   sqlite3_close(target);
   if (rc != SQLITE_DONE) {
-    std::filesystem::remove(file);
+    std::filesystem::remove(file, ec);
     return fail("backup failed: " + message);
   }
   return {};

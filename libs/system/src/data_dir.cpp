@@ -61,10 +61,13 @@ std::vector<fs::path> database_files(const fs::path& database) {
 Result<std::vector<std::string>> prepare_data_dir(const fs::path& dir, const fs::path& database,
                                                   const std::optional<Account>& owner) {
   std::vector<std::string> notes;
-  if (!fs::exists(dir)) {
+  // error_code forms: the throwing ones would abort on a parent without search permission.
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    if (ec) return fail("cannot examine " + dir.string() + ": " + ec.message());
     // Parents first, top down, readable by all so the account can walk through them.
     std::vector<fs::path> missing;
-    for (fs::path p = dir.parent_path(); !p.empty() && !fs::exists(p); p = p.parent_path()) {
+    for (fs::path p = dir.parent_path(); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
       missing.push_back(p);
       if (p == p.root_path()) break;
     }

@@ -28,6 +28,11 @@ Result<Address> parse_address(std::string_view text);
 // hyphens, UTF-8; labels of 1-63 octets; no leading or trailing hyphen).
 bool is_valid_domain(std::string_view text);
 
+// True when `text` is an RFC 5321 Domain in US-ASCII only: labels of letters, digits and
+// hyphens (1-63 octets, no leading or trailing hyphen), at most 255 octets. What may go out in
+// a greeting or an EHLO to a peer that never announced SMTPUTF8.
+bool is_ascii_domain(std::string_view text);
+
 std::string to_lower_ascii(std::string_view text);
 
 // The IP address an address-literal domain names (RFC 5321 §4.1.3): "192.0.2.1" for

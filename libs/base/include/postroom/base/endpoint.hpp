@@ -30,6 +30,10 @@ class Cidr {
 
   bool contains(const sockaddr* address) const;
   std::string str() const { return text_; }
+  int prefix() const { return prefix_; }
+  bool ipv6() const { return ipv6_; }
+  // An IPv6 network inside ::ffff:0:0/96, which holds IPv4 peers of dual-stack sockets.
+  bool ipv4_mapped() const;
 
  private:
   std::array<std::uint8_t, 16> bytes_{};

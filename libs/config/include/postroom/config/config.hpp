@@ -90,6 +90,9 @@ struct Config {
   Listeners listen;
   std::optional<Tls> tls;
   std::vector<Cidr> trusted_networks;
+  // Lets trusted_networks hold networks wider than /8 (IPv4) or /16 (IPv6), 0.0.0.0/0
+  // included: off, such a network is a config error, since it would make an open relay.
+  bool trusted_networks_allow_wide = false;
   Auth auth;
   Relay relay;
   Limits limits;
