@@ -224,14 +224,13 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   if (relay_) relay_->reload();  // relay (issue 6)
   log_line("reloaded ", fixed->file.string());
   // The domains may have changed: look for the (new) main postmaster off the loop.
-  auto missing = std::make_shared<Result<bool>>(false);
-  context_.read(
-      [missing, domains = fixed->domains](store::Database& db) -> Result<void> {
-        *missing = store::postmaster_missing(db, domains);
-        return {};
-      },
-      [missing, domains = fixed->domains](Result<void>) {
-        warn_if_postmaster_missing(std::move(*missing), domains);
+  context_.store->resolve_recipient(
+      "postmaster@" + fixed->domains.front(),
+      [fixed](std::string_view domain) { return fixed->is_local_domain(domain); },
+      [domains = fixed->domains](Result<store::Route> route) {
+        Result<bool> missing = route ? Result<bool>(route->kind == store::Route::Kind::unknown)
+                                     : Result<bool>(std::unexpected(route.error()));
+        warn_if_postmaster_missing(std::move(missing), domains);
       });
 }
 
