@@ -166,6 +166,19 @@ def open_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
+def reachable(open_dir, binary):
+    """A copy of `binary` that another account can run: the build may sit under a home
+    directory that only root can enter (/root/project on a fresh Debian)."""
+    bin_dir = open_dir / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    os.chmod(bin_dir, 0o755)
+    copy = bin_dir / Path(binary).name
+    if not copy.exists():
+        shutil.copy(binary, copy)
+        os.chmod(copy, 0o755)
+    return str(copy)
+
+
 def run_as(account):
     def switch():
         os.setgroups([])
@@ -264,7 +277,8 @@ def test_the_admin_command_is_not_dumpable_while_it_waits_for_a_password(open_di
     # Run as nobody, so that /proc ownership can tell a non-dumpable process apart.
     d = Daemon(open_dir / "d")
     os.chmod(d.workdir, 0o777)
-    admin = subprocess.Popen([POSTROOM, "--config", str(d.config), "user", "add", ALICE, "--password-stdin"],
+    admin = subprocess.Popen([reachable(open_dir, POSTROOM), "--config", str(d.config), "user", "add", ALICE,
+                              "--password-stdin"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              preexec_fn=run_as(nobody))
     try:
@@ -284,16 +298,16 @@ def test_the_admin_command_is_not_dumpable_while_it_waits_for_a_password(open_di
 def test_a_non_root_start_refuses_another_user_and_says_when_it_cannot_write_data_dir(open_dir, nobody):
     d = Daemon(open_dir / "d", extra="user: daemon\n")
     os.chmod(d.workdir, 0o777)
-    started_as_nobody = subprocess.run([POSTROOMD, "--config", str(d.config)], capture_output=True, text=True,
-                                       timeout=30, preexec_fn=run_as(nobody))
+    started_as_nobody = subprocess.run([reachable(open_dir, POSTROOMD), "--config", str(d.config)],
+                                       capture_output=True, text=True, timeout=30, preexec_fn=run_as(nobody))
     assert started_as_nobody.returncode == 1
     [line] = started_as_nobody.stderr.strip().splitlines()
     assert "user: daemon" in line and "cannot switch without root" in line
     # A data_dir root made for itself (run_as_root) is out of nobody's reach: one clear line.
     d.config.write_text(d.config.read_text().replace("user: daemon\n", "run_as_root: true\n"))
     d.add_user("alice")
-    result = subprocess.run([POSTROOMD, "--config", str(d.config)], capture_output=True, text=True,
-                            timeout=30, preexec_fn=run_as(nobody))
+    result = subprocess.run([reachable(open_dir, POSTROOMD), "--config", str(d.config), ], capture_output=True,
+                            text=True, timeout=30, preexec_fn=run_as(nobody))
     assert result.returncode == 1
     assert "data_dir %s is not writable by this process (uid %d)" % (d.workdir / "data", nobody.pw_uid) \
         in result.stderr
