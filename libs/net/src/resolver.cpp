@@ -50,6 +50,7 @@ struct Resolver::Query {
   std::weak_ptr<bool> alive;  // expired once the Resolver is being destroyed
   std::function<void(MxResult)> mx_done;
   std::function<void(AddressResult)> address_done;
+  std::function<void(TxtResult)> txt_done;
 };
 
 Resolver::Resolver(uv_loop_t* loop) : loop_(loop) {}
@@ -206,7 +207,7 @@ void Resolver::dispatch() {
 }
 
 void Resolver::query_mx(const std::string& domain, std::function<void(MxResult)> done) {
-  auto* query = new Query{this, alive_, std::move(done), nullptr};
+  auto* query = new Query{this, alive_, std::move(done), nullptr, nullptr};
   ++pending_;
   ares_query(
       as_channel(channel_), domain.c_str(), ns_c_in, ns_t_mx,
@@ -239,8 +240,44 @@ void Resolver::query_mx(const std::string& domain, std::function<void(MxResult)>
   rearm_timer();
 }
 
+void Resolver::query_txt(const std::string& name, std::function<void(TxtResult)> done) {
+  auto* query = new Query{this, alive_, nullptr, nullptr, std::move(done)};
+  ++pending_;
+  ares_query(
+      as_channel(channel_), name.c_str(), ns_c_in, ns_t_txt,
+      [](void* arg, int status, int, unsigned char* answer, int length) {
+        std::unique_ptr<Query> q(static_cast<Query*>(arg));
+        if (q->alive.expired()) return;
+        TxtResult result;
+        result.status = status_of(status);
+        if (status == ARES_SUCCESS) {
+          ares_txt_ext* replies = nullptr;
+          int parsed = ares_parse_txt_reply_ext(answer, length, &replies);
+          result.status = status_of(parsed);
+          if (parsed == ARES_SUCCESS) {
+            for (auto* r = replies; r; r = r->next) {
+              if (r->record_start || result.records.empty()) result.records.emplace_back();
+              result.records.back().append(reinterpret_cast<const char*>(r->txt), r->length);
+            }
+          } else {
+            result.error = ares_strerror(parsed);
+          }
+          ares_free_data(replies);
+        } else {
+          result.error = ares_strerror(status);
+        }
+        Resolver* self = q->resolver;
+        --self->pending_;
+        self->complete([done = std::move(q->txt_done), result = std::move(result)]() mutable {
+          done(std::move(result));
+        });
+      },
+      query);
+  rearm_timer();
+}
+
 void Resolver::query_addresses(const std::string& host, std::function<void(AddressResult)> done) {
-  auto* query = new Query{this, alive_, nullptr, std::move(done)};
+  auto* query = new Query{this, alive_, nullptr, std::move(done), nullptr};
   ++pending_;
   ares_addrinfo_hints hints{};
   hints.ai_family = AF_UNSPEC;

@@ -39,6 +39,14 @@ struct AddressResult {
   std::string error;
 };
 
+struct TxtResult {
+  DnsStatus status = DnsStatus::temporary;
+  // One entry per TXT record, its character-strings joined without separator (RFC 7208
+  // §3.3, RFC 6376 §3.6.2.2).
+  std::vector<std::string> records;
+  std::string error;
+};
+
 // Owns one c-ares channel. Callbacks run on the loop thread, never from inside a
 // Resolver call and never from inside c-ares (they are dispatched from a zero-delay
 // timer), so a callback may start new queries or destroy the Resolver. Destroying the
@@ -57,6 +65,8 @@ class Resolver {
   void query_mx(const std::string& domain, std::function<void(MxResult)> done);
   // A and AAAA records of `host`; a numeric address answers at once (still asynchronously).
   void query_addresses(const std::string& host, std::function<void(AddressResult)> done);
+  // TXT records of `name` (SPF, DKIM keys, DMARC, MTA-STS, DNS blocklist texts).
+  void query_txt(const std::string& name, std::function<void(TxtResult)> done);
 
   // Queries started and not yet answered (for tests).
   std::size_t pending() const { return pending_; }

@@ -9,15 +9,21 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "postroom/base/error.hpp"
 #include "postroom/config/config.hpp"
 #include "postroom/net/connection.hpp"
 #include "postroom/net/tls.hpp"
+#include "postroom/service/message_filter.hpp"
 
 namespace postroom::store {
 class MailStore;
 }  // namespace postroom::store
+
+namespace postroom::net {
+class Resolver;
+}  // namespace postroom::net
 
 namespace postroom::service {
 
@@ -67,6 +73,12 @@ struct Context {
   MailboxLocks locks;
   ConnectionCounter connections;
   std::function<void()> wake_relay;  // new mail was queued: the relay should look now
+  // DNS for the checks made while mail arrives (relay.dns_servers, or resolv.conf); may be
+  // null when it could not be started.
+  std::shared_ptr<net::Resolver> resolver;
+  // Every message received by SMTP passes these, in order (message_filter.hpp); each
+  // factory decides whether it has anything to do for the message.
+  std::vector<FilterFactory> filters;
   std::uint64_t next_session = 1;
 
   std::string new_session_id();
