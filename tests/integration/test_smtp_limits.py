@@ -10,8 +10,8 @@ import smtplib
 import socket
 
 from conftest import DOMAIN
-from smtp_helpers import (ALICE, Raw, message, mailbox_count, no_contents_left, pop3_messages, strip_trace,
-                          wait_until)
+from smtp_helpers import (ALICE, Raw, message, mailbox_count, no_contents_left, pop3_messages, sql,
+                          strip_trace, wait_until)
 
 
 def greeted(d, source=None):
@@ -233,3 +233,26 @@ def test_bdat_with_bare_lf_or_nul_is_refused_too(daemon):
             assert code == 550 and text.startswith("5.6.0"), (name, code, text)
         assert s.cmd("NOOP")[0] == 250
     no_contents_left(daemon)
+
+
+def test_header_section_above_256_kib_is_refused_with_552_and_nothing_stored(daemon):
+    # The header section waits in memory for the filters until the end of DATA: it is bounded.
+    with greeted(daemon) as s:
+        assert s.cmd("EHLO headers.remote.test")[0] == 250
+        assert s.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+        assert s.cmd("RCPT TO:<%s>" % ALICE)[0] == 250
+        assert s.cmd("DATA")[0] == 354
+        s.send(b"Subject: wide\r\n" + b"X-Filler: " + b"x" * 900 + b"\r\n" * 1 +
+               (b"X-Filler: " + b"x" * 900 + b"\r\n") * 300 + b"\r\nbody\r\n.\r\n")
+        code, text = s.reply()
+        assert code == 552 and text.startswith("5.3.4"), (code, text)
+        # The session goes on: a message whose header is below the bound is taken.
+        assert s.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+        assert s.cmd("RCPT TO:<%s>" % ALICE)[0] == 250
+        assert s.cmd("DATA")[0] == 354
+        s.send(b"Subject: narrow\r\n" + (b"X-Filler: " + b"x" * 900 + b"\r\n") * 200 +
+               b"\r\nbody\r\n.\r\n")
+        assert s.reply()[0] == 250
+    [stored] = pop3_messages(daemon)
+    assert b"Subject: narrow" in stored and b"Subject: wide" not in stored
+    assert sql(daemon, "SELECT count(*) FROM contents") == "1"

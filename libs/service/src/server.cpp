@@ -1,6 +1,8 @@
 // Binding listeners, admitting connections, the writer's wake-up, reload and orderly stop.
 #include "postroom/service/server.hpp"
 
+#include "postroom/net/resolver.hpp"
+
 #include <malloc.h>
 
 #include <sys/statvfs.h>
@@ -9,6 +11,7 @@
 #include <ctime>
 
 #include "postroom/base/log.hpp"
+#include "postroom/net/resolver.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
 #include "postroom/service/smtp_connection.hpp"
@@ -129,10 +132,36 @@ Result<void> Server::open_store() {
   relay_ = std::make_unique<RelayService>(context_);
   context_.wake_relay = [this] { relay_->wake(); };
   relay_->start();
+  start_resolver();
+  install_filters();
   trim_ = std::make_unique<net::Timer>(loop_);
   schedule_trim(30000);
   for (const auto& [name, endpoint] : bound()) log_line("listening ", name, " ", endpoint.str());
   return {};
+}
+
+void Server::start_resolver() {
+  const auto& servers = context_.config->relay.dns_servers;
+  auto names = [](const std::vector<Endpoint>& list) {
+    std::vector<std::string> out;
+    for (const auto& e : list) out.push_back(e.str());
+    return out;
+  };
+  if (context_.resolver && names(servers) == names(resolver_servers_)) return;
+  // Filters under way hold the old resolver (shared) until they finish.
+  auto created = net::Resolver::create(loop_, servers);
+  if (!created) {
+    log_line("cannot start the DNS resolver for inbound checks: ", created.error().message);
+    return;
+  }
+  context_.resolver = std::shared_ptr<net::Resolver>(std::move(*created));
+  resolver_servers_ = servers;
+}
+
+void Server::install_filters() {
+  // Checks of what arrives first, then milters, then the DKIM signature over the result.
+  // Each factory reads the config in force when its message begins.
+  context_.filters.clear();
 }
 
 std::vector<std::pair<std::string, Endpoint>> Server::bound() const {
@@ -222,6 +251,7 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   context_.tls = tls;
   auth_->set_policy(limiter_policy(*fixed));
   if (relay_) relay_->reload();  // relay (issue 6)
+  start_resolver();
   log_line("reloaded ", fixed->file.string());
   // The domains may have changed: look for the (new) main postmaster off the loop.
   context_.store->resolve_recipient(
@@ -306,6 +336,8 @@ void Server::maybe_finish_stop() {
   }
   if (writer_wake_) writer_wake_->close();
   trim_.reset();
+  context_.filters.clear();
+  context_.resolver.reset();  // its handles close; no session is left to ask it
   if (stop_deadline_) stop_deadline_.reset();
   // With no handle left, uv_run returns and the daemon exits 0.
 }

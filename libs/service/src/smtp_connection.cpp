@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "filter_chain.hpp"
 #include "postroom/base/log.hpp"
 #include "postroom/base/wipe.hpp"
 #include "postroom/service/auth_service.hpp"
@@ -42,6 +43,8 @@ SmtpConnection::SmtpConnection(Context& context, std::shared_ptr<net::Connection
       line_deadline_(context.loop),
       message_deadline_(context.loop),
       sink_(context) {}
+
+SmtpConnection::~SmtpConnection() = default;
 
 void SmtpConnection::start() {
   auto self = shared_from_this();
@@ -143,7 +146,8 @@ bool SmtpConnection::run_actions() {
       check_recipient(check->address);
     } else if (auto* begin = std::get_if<smtp::MessageBegin>(&action)) {
       envelope_ = std::move(begin->envelope);
-      sink_.begin();
+      sink_.begin(envelope_->return_path_length);
+      start_filters();
       in_message_ = true;
       line_open_ = false;
       line_deadline_.stop();
@@ -157,11 +161,12 @@ bool SmtpConnection::run_actions() {
     } else if (std::holds_alternative<smtp::MessageEnd>(action)) {
       in_message_ = false;
       message_deadline_.stop();
-      commit();
+      finish_message();
     } else if (std::holds_alternative<smtp::MessageAbort>(action)) {
       in_message_ = false;
       message_deadline_.stop();
       sink_.abort();
+      filters_.reset();
       envelope_.reset();
     } else if (auto* close = std::get_if<smtp::Close>(&action)) {
       connection_->close_after_flush(close->reason);
@@ -238,7 +243,106 @@ void SmtpConnection::authenticate(const std::string& user, const std::string& pa
       });
 }
 
+FilterEnvelope SmtpConnection::filter_envelope() const {
+  FilterEnvelope e;
+  e.submission = kind_ == Kind::submission;
+  e.authenticated = !envelope_->auth_user.empty();
+  e.auth_user = envelope_->auth_user;
+  e.trusted = kind_ == Kind::mx && context_.config->is_trusted(connection_->peer());
+  e.tls = connection_->tls_active();
+  e.peer_ip = connection_->peer_ip();
+  e.helo = envelope_->helo;
+  e.hostname = context_.config->hostname;
+  e.reverse_path = envelope_->reverse_path;
+  for (const auto& rcpt : envelope_->recipients) {
+    e.recipients.push_back(rcpt.address);
+    if (!rcpt.verdict.mailboxes.empty()) e.has_local_recipients = true;
+    for (const auto& remote : rcpt.verdict.forward_to) {
+      if (std::find(e.remote_recipients.begin(), e.remote_recipients.end(), remote) ==
+          e.remote_recipients.end())
+        e.remote_recipients.push_back(remote);
+    }
+  }
+  e.transaction_id = envelope_->transaction_id;
+  return e;
+}
+
+void SmtpConnection::start_filters() {
+  filters_.reset();
+  sink_.on_headers = nullptr;
+  sink_.on_body = nullptr;
+  if (context_.filters.empty()) return;
+  filters_ = std::make_unique<FilterChain>(context_.filters, filter_envelope());
+  if (filters_->empty()) return filters_.reset();
+  // The sink outlives neither the connection nor the chain it calls into (both members).
+  sink_.on_headers = [this](const HeaderSection& headers) {
+    if (filters_) filters_->headers_complete(headers);
+  };
+  sink_.on_body = [this](std::string_view bytes) {
+    if (filters_) filters_->body(bytes);
+  };
+}
+
+void SmtpConnection::finish_message() {
+  if (sink_.header_too_large()) {
+    refuse(552, "5.3.4",
+           "Message header section exceeds " + std::to_string(MessageSink::kMaxHeaderSection) +
+               " octets",
+           "header section too large");
+    return;
+  }
+  if (!filters_) return commit();
+  std::weak_ptr<SmtpConnection> weak = shared_from_this();
+  filters_->finish(sink_.headers(), [weak](FilterVerdict verdict) {
+    auto s = weak.lock();
+    if (!s || s->connection_->closed()) return;
+    s->filters_.reset();
+    s->filter_log_ = std::move(verdict.log);
+    using Action = FilterVerdict::Action;
+    switch (verdict.action) {
+      case Action::accept:
+        return s->commit();
+      case Action::reject:
+      case Action::tempfail: {
+        int fallback = verdict.action == Action::reject ? 550 : 451;
+        bool fits = verdict.action == Action::reject ? verdict.code >= 500 && verdict.code < 600
+                                                     : verdict.code >= 400 && verdict.code < 500;
+        int code = fits ? verdict.code : fallback;
+        std::string enhanced = verdict.enhanced;
+        if (enhanced.empty() || enhanced[0] != static_cast<char>('0' + code / 100))
+          enhanced = code >= 500 ? "5.7.1" : "4.7.1";
+        std::string text = verdict.text.empty() ? "Message refused" : verdict.text;
+        return s->refuse(code, enhanced, text, "refused by a filter");
+      }
+      case Action::discard:
+        s->log_verdicts("discarded");
+        s->sink_.abort();
+        s->envelope_.reset();
+        s->session_->on_message_stored(std::string("discarded"));
+        return s->pump();
+    }
+  });
+}
+
+void SmtpConnection::refuse(int code, const std::string& enhanced, const std::string& text,
+                            std::string_view why) {
+  log_verdicts(why);
+  sink_.abort();
+  filters_.reset();
+  envelope_.reset();
+  session_->on_message_refused(code, enhanced, text);
+  pump();
+}
+
+void SmtpConnection::log_verdicts(std::string_view outcome) {
+  if (filter_log_.empty() && outcome.empty()) return;
+  log_line("session=", id_, " message verdicts peer=", connection_->peer_ip(), " ", filter_log_,
+           filter_log_.empty() ? "" : " ", "outcome=\"", outcome, "\"");
+  filter_log_.clear();
+}
+
 void SmtpConnection::commit() {
+  if (!filter_log_.empty()) log_verdicts("accepted");
   store::Destination destination;
   store::QueueRequest queue;
   queue.sender = envelope_ && envelope_->reverse_path ? envelope_->reverse_path->str() : "";
@@ -289,6 +393,7 @@ void SmtpConnection::on_closed(const std::string& reason) {
   line_deadline_.stop();
   message_deadline_.stop();
   sink_.abort();  // a message still arriving was never acknowledged
+  filters_.reset();
   context_.connections.release(connection_->id());
   log_line("session=", id_, " smtp closed peer=", connection_->peer_ip(), " reason=", reason);
   if (on_finished) on_finished();

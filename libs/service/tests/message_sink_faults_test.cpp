@@ -186,3 +186,94 @@ TEST_CASE("message sink: every kind of fault at once, many rounds") {
   FaultyStore store([&](FaultPoint, std::size_t) { return random() % 6 == 0; });
   for (unsigned round = 0; round < 4; ++round) run_and_check(store, 30, 100 + round);
 }
+
+namespace {
+
+// Feeds `message` to a fresh sink one byte at a time (the empty line split every way), lets
+// `edit` change the header section, commits, and returns what the store holds.
+std::string stored_after_edit(FaultyStore& store, const std::string& message, std::size_t trace,
+                              const std::function<void(HeaderSection&)>& edit,
+                              std::string* body_seen = nullptr) {
+  MessageSink sink(store.context);
+  std::string headers_seen;
+  sink.on_headers = [&](const HeaderSection& h) { headers_seen = h.text(); };
+  sink.on_body = [&](std::string_view bytes) {
+    if (body_seen) body_seen->append(bytes);
+  };
+  sink.begin(trace);
+  for (char c : message) sink.append(std::string_view(&c, 1));
+  edit(sink.headers());
+  std::optional<Result<store::StoredMessage>> outcome;
+  sink.commit(store::Destination{{store.alice}, std::nullopt},
+              [&](Result<store::StoredMessage> r) { outcome = std::move(r); });
+  store.drain();
+  REQUIRE(outcome.has_value());
+  REQUIRE(*outcome);
+  auto db = store::Database::open(store.dir.db());
+  REQUIRE(db);
+  std::string stored;
+  for (std::int64_t seq = 0;; ++seq) {
+    auto chunk = store::read_chunk(*db, (*outcome)->content_id, seq);
+    REQUIRE(chunk);
+    if (!*chunk) break;
+    stored += **chunk;
+  }
+  auto report = store::verify_store(*db);
+  REQUIRE(report);
+  for (const auto& problem : report->problems) FAIL_CHECK(problem);
+  return stored;
+}
+
+}  // namespace
+
+TEST_CASE("message sink: the header section is edited before it is stored, above the body") {
+  FaultyStore store(nullptr);
+  const std::string trace = "Return-Path: <a@example.test>\r\n";
+  std::string body_seen;
+  auto stored = stored_after_edit(
+      store, trace + "Received: from x\r\nSubject: hi\r\n\r\nbody\r\n\r\nmore\r\n", trace.size(),
+      [](HeaderSection& h) {
+        CHECK(h.fields().size() == 2);  // the Return-Path line is not the filters'
+        h.prepend("Authentication-Results", "mx.example.test; spf=pass");
+        h.change("Subject", 1, "[SPAM] hi");
+      },
+      &body_seen);
+  CHECK(stored == trace +
+                      "Authentication-Results: mx.example.test; spf=pass\r\nReceived: from x\r\n"
+                      "Subject: [SPAM] hi\r\n\r\nbody\r\n\r\nmore\r\n");
+  CHECK(body_seen == "body\r\n\r\nmore\r\n");
+}
+
+TEST_CASE("message sink: an empty header section, and a message that is all header") {
+  FaultyStore store(nullptr);
+  auto no_fields = stored_after_edit(store, "\r\nonly a body\r\n", 0, [](HeaderSection& h) {
+    CHECK(h.fields().empty());
+    h.prepend("X-Added", "1");
+  });
+  CHECK(no_fields == "X-Added: 1\r\n\r\nonly a body\r\n");
+  auto no_body = stored_after_edit(store, "Subject: x\r\nTo: y\r\n", 0, [](HeaderSection& h) {
+    CHECK(h.count("to") == 1);
+    h.append("X-Last", "2");
+  });
+  CHECK(no_body == "Subject: x\r\nTo: y\r\nX-Last: 2\r\n");
+}
+
+TEST_CASE("message sink: a header section above the limit fails the message, nothing stored") {
+  FaultyStore store(nullptr);
+  auto before = deliveries(store.dir.db());
+  MessageSink sink(store.context);
+  sink.begin();
+  std::string line = "X-Filler: " + std::string(990, 'x') + "\r\n";
+  std::string big;
+  for (std::size_t n = 0; n <= MessageSink::kMaxHeaderSection / line.size() + 1; ++n) big += line;
+  // In one piece with its end: the bound holds however the bytes arrive.
+  sink.append(big + "\r\nbody\r\n");
+  CHECK(sink.header_too_large());
+  std::optional<Result<store::StoredMessage>> outcome;
+  sink.commit(store::Destination{{store.alice}, std::nullopt},
+              [&](Result<store::StoredMessage> r) { outcome = std::move(r); });
+  store.drain();
+  REQUIRE(outcome.has_value());
+  CHECK_FALSE(*outcome);
+  CHECK(deliveries(store.dir.db()) == before);
+}

@@ -261,6 +261,32 @@ void Session::on_message_stored(Result<std::string> stored_id) {
   s.pump();
 }
 
+void Session::on_message_refused(int code, std::string_view enhanced, std::string_view text) {
+  Impl& s = *impl_;
+  if (s.state != State::wait_store) return;
+  s.enter(State::ready);
+  // Only refusals: an answer that would claim success must come from on_message_stored.
+  std::string enhanced_code(enhanced);
+  if (code < 400 || code > 599) {
+    code = 451;
+    enhanced_code = "4.7.1";
+  }
+  // The text may come from outside (a milter): no line break may split the reply.
+  std::string line(text);
+  for (char& c : line) {
+    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+  }
+  Reply refused = make_reply(code, enhanced_code, line);
+  s.send(refused);
+  s.end_transaction(refused.first_line());
+  if (s.deferred_close) {
+    auto last = std::exchange(s.deferred_close, std::nullopt);
+    s.close(last, s.deferred_close_reason);
+    return;
+  }
+  s.pump();
+}
+
 void Session::on_tls_started() {
   Impl& s = *impl_;
   if (s.state != State::tls_pending) return;

@@ -287,6 +287,38 @@ TEST_CASE(
   CHECK(s.closed());
 }
 
+TEST_CASE("session: a refused message gets the host's reply, and the session goes on") {
+  Session s(test_params());
+  FakeHost host;
+  host.auto_answer = false;
+  host.drain(s);
+  s.feed("EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\n");
+  host.drain(s);
+  s.on_recipient_checked(default_verdict({"b", "example.test"}));
+  host.drain(s);
+  s.feed("DATA\r\nHello\r\n.\r\nNOOP\r\n");
+  host.drain(s);
+  CHECK(s.waiting());
+  // Line breaks in a text from outside (a milter) cannot split the reply.
+  s.on_message_refused(550, "5.7.1", "Rejected by DMARC policy\r\n250 smuggled");
+  host.drain(s);
+  CHECK(host.transcript.ends_with(
+      "[End]\n550 5.7.1 Rejected by DMARC policy  250 smuggled\n250 2.0.0 Ok\n"));
+  auto log = s.take_transaction_log();
+  REQUIRE(log.size() == 1);
+  CHECK(log[0].outcome == "550 5.7.1 Rejected by DMARC policy  250 smuggled");
+  // Not a refusal: a success can only come from on_message_stored.
+  s.feed("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\n");
+  host.drain(s);
+  s.on_recipient_checked(default_verdict({"b", "example.test"}));
+  host.drain(s);
+  s.feed("DATA\r\nHi\r\n.\r\n");
+  host.drain(s);
+  s.on_message_refused(250, "2.0.0", "fine");
+  host.drain(s);
+  CHECK(host.transcript.ends_with("451 4.7.1 fine\n"));
+}
+
 TEST_CASE("session: one pipelined batch gets one Send per run of replies") {
   Session s(test_params());
   s.take_actions();

@@ -299,7 +299,7 @@ Result<int> sweep_incomplete(Database& db, std::int64_t created_before) {
 
 Result<void> MessageWriter::begin() {
   id_ = new_content_id();
-  chunker_ = {};
+  chunker_ = MessageChunker();
   status_ = start_content(db_, id_);
   return status_;
 }

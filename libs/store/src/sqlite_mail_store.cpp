@@ -75,11 +75,11 @@ void SqliteMailStore::sender_addresses(std::string address, Reply<std::vector<st
       std::move(done));
 }
 
-void SqliteMailStore::append_chunk(ContentId content, std::int64_t seq, std::string bytes,
-                                   Reply<void> done) {
+void SqliteMailStore::append_chunk(ContentId content, std::int64_t seq, bool first,
+                                   std::string bytes, Reply<void> done) {
   write<void>(
-      [content, seq, bytes = std::move(bytes)](Database& db) -> Result<void> {
-        if (seq == 0) {
+      [content, seq, first, bytes = std::move(bytes)](Database& db) -> Result<void> {
+        if (first) {
           if (auto r = start_content(db, content); !r) return r;
         }
         return store::append_chunk(db, content, seq, bytes);
@@ -91,8 +91,13 @@ void SqliteMailStore::commit_message(MessageCommit commit, Reply<StoredMessage> 
   write<StoredMessage>(
       [commit = std::move(commit)](Database& db) -> Result<StoredMessage> {
         // No earlier chunk job created the content when everything fits in the last one.
-        if (commit.last_seq == 0) {
+        std::int64_t first_streamed = commit.head ? 1 : 0;
+        if (commit.last_seq == first_streamed) {
           if (auto r = start_content(db, commit.content); !r) return std::unexpected(r.error());
+        }
+        if (commit.head) {
+          if (auto r = store::append_chunk(db, commit.content, 0, *commit.head); !r)
+            return std::unexpected(r.error());
         }
         if (!commit.last_chunk.empty()) {
           if (auto r = store::append_chunk(db, commit.content, commit.last_seq, commit.last_chunk);
@@ -112,9 +117,7 @@ void SqliteMailStore::discard_message(ContentId content) {
 void SqliteMailStore::list_mailbox(std::int64_t account, MailboxVisitor each,
                                    Reply<std::size_t> done) {
   read<std::size_t>(
-      [account, each = std::move(each)](Database& db) {
-        return visit_mailbox(db, account, each);
-      },
+      [account, each = std::move(each)](Database& db) { return visit_mailbox(db, account, each); },
       std::move(done));
 }
 

@@ -45,6 +45,10 @@ class Server {
   void maybe_finish_stop();
   void sweep_abandoned();
   void watch_store_file();
+  // DNS for the checks made while mail arrives; again on reload when the servers changed.
+  void start_resolver();
+  // The message filters (message_filter.hpp), in the order they run.
+  void install_filters();
 
   uv_loop_t* loop_;
   Context context_;
@@ -57,6 +61,7 @@ class Server {
   std::unique_ptr<net::Async> writer_wake_;
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<RelayService> relay_;  // relay (issue 6): the outbound queue runner
+  std::vector<Endpoint> resolver_servers_;  // what context_.resolver was made with
   std::unordered_map<Served*, std::shared_ptr<Served>> sessions_;
   std::unique_ptr<net::Timer> stop_deadline_;
   std::unique_ptr<net::Timer> trim_;  // returns freed memory to the system after bursts

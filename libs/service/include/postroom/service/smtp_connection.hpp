@@ -7,6 +7,7 @@
 
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
+#include "postroom/service/message_filter.hpp"
 #include "postroom/service/message_sink.hpp"
 #include "postroom/service/served.hpp"
 #include "postroom/smtp/session.hpp"
@@ -14,12 +15,14 @@
 namespace postroom::service {
 
 struct Context;
+class FilterChain;
 
 class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpConnection> {
  public:
   enum class Kind { mx, submission };
   SmtpConnection(Context& context, std::shared_ptr<net::Connection> connection, Kind kind,
                  bool implicit_tls);
+  ~SmtpConnection() override;
   void start() override;
   void shutdown() override;
   void abort() override { connection_->close("shutdown deadline"); }
@@ -39,6 +42,12 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   void deadline_passed(std::string_view which);
   void check_recipient(const Address& address);
   void authenticate(const std::string& user, const std::string& password);
+  FilterEnvelope filter_envelope() const;
+  void start_filters();
+  // The message has arrived: the filters, then the commit or a refusal.
+  void finish_message();
+  void refuse(int code, const std::string& enhanced, const std::string& text, std::string_view why);
+  void log_verdicts(std::string_view outcome);
   void commit();
   void update_reading();
   void touch();  // restarts the idle timer
@@ -56,6 +65,8 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   bool in_message_ = false;      // between MessageBegin and its end or abort
   bool line_open_ = false;       // a command line has begun and not ended
   MessageSink sink_;
+  std::unique_ptr<FilterChain> filters_;    // of the message being received, if any
+  std::string filter_log_;                  // their verdicts, for the message's log line
   std::optional<smtp::Envelope> envelope_;  // of the message being received
 };
 

@@ -95,7 +95,7 @@ struct MessageBegin {  // a message for this envelope starts; MessageData follow
 struct MessageData {
   std::string bytes;
 };
-struct MessageEnd {};    // commit durably, then on_message_stored()
+struct MessageEnd {};    // commit durably, then on_message_stored() (or on_message_refused())
 struct MessageAbort {};  // discard everything received since MessageBegin
 using Action = std::variant<Send, StartTls, Close, Authenticate, CheckRecipient, MessageBegin,
                             MessageData, MessageEnd, MessageAbort>;
@@ -137,6 +137,9 @@ class Session {
   void on_auth_result(bool ok, std::vector<std::string> allowed_senders);
   // ok: "250 2.0.0 Ok: queued as <id>"; error: "451 4.3.0 ..." (the host stored nothing).
   void on_message_stored(Result<std::string> stored_id);
+  // The host refuses the message it was asked to commit (a filter's verdict, a header section
+  // too large): "<code> <enhanced> <text>", a 4xx or 5xx; nothing was stored.
+  void on_message_refused(int code, std::string_view enhanced, std::string_view text);
   void on_tls_started();  // back to the initial state (RFC 3207 §4.2), tls_active set
   // Both roll back an open message (MessageAbort) and close. While a commit is pending they wait
   // for on_message_stored, send its reply, then the 421 and Close.

@@ -23,6 +23,9 @@ using Reply = std::function<void(Result<T>)>;
 // where it goes, committed in the transaction that allows the acknowledgement.
 struct MessageCommit {
   ContentId content = 0;
+  // Chunk 0 when it is written here rather than by append_chunk: the header section, which
+  // filters may edit until the end.
+  std::optional<std::string> head;
   std::int64_t last_seq = 0;
   std::string last_chunk;  // may be empty
   ContentSummary summary;  // what every chunk together must add up to
@@ -58,9 +61,10 @@ class MailStore {
   virtual void find_account(std::string address, Reply<std::optional<Account>> done) = 0;
   virtual void sender_addresses(std::string address, Reply<std::vector<std::string>> done) = 0;
 
-  // Writing a message in chunks: chunk 0 creates the content, commit_message seals it
+  // Writing a message in chunks: the first chunk written (`first`: chunk 0, or 1 when chunk
+  // 0 comes with the commit as its `head`) creates the content, commit_message seals it
   // (see commit_content: a chunk lost on the way fails the commit).
-  virtual void append_chunk(ContentId content, std::int64_t seq, std::string bytes,
+  virtual void append_chunk(ContentId content, std::int64_t seq, bool first, std::string bytes,
                             Reply<void> done) = 0;
   virtual void commit_message(MessageCommit commit, Reply<StoredMessage> done) = 0;
   // Drops what was written of a message that will not be committed.
@@ -68,8 +72,7 @@ class MailStore {
 
   // POP3.
   // `each` runs on a pool thread, once per message in order, before `done` on the loop.
-  virtual void list_mailbox(std::int64_t account, MailboxVisitor each,
-                            Reply<std::size_t> done) = 0;
+  virtual void list_mailbox(std::int64_t account, MailboxVisitor each, Reply<std::size_t> done) = 0;
   virtual void read_message(MessageRead read, Reply<MessageChunks> done) = 0;
   virtual void delete_deliveries(std::int64_t account, std::vector<std::int64_t> delivery_ids,
                                  Reply<int> done) = 0;
@@ -103,7 +106,7 @@ class SqliteMailStore final : public MailStore {
                          Reply<Route> done) override;
   void find_account(std::string address, Reply<std::optional<Account>> done) override;
   void sender_addresses(std::string address, Reply<std::vector<std::string>> done) override;
-  void append_chunk(ContentId content, std::int64_t seq, std::string bytes,
+  void append_chunk(ContentId content, std::int64_t seq, bool first, std::string bytes,
                     Reply<void> done) override;
   void commit_message(MessageCommit commit, Reply<StoredMessage> done) override;
   void discard_message(ContentId content) override;

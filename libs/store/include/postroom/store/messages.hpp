@@ -93,12 +93,15 @@ struct ContentSummary {
 // bounce, an import): full chunks leave as they fill, the rest at finish().
 class MessageChunker {
  public:
+  // `first_seq` 1: chunk 0 (the header section, final only at the end) is written apart.
+  explicit MessageChunker(std::int64_t first_seq = 0) : chunks_(first_seq) {}
   // Appends bytes; each chunk that fills is handed to `full` with its sequence number.
   void add(std::string_view bytes, const std::function<void(std::int64_t, std::string)>& full);
   // The sequence number and bytes of the last chunk (empty when the message ended on a
   // chunk boundary); afterwards summary() describes the whole message.
   std::pair<std::int64_t, std::string> finish();
   ContentSummary summary() const { return {chunks_, sizes_.size(), sizes_.pop3_size()}; }
+  // Sequence number of the next full chunk: chunks handed out, plus `first_seq`.
   std::int64_t chunks_handed_out() const { return chunks_; }
 
  private:
