@@ -11,6 +11,7 @@ enum class FailureStage {
   resolve,  // the host name did not resolve
   connect,  // no TCP connection: refused, unreachable, timed out
   session,  // a server answered: a 4xx greeting or reply, a failed TLS handshake, a drop
+  policy,   // a TLS policy (MTA-STS enforce, DANE) ruled the host out: it must not be used
 };
 
 // The failures of one attempt over all the addresses of all its hosts. A host name often has
