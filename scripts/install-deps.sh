@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-format
   libuv1-dev libsqlite3-dev libyaml-cpp-dev doctest-dev
-  libsodium-dev libssl-dev libc-ares-dev
+  libsodium-dev libssl-dev libc-ares-dev libcurl4-openssl-dev libunbound-dev dns-root-data
   openssl sqlite3 python3 python3-pytest python3-aiosmtpd
   curl swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail dnsmasq-base procps iproute2
+  unbound ldnsutils
 )
 
 missing=()

@@ -255,11 +255,56 @@ void check_smarthost(Checker& c, const YAML::Node& where, const YAML::Node& node
     c.error(where, path, "username and password_file go together: set both or neither");
 }
 
+void check_tls_policy(Checker& c, const YAML::Node& node, const fs::path& base, TlsPolicy& out) {
+  const std::string path = "relay.tls_policy";
+  auto entries = c.mapping(node, path,
+                           {"mta_sts", "dane", "ca_file", "mta_sts_resolve", "trust_anchor",
+                            "dnssec_servers"});
+  if (!entries) return;
+  auto boolean = [](std::string_view t) {
+    return parse_enum<bool>(t, {{"true", true}, {"false", false}});
+  };
+  c.parse_into(*entries, path, "mta_sts", out.mta_sts, boolean);
+  c.parse_into(*entries, path, "dane", out.dane, boolean);
+  c.parse_into(*entries, path, "ca_file", out.ca_file,
+               [&](std::string_view t) -> Result<std::optional<fs::path>> {
+                 auto p = readable(base, t);
+                 if (!p) return std::unexpected(p.error());
+                 return std::optional<fs::path>(*p);
+               });
+  c.parse_into(*entries, path, "trust_anchor", out.trust_anchor,
+               [&](std::string_view t) -> Result<fs::path> { return readable(base, t); });
+  if (auto it = entries->find("mta_sts_resolve"); it != entries->end()) {
+    c.for_each_item(it->second.second, path + ".mta_sts_resolve",
+                    [&](const YAML::Node& item, const std::string& text) {
+                      // HOST:PORT:ADDRESS, as curl's --resolve takes it.
+                      auto first = text.find(':');
+                      auto second = first == std::string::npos ? first : text.find(':', first + 1);
+                      if (second == std::string::npos || !is_valid_domain(text.substr(0, first)))
+                        return c.error(item, path + ".mta_sts_resolve",
+                                       quoted_value(text) + " is not HOST:PORT:ADDRESS");
+                      out.mta_sts_resolve.push_back(text);
+                    });
+  }
+  if (auto it = entries->find("dnssec_servers"); it != entries->end()) {
+    c.for_each_item(it->second.second, path + ".dnssec_servers",
+                    [&](const YAML::Node& item, const std::string& text) {
+                      auto endpoint = parse_endpoint(text);
+                      if (!endpoint)
+                        return c.error(item, path + ".dnssec_servers", endpoint.error().message);
+                      out.dnssec_servers.push_back(*endpoint);
+                    });
+  }
+}
+
 void check_relay(Checker& c, const YAML::Node& where, const YAML::Node& node, const fs::path& base,
                  Relay& out) {
   auto entries = c.mapping(node, "relay",
-                           {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age"});
+                           {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age",
+                            "tls_policy"});
   if (!entries) return;
+  if (auto it = entries->find("tls_policy"); it != entries->end())
+    check_tls_policy(c, it->second.second, base, out.tls_policy);
   c.parse_into(*entries, "relay", "mode", out.mode, [](std::string_view t) {
     return parse_enum<RelayMode>(
         t, {{"smarthost", RelayMode::smarthost}, {"direct", RelayMode::direct}});

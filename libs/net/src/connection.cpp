@@ -243,9 +243,19 @@ void Connection::on_write_done(std::size_t bytes, int status) {
 
 void Connection::start_tls(std::shared_ptr<TlsContext> context, TlsEngine::Role role,
                            const std::string& peer_name) {
-  tls_ = std::make_unique<TlsEngine>(std::move(context), role, peer_name);
+  begin_tls(std::make_unique<TlsEngine>(std::move(context), role, peer_name),
+            role == TlsEngine::Role::client);
+}
+
+void Connection::start_tls_checked(std::shared_ptr<TlsContext> context,
+                                   const std::string& peer_name, const PeerCheck& check) {
+  begin_tls(std::make_unique<TlsEngine>(std::move(context), peer_name, check), true);
+}
+
+void Connection::begin_tls(std::unique_ptr<TlsEngine> engine, bool client) {
+  tls_ = std::move(engine);
   start_reading();  // the handshake needs the peer's bytes whatever the owner's pause
-  if (role == TlsEngine::Role::client) {
+  if (client) {
     std::string ignored;
     if (auto r = tls_->receive({}, ignored); !r) return close(r.error().message);
     flush_tls();

@@ -67,6 +67,63 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(
   return context;
 }
 
+Result<std::shared_ptr<TlsContext>> TlsContext::client_checking(
+    const std::optional<std::filesystem::path>& extra_ca_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return fail(openssl_error("TLS"));
+  std::shared_ptr<TlsContext> context(new TlsContext(ctx, false));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // Each connection sets its own verify mode (TlsEngine with a PeerCheck).
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  if (SSL_CTX_set_default_verify_paths(ctx) != 1) return fail(openssl_error("CA certificates"));
+  if (extra_ca_file && SSL_CTX_load_verify_locations(ctx, extra_ca_file->c_str(), nullptr) != 1)
+    return fail(openssl_error("CA file " + extra_ca_file->string()));
+  if (SSL_CTX_dane_enable(ctx) <= 0) return fail(openssl_error("DANE"));
+  return context;
+}
+
+TlsEngine::TlsEngine(std::shared_ptr<TlsContext> context, const std::string& peer_name,
+                     const PeerCheck& check)
+    : TlsEngine(std::move(context), Role::client, peer_name) {
+  if (check.kind == PeerCheck::Kind::none) return;
+  checked_ = true;
+  SSL_set_verify(ssl_, check.enforce ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  if (check.kind == PeerCheck::Kind::dane) {
+    // RFC 7672 §3.2.2: DANE-TA certificates must carry the MX host's name.
+    const char* base = check.names.empty() ? nullptr : check.names.front().c_str();
+    if (SSL_dane_enable(ssl_, base) <= 0) {
+      check_setup_error_ = openssl_error("DANE");
+      return;
+    }
+    int usable = 0;
+    for (const auto& t : check.tlsa) {
+      const auto* data = reinterpret_cast<const unsigned char*>(t.data.data());
+      if (SSL_dane_tlsa_add(ssl_, t.usage, t.selector, t.matching, data, t.data.size()) > 0)
+        ++usable;
+    }
+    ERR_clear_error();
+    if (usable == 0) check_setup_error_ = "no usable TLSA record";
+    for (std::size_t i = 1; i < check.names.size(); ++i)
+      SSL_add1_host(ssl_, check.names[i].c_str());
+    return;
+  }
+  for (std::size_t i = 0; i < check.names.size(); ++i) {
+    if (i == 0)
+      SSL_set1_host(ssl_, check.names[i].c_str());
+    else
+      SSL_add1_host(ssl_, check.names[i].c_str());
+  }
+}
+
+std::string TlsEngine::verify_error() const {
+  if (!checked_) return {};
+  if (!check_setup_error_.empty()) return check_setup_error_;
+  long verify = SSL_get_verify_result(ssl_);
+  if (verify == X509_V_OK) return {};
+  return X509_verify_cert_error_string(verify);
+}
+
 TlsEngine::TlsEngine(std::shared_ptr<TlsContext> context, Role role, const std::string& peer_name)
     : context_(std::move(context)) {
   ssl_ = SSL_new(context_->get());

@@ -18,6 +18,7 @@
 #include "postroom/relay/mx.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/store/mail_store.hpp"
+#include "tls_policy_source.hpp"
 
 namespace postroom::service {
 
@@ -50,23 +51,49 @@ std::optional<std::string> read_password(const std::filesystem::path& file) {
   return password;
 }
 
-sockaddr_storage with_port(sockaddr_storage address, std::uint16_t port) {
-  if (address.ss_family == AF_INET)
-    reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
-  else if (address.ss_family == AF_INET6)
-    reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
-  return address;
+std::optional<sockaddr_storage> socket_address(const std::string& ip, std::uint16_t port) {
+  sockaddr_storage address{};
+  if (uv_ip4_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in*>(&address)) == 0) return address;
+  if (uv_ip6_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in6*>(&address)) == 0) return address;
+  return std::nullopt;
+}
+
+relay::LookupStatus lookup_status(net::DnsStatus status) {
+  switch (status) {
+    case net::DnsStatus::ok:
+      return relay::LookupStatus::ok;
+    case net::DnsStatus::no_data:
+      return relay::LookupStatus::no_data;
+    case net::DnsStatus::not_found:
+      return relay::LookupStatus::not_found;
+    case net::DnsStatus::temporary:
+      break;
+  }
+  return relay::LookupStatus::temporary;
+}
+
+net::PeerCheck peer_check(const relay::TlsCheck& check) {
+  net::PeerCheck out;
+  switch (check.kind) {
+    case relay::TlsCheck::Kind::none:
+      out.kind = net::PeerCheck::Kind::none;
+      break;
+    case relay::TlsCheck::Kind::pkix:
+      out.kind = net::PeerCheck::Kind::pkix;
+      break;
+    case relay::TlsCheck::Kind::dane:
+      out.kind = net::PeerCheck::Kind::dane;
+      break;
+  }
+  out.enforce = check.enforce;
+  out.names = check.names;
+  for (const auto& t : check.tlsa) out.tlsa.push_back({t.usage, t.selector, t.matching, t.data});
+  return out;
 }
 
 std::size_t random_index(std::size_t n) {
   thread_local std::mt19937 generator{std::random_device{}()};
   return std::uniform_int_distribution<std::size_t>(0, n - 1)(generator);
-}
-
-bool in_transaction(relay::ClientSession::State state) {
-  using State = relay::ClientSession::State;
-  return state == State::mail_rcpt || state == State::data || state == State::body ||
-         state == State::data_end;
 }
 
 }  // namespace
@@ -85,18 +112,27 @@ DeliveryAttempt::~DeliveryAttempt() {
   if (password_) wipe(*password_);
 }
 
+template <class F>
+auto DeliveryAttempt::guarded(F f) {
+  return [weak = weak_from_this(), f = std::move(f)](auto&&... args) {
+    auto self = weak.lock();
+    if (!self || self->done_) return;
+    f(*self, std::forward<decltype(args)>(args)...);
+  };
+}
+
 void DeliveryAttempt::start() {
   // Chunk 0 comes first: its Return-Path line changes the SIZE= we announce, and its
   // header section is what a bounce quotes. The password file is read here too, off the
   // loop, so a changed password applies without a reload.
-  std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
-  context_.store->read_chunk(job_.content_id, 0, [weak](Result<std::optional<std::string>> first) {
-    auto self = weak.lock();
-    if (!self || self->aborted_) return;
-    if (!first) return self->fail_all("4.3.0 " + first.error().message);
-    std::string chunk = *first ? std::move(**first) : std::string();
-    self->read_password_then(std::move(chunk));
-  });
+  context_.store->read_chunk(
+      job_.content_id, 0, guarded([](DeliveryAttempt& self, Result<std::optional<std::string>> first) {
+        if (!first)
+          return self.report(relay::results_for_all(self.job_.recipients, relay::Outcome::temporary,
+                                                    "4.3.0 " + first.error().message));
+        std::string chunk = *first ? std::move(**first) : std::string();
+        self.read_password_then(std::move(chunk));
+      }));
 }
 
 void DeliveryAttempt::read_password_then(std::string first_chunk) {
@@ -104,15 +140,14 @@ void DeliveryAttempt::read_password_then(std::string first_chunk) {
   auto password = std::make_shared<std::optional<std::string>>();
   auto file = *target_.password_file;
   auto chunk = std::make_shared<std::string>(std::move(first_chunk));
-  std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
   net::queue_work(
       context_.loop, [password, file] { *password = read_password(file); },
-      [weak, password, file, chunk] {
-        auto self = weak.lock();
-        if (!self || self->aborted_) return;
-        if (!*password) return self->fail_all("4.3.0 cannot read " + file.string());
-        self->prepared(std::move(*chunk), std::move(*password));
-      });
+      guarded([password, file, chunk](DeliveryAttempt& self) {
+        if (!*password)
+          return self.report(relay::results_for_all(self.job_.recipients, relay::Outcome::temporary,
+                                                    "4.3.0 cannot read " + file.string()));
+        self.prepared(std::move(*chunk), std::move(*password));
+      }));
 }
 
 void DeliveryAttempt::prepared(std::string first_chunk, std::optional<std::string> password) {
@@ -123,234 +158,175 @@ void DeliveryAttempt::prepared(std::string first_chunk, std::optional<std::strin
   headers_ = headers.headers();
   headers_truncated_ = headers.truncated();
   password_ = std::move(password);
-  if (!resolver_) return fail_all("4.4.3 no DNS resolver available");
+  auto temporary = [&](const std::string& text) {
+    report(relay::results_for_all(job_.recipients, relay::Outcome::temporary, text));
+  };
+  if (!resolver_) return temporary("4.4.3 no DNS resolver available");
   if (target_.tls == relay::TlsMode::implicit && !target_.tls_context)
-    return fail_all("4.7.0 no TLS client context for the smarthost (see the log)");
-  if (target_.direct) {
-    // user@[192.0.2.1]: the literal is the host (RFC 5321 §4.1.3), no MX lookup.
-    if (target_.host.starts_with('[')) {
-      auto ip = literal_ip(target_.host);
-      if (!ip) return fail_all("5.1.2 no usable address in the address literal " + target_.host);
-      hosts_ = {*ip};
-      return try_next_host();
+    return temporary("4.7.0 no TLS client context for the smarthost (see the log)");
+  relay::AttemptParams params;
+  params.direct = target_.direct;
+  params.destination = target_.host;
+  params.port = target_.port;
+  params.smarthost_tls = target_.tls;
+  params.tls_available = target_.tls_context != nullptr;
+  params.use_mta_sts = target_.direct && target_.policies && target_.policies->mta_sts_enabled();
+  params.use_dane = target_.direct && target_.policies && target_.policies->dane_enabled();
+  params.random_index = random_index;
+  auto& client = params.client;
+  client.hostname = context_.config->hostname;
+  if (target_.username)
+    client.credentials = relay::Credentials{*target_.username, password_.value_or("")};
+  client.envelope.sender = job_.sender;
+  client.envelope.recipients = job_.recipients;
+  client.envelope.size = job_.size > return_path_size_ ? job_.size - return_path_size_ : job_.size;
+  client.envelope.needs_smtputf8 = job_.smtputf8;
+  client.envelope.body_8bit = job_.body_8bit;
+  core_.emplace(std::move(params));
+  core_->start();
+  drive();
+}
+
+void DeliveryAttempt::drive() {
+  if (driving_) return;
+  driving_ = true;
+  while (core_ && !done_) {
+    auto actions = core_->take_actions();
+    if (actions.empty()) break;
+    for (auto& action : actions) {
+      if (done_) break;
+      perform(action);
     }
-    return resolve_mx();
   }
-  hosts_ = {target_.host};
-  try_next_host();
+  driving_ = false;
 }
 
-void DeliveryAttempt::resolve_mx() {
-  std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
-  resolver_->query_mx(target_.host, [weak](net::MxResult result) {
-    auto self = weak.lock();
-    if (!self || self->aborted_) return;
-    const std::string& domain = self->target_.host;
-    using net::DnsStatus;
-    if (result.status == DnsStatus::not_found)
-      return self->fail_all("5.1.2 domain " + domain + " does not exist");
-    if (result.status == DnsStatus::temporary)
-      return self->fail_all("4.4.3 MX lookup for " + domain + " failed: " + result.error);
-    std::vector<relay::MxRecord> records;
-    for (auto& r : result.records) records.push_back({r.preference, std::move(r.host)});
-    auto hosts = relay::order_mx_hosts(domain, std::move(records), random_index);
-    if (!hosts) return self->fail_all(hosts.error().text);
-    self->hosts_ = std::move(*hosts);
-    self->try_next_host();
-  });
-}
-
-void DeliveryAttempt::try_next_host() {
-  if (next_host_ >= hosts_.size()) {
-    return fail_all(failures_.empty() ? "4.4.1 no host to try" : failures_.reply());
+void DeliveryAttempt::perform(relay::AttemptAction& action) {
+  if (auto* mx = std::get_if<relay::LookupMx>(&action)) {
+    resolver_->query_mx(mx->domain, guarded([](DeliveryAttempt& self, net::MxResult result) {
+      relay::MxLookup lookup{lookup_status(result.status), {}, result.error};
+      for (auto& r : result.records) lookup.records.push_back({r.preference, std::move(r.host)});
+      self.core_->on_mx(std::move(lookup));
+      self.drive();
+    }));
+  } else if (auto* sts = std::get_if<relay::LookupMtaSts>(&action)) {
+    target_.policies->mta_sts(sts->domain,
+                              guarded([](DeliveryAttempt& self, relay::MtaStsLookup lookup) {
+                                self.core_->on_mta_sts(std::move(lookup));
+                                self.drive();
+                              }));
+  } else if (auto* a = std::get_if<relay::LookupAddresses>(&action)) {
+    resolver_->query_addresses(a->host, guarded([](DeliveryAttempt& self, net::AddressResult result) {
+      relay::AddressLookup lookup{lookup_status(result.status), {}, result.error};
+      for (const auto& address : result.addresses)
+        lookup.addresses.push_back(format_ip(reinterpret_cast<const sockaddr*>(&address)));
+      self.core_->on_addresses(std::move(lookup));
+      self.drive();
+    }));
+  } else if (auto* tlsa = std::get_if<relay::LookupTlsa>(&action)) {
+    target_.policies->tlsa(tlsa->host, tlsa->port,
+                           guarded([](DeliveryAttempt& self, relay::TlsaLookup lookup) {
+                             self.core_->on_tlsa(std::move(lookup));
+                             self.drive();
+                           }));
+  } else if (auto* connect = std::get_if<relay::Connect>(&action)) {
+    this->connect(*connect);
+  } else if (auto* tls = std::get_if<relay::BeginTls>(&action)) {
+    if (connection_)
+      connection_->start_tls_checked(target_.tls_context, tls->peer_name, peer_check(tls->check));
+  } else if (auto* send = std::get_if<relay::Send>(&action)) {
+    if (connection_) connection_->write(send->bytes);
+  } else if (std::holds_alternative<relay::NeedBody>(action)) {
+    send_first_body_chunk();
+  } else if (auto* disconnect = std::get_if<relay::Disconnect>(&action)) {
+    if (connection_) connection_->close_after_flush(disconnect->reason);
+  } else if (auto* note = std::get_if<relay::Note>(&action)) {
+    log_line("relay queue=", job_.queue_id, " ", note->text);
+  } else if (auto* report = std::get_if<relay::Report>(&action)) {
+    this->report(std::move(report->results));
+  } else if (std::holds_alternative<relay::Finished>(action)) {
+    finish();
   }
-  std::string host = hosts_[next_host_++];
-  std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
-  resolver_->query_addresses(host, [weak, host](net::AddressResult result) {
-    auto self = weak.lock();
-    if (!self || self->aborted_) return;
-    if (result.status != net::DnsStatus::ok) {
-      bool implicit_mx =
-          self->target_.direct && self->hosts_.size() == 1 && host == self->target_.host;
-      bool absent = result.status != net::DnsStatus::temporary;
-      // RFC 5321 §5.1: no MX and no address for the domain itself: nowhere to deliver.
-      if (implicit_mx && absent)
-        return self->fail_all("5.1.2 domain " + host + " has no mail server (no MX, no address)");
-      self->failures_.note(relay::FailureStage::resolve,
-                           std::string(absent ? "4.4.4" : "4.4.3") + " cannot resolve " + host +
-                               (result.error.empty() ? "" : ": " + result.error));
-      return self->try_next_host();
-    }
-    self->addresses_ = std::move(result.addresses);
-    self->next_address_ = 0;
-    self->current_host_ = host;
-    self->try_next_address();
-  });
 }
 
-void DeliveryAttempt::try_next_address() {
-  if (next_address_ >= addresses_.size()) return try_next_host();
-  const std::string host = hosts_[next_host_ - 1];
-  sockaddr_storage address = with_port(addresses_[next_address_++], target_.port);
-  current_host_ = host + "[" + format_ip(reinterpret_cast<const sockaddr*>(&address)) +
-                  "]:" + std::to_string(target_.port);
-  tls_ready_ = false;
-  reached_transaction_ = false;
-  session_.reset();
-  std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
+void DeliveryAttempt::connect(const relay::Connect& target) {
+  auto address = socket_address(target.address, target.port);
+  if (!address) {
+    core_->on_connect_failed("failed: not an IP address");
+    return drive();
+  }
   auto timeout = static_cast<std::uint64_t>(timeouts_.connect.count());
-  timer_.start(timeout, [weak] {
-    auto self = weak.lock();
-    if (!self || !self->connection_ || self->connecting_ == 0) return;
-    self->connect_timed_out_ = true;
-    // Closing cancels the connect; its callback then moves on to the next address.
-    self->connection_->close("connect timeout");
-  });
-  std::uint64_t generation = ++generation_;
-  connecting_ = generation;
-  connect_timed_out_ = false;
+  std::uint64_t generation = ++connect_generation_;
+  timer_.start(timeout, guarded([generation](DeliveryAttempt& self) {
+    if (self.connect_generation_ != generation || !self.connection_) return;
+    ++self.connect_generation_;  // the cancelled connect's callback is now stale
+    self.connection_->close("connect timeout");
+    self.connection_.reset();
+    self.core_->on_connect_failed("timed out");
+    self.drive();
+  }));
+  std::weak_ptr<DeliveryAttempt> weak = weak_from_this();
   auto pending = net::Connection::connect(
-      context_.loop, reinterpret_cast<const sockaddr*>(&address),
-      [weak, generation](Result<std::shared_ptr<net::Connection>> connection) {
+      context_.loop, reinterpret_cast<const sockaddr*>(&*address),
+      [weak, generation, target](Result<std::shared_ptr<net::Connection>> connection) {
         auto self = weak.lock();
-        if (!self || self->aborted_ || self->connecting_ != generation) {
+        if (!self || self->done_ || self->connect_generation_ != generation) {
           if (connection) (*connection)->close("attempt ended");
           return;
         }
-        self->connecting_ = 0;
+        ++self->connect_generation_;
         self->timer_.stop();
         if (!connection) {
-          self->failures_.note(
-              relay::FailureStage::connect,
-              "4.4.1 connection to " + self->current_host_ +
-                  (self->connect_timed_out_ ? " timed out"
-                                            : " failed: " + connection.error().message));
           self->connection_.reset();
-          return self->try_next_address();
+          self->core_->on_connect_failed("failed: " + connection.error().message);
+          return self->drive();
         }
-        self->connected(std::move(*connection));
+        self->connected(std::move(*connection), target);
       });
   // A connect that failed at once has already moved on (and may have started another).
-  if (connecting_ == generation) connection_ = std::move(pending);
+  if (connect_generation_ == generation) connection_ = std::move(pending);
 }
 
-void DeliveryAttempt::connected(std::shared_ptr<net::Connection> connection) {
+void DeliveryAttempt::connected(std::shared_ptr<net::Connection> connection,
+                                const relay::Connect& target) {
   connection_ = std::move(connection);
-  const auto& config = *context_.config;
-  relay::ClientParams params;
-  params.hostname = config.hostname;
-  params.tls = target_.tls;
-  params.tls_available = target_.tls_context != nullptr;
-  if (target_.username)
-    params.credentials = relay::Credentials{*target_.username, password_.value_or("")};
-  params.envelope.sender = job_.sender;
-  params.envelope.recipients = job_.recipients;
-  params.envelope.size = job_.size > return_path_size_ ? job_.size - return_path_size_ : job_.size;
-  params.envelope.needs_smtputf8 = job_.smtputf8;
-  params.envelope.body_8bit = job_.body_8bit;
-  session_.emplace(std::move(params));
-  const std::string peer_name = hosts_[next_host_ - 1];
-  if (target_.tls == relay::TlsMode::implicit && target_.tls_context)
-    connection_->start_tls(target_.tls_context, net::TlsEngine::Role::client, peer_name);
-  std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
+  if (target.implicit_tls && target_.tls_context)
+    connection_->start_tls_checked(target_.tls_context, target.host, peer_check(target.check));
   connection_->start({
-      .on_data =
-          [weak](std::string_view bytes) {
-            auto self = weak.lock();
-            if (!self || !self->session_) return;
-            self->arm_timer();
-            self->session_->feed(bytes);
-            self->pump();
-          },
-      .on_drain =
-          [weak] {
-            auto self = weak.lock();
-            if (!self || !self->waiting_drain_) return;
-            self->waiting_drain_ = false;
-            self->read_next_chunk();
-          },
-      .on_tls_ready =
-          [weak] {
-            auto self = weak.lock();
-            if (!self || !self->session_) return;
-            self->tls_ready_ = true;
-            if (self->session_->state() == relay::ClientSession::State::tls_handshake) {
-              self->session_->on_tls_started();
-              self->pump();
-            }
-          },
-      .on_close =
-          [weak](const std::string& reason) {
-            if (auto self = weak.lock()) self->on_closed(reason);
-          },
+      .on_data = guarded([](DeliveryAttempt& self, std::string_view bytes) {
+        self.arm_timer();
+        self.core_->on_data(bytes);
+        self.drive();
+      }),
+      .on_drain = guarded([](DeliveryAttempt& self) {
+        if (!self.waiting_drain_) return;
+        self.waiting_drain_ = false;
+        self.read_next_chunk();
+      }),
+      .on_tls_ready = guarded([](DeliveryAttempt& self) {
+        self.core_->on_tls_started(self.connection_ ? self.connection_->tls_verify_error() : "");
+        self.drive();
+      }),
+      .on_close = guarded([](DeliveryAttempt& self, const std::string& reason) {
+        self.timer_.stop();
+        self.connection_.reset();
+        self.waiting_drain_ = false;
+        self.core_->on_closed(reason);
+        self.drive();
+      }),
   });
+  core_->on_connected();
   arm_timer();
-  pump();
+  drive();
 }
 
 void DeliveryAttempt::arm_timer() {
-  if (!session_) return;
-  bool final_reply = session_->state() == relay::ClientSession::State::data_end;
-  auto ms = (final_reply ? timeouts_.data_end : timeouts_.command).count();
-  std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
-  timer_.start(static_cast<std::uint64_t>(ms), [weak] {
-    auto self = weak.lock();
-    if (!self || !self->session_) return;
-    self->session_->on_timeout();
-    self->pump();
-  });
-}
-
-void DeliveryAttempt::pump() {
-  if (!session_) return;
-  if (in_transaction(session_->state())) reached_transaction_ = true;
-  for (auto& action : session_->take_actions()) {
-    if (auto* send = std::get_if<relay::Send>(&action)) {
-      if (connection_) connection_->write(send->bytes);
-    } else if (std::holds_alternative<relay::StartTls>(action)) {
-      if (connection_)
-        connection_->start_tls(target_.tls_context, net::TlsEngine::Role::client,
-                               hosts_[next_host_ - 1]);
-    } else if (std::holds_alternative<relay::NeedBody>(action)) {
-      send_first_body_chunk();
-    } else if (auto* done = std::get_if<relay::Done>(&action)) {
-      for (auto& result : done->results) result.remote_host = current_host_;
-      bool all_temporary =
-          std::all_of(done->results.begin(), done->results.end(),
-                      [](const auto& r) { return r.kind == relay::Outcome::temporary; });
-      // RFC 5321 §5.1: a host that fails before the transaction starts (no connection,
-      // a 4xx greeting, a failed handshake) is skipped for the next one.
-      if (all_temporary && !reached_transaction_ && !done->results.empty()) {
-        failures_.note(relay::FailureStage::session,
-                       done->results.front().reply + " (" + current_host_ + ")");
-      } else {
-        final_ = true;
-        report(std::move(done->results));
-      }
-    } else if (auto* close = std::get_if<relay::Close>(&action)) {
-      if (connection_) connection_->close_after_flush(close->reason);
-    }
-  }
-}
-
-void DeliveryAttempt::on_closed(const std::string& reason) {
-  timer_.stop();
-  if (session_ && !session_->closed()) {
-    using State = relay::ClientSession::State;
-    bool handshake = session_->state() == State::tls_handshake ||
-                     (target_.tls == relay::TlsMode::implicit && !tls_ready_);
-    if (handshake) {
-      session_->on_tls_failed(reason);
-    } else {
-      session_->on_disconnected();
-    }
-    pump();
-  }
-  connection_.reset();
-  session_.reset();
-  if (aborted_) return;
-  if (final_) return finish();
-  try_next_address();
+  if (!core_ || !connection_) return;
+  auto ms = (core_->awaiting_data_end() ? timeouts_.data_end : timeouts_.command).count();
+  timer_.start(static_cast<std::uint64_t>(ms), guarded([](DeliveryAttempt& self) {
+    self.core_->on_timeout();
+    self.drive();
+  }));
 }
 
 void DeliveryAttempt::send_first_body_chunk() {
@@ -361,40 +337,36 @@ void DeliveryAttempt::send_first_body_chunk() {
 }
 
 void DeliveryAttempt::read_next_chunk() {
-  if (reading_chunk_ || !session_ || !session_->body_wanted()) return;
+  if (reading_chunk_ || !core_ || !core_->body_wanted()) return;
   reading_chunk_ = true;
   std::int64_t seq = next_seq_++;
-  std::weak_ptr<DeliveryAttempt> weak = shared_from_this();
-  context_.store->read_chunk(job_.content_id, seq,
-                             [weak](Result<std::optional<std::string>> chunk) {
-                               auto self = weak.lock();
-                               if (!self || self->aborted_) return;
-                               self->reading_chunk_ = false;
-                               if (!self->session_ || !self->session_->body_wanted()) return;
-                               if (!chunk) {
-                                 // The peer must not take a truncated message: drop the connection
-                                 // mid-DATA.
-                                 log_line("relay queue=", self->job_.queue_id,
-                                          " cannot read the message: ", chunk.error().message);
-                                 if (self->connection_)
-                                   self->connection_->close("cannot read the queued message");
-                                 return;
-                               }
-                               self->body_chunk(std::move(*chunk));
-                             });
+  context_.store->read_chunk(
+      job_.content_id, seq,
+      guarded([](DeliveryAttempt& self, Result<std::optional<std::string>> chunk) {
+        self.reading_chunk_ = false;
+        if (!self.core_->body_wanted()) return;
+        if (!chunk) {
+          // The peer must not take a truncated message: drop the connection mid-DATA.
+          log_line("relay queue=", self.job_.queue_id,
+                   " cannot read the message: ", chunk.error().message);
+          if (self.connection_) self.connection_->close("cannot read the queued message");
+          return;
+        }
+        self.body_chunk(std::move(*chunk));
+      }));
 }
 
 void DeliveryAttempt::body_chunk(std::optional<std::string> chunk) {
-  if (!session_ || !session_->body_wanted()) return;
+  if (!core_ || !core_->body_wanted()) return;
   arm_timer();
   if (!chunk) {
-    session_->end_body();
-    pump();
+    core_->end_body();
+    drive();
     arm_timer();  // the final reply gets the longer §4.5.3.2.6 timeout
     return;
   }
-  session_->send_body_chunk(*chunk);
-  pump();
+  core_->send_body_chunk(*chunk);
+  drive();
   if (!connection_ || connection_->closed()) return;
   if (connection_->pending_write_bytes() > kBodyHighWater) {
     waiting_drain_ = true;
@@ -403,44 +375,29 @@ void DeliveryAttempt::body_chunk(std::optional<std::string> chunk) {
   }
 }
 
-void DeliveryAttempt::fail_all(const std::string& text) {
-  relay::Outcome kind =
-      !text.empty() && text[0] == '5' ? relay::Outcome::permanent : relay::Outcome::temporary;
-  std::vector<relay::RecipientResult> results;
-  for (const auto& recipient : job_.recipients) {
-    relay::RecipientResult r;
-    r.address = recipient;
-    r.kind = kind;
-    r.reply = text;
-    r.status = text.substr(0, text.find(' '));
-    r.remote_host = current_host_;
-    results.push_back(std::move(r));
-  }
-  report(std::move(results));
-  finish();
-}
-
 void DeliveryAttempt::report(std::vector<relay::RecipientResult> results) {
-  if (reported_ || aborted_) return;
-  reported_ = true;
+  if (done_) return;
   if (on_report) on_report({std::move(results), headers_, headers_truncated_});
+  on_report = nullptr;
+  // Without a core the attempt never got to a connection: it is over now.
+  if (!core_) finish();
 }
 
 void DeliveryAttempt::finish() {
-  if (finished_ || aborted_) return;
-  finished_ = true;
+  if (done_) return;
+  done_ = true;
   timer_.stop();
   if (on_finished) on_finished();
 }
 
 void DeliveryAttempt::abort() {
-  if (aborted_) return;
-  aborted_ = true;
-  connecting_ = 0;
+  if (done_) return;
+  done_ = true;
+  ++connect_generation_;
   timer_.stop();
+  if (core_) core_->abort();
   if (connection_) connection_->close("relay stopping");
   connection_.reset();
-  session_.reset();
 }
 
 }  // namespace postroom::service

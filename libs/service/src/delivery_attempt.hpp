@@ -14,12 +14,13 @@
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/net/resolver.hpp"
-#include "postroom/relay/attempt_failure.hpp"
+#include "postroom/relay/attempt.hpp"
 #include "postroom/relay/client_session.hpp"
 
 namespace postroom::service {
 
 struct Context;
+class TlsPolicySource;
 
 // RFC 5321 §4.5.3.2 timeouts. Constants rather than config keys: a relay that waits
 // less than this for a slow but working server loses mail to needless retries.
@@ -38,6 +39,8 @@ struct AttemptTarget {
   std::shared_ptr<net::TlsContext> tls_context;  // null: TLS impossible here
   std::optional<std::string> username;           // AUTH with the password file's content
   std::optional<std::filesystem::path> password_file;
+  // Direct mode: MTA-STS and DANE (null: opportunistic TLS only).
+  std::shared_ptr<TlsPolicySource> policies;
 };
 
 // The queued message and the recipients this attempt carries.
@@ -62,6 +65,9 @@ struct AttemptReport {
 // ends it. `on_report` runs once, when every recipient has its final result for this
 // attempt (after the peer's reply, before QUIT completes); `on_finished` runs once
 // afterwards, when no connection is left. Neither runs after abort().
+//
+// The decisions (which host, which TLS, when to move on, permanent or temporary) are
+// relay::Attempt's; this class only performs its actions and feeds it what happened.
 class DeliveryAttempt : public std::enable_shared_from_this<DeliveryAttempt> {
  public:
   DeliveryAttempt(Context& context, std::shared_ptr<net::Resolver> resolver, AttemptTarget target,
@@ -77,27 +83,22 @@ class DeliveryAttempt : public std::enable_shared_from_this<DeliveryAttempt> {
   void abort();
 
  private:
-  struct Host {
-    std::string name;
-    std::vector<sockaddr_storage> addresses;
-  };
-
   void read_password_then(std::string first_chunk);
   void prepared(std::string first_chunk, std::optional<std::string> password);
-  void resolve_mx();
-  void try_next_host();
-  void try_next_address();
-  void connected(std::shared_ptr<net::Connection> connection);
-  void pump();
+  // Performs the core's actions until it has none left (re-entrant calls just return).
+  void drive();
+  void perform(relay::AttemptAction& action);
+  void connect(const relay::Connect& connect);
+  void connected(std::shared_ptr<net::Connection> connection, const relay::Connect& connect);
   void arm_timer();
-  void on_closed(const std::string& reason);
   void send_first_body_chunk();
   void read_next_chunk();
   void body_chunk(std::optional<std::string> chunk);
-  // Every recipient gets `text` ("4.4.1 ...", its first digit choosing the outcome).
-  void fail_all(const std::string& text);
   void report(std::vector<relay::RecipientResult> results);
   void finish();
+  // Weakly bound continuation: runs `f(self)` only while the attempt lives and runs.
+  template <class F>
+  auto guarded(F f);
 
   Context& context_;
   std::shared_ptr<net::Resolver> resolver_;
@@ -112,28 +113,14 @@ class DeliveryAttempt : public std::enable_shared_from_this<DeliveryAttempt> {
   std::string headers_;
   bool headers_truncated_ = false;
 
-  std::vector<std::string> hosts_;  // in MX order
-  std::size_t next_host_ = 0;
-  std::vector<sockaddr_storage> addresses_;  // of the current host
-  std::size_t next_address_ = 0;
-  std::string current_host_;         // "name[ip]:port", for logs and the queue's history
-  relay::AttemptFailures failures_;  // why no address so far took the message
-
+  std::optional<relay::Attempt> core_;
+  bool driving_ = false;
   std::shared_ptr<net::Connection> connection_;
-  std::uint64_t generation_ = 0;  // counts connects, so a stale connect callback is ignored
-  std::uint64_t connecting_ = 0;  // the generation of the connect in progress, 0 if none
-  bool connect_timed_out_ = false;
-  std::optional<relay::ClientSession> session_;
-  bool tls_ready_ = false;
-  bool reached_transaction_ = false;  // the session got as far as MAIL FROM
-  bool final_ = false;                // this host's results are the attempt's results
-  std::int64_t next_seq_ = 1;         // the next stored chunk to send
+  std::uint64_t connect_generation_ = 0;  // so a stale connect callback is ignored
+  std::int64_t next_seq_ = 1;             // the next stored chunk to send
   bool reading_chunk_ = false;
   bool waiting_drain_ = false;
-
-  bool reported_ = false;
-  bool finished_ = false;
-  bool aborted_ = false;
+  bool done_ = false;  // finished or aborted: nothing more is reported
 };
 
 }  // namespace postroom::service

@@ -9,6 +9,7 @@
 #include "postroom/base/log.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "relay_record.hpp"
+#include "tls_policy_source.hpp"
 
 namespace postroom::service {
 
@@ -63,6 +64,13 @@ void RelayService::configure() {
   }
   // Built on first use (tls_for): an office that relays nothing never loads the CA store.
   smarthost_tls_.reset();
+  opportunistic_tls_.reset();
+  // A reload starts with a fresh MTA-STS cache: the policy keys may have changed.
+  policies_.reset();
+  if (resolver_ && relay.mode == config::RelayMode::direct &&
+      (relay.tls_policy.mta_sts || relay.tls_policy.dane))
+    policies_ = std::make_shared<TlsPolicySource>(context_.loop, relay.tls_policy,
+                                                  relay.dns_servers, resolver_);
 }
 
 std::shared_ptr<net::TlsContext> RelayService::tls_for(bool smarthost) {
@@ -78,9 +86,10 @@ std::shared_ptr<net::TlsContext> RelayService::tls_for(bool smarthost) {
     return smarthost_tls_;
   }
   if (!opportunistic_tls_) {
-    // RFC 7435 opportunistic security: encrypt when offered, verify nothing, since an MX
-    // host's name is not authenticated by plain DNS anyway.
-    auto tls = net::TlsContext::client(false, std::nullopt);
+    // RFC 7435 opportunistic security: encrypt when offered and verify nothing, since an
+    // MX host's name is not authenticated by plain DNS, unless MTA-STS or DANE says how
+    // (each connection then carries its own check).
+    auto tls = net::TlsContext::client_checking(relay.tls_policy.ca_file);
     if (tls)
       opportunistic_tls_ = *tls;
     else
@@ -185,6 +194,7 @@ void RelayService::launch(const store::QueuedMessage& message, const std::string
     target.port = 25;  // MX hosts take relayed mail on the SMTP port
     target.tls = relay::TlsMode::opportunistic;
     target.tls_context = tls_for(false);
+    target.policies = policies_;
   }
   AttemptJob job;
   job.queue_id = message.queue_id;

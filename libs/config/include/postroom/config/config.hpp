@@ -56,8 +56,24 @@ struct Smarthost {
   std::optional<std::filesystem::path> ca_file;  // default: the system CAs
 };
 
+// Verified TLS in direct mode: MTA-STS (RFC 8461) and DANE (RFC 7672).
+struct TlsPolicy {
+  bool mta_sts = true;  // fetch and apply the recipient domain's MTA-STS policy
+  bool dane = true;     // use DNSSEC-validated TLSA records of the MX hosts
+  // Trusted besides the system CAs, for MTA-STS policy fetches and MX certificates.
+  std::optional<std::filesystem::path> ca_file;
+  // "HOST:PORT:ADDRESS" (curl's --resolve): where an MTA-STS fetch for HOST connects.
+  std::vector<std::string> mta_sts_resolve;
+  // DNSSEC root trust anchor for the validating resolver (RFC 5011 key file).
+  std::filesystem::path trust_anchor = "/usr/share/dns/root.key";
+  // Recursive resolvers the validator asks (validation still happens here); empty:
+  // libunbound resolves from the root itself, or uses relay.dns_servers when set.
+  std::vector<Endpoint> dnssec_servers;
+};
+
 struct Relay {
   RelayMode mode = RelayMode::direct;
+  TlsPolicy tls_policy;
   std::optional<Smarthost> smarthost;
   std::vector<Endpoint> dns_servers;  // empty: the system resolver
   std::vector<Seconds> retry_schedule{Seconds(5 * 60), Seconds(15 * 60),  Seconds(30 * 60),

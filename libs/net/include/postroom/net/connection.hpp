@@ -50,6 +50,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Starts TLS: everything written after this call is encrypted.
   void start_tls(std::shared_ptr<TlsContext> context, TlsEngine::Role role,
                  const std::string& peer_name = {});
+  // Client side with a certificate check (see PeerCheck).
+  void start_tls_checked(std::shared_ptr<TlsContext> context, const std::string& peer_name,
+                         const PeerCheck& check);
+  // After on_tls_ready: empty when the check passed or there was none.
+  std::string tls_verify_error() const { return tls_ ? tls_->verify_error() : std::string(); }
   bool tls_active() const { return tls_ != nullptr; }
   std::string tls_description() const { return tls_ ? tls_->description() : "none"; }
 
@@ -68,6 +73,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void attach();  // after the TCP handle is connected: addresses, data pointer
   void on_read(ssize_t n, const uv_buf_t* buf);
   void start_reading();
+  void begin_tls(std::unique_ptr<TlsEngine> engine, bool client);
   void stop_reading();
   void write_raw(std::string bytes);
   void flush_tls();

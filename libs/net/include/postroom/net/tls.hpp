@@ -2,10 +2,12 @@
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "postroom/base/error.hpp"
 
@@ -25,6 +27,10 @@ class TlsContext {
   // Client side: verify the peer against `ca_file` (or the system CAs) when `verify`.
   static Result<std::shared_ptr<TlsContext>> client(bool verify,
                                                     const std::optional<std::filesystem::path>& ca_file);
+  // Client side for direct delivery: trusts the system CAs and `extra_ca_file`, and can
+  // do DANE, but verifies only when a connection asks for it with a PeerCheck.
+  static Result<std::shared_ptr<TlsContext>> client_checking(
+      const std::optional<std::filesystem::path>& extra_ca_file);
   ~TlsContext();
   SSL_CTX* get() const { return ctx_; }
   bool verifies() const { return verify_; }
@@ -35,6 +41,23 @@ class TlsContext {
   bool verify_ = false;
 };
 
+// How a client checks the server's certificate on one connection.
+struct PeerCheck {
+  enum class Kind {
+    none,  // verify nothing (opportunistic TLS)
+    pkix,  // a chain to a trusted CA, valid for one of `names`
+    dane,  // match one of `tlsa` (RFC 7671: DANE-EE ignores names, DANE-TA needs one)
+  };
+  struct Tlsa {
+    std::uint8_t usage = 3, selector = 1, matching = 1;
+    std::string data;  // raw octets
+  };
+  Kind kind = Kind::none;
+  bool enforce = false;  // a failed check fails the handshake; else it is only reported
+  std::vector<std::string> names;
+  std::vector<Tlsa> tlsa;
+};
+
 // One TLS connection as bytes in, bytes out: the network layer feeds ciphertext and
 // writes whatever take_outgoing() returns.
 class TlsEngine {
@@ -42,6 +65,9 @@ class TlsEngine {
   enum class Role { server, client };
   // `peer_name`: the host name to verify and send as SNI (client role).
   TlsEngine(std::shared_ptr<TlsContext> context, Role role, const std::string& peer_name = {});
+  // Client role with an explicit check (the context should come from client_checking()).
+  TlsEngine(std::shared_ptr<TlsContext> context, const std::string& peer_name,
+            const PeerCheck& check);
   ~TlsEngine();
   TlsEngine(const TlsEngine&) = delete;
 
@@ -55,6 +81,9 @@ class TlsEngine {
   // A close_notify alert for a clean shutdown.
   void shutdown();
   std::string description() const;  // "TLSv1.3 TLS_AES_256_GCM_SHA384"
+  // After the handshake: empty when the PeerCheck passed (or there was none), else why
+  // the certificate did not verify.
+  std::string verify_error() const;
 
  private:
   Result<void> advance();
@@ -66,6 +95,8 @@ class TlsEngine {
   BIO* network_out_ = nullptr;  // ciphertext for the peer (owned by ssl_)
   bool handshake_done_ = false;
   std::string pending_plaintext_;  // written before the handshake finished
+  bool checked_ = false;           // a PeerCheck other than none applies
+  std::string check_setup_error_;  // a check that could not be set up (bad TLSA data)
 };
 
 }  // namespace postroom::net

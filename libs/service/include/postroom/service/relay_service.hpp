@@ -21,6 +21,8 @@ struct QueuedMessage;
 
 namespace postroom::service {
 
+class TlsPolicySource;
+
 class DeliveryAttempt;
 struct AttemptReport;
 
@@ -72,7 +74,9 @@ class RelayService {
   std::vector<Endpoint> resolver_servers_;
   std::shared_ptr<net::TlsContext> tls_for(bool smarthost);  // created on first use
   std::shared_ptr<net::TlsContext> smarthost_tls_;           // verifying (ca_file or system CAs)
-  std::shared_ptr<net::TlsContext> opportunistic_tls_;       // direct MX: no verification
+  // Direct MX: verifies only what a policy (MTA-STS, DANE) asks for, per connection.
+  std::shared_ptr<net::TlsContext> opportunistic_tls_;
+  std::shared_ptr<TlsPolicySource> policies_;  // MTA-STS and DANE lookups (direct mode)
 
   std::unordered_map<DeliveryAttempt*, Running> attempts_;
   std::map<std::string, int> per_destination_;
