@@ -8,7 +8,7 @@ import pytest
 
 from conftest import free_port
 from peers.smtp_peer import Peer, server_context
-from peers.test_ca import TestCa, spki_sha256
+from peers.test_ca import LocalCa, spki_sha256
 from peers.unbound_zone import SignedZone, Unbound
 from test_relay import MESSAGE, queue_rows, send, start_daemon, wait_until
 
@@ -22,11 +22,11 @@ def dane_world(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("MX peers listen on port 25 of 127.0.13.x: needs root")
     work = tmp_path_factory.mktemp("dane")
-    ca = TestCa(work)
+    ca = LocalCa(work)
     # DANE-EE pins the key: a certificate for a name nobody asked for is fine.
     ee_cert = ca.issue("ee", "not-the-mx-name.test")
     other_cert = ca.issue("other", "other.test")
-    ta_leaf = ca.issue("ta", "mx-ta.dane.test")
+    ta_leaf = ca.issue("ta", "mx-ta.dane.example")
     ta_chain = work / "ta-chain.pem"
     ta_chain.write_text(ta_leaf[0].read_text() + ca.cert.read_text())
     ee_hash, other_hash = spki_sha256(ee_cert[0]), spki_sha256(other_cert[0])
@@ -38,7 +38,7 @@ def dane_world(tmp_path_factory):
                 "_25._tcp.mx-bogus IN TLSA 3 1 1 " + ee_hash,
                 "_25._tcp.mx-ta IN TLSA 2 1 1 " + spki_sha256(ca.cert)]
     # mx-bogus's TLSA is changed after signing, to the hash of the other key.
-    zone = SignedZone(work, "dane.test", records, tamper=None)
+    zone = SignedZone(work, "dane.example", records, tamper=None)
     text = zone.signed.read_text()
     line = next(l for l in text.splitlines() if l.startswith("_25._tcp.mx-bogus") and "TLSA" in l
                 and "RRSIG" not in l)
@@ -75,10 +75,10 @@ def last_reply(d, recipient):
 def test_dane_ee_match_delivers_whatever_the_certificate_name(make_daemon, dane_world):
     relay, peers = dane_world
     d = start_daemon(make_daemon, relay)
-    send(d, ["bob@good.dane.test", "carol@ta.dane.test", "dave@notlsa.dane.test"])
+    send(d, ["bob@good.dane.example", "carol@ta.dane.example", "dave@notlsa.dane.example"])
     got = peers["good"].wait_for_messages(1)[0]
     assert got.tls and got.content.endswith(MESSAGE)
-    d.wait_for_log(r"dane host=mx-good.dane.test 1 TLSA record\(s\): DANE")
+    d.wait_for_log(r"dane host=mx-good.dane.example 1 TLSA record\(s\): DANE")
     # DANE-TA: the CA's key in the TLSA record, the MX name in the certificate.
     assert peers["ta"].wait_for_messages(1)[0].tls
     # A signed zone without TLSA for the host: opportunistic TLS, certificate unchecked.
@@ -89,8 +89,8 @@ def test_dane_ee_match_delivers_whatever_the_certificate_name(make_daemon, dane_
 def test_a_tlsa_mismatch_defers_and_never_falls_back_to_plaintext(make_daemon, dane_world):
     relay, peers = dane_world
     d = start_daemon(make_daemon, relay)
-    send(d, ["bob@bad.dane.test"])
-    reply = wait_until(lambda: last_reply(d, "bob@bad.dane.test"), what="the attempt's result")
+    send(d, ["bob@bad.dane.example"])
+    reply = wait_until(lambda: last_reply(d, "bob@bad.dane.example"), what="the attempt's result")
     assert "TLS handshake failed" in reply and "DANE" in reply, reply
     assert queue_rows(d)[0][2] == "deferred"
     assert peers["bad"].messages == []
@@ -99,7 +99,7 @@ def test_a_tlsa_mismatch_defers_and_never_falls_back_to_plaintext(make_daemon, d
 def test_a_bogus_tlsa_answer_makes_the_host_unusable(make_daemon, dane_world):
     relay, peers = dane_world
     d = start_daemon(make_daemon, relay)
-    send(d, ["bob@bogus.dane.test"])
-    reply = wait_until(lambda: last_reply(d, "bob@bogus.dane.test"), what="the attempt's result")
-    assert reply.startswith("4.7.5 DANE: TLSA lookup for mx-bogus.dane.test failed: DNSSEC validation failed"), reply
+    send(d, ["bob@bogus.dane.example"])
+    reply = wait_until(lambda: last_reply(d, "bob@bogus.dane.example"), what="the attempt's result")
+    assert reply.startswith("4.7.5 DANE: TLSA lookup for mx-bogus.dane.example failed: DNSSEC validation failed"), reply
     assert peers["bogus"].messages == []

@@ -9,7 +9,7 @@ import pytest
 from conftest import free_port
 from peers.https_policy import PolicyServer
 from peers.smtp_peer import Dnsmasq, Peer, server_context
-from peers.test_ca import TestCa
+from peers.test_ca import LocalCa
 from test_relay import MESSAGE, queue_rows, send, start_daemon, wait_until
 
 POLICY_HOST = "127.0.13.1"
@@ -25,7 +25,7 @@ def sts_world(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("MX peers listen on port 25 and the policy server on 443 of 127.0.13.x: needs root")
     work = tmp_path_factory.mktemp("mta-sts")
-    ca = TestCa(work)
+    ca = LocalCa(work)
     web_cert = ca.issue("web", *("mta-sts.%s.test" % n for n in MX))
     good_cert = ca.issue("mx-good", "mx.good.test")
     wrong_cert = ca.issue("mx-wrong", "somewhere-else.test")  # valid chain, wrong name

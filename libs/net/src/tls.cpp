@@ -96,6 +96,9 @@ TlsEngine::TlsEngine(std::shared_ptr<TlsContext> context, const std::string& pee
       check_setup_error_ = openssl_error("DANE");
       return;
     }
+    // RFC 7672 §3.1.1: a DANE-EE match authenticates the key itself; the certificate's
+    // names (and dates) are not checked.
+    SSL_dane_set_flags(ssl_, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
     int usable = 0;
     for (const auto& t : check.tlsa) {
       const auto* data = reinterpret_cast<const unsigned char*>(t.data.data());

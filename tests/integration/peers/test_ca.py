@@ -8,7 +8,7 @@ def _run(*args):
     subprocess.run(list(args), check=True, capture_output=True)
 
 
-class TestCa:
+class LocalCa:
     def __init__(self, directory: Path):
         self.dir = directory
         self.cert = directory / "ca.pem"
