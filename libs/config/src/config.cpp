@@ -257,9 +257,9 @@ void check_smarthost(Checker& c, const YAML::Node& where, const YAML::Node& node
 
 void check_tls_policy(Checker& c, const YAML::Node& node, const fs::path& base, TlsPolicy& out) {
   const std::string path = "relay.tls_policy";
-  auto entries = c.mapping(node, path,
-                           {"mta_sts", "dane", "ca_file", "mta_sts_resolve", "trust_anchor",
-                            "dnssec_servers"});
+  auto entries = c.mapping(
+      node, path,
+      {"mta_sts", "dane", "ca_file", "mta_sts_resolve", "trust_anchor", "dnssec_servers"});
   if (!entries) return;
   auto boolean = [](std::string_view t) {
     return parse_enum<bool>(t, {{"true", true}, {"false", false}});
@@ -299,9 +299,9 @@ void check_tls_policy(Checker& c, const YAML::Node& node, const fs::path& base, 
 
 void check_relay(Checker& c, const YAML::Node& where, const YAML::Node& node, const fs::path& base,
                  Relay& out) {
-  auto entries = c.mapping(node, "relay",
-                           {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age",
-                            "tls_policy"});
+  auto entries = c.mapping(
+      node, "relay",
+      {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age", "tls_policy"});
   if (!entries) return;
   if (auto it = entries->find("tls_policy"); it != entries->end())
     check_tls_policy(c, it->second.second, base, out.tls_policy);

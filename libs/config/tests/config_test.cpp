@@ -399,3 +399,50 @@ TEST_CASE("config: login deadline, reserved slots and the per-address lockout ca
   CHECK(has_error(b.error(), "limits.reserved_connections", 10));
   CHECK(has_error(b.error(), "limits.login_timeout", 11));
 }
+
+TEST_CASE("config: relay.tls_policy keys parse, with their defaults and errors at their line") {
+  TempConfig defaults(kMinimal);
+  auto d = defaults.load();
+  REQUIRE(d);
+  CHECK(d->relay.tls_policy.mta_sts);
+  CHECK_FALSE(d->relay.tls_policy.dane);
+  CHECK_FALSE(d->relay.tls_policy.ca_file.has_value());
+  CHECK(d->relay.tls_policy.trust_anchor == "/usr/share/dns/root.key");
+
+  TempConfig t("");
+  std::ofstream(t.dir / "ca.pem") << "x";
+  std::ofstream(t.dir / "root.key") << "x";
+  std::ofstream(t.file) << std::string(kMinimal) + R"(relay:
+  mode: direct
+  tls_policy:
+    mta_sts: false
+    dane: true
+    ca_file: ca.pem
+    mta_sts_resolve: ["mta-sts.example.org:443:127.0.0.5"]
+    trust_anchor: root.key
+    dnssec_servers: ["127.0.0.1:5353"]
+)";
+  auto c = t.load();
+  REQUIRE(c);
+  const auto& p = c->relay.tls_policy;
+  CHECK_FALSE(p.mta_sts);
+  CHECK(p.dane);
+  CHECK(*p.ca_file == t.dir / "ca.pem");
+  CHECK(p.mta_sts_resolve == std::vector<std::string>{"mta-sts.example.org:443:127.0.0.5"});
+  CHECK(p.trust_anchor == t.dir / "root.key");
+  CHECK(p.dnssec_servers.at(0).port == 5353);
+
+  TempConfig bad(std::string(kMinimal) + R"(relay:
+  tls_policy:
+    dane: maybe
+    mta_sts_resolve: ["nonsense"]
+    ca_file: missing.pem
+    colour: blue
+)");
+  auto b = bad.load();
+  REQUIRE_FALSE(b);
+  CHECK(has_error(b.error(), "relay.tls_policy.dane", 8));
+  CHECK(has_error(b.error(), "relay.tls_policy.mta_sts_resolve", 9));
+  CHECK(has_error(b.error(), "relay.tls_policy.ca_file", 10));
+  CHECK(b.error().size() == 4);
+}

@@ -17,8 +17,8 @@ bool in_transaction(ClientSession::State state) {
 // RFC 7672 §2.2 and RFC 7218: the usages a mail client acts on are DANE-TA(2) and
 // DANE-EE(3); PKIX-TA(0) and PKIX-EE(1) are unusable for SMTP (RFC 7672 §3.1.3).
 bool usable(const Tlsa& record) {
-  return (record.usage == 2 || record.usage == 3) && record.selector <= 1 &&
-         record.matching <= 2 && !record.data.empty();
+  return (record.usage == 2 || record.usage == 3) && record.selector <= 1 && record.matching <= 2 &&
+         !record.data.empty();
 }
 
 std::string hex(std::string_view data) {
@@ -85,8 +85,8 @@ std::string describe(const AttemptAction& action) {
       return ">> tlsa _" + std::to_string(a.port) + "._tcp." + a.host;
     }
     std::string operator()(const Connect& a) const {
-      std::string address = a.address.find(':') != std::string::npos ? "[" + a.address + "]"
-                                                                     : a.address;
+      std::string address =
+          a.address.find(':') != std::string::npos ? "[" + a.address + "]" : a.address;
       return ">> connect " + a.host + " " + address + ":" + std::to_string(a.port) +
              (a.implicit_tls ? " implicit-tls" : "") + " " + describe_check(a.check);
     }
@@ -157,8 +157,8 @@ void Attempt::on_mta_sts(MtaStsLookup lookup) {
   if (state_ != State::policy) return;
   if (lookup.policy && lookup.policy->mode != MtaStsMode::none) {
     sts_ = std::move(lookup.policy);
-    emit(Note{"mta-sts domain=" + params_.destination + " mode=" +
-              std::string(to_string(sts_->mode)) + " id=" + sts_->id +
+    emit(Note{"mta-sts domain=" + params_.destination +
+              " mode=" + std::string(to_string(sts_->mode)) + " id=" + sts_->id +
               (lookup.note.empty() ? "" : " (" + lookup.note + ")")});
   } else if (!lookup.note.empty()) {
     emit(Note{"mta-sts domain=" + params_.destination + " none (" + lookup.note + ")"});
@@ -286,8 +286,7 @@ void Attempt::on_tlsa(TlsaLookup lookup) {
   }
   if (lookup.secure && !lookup.records.empty()) {
     std::vector<Tlsa> records;
-    std::copy_if(lookup.records.begin(), lookup.records.end(), std::back_inserter(records),
-                 usable);
+    std::copy_if(lookup.records.begin(), lookup.records.end(), std::back_inserter(records), usable);
     host_policy_.mode = TlsMode::required;
     if (records.empty()) {
       // RFC 7672 §2.2: only unusable records: TLS is still mandatory, unauthenticated.
@@ -360,8 +359,7 @@ void Attempt::pump() {
         bool tls_failure = reply.starts_with("4.7.");
         failures_.note(tls_policy && tls_failure ? FailureStage::policy : FailureStage::session,
                        reply + " (" + current_host_ +
-                           (tls_policy && params_.direct ? ", " + host_policy_.label : "") +
-                           ")");
+                           (tls_policy && params_.direct ? ", " + host_policy_.label : "") + ")");
       } else {
         final_ = true;
         report(std::move(done->results));
@@ -390,16 +388,27 @@ void Attempt::on_tls_started(std::string_view verify_error) {
       session_->on_tls_failed("certificate does not verify: " + std::string(verify_error));
       return pump();
     }
-    emit(Note{host_policy_.label + ": certificate of " + current_host_ +
-              " does not verify (" + std::string(verify_error) + "), delivering anyway"});
+    emit(Note{host_policy_.label + ": certificate of " + current_host_ + " does not verify (" +
+              std::string(verify_error) + "), delivering anyway"});
   }
   if (session_->state() == ClientSession::State::tls_handshake) session_->on_tls_started();
   pump();
 }
 
+namespace {
+
+// The TLS layer's reasons start with the words the session puts in front of them anyway.
+std::string_view handshake_reason(std::string_view reason) {
+  constexpr std::string_view kPrefix = "TLS handshake failed: ";
+  if (reason.starts_with(kPrefix)) reason.remove_prefix(kPrefix.size());
+  return reason;
+}
+
+}  // namespace
+
 void Attempt::on_tls_failed(std::string_view reason) {
   if (!session_ || state_ != State::session) return;
-  session_->on_tls_failed(reason);
+  session_->on_tls_failed(handshake_reason(reason));
   pump();
 }
 
@@ -416,7 +425,7 @@ void Attempt::on_closed(std::string_view reason) {
     bool handshake = session_->state() == ClientSession::State::tls_handshake ||
                      (host_policy_.mode == TlsMode::implicit && !tls_ready_);
     if (handshake)
-      session_->on_tls_failed(reason);
+      session_->on_tls_failed(handshake_reason(reason));
     else
       session_->on_disconnected();
     pump();

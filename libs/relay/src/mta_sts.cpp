@@ -60,8 +60,8 @@ std::optional<std::string> parse_mta_sts_txt(const std::vector<std::string>& rec
     std::size_t pos = 0;
     while (pos <= text.size()) {
       std::size_t end = text.find(';', pos);
-      std::string_view field = trim(text.substr(pos, end == std::string_view::npos ? text.npos
-                                                                                   : end - pos));
+      std::string_view field =
+          trim(text.substr(pos, end == std::string_view::npos ? text.npos : end - pos));
       if (field.starts_with("id=")) {
         std::string_view value = field.substr(3);
         id = valid_id(value) ? std::optional<std::string>(value) : std::nullopt;

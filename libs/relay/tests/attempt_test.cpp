@@ -310,7 +310,8 @@ TEST_CASE("attempt: MTA-STS testing reports a bad certificate and delivers") {
   CHECK(results[0].kind == Outcome::delivered);
 }
 
-TEST_CASE("attempt: DANE TLSA records make TLS mandatory and checked; a bogus answer skips the host") {
+TEST_CASE(
+    "attempt: DANE TLSA records make TLS mandatory and checked; a bogus answer skips the host") {
   AttemptParams params = direct();
   params.use_dane = true;
   params.use_mta_sts = true;
@@ -382,6 +383,7 @@ TEST_CASE("attempt: the smarthost is verified against its configured name") {
     == report bob@remote.test=temporary
     == finished
   )");
-  CHECK(results[0].reply == "4.7.0 TLS handshake failed: TLS handshake failed: certificate verify "
-                            "failed (smtp.provider.test[192.0.2.7]:465)");
+  CHECK(
+      results[0].reply ==
+      "4.7.0 TLS handshake failed: certificate verify failed (smtp.provider.test[192.0.2.7]:465)");
 }

@@ -199,8 +199,8 @@ class World {
 
 }  // namespace
 
-AttemptRun run_attempt(const AttemptParams& params, std::string_view script,
-                       std::string_view body, bool byte_by_byte) {
+AttemptRun run_attempt(const AttemptParams& params, std::string_view script, std::string_view body,
+                       bool byte_by_byte) {
   return World(params, body, byte_by_byte).play(script);
 }
 

@@ -30,8 +30,8 @@ struct AttemptRun {
   int finishes = 0;
 };
 
-AttemptRun run_attempt(const AttemptParams& params, std::string_view script,
-                       std::string_view body, bool byte_by_byte);
+AttemptRun run_attempt(const AttemptParams& params, std::string_view script, std::string_view body,
+                       bool byte_by_byte);
 
 // Runs the script fed whole and byte by byte, CHECKs each transcript against the script,
 // that exactly one Report and one Finished came, and returns the results.

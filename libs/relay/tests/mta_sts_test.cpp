@@ -23,17 +23,21 @@ TEST_CASE("mta-sts: a policy file with CRLF or LF lines") {
   CHECK(policy->max_age == 604800);
   REQUIRE(policy->mx.size() == 2);
   CHECK(policy->mx[1] == "*.example.net");
-  auto testing = parse_mta_sts_policy("version: STSv1\nmode: testing\nmx: a.test\nmax_age: 99999999999\n");
+  auto testing =
+      parse_mta_sts_policy("version: STSv1\nmode: testing\nmx: a.test\nmax_age: 99999999999\n");
   CHECK_FALSE(testing.has_value());  // more than 10 digits
-  auto capped = parse_mta_sts_policy("version: STSv1\nmode: testing\nmx: a.test\nmax_age: 999999999\n");
+  auto capped =
+      parse_mta_sts_policy("version: STSv1\nmode: testing\nmx: a.test\nmax_age: 999999999\n");
   REQUIRE(capped.has_value());
   CHECK(capped->max_age == kMtaStsMaxAge);
 }
 
 TEST_CASE("mta-sts: broken policies are refused") {
   CHECK_FALSE(parse_mta_sts_policy("mode: enforce\nmx: a.test\nmax_age: 1\n").has_value());
-  CHECK_FALSE(parse_mta_sts_policy("version: STSv2\nmode: enforce\nmx: a\nmax_age: 1\n").has_value());
-  CHECK_FALSE(parse_mta_sts_policy("version: STSv1\nmode: strict\nmx: a\nmax_age: 1\n").has_value());
+  CHECK_FALSE(
+      parse_mta_sts_policy("version: STSv2\nmode: enforce\nmx: a\nmax_age: 1\n").has_value());
+  CHECK_FALSE(
+      parse_mta_sts_policy("version: STSv1\nmode: strict\nmx: a\nmax_age: 1\n").has_value());
   CHECK_FALSE(parse_mta_sts_policy("version: STSv1\nmode: enforce\nmax_age: 1\n").has_value());
   CHECK_FALSE(parse_mta_sts_policy("version: STSv1\nmode: enforce\nmx: a\n").has_value());
   CHECK(parse_mta_sts_policy("version: STSv1\nmode: none\nmax_age: 1\n").has_value());

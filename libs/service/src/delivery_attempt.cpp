@@ -126,7 +126,8 @@ void DeliveryAttempt::start() {
   // header section is what a bounce quotes. The password file is read here too, off the
   // loop, so a changed password applies without a reload.
   context_.store->read_chunk(
-      job_.content_id, 0, guarded([](DeliveryAttempt& self, Result<std::optional<std::string>> first) {
+      job_.content_id, 0,
+      guarded([](DeliveryAttempt& self, Result<std::optional<std::string>> first) {
         if (!first)
           return self.report(relay::results_for_all(self.job_.recipients, relay::Outcome::temporary,
                                                     "4.3.0 " + first.error().message));
@@ -204,11 +205,12 @@ void DeliveryAttempt::drive() {
 void DeliveryAttempt::perform(relay::AttemptAction& action) {
   if (auto* mx = std::get_if<relay::LookupMx>(&action)) {
     resolver_->query_mx(mx->domain, guarded([](DeliveryAttempt& self, net::MxResult result) {
-      relay::MxLookup lookup{lookup_status(result.status), {}, result.error};
-      for (auto& r : result.records) lookup.records.push_back({r.preference, std::move(r.host)});
-      self.core_->on_mx(std::move(lookup));
-      self.drive();
-    }));
+                          relay::MxLookup lookup{lookup_status(result.status), {}, result.error};
+                          for (auto& r : result.records)
+                            lookup.records.push_back({r.preference, std::move(r.host)});
+                          self.core_->on_mx(std::move(lookup));
+                          self.drive();
+                        }));
   } else if (auto* sts = std::get_if<relay::LookupMtaSts>(&action)) {
     target_.policies->mta_sts(sts->domain,
                               guarded([](DeliveryAttempt& self, relay::MtaStsLookup lookup) {
@@ -216,13 +218,14 @@ void DeliveryAttempt::perform(relay::AttemptAction& action) {
                                 self.drive();
                               }));
   } else if (auto* a = std::get_if<relay::LookupAddresses>(&action)) {
-    resolver_->query_addresses(a->host, guarded([](DeliveryAttempt& self, net::AddressResult result) {
-      relay::AddressLookup lookup{lookup_status(result.status), {}, result.error};
-      for (const auto& address : result.addresses)
-        lookup.addresses.push_back(format_ip(reinterpret_cast<const sockaddr*>(&address)));
-      self.core_->on_addresses(std::move(lookup));
-      self.drive();
-    }));
+    resolver_->query_addresses(
+        a->host, guarded([](DeliveryAttempt& self, net::AddressResult result) {
+          relay::AddressLookup lookup{lookup_status(result.status), {}, result.error};
+          for (const auto& address : result.addresses)
+            lookup.addresses.push_back(format_ip(reinterpret_cast<const sockaddr*>(&address)));
+          self.core_->on_addresses(std::move(lookup));
+          self.drive();
+        }));
   } else if (auto* tlsa = std::get_if<relay::LookupTlsa>(&action)) {
     target_.policies->tlsa(tlsa->host, tlsa->port,
                            guarded([](DeliveryAttempt& self, relay::TlsaLookup lookup) {
@@ -258,13 +261,13 @@ void DeliveryAttempt::connect(const relay::Connect& target) {
   auto timeout = static_cast<std::uint64_t>(timeouts_.connect.count());
   std::uint64_t generation = ++connect_generation_;
   timer_.start(timeout, guarded([generation](DeliveryAttempt& self) {
-    if (self.connect_generation_ != generation || !self.connection_) return;
-    ++self.connect_generation_;  // the cancelled connect's callback is now stale
-    self.connection_->close("connect timeout");
-    self.connection_.reset();
-    self.core_->on_connect_failed("timed out");
-    self.drive();
-  }));
+                 if (self.connect_generation_ != generation || !self.connection_) return;
+                 ++self.connect_generation_;  // the cancelled connect's callback is now stale
+                 self.connection_->close("connect timeout");
+                 self.connection_.reset();
+                 self.core_->on_connect_failed("timed out");
+                 self.drive();
+               }));
   std::weak_ptr<DeliveryAttempt> weak = weak_from_this();
   auto pending = net::Connection::connect(
       context_.loop, reinterpret_cast<const sockaddr*>(&*address),
@@ -324,9 +327,9 @@ void DeliveryAttempt::arm_timer() {
   if (!core_ || !connection_) return;
   auto ms = (core_->awaiting_data_end() ? timeouts_.data_end : timeouts_.command).count();
   timer_.start(static_cast<std::uint64_t>(ms), guarded([](DeliveryAttempt& self) {
-    self.core_->on_timeout();
-    self.drive();
-  }));
+                 self.core_->on_timeout();
+                 self.drive();
+               }));
 }
 
 void DeliveryAttempt::send_first_body_chunk() {

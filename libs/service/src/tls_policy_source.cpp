@@ -28,7 +28,8 @@ std::int64_t now_seconds() {
 }
 
 void after_on_loop(uv_loop_t* loop, std::function<void()> callback) {
-  net::queue_work(loop, [] {}, std::move(callback));
+  net::queue_work(
+      loop, [] {}, std::move(callback));
 }
 
 struct FetchResult {
@@ -57,7 +58,8 @@ FetchResult fetch_policy(const std::string& domain, const config::TlsPolicy& con
   }
   std::string url = "https://mta-sts." + domain + "/.well-known/mta-sts.txt";
   curl_slist* resolve = nullptr;
-  for (const auto& entry : config.mta_sts_resolve) resolve = curl_slist_append(resolve, entry.c_str());
+  for (const auto& entry : config.mta_sts_resolve)
+    resolve = curl_slist_append(resolve, entry.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
   // RFC 8461 §3.3: no redirects; the certificate must be valid for mta-sts.DOMAIN.
@@ -86,8 +88,8 @@ FetchResult fetch_policy(const std::string& domain, const config::TlsPolicy& con
     // RFC 8461 §3.3: only a 200 answer is a policy.
     result.error = "fetching " + url + " answered HTTP " + std::to_string(status);
   } else if (!type || std::string_view(type).substr(0, 10) != "text/plain") {
-    result.error = "fetching " + url + " answered " + (type ? type : "no Content-Type") +
-                   ", not text/plain";
+    result.error =
+        "fetching " + url + " answered " + (type ? type : "no Content-Type") + ", not text/plain";
   } else {
     result.ok = true;
   }
@@ -119,7 +121,8 @@ TlsPolicySource::TlsPolicySource(uv_loop_t* loop, const config::TlsPolicy& confi
   if (!validator->ctx) {
     validator_error_ = "cannot create the DNSSEC validator";
   } else if (int rc = ub_ctx_add_ta_file(validator->ctx, config_.trust_anchor.c_str()); rc != 0) {
-    validator_error_ = "DNSSEC trust anchor " + config_.trust_anchor.string() + ": " + ub_strerror(rc);
+    validator_error_ =
+        "DNSSEC trust anchor " + config_.trust_anchor.string() + ": " + ub_strerror(rc);
   } else {
     const auto& servers = config_.dnssec_servers.empty() ? dns_servers : config_.dnssec_servers;
     // A forwarder on loopback (a local caching resolver) is the usual case; libunbound
@@ -144,23 +147,21 @@ void TlsPolicySource::mta_sts(const std::string& domain,
                               std::function<void(relay::MtaStsLookup)> done) {
   std::weak_ptr<bool> alive = alive_;
   resolver_->query_txt("_mta-sts." + domain, [this, alive, domain,
-                                               done = std::move(done)](net::TxtResult txt) {
+                                              done = std::move(done)](net::TxtResult txt) {
     if (alive.expired()) return;
-    auto id = txt.status == net::DnsStatus::ok ? relay::parse_mta_sts_txt(txt.records)
-                                               : std::nullopt;
+    auto id =
+        txt.status == net::DnsStatus::ok ? relay::parse_mta_sts_txt(txt.records) : std::nullopt;
     auto cached = cache_.find(domain);
     bool fresh = cached != cache_.end() && cached->second.expires > now_seconds();
     if (!id) {
       // RFC 8461 §5.1: a cached, unexpired policy stays in force while the record is gone
       // (an attacker can suppress DNS answers more easily than an HTTPS fetch).
       if (fresh) return done({cached->second.policy, "cached; no TXT record now"});
-      std::string note = txt.status == net::DnsStatus::temporary
-                             ? "TXT lookup failed: " + txt.error
-                             : std::string();
+      std::string note = txt.status == net::DnsStatus::temporary ? "TXT lookup failed: " + txt.error
+                                                                 : std::string();
       return done({std::nullopt, note});
     }
-    if (fresh && cached->second.policy.id == *id)
-      return done({cached->second.policy, "cached"});
+    if (fresh && cached->second.policy.id == *id) return done({cached->second.policy, "cached"});
     fetch(domain, *id, std::move(done));
   });
 }
@@ -180,7 +181,8 @@ void TlsPolicySource::fetch(const std::string& domain, const std::string& id,
     }
     auto policy = relay::parse_mta_sts_policy(result->body);
     if (!policy) {
-      if (fresh) return done({cached->second.policy, "cached; new policy: " + policy.error().message});
+      if (fresh)
+        return done({cached->second.policy, "cached; new policy: " + policy.error().message});
       return done({std::nullopt, "policy of " + domain + ": " + policy.error().message});
     }
     policy->id = id;
@@ -233,9 +235,9 @@ void TlsPolicySource::tlsa(const std::string& host, std::uint16_t port,
             int len = result->len[i];
             if (len < 4) continue;
             const auto* d = reinterpret_cast<const unsigned char*>(result->data[i]);
-            lookup->records.push_back({d[0], d[1], d[2],
-                                       std::string(result->data[i] + 3,
-                                                   static_cast<std::size_t>(len - 3))});
+            lookup->records.push_back(
+                {d[0], d[1], d[2],
+                 std::string(result->data[i] + 3, static_cast<std::size_t>(len - 3))});
           }
         }
         ub_resolve_free(result);

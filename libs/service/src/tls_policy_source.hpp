@@ -22,7 +22,8 @@ class TlsPolicySource {
   // `resolver` answers the _mta-sts TXT queries; `dns_servers` (relay.dns_servers) are the
   // validator's forwarders when tls_policy.dnssec_servers is empty.
   TlsPolicySource(uv_loop_t* loop, const config::TlsPolicy& config,
-                  const std::vector<Endpoint>& dns_servers, std::shared_ptr<net::Resolver> resolver);
+                  const std::vector<Endpoint>& dns_servers,
+                  std::shared_ptr<net::Resolver> resolver);
   ~TlsPolicySource();
   TlsPolicySource(const TlsPolicySource&) = delete;
   TlsPolicySource& operator=(const TlsPolicySource&) = delete;

@@ -59,7 +59,7 @@ struct Smarthost {
 // Verified TLS in direct mode: MTA-STS (RFC 8461) and DANE (RFC 7672).
 struct TlsPolicy {
   bool mta_sts = true;  // fetch and apply the recipient domain's MTA-STS policy
-  bool dane = true;     // use DNSSEC-validated TLSA records of the MX hosts
+  bool dane = false;    // use DNSSEC-validated TLSA records of the MX hosts (needs DNSSEC)
   // Trusted besides the system CAs, for MTA-STS policy fetches and MX certificates.
   std::optional<std::filesystem::path> ca_file;
   // "HOST:PORT:ADDRESS" (curl's --resolve): where an MTA-STS fetch for HOST connects.

@@ -1,8 +1,8 @@
 // TLS with OpenSSL 3 over memory BIOs: a context (certificates) and a sans-I/O engine.
 #pragma once
 
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,8 +25,8 @@ class TlsContext {
   static Result<std::shared_ptr<TlsContext>> server(const std::filesystem::path& cert_chain,
                                                     const std::filesystem::path& key);
   // Client side: verify the peer against `ca_file` (or the system CAs) when `verify`.
-  static Result<std::shared_ptr<TlsContext>> client(bool verify,
-                                                    const std::optional<std::filesystem::path>& ca_file);
+  static Result<std::shared_ptr<TlsContext>> client(
+      bool verify, const std::optional<std::filesystem::path>& ca_file);
   // Client side for direct delivery: trusts the system CAs and `extra_ca_file`, and can
   // do DANE, but verifies only when a connection asks for it with a PeerCheck.
   static Result<std::shared_ptr<TlsContext>> client_checking(

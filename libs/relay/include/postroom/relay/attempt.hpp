@@ -225,7 +225,7 @@ class Attempt {
   std::optional<ClientSession> session_;
   bool reached_transaction_ = false;
   bool tls_ready_ = false;  // the handshake of this connection finished
-  bool final_ = false;  // this connection's results are the attempt's
+  bool final_ = false;      // this connection's results are the attempt's
   bool reported_ = false;
   AttemptFailures failures_;
   std::vector<AttemptAction> actions_;
