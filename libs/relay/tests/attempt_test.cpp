@@ -116,7 +116,7 @@ TEST_CASE("attempt: a null MX bounces (RFC 7505)") {
   CHECK(results[0].status == "5.1.10");
 }
 
-TEST_CASE("attempt: a 4xx greeting moves on; when every host fails the answer is reported") {
+TEST_CASE("attempt: a 4xx greeting moves on, and when every host fails the answer is reported") {
   auto results = check_attempt(direct(), R"(
     >> mx remote.test
     << mx 10 mx1.remote.test 20 mx2.remote.test
@@ -311,7 +311,7 @@ TEST_CASE("attempt: MTA-STS testing reports a bad certificate and delivers") {
 }
 
 TEST_CASE(
-    "attempt: DANE TLSA records make TLS mandatory and checked; a bogus answer skips the host") {
+    "attempt: DANE TLSA records make TLS mandatory and checked, a bogus answer skips the host") {
   AttemptParams params = direct();
   params.use_dane = true;
   params.use_mta_sts = true;
