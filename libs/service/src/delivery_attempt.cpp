@@ -1,5 +1,5 @@
-// One relay delivery attempt on the loop: DNS, TCP (and TLS), the SMTP client, the body from the
-// store.
+// One relay delivery attempt on the loop: performs relay::Attempt's actions (DNS, TLS policy
+// lookups, TCP, TLS with its certificate check) and streams the body from the store.
 #include "delivery_attempt.hpp"
 
 #include <netinet/in.h>
