@@ -160,8 +160,14 @@ def opendkim_verify(content, dns, tmp_path):
 
 
 def check_signed(content, records, algorithms=("rsa-sha256", "ed25519-sha256"), dns=None, tmp_path=None):
-    """Both verifiers accept each signature alone; returns the signature fields."""
+    """Both verifiers accept each signature alone; returns the signature fields. dkimpy takes
+    about 6 s per signature of a 25 MiB message, so for one that big it checks the first
+    signature only (opendkim-testmsg, at 1 s, checks each) and the body hashes must agree."""
     sigs = signatures(content)
+    big = len(content) > 1024 * 1024
+    if big:
+        hashes = {re.sub(rb"\s+", b"", s).split(b"bh=")[1].split(b";")[0] for s in sigs}
+        assert len(hashes) == 1
     assert len(sigs) == len(algorithms), sigs
     for index, algorithm in enumerate(algorithms):
         sig = re.sub(rb"\s+", b"", sigs[index])
@@ -171,7 +177,8 @@ def check_signed(content, records, algorithms=("rsa-sha256", "ed25519-sha256"), 
         h = sig.split(b"h=")[1].split(b";")[0].lower().split(b":")
         for name in (b"from", b"to", b"subject", b"date", b"message-id"):
             assert h.count(name) == 2, (name, h)
-        assert dkimpy_verify(content, records, index), "dkimpy rejects signature %d" % index
+        if index == 0 or not big:
+            assert dkimpy_verify(content, records, index), "dkimpy rejects signature %d" % index
         if dns:
             ok, why = opendkim_verify(only_signature(content, index), dns, tmp_path)
             assert ok, "opendkim-testmsg rejects signature %d: %s" % (index, why)
@@ -330,8 +337,9 @@ def test_messages_leaving_by_smarthost_are_signed_and_verify(make_daemon, certif
                 assert not dkimpy_verify(forged, records, index)
                 ok, _ = opendkim_verify(only_signature(forged, index), dns, tmp_path)
                 assert not ok
-        big = by_subject[b"big"]
-        assert not dkimpy_verify(tamper(big, b"line 1234567", b"line 1234568"), records, 1)
+        big = tamper(by_subject[b"big"], b"line 0123456", b"line 0123457")
+        ok, _ = opendkim_verify(only_signature(big, 1), dns, tmp_path)
+        assert not ok
         d.wait_for_log(r"dkim-sign=ok d=example\.test s=r1,e1")
     finally:
         dns.stop()
