@@ -9,7 +9,7 @@ packages=(
   libsodium-dev libssl-dev libc-ares-dev
   openssl sqlite3 python3 python3-pytest python3-aiosmtpd
   curl swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail dnsmasq-base procps iproute2
-  libopendkim-dev opendkim-tools python3-dkim python3-nacl util-linux
+  opendkim-tools python3-dkim python3-nacl util-linux
 )
 
 missing=()

@@ -144,7 +144,7 @@ const std::string& ed_pem() {
 // Signs `headers` + `body`, the body fed in pieces of `chunk` octets (0: whole).
 std::vector<std::string> sign(const std::vector<SigningKey>& keys, std::string_view headers,
                               std::string_view body, std::size_t chunk = 0) {
-  auto library = Library::create(1700000000);
+  auto library = SignerSettings::create(1700000000);
   REQUIRE(library);
   auto signer = Signer::start(*library, keys, HeaderSection::parse(headers), "test");
   REQUIRE(signer);
@@ -244,7 +244,7 @@ TEST_CASE("dkim: folded signature lines end in CRLF, never a bare LF") {
 }
 
 TEST_CASE("dkim: a message without From cannot be signed (RFC 6376 §5.4)") {
-  auto library = Library::create();
+  auto library = SignerSettings::create();
   REQUIRE(library);
   auto signer =
       Signer::start(*library, {rsa_key()}, HeaderSection::parse("Subject: no from\r\n"), "t");
@@ -252,7 +252,7 @@ TEST_CASE("dkim: a message without From cannot be signed (RFC 6376 §5.4)") {
 }
 
 TEST_CASE("dkim: a bad key is an error that does not quote the key") {
-  auto library = Library::create();
+  auto library = SignerSettings::create();
   REQUIRE(library);
   const std::string bad = "-----BEGIN PRIVATE KEY-----\nSECRETSTUFF\n-----END PRIVATE KEY-----\n";
   auto signer = Signer::start(*library, {{"example.test", "s", Algorithm::rsa, bad}},

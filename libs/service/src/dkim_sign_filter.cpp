@@ -1,5 +1,5 @@
-// The DKIM signing filter: picks the signing domain from From, feeds libopendkim through
-// dkim::Signer as the message streams, and prepends the signatures at the end.
+// The DKIM signing filter: picks the signing domain from From, feeds dkim::Signer as the
+// message streams, and prepends the signatures at the end.
 #include "postroom/service/dkim_sign_filter.hpp"
 
 #include <algorithm>
@@ -59,9 +59,9 @@ Signing signing_keys(const DkimKeys& keys, std::int64_t now) {
 
 class DkimSignFilter final : public MessageFilter {
  public:
-  DkimSignFilter(const FilterEnvelope& envelope, std::shared_ptr<dkim::Library> library,
+  DkimSignFilter(const FilterEnvelope& envelope, std::shared_ptr<dkim::SignerSettings> settings,
                  std::shared_ptr<const DkimKeys> keys, Signing signing)
-      : library_(std::move(library)),
+      : settings_(std::move(settings)),
         keys_(std::move(keys)),
         signing_(std::move(signing)),
         id_(envelope.transaction_id),
@@ -77,7 +77,7 @@ class DkimSignFilter final : public MessageFilter {
                  (domain.empty() ? std::string("the From domain") : domain) + ")";
       return;
     }
-    auto signer = dkim::Signer::start(library_, it->second, headers, id_);
+    auto signer = dkim::Signer::start(settings_, it->second, headers, id_);
     if (!signer) {
       outcome_ = "dkim-sign=error (" + signer.error().message + ")";
       return;
@@ -119,7 +119,7 @@ class DkimSignFilter final : public MessageFilter {
   }
 
  private:
-  std::shared_ptr<dkim::Library> library_;
+  std::shared_ptr<dkim::SignerSettings> settings_;
   std::shared_ptr<const DkimKeys> keys_;  // keeps the private keys signing_ points into
   Signing signing_;
   std::string id_;
@@ -131,15 +131,15 @@ class DkimSignFilter final : public MessageFilter {
 }  // namespace
 
 std::unique_ptr<MessageFilter> make_dkim_sign_filter(const FilterEnvelope& envelope,
-                                                     std::shared_ptr<dkim::Library> library,
+                                                     std::shared_ptr<dkim::SignerSettings> settings,
                                                      std::shared_ptr<const DkimKeys> keys,
                                                      std::int64_t now) {
   if (envelope.remote_recipients.empty()) return nullptr;
   if (!envelope.authenticated && !envelope.trusted) return nullptr;
-  if (!library || !keys || keys->keys.empty()) return nullptr;
+  if (!settings || !keys || keys->keys.empty()) return nullptr;
   Signing signing = signing_keys(*keys, now);
   if (signing.empty()) return nullptr;
-  return std::make_unique<DkimSignFilter>(envelope, std::move(library), std::move(keys),
+  return std::make_unique<DkimSignFilter>(envelope, std::move(settings), std::move(keys),
                                           std::move(signing));
 }
 
@@ -147,13 +147,13 @@ DkimSigning::DkimSigning(std::filesystem::path dkim_dir)
     : dkim_dir_(std::move(dkim_dir)), shared_(std::make_shared<Shared>()) {}
 
 void DkimSigning::load(std::optional<std::int64_t> activate_after) {
-  if (!shared_->library) {
-    auto library = dkim::Library::create();
-    if (!library) {
-      log_line("dkim: signing is off: ", library.error().message);
+  if (!shared_->settings) {
+    auto settings = dkim::SignerSettings::create();
+    if (!settings) {
+      log_line("dkim: signing is off: ", settings.error().message);
       return;
     }
-    shared_->library = std::move(*library);
+    shared_->settings = std::move(*settings);
   }
   auto read = dkim::read_keys(dkim_dir_, true);
   for (const auto& problem : read.problems) log_line("dkim: key not used: ", problem);
@@ -173,7 +173,7 @@ void DkimSigning::load(std::optional<std::int64_t> activate_after) {
 
 FilterFactory DkimSigning::factory() {
   return [shared = shared_](const FilterEnvelope& envelope) -> std::unique_ptr<MessageFilter> {
-    return make_dkim_sign_filter(envelope, shared->library, shared->keys,
+    return make_dkim_sign_filter(envelope, shared->settings, shared->keys,
                                  static_cast<std::int64_t>(std::time(nullptr)));
   };
 }

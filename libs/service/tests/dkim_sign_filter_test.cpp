@@ -41,8 +41,8 @@ std::shared_ptr<const DkimKeys> office_keys() {
   return keys;
 }
 
-std::shared_ptr<dkim::Library> library() {
-  static auto lib = *dkim::Library::create(kNow);
+std::shared_ptr<dkim::SignerSettings> settings() {
+  static auto lib = *dkim::SignerSettings::create(kNow);
   return lib;
 }
 
@@ -98,15 +98,15 @@ Run drive(MessageFilter& filter, const std::string& headers, const std::string& 
 
 TEST_CASE("dkim filter: only outbound mail from the office gets a signer") {
   auto keys = office_keys();
-  CHECK(make_dkim_sign_filter(outbound(true, false), library(), keys, kNow));
-  CHECK(make_dkim_sign_filter(outbound(false, true), library(), keys, kNow));
+  CHECK(make_dkim_sign_filter(outbound(true, false), settings(), keys, kNow));
+  CHECK(make_dkim_sign_filter(outbound(false, true), settings(), keys, kNow));
   // Mail from the internet to a mailbox here, or relayed by nobody we know: no signer.
-  CHECK_FALSE(make_dkim_sign_filter(outbound(false, false), library(), keys, kNow));
+  CHECK_FALSE(make_dkim_sign_filter(outbound(false, false), settings(), keys, kNow));
   auto local = outbound();
   local.remote_recipients.clear();
   local.has_local_recipients = true;
-  CHECK_FALSE(make_dkim_sign_filter(local, library(), keys, kNow));
-  CHECK_FALSE(make_dkim_sign_filter(outbound(), library(), keys_of({}), kNow));
+  CHECK_FALSE(make_dkim_sign_filter(local, settings(), keys, kNow));
+  CHECK_FALSE(make_dkim_sign_filter(outbound(), settings(), keys_of({}), kNow));
 }
 
 TEST_CASE("dkim filter: a key that is only published signs nothing until it is due") {
@@ -114,14 +114,14 @@ TEST_CASE("dkim filter: a key that is only published signs nothing until it is d
   list.push_back(make_key("example.test", "new", dkim::Algorithm::ed25519, dkim::State::published,
                           kNow - 100));
   auto keys = keys_of(std::move(list), 3600);
-  CHECK_FALSE(make_dkim_sign_filter(outbound(), library(), keys, kNow));
-  CHECK(make_dkim_sign_filter(outbound(), library(), keys, kNow - 100 + 3600));
+  CHECK_FALSE(make_dkim_sign_filter(outbound(), settings(), keys, kNow));
+  CHECK(make_dkim_sign_filter(outbound(), settings(), keys, kNow - 100 + 3600));
 }
 
 TEST_CASE("dkim filter: streamed in any chunk size, the signatures equal those of the whole") {
   const std::string body = body_text();
   auto whole_signer = dkim::Signer::start(
-      library(),
+      settings(),
       {{"example.test", "rsa1", dkim::Algorithm::rsa, office_keys()->keys[1].pem},
        {"example.test", "ed1", dkim::Algorithm::ed25519, office_keys()->keys[0].pem}},
       HeaderSection::parse(kHeaders), "w");
@@ -133,7 +133,7 @@ TEST_CASE("dkim filter: streamed in any chunk size, the signatures equal those o
 
   for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{8192}, body.size()}) {
     CAPTURE(chunk);
-    auto filter = make_dkim_sign_filter(outbound(), library(), office_keys(), kNow);
+    auto filter = make_dkim_sign_filter(outbound(), settings(), office_keys(), kNow);
     REQUIRE(filter);
     auto run = drive(*filter, kHeaders, body, chunk);
     CHECK(run.done_calls == 1);
@@ -153,8 +153,8 @@ TEST_CASE("dkim filter: streamed in any chunk size, the signatures equal those o
 }
 
 TEST_CASE("dkim filter: a changed body gives a different signature") {
-  auto a = make_dkim_sign_filter(outbound(), library(), office_keys(), kNow);
-  auto b = make_dkim_sign_filter(outbound(), library(), office_keys(), kNow);
+  auto a = make_dkim_sign_filter(outbound(), settings(), office_keys(), kNow);
+  auto b = make_dkim_sign_filter(outbound(), settings(), office_keys(), kNow);
   auto ra = drive(*a, kHeaders, "Pay 100 EUR\r\n", 4);
   auto rb = drive(*b, kHeaders, "Pay 900 EUR\r\n", 4);
   CHECK(ra.headers.fields()[0].value != rb.headers.fields()[0].value);
@@ -176,7 +176,7 @@ TEST_CASE("dkim filter: the From domain signs; else the envelope sender's; else 
   };
   for (const auto& c : cases) {
     CAPTURE(c.from);
-    auto filter = make_dkim_sign_filter(outbound(), library(), keys, kNow);
+    auto filter = make_dkim_sign_filter(outbound(), settings(), keys, kNow);
     REQUIRE(filter);
     auto run = drive(*filter, c.from + "Subject: x\r\n", "x\r\n", 2);
     CHECK(run.verdict.log == c.log);
@@ -184,7 +184,7 @@ TEST_CASE("dkim filter: the From domain signs; else the envelope sender's; else 
   }
   auto envelope = outbound();
   envelope.reverse_path = Address{"x", "nokey.test"};
-  auto filter = make_dkim_sign_filter(envelope, library(), keys, kNow);
+  auto filter = make_dkim_sign_filter(envelope, settings(), keys, kNow);
   REQUIRE(filter);
   auto run = drive(*filter, "From: a@elsewhere.test\r\n", "x\r\n", 2);
   CHECK(run.verdict.action == FilterVerdict::Action::accept);
@@ -193,7 +193,7 @@ TEST_CASE("dkim filter: the From domain signs; else the envelope sender's; else 
 }
 
 TEST_CASE("dkim filter: a message that cannot be signed is accepted unsigned, and says why") {
-  auto filter = make_dkim_sign_filter(outbound(), library(), office_keys(), kNow);
+  auto filter = make_dkim_sign_filter(outbound(), settings(), office_keys(), kNow);
   REQUIRE(filter);
   // No From field: the envelope's domain has keys, but RFC 6376 §5.4 requires From signed.
   auto run = drive(*filter, "Subject: no from\r\n", "x\r\n", 1);
@@ -205,7 +205,7 @@ TEST_CASE("dkim filter: a message that cannot be signed is accepted unsigned, an
 }
 
 TEST_CASE("dkim filter: a message that ends inside its header section is not signed") {
-  auto filter = make_dkim_sign_filter(outbound(), library(), office_keys(), kNow);
+  auto filter = make_dkim_sign_filter(outbound(), settings(), office_keys(), kNow);
   REQUIRE(filter);
   HeaderSection headers;
   FilterVerdict verdict;

@@ -1,7 +1,7 @@
 // Signing one message (RFC 6376 §5, RFC 8463) with relaxed/relaxed canonicalization, fed
 // the way it arrives: the header section once, then the body in chunks of any size, so a
-// large message is hashed as it streams and never held whole. libopendkim does the
-// canonicalization and hashing; no I/O happens here.
+// large message is hashed as it streams and never held whole. OpenSSL signs; no I/O happens
+// here.
 #pragma once
 
 #include <cstdint>
@@ -25,25 +25,19 @@ const std::vector<std::string>& signed_fields();
 // shown to the reader under it.
 const std::vector<std::string>& oversigned_fields();
 
-// libopendkim's library handle, set up with the policy above. One per process is enough;
-// every signer shares it (on one thread: libopendkim handles are not for concurrent use).
-class Library {
+// What every signer shares: for now only the clock that gives t=.
+class SignerSettings {
  public:
   // `fixed_time` pins the t= tag (tests); otherwise the clock's time at signing.
-  static Result<std::shared_ptr<Library>> create(std::optional<std::uint64_t> fixed_time = {});
-  ~Library();
-  Library(const Library&) = delete;
-  Library& operator=(const Library&) = delete;
-
-  struct Handle;  // the DKIM_LIB, kept out of this header (dkim.h is C-only)
-  Handle* handle() const { return handle_.get(); }
+  static Result<std::shared_ptr<SignerSettings>> create(
+      std::optional<std::uint64_t> fixed_time = {});
+  std::uint64_t now() const;
 
  private:
-  Library() = default;
-  std::unique_ptr<Handle> handle_;
+  std::optional<std::uint64_t> fixed_time_;
 };
 
-// One key to sign with. `pem` is read while the signer starts (libopendkim copies it).
+// One key to sign with. `pem` is read while the signer starts.
 struct SigningKey {
   std::string domain;
   std::string selector;
@@ -52,12 +46,13 @@ struct SigningKey {
 };
 
 // One message's signatures in progress: one per key (an RSA and an Ed25519 signature for
-// the same domain, RFC 8463 §3).
+// the same domain, RFC 8463 §3), sharing one body hash.
 class Signer {
  public:
-  // Hashes `headers` (fields with no name, kept only to give the section back unchanged,
-  // are not header fields and are left out). `id` names the message in libopendkim's errors.
-  static Result<std::unique_ptr<Signer>> start(std::shared_ptr<Library> library,
+  // Takes the header fields to sign from `headers` (fields with no name, kept only to give
+  // the section back unchanged, are not header fields and are left out). A message without
+  // From cannot be signed (RFC 6376 §5.4). `id` names the message in errors.
+  static Result<std::unique_ptr<Signer>> start(std::shared_ptr<SignerSettings> settings,
                                                const std::vector<SigningKey>& keys,
                                                const HeaderSection& headers, std::string_view id);
   ~Signer();
@@ -71,11 +66,9 @@ class Signer {
   Result<std::vector<std::string>> finish();
 
  private:
-  struct Signature;
-  Signer() = default;
-  std::shared_ptr<Library> library_;
-  std::vector<std::unique_ptr<Signature>> signatures_;
-  bool finished_ = false;
+  struct State;
+  Signer();
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace postroom::dkim

@@ -27,11 +27,11 @@ struct DkimKeys {
 // here, comes from neither a logged-in user nor trusted_networks, or no domain has a key
 // that signs at `now`.
 std::unique_ptr<MessageFilter> make_dkim_sign_filter(const FilterEnvelope& envelope,
-                                                     std::shared_ptr<dkim::Library> library,
+                                                     std::shared_ptr<dkim::SignerSettings> settings,
                                                      std::shared_ptr<const DkimKeys> keys,
                                                      std::int64_t now);
 
-// The daemon's signing set-up: the library handle and the keys last read from
+// The daemon's signing set-up: the settings handle and the keys last read from
 // data_dir/dkim, replaced on reload while messages in flight keep the set they began with.
 class DkimSigning {
  public:
@@ -44,7 +44,7 @@ class DkimSigning {
 
  private:
   struct Shared {
-    std::shared_ptr<dkim::Library> library;
+    std::shared_ptr<dkim::SignerSettings> settings;
     std::shared_ptr<const DkimKeys> keys;
   };
   std::filesystem::path dkim_dir_;
