@@ -146,7 +146,10 @@ def only_signature(content, index):
 def dkimpy_verify(content, records, index):
     def dnsfunc(name, timeout=5):
         return records.get(name.decode().rstrip("."), "").encode()
-    return dkim.DKIM(content).verify(idx=index, dnsfunc=dnsfunc)
+    try:
+        return dkim.DKIM(content).verify(idx=index, dnsfunc=dnsfunc)
+    except dkim.DKIMException:  # a body hash mismatch is raised, not returned
+        return False
 
 
 def opendkim_verify(content, dns, tmp_path):

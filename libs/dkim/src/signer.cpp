@@ -60,6 +60,7 @@ void fold_words(std::string& out, std::size_t& column, const std::vector<std::st
     if (column + word.size() > 76 && column > 1) {
       out += "\r\n\t";
       column = 1;
+      if (word.front() == ' ') word.erase(0, 1);  // the fold is the whitespace
     }
     out += word;
     column += word.size();
@@ -267,8 +268,8 @@ Result<std::vector<std::string>> Signer::finish() {
     // b= in pieces of 64 on lines of their own; a verifier drops it with its whitespace.
     for (std::size_t pos = 0; pos < b.size(); pos += 64) {
       if (column + std::min<std::size_t>(64, b.size() - pos) > 76) {
-        value += "\r\n\t ";
-        column = 2;
+        value += "\r\n\t";
+        column = 1;
       }
       value += b.substr(pos, 64);
       column += std::min<std::size_t>(64, b.size() - pos);
