@@ -6,6 +6,7 @@ key up in DNS (dnsmasq serving the TXT records the public keys give, derived her
 openssl, not with postroom)."""
 
 import base64
+import poplib
 import os
 import re
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 import dkim
 import pytest
 
-from conftest import DOMAIN, PASSWORD, free_port
+from conftest import DOMAIN, PASSWORD
 from peers.smtp_peer import Peer
 
 ALICE = "alice@" + DOMAIN
@@ -380,7 +381,7 @@ def test_mail_from_outside_and_local_mail_are_not_signed(make_daemon, certificat
         assert client.sendmail("someone@remote.test", [ALICE], SMALL) == {}
     # A logged-in user, to a mailbox here only: it never leaves, nothing to sign.
     submit(d, SMALL, recipients=[ALICE])
-    import poplib
+
     client = poplib.POP3("127.0.0.1", d.ports["pop3"], timeout=30)
     client.user(ALICE)
     client.pass_(PASSWORD)
