@@ -10,6 +10,7 @@ packages=(
   openssl sqlite3 python3 python3-pytest python3-aiosmtpd
   curl swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail dnsmasq-base procps iproute2
   unbound ldnsutils
+  opendkim-tools python3-dkim python3-nacl util-linux
 )
 
 missing=()

@@ -1,6 +1,7 @@
 // What every admin subcommand shares: parsed arguments, exit codes, the opened store.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,8 +17,9 @@ namespace postroom::cli {
 enum Exit { kOk = 0, kFailed = 1, kUsage = 2 };
 
 struct Args {
-  std::vector<std::string> words;  // positional arguments after the command words
-  std::vector<std::string> flags;  // --flags seen
+  std::vector<std::string> words;             // positional arguments after the command words
+  std::vector<std::string> flags;             // --flags seen
+  std::map<std::string, std::string> values;  // flags with a value: --selector S
   bool has(const std::string& flag) const;
 };
 
@@ -51,5 +53,6 @@ int queue_command(Context& ctx, const std::string& sub);
 int backup_command(Context& ctx);
 int import_command(Context& ctx, const std::string& sub);
 int verify_command(Context& ctx);
+int dkim_command(Context& ctx, const std::string& sub);
 
 }  // namespace postroom::cli

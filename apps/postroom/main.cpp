@@ -30,6 +30,10 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   backup FILE                                a consistent copy of the database
   verify                                     check the whole store; exit 1 on a problem
   import mbox ADDRESS FILE | import maildir ADDRESS DIR
+  dkim generate DOMAIN [--selector S] [--algorithm rsa|ed25519]
+                                             a new signing key, published but not signing yet
+  dkim list                                  DOMAIN SELECTOR ALGORITHM STATE NAME RECORD
+  dkim activate DOMAIN SELECTOR              sign with it (then reload postroomd)
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
 )";
@@ -38,6 +42,7 @@ struct CommandSpec {
   std::string name;
   std::set<std::string> subcommands;  // empty: takes no subcommand
   std::set<std::string> flags;
+  std::set<std::string> valued = {};  // flags that take a value: "--flag VALUE" or "--flag=VALUE"
 };
 
 const std::vector<CommandSpec> kCommands = {
@@ -48,6 +53,7 @@ const std::vector<CommandSpec> kCommands = {
     {"backup", {}, {}},
     {"verify", {}, {}},
     {"import", {"mbox", "maildir"}, {}},
+    {"dkim", {"generate", "list", "activate"}, {}, {"--selector", "--algorithm"}},
 };
 
 int run(int argc, char** argv);
@@ -113,7 +119,13 @@ int run(int argc, char** argv) {
   Args args;
   for (std::size_t i = 1; i < rest.size(); ++i) {
     const std::string& word = rest[i];
-    if (word.rfind("--", 0) == 0) {
+    if (word.rfind("--", 0) == 0 && spec->valued.contains(word.substr(0, word.find('=')))) {
+      auto eq = word.find('=');
+      std::string flag = word.substr(0, eq);
+      if (eq == std::string::npos && i + 1 >= rest.size())
+        return usage_error(flag + " needs a value");
+      args.values[flag] = eq == std::string::npos ? rest[++i] : word.substr(eq + 1);
+    } else if (word.rfind("--", 0) == 0) {
       if (!spec->flags.contains(word)) return usage_error("unknown flag '" + word + "'");
       args.flags.push_back(word);
     } else if (!spec->subcommands.empty() && sub.empty()) {
@@ -145,6 +157,7 @@ int run(int argc, char** argv) {
   if (spec->name == "queue") return queue_command(ctx, sub);
   if (spec->name == "backup") return backup_command(ctx);
   if (spec->name == "verify") return verify_command(ctx);
+  if (spec->name == "dkim") return dkim_command(ctx, sub);
   return import_command(ctx, sub);
 }
 

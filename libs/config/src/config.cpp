@@ -219,6 +219,18 @@ void check_auth(Checker& c, const YAML::Node& node, Auth& out) {
   c.parse_into(*entries, "auth", "lockout_duration", out.lockout_duration, parse_duration);
 }
 
+void check_dkim(Checker& c, const YAML::Node& node, Dkim& out) {
+  auto entries = c.mapping(node, "dkim", {"activate_after"});
+  if (!entries) return;
+  c.parse_into(*entries, "dkim", "activate_after", out.activate_after,
+               [](std::string_view t) -> Result<std::optional<Seconds>> {
+                 if (t == "never") return std::optional<Seconds>();
+                 auto d = parse_duration(t);
+                 if (!d) return std::unexpected(d.error());
+                 return std::optional<Seconds>(*d);
+               });
+}
+
 void check_smarthost(Checker& c, const YAML::Node& where, const YAML::Node& node,
                      const fs::path& base, Smarthost& out) {
   auto entries = c.mapping(node, "relay.smarthost",
@@ -455,10 +467,10 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   config.file = fs::absolute(file, ec);
   if (ec) return one_error(name, 1, "(file)", "cannot make the path absolute: " + ec.message());
   fs::path base = config.file.parent_path();
-  auto entries =
-      c.mapping(root, "",
-                {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
-                 "trusted_networks_allow_wide", "auth", "relay", "limits", "user", "run_as_root"});
+  auto entries = c.mapping(
+      root, "",
+      {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
+       "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user", "run_as_root"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -528,6 +540,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
     check_auth(c, it->second.second, config.auth);
   if (auto it = entries->find("relay"); it != entries->end())
     check_relay(c, it->second.first, it->second.second, base, config.relay);
+  if (auto it = entries->find("dkim"); it != entries->end())
+    check_dkim(c, it->second.second, config.dkim);
   if (auto it = entries->find("limits"); it != entries->end())
     check_limits(c, it->second.second, config.limits);
 

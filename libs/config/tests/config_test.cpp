@@ -446,3 +446,32 @@ TEST_CASE("config: relay.tls_policy keys parse, with their defaults and errors a
   CHECK(has_error(b.error(), "relay.tls_policy.ca_file", 10));
   CHECK(b.error().size() == 4);
 }
+
+TEST_CASE("config: dkim.activate_after is a duration or never, 2d by default") {
+  {
+    TempConfig t(kMinimal);
+    auto c = t.load();
+    REQUIRE(c);
+    CHECK(c->dkim.activate_after == Seconds(2 * 86400));
+    CHECK(c->dkim_dir() == t.dir / "data" / "dkim");
+  }
+  {
+    TempConfig t(std::string(kMinimal) + "dkim:\n  activate_after: never\n");
+    auto c = t.load();
+    REQUIRE(c);
+    CHECK_FALSE(c->dkim.activate_after);
+  }
+  {
+    TempConfig t(std::string(kMinimal) + "dkim:\n  activate_after: 0s\n");
+    auto c = t.load();
+    REQUIRE(c);
+    CHECK(c->dkim.activate_after == Seconds(0));
+  }
+  {
+    TempConfig t(std::string(kMinimal) + "dkim:\n  activate_after: soon\n  selector: x\n");
+    auto c = t.load();
+    REQUIRE_FALSE(c);
+    CHECK(has_error(c.error(), "dkim.activate_after", 7));
+    CHECK(has_error(c.error(), "dkim.selector", 8));
+  }
+}

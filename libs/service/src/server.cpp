@@ -63,6 +63,11 @@ std::uint64_t reserve_bytes(const std::filesystem::path& dir) {
   return std::clamp<std::uint64_t>(total / 10, 6 * 1024 * 1024, 32 * 1024 * 1024);
 }
 
+std::optional<std::int64_t> activate_after(const config::Config& config) {
+  if (!config.dkim.activate_after) return std::nullopt;
+  return config.dkim.activate_after->count();
+}
+
 }  // namespace
 
 Server::Server(uv_loop_t* loop) : loop_(loop) {
@@ -162,6 +167,12 @@ void Server::install_filters() {
   // Checks of what arrives first, then milters, then the DKIM signature over the result.
   // Each factory reads the config in force when its message begins.
   context_.filters.clear();
+  // Last: a filter after it that changed a signed field would break the signature.
+  if (!dkim_) {
+    dkim_ = std::make_unique<DkimSigning>(context_.config->dkim_dir());
+    dkim_->load(activate_after(*context_.config));
+  }
+  context_.filters.push_back(dkim_->factory());
 }
 
 std::vector<std::pair<std::string, Endpoint>> Server::bound() const {
@@ -252,6 +263,7 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   auth_->set_policy(limiter_policy(*fixed));
   if (relay_) relay_->reload();  // relay (issue 6)
   start_resolver();
+  if (dkim_) dkim_->load(activate_after(*fixed));  // keys added or activated since
   log_line("reloaded ", fixed->file.string());
   // The domains may have changed: look for the (new) main postmaster off the loop.
   context_.store->resolve_recipient(

@@ -81,6 +81,14 @@ struct Relay {
   Seconds max_queue_age{5 * 86400};
 };
 
+// DKIM signing of outbound mail; the keys live in data_dir/dkim (postroom dkim ...).
+struct Dkim {
+  // A generated key is published (its record goes into DNS) before it signs: it starts
+  // signing after this long, or when an admin runs `postroom dkim activate`. nullopt
+  // ("never"): only by hand.
+  std::optional<Seconds> activate_after = Seconds(2 * 86400);
+};
+
 struct Limits {
   std::uint64_t max_message_size = 25ULL << 20;
   std::size_t max_recipients = 100;  // RFC 5321 §4.5.3.1.8 asks for at least 100
@@ -111,6 +119,7 @@ struct Config {
   bool trusted_networks_allow_wide = false;
   Auth auth;
   Relay relay;
+  Dkim dkim;
   Limits limits;
   // The account postroomd runs as once its ports are bound (when started as root), and that
   // owns data_dir. Unset: "postroom" if that account exists.
@@ -121,6 +130,7 @@ struct Config {
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;
   std::filesystem::path database_path() const { return data_dir / "postroom.db"; }
+  std::filesystem::path dkim_dir() const { return data_dir / "dkim"; }
 };
 
 // One problem found in the file, printed as `FILE:LINE: KEY: what is wrong`.

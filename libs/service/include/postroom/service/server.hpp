@@ -12,6 +12,7 @@
 #include "postroom/net/handles.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
+#include "postroom/service/dkim_sign_filter.hpp"
 #include "postroom/service/relay_service.hpp"  // relay (issue 6)
 #include "postroom/service/served.hpp"
 #include "postroom/store/mail_store.hpp"
@@ -60,8 +61,9 @@ class Server {
   bool store_file_lost_ = false;
   std::unique_ptr<net::Async> writer_wake_;
   std::unique_ptr<AuthService> auth_;
-  std::unique_ptr<RelayService> relay_;  // relay (issue 6): the outbound queue runner
+  std::unique_ptr<RelayService> relay_;     // relay (issue 6): the outbound queue runner
   std::vector<Endpoint> resolver_servers_;  // what context_.resolver was made with
+  std::unique_ptr<DkimSigning> dkim_;       // signs outbound mail as it is queued
   std::unordered_map<Served*, std::shared_ptr<Served>> sessions_;
   std::unique_ptr<net::Timer> stop_deadline_;
   std::unique_ptr<net::Timer> trim_;  // returns freed memory to the system after bursts
