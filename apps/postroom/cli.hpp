@@ -51,5 +51,7 @@ int queue_command(Context& ctx, const std::string& sub);
 int backup_command(Context& ctx);
 int import_command(Context& ctx, const std::string& sub);
 int verify_command(Context& ctx);
+int dns_records_command(Context& ctx);
+int check_dns_command(Context& ctx);
 
 }  // namespace postroom::cli

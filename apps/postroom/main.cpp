@@ -30,6 +30,8 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   backup FILE                                a consistent copy of the database
   verify                                     check the whole store; exit 1 on a problem
   import mbox ADDRESS FILE | import maildir ADDRESS DIR
+  dns-records [DOMAIN]                       every DNS record the office needs, to paste
+  check-dns [DOMAIN]                         look them up: right, missing or wrong; blocklists
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
 )";
@@ -48,6 +50,8 @@ const std::vector<CommandSpec> kCommands = {
     {"backup", {}, {}},
     {"verify", {}, {}},
     {"import", {"mbox", "maildir"}, {}},
+    {"dns-records", {}, {}},
+    {"check-dns", {}, {}},
 };
 
 int run(int argc, char** argv);
@@ -145,6 +149,8 @@ int run(int argc, char** argv) {
   if (spec->name == "queue") return queue_command(ctx, sub);
   if (spec->name == "backup") return backup_command(ctx);
   if (spec->name == "verify") return verify_command(ctx);
+  if (spec->name == "dns-records") return dns_records_command(ctx);
+  if (spec->name == "check-dns") return check_dns_command(ctx);
   return import_command(ctx, sub);
 }
 
