@@ -206,10 +206,13 @@ CheckLine check_record(Lookup& dns, const OfficeFacts& facts, const DnsRecord& e
       if (auto missing = absent(line, answer, "SRV")) return *missing;
       auto want = e.value.substr(e.value.find(' ') + 1);  // weight port target
       auto want_tail = want.substr(want.find(' ') + 1);   // port target
+      // RFC 6186 §4: the target "." says "not offered", whatever the port.
+      bool not_offered = want_tail == "0 .";
       for (const auto& v : answer.values) {
         auto tail = v.substr(v.find(' ') + 1);
         tail = tail.substr(tail.find(' ') + 1);
-        if (tail == want_tail || (want_tail == "0 ." && tail == "0 ")) {
+        bool root = tail.ends_with(" ") || tail.ends_with(" .");
+        if (not_offered ? root : tail == want_tail) {
           line.detail = v;
           return line;
         }
