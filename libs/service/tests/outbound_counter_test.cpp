@@ -1,5 +1,6 @@
 // Outbound limits: hourly and daily windows, new recipients, one notice a day, persistence.
 #include "postroom/service/outbound_counter.hpp"
+#include "postroom/service/outbound_limits.hpp"
 
 #include <doctest/doctest.h>
 
@@ -101,4 +102,22 @@ TEST_CASE("outbound limits: the counts written out and read back hold the same l
   OutboundLimitValues more_messages{10, 0, 2};
   CHECK_FALSE(restarted.admit("a", {"z@r.test"}, kStart + 4, more_messages).allowed);
   CHECK(restarted.admit("a", {"y@r.test"}, kStart + 4, more_messages).allowed);
+}
+
+TEST_CASE("outbound limits: who a message is counted for") {
+  using postroom::service::FilterEnvelope;
+  using postroom::service::outbound_subject;
+  FilterEnvelope e;
+  e.remote_recipients = {"bob@remote.test"};
+  e.authenticated = true;
+  e.auth_user = "Alice@Example.test";
+  e.trusted = true;
+  CHECK(outbound_subject(e) == "alice@example.test");  // a login beats the network
+  e.authenticated = false;
+  CHECK(outbound_subject(e) == "trusted_networks");
+  e.trusted = false;
+  CHECK(outbound_subject(e).empty());  // from the internet: an alias forwarding, not sending
+  e.trusted = true;
+  e.remote_recipients.clear();
+  CHECK(outbound_subject(e).empty());  // stays here: not outbound
 }
