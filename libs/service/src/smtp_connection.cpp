@@ -198,39 +198,38 @@ void SmtpConnection::update_reading() {
 
 void SmtpConnection::check_recipient(const Address& address) {
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
+  checking_ = address;  // one RCPT at a time: the session waits for the answer
   // "<postmaster>" and postmaster@ every local domain (RFC 5321 §4.5.1).
-  store::resolve_with_postmaster(*context_.store, address, context_.config->domains,
-                                 [weak, address](Result<store::Route> route) {
-                                   auto s = weak.lock();
-                                   if (!s || s->connection_->closed()) return;
-                                   smtp::RecipientVerdict verdict;
-                                   using Kind = smtp::RecipientVerdict::Kind;
-                                   if (!route) {
-                                     log_line("session=", s->id_,
-                                              " recipient lookup failed: ", route.error().message);
-                                     verdict.kind = Kind::temp_failure;
-                                   } else {
-                                     switch (route->kind) {
-                                       case store::Route::Kind::local:
-                                         verdict.kind = Kind::local;
-                                         break;
-                                       case store::Route::Kind::remote:
-                                         verdict.kind = Kind::remote;
-                                         break;
-                                       case store::Route::Kind::unknown:
-                                         verdict.kind = Kind::unknown_user;
-                                         break;
-                                     }
-                                     verdict.mailboxes = route->accounts;
-                                     verdict.forward_to = route->remote;
-                                     // A bounce to an SRS address of ours goes back to the original
-                                     // sender.
-                                     if (verdict.kind == Kind::unknown_user)
-                                       route_srs_bounce(s->context_, address, verdict, s->id_);
-                                   }
-                                   s->session_->on_recipient_checked(std::move(verdict));
-                                   s->pump();
-                                 });
+  store::resolve_with_postmaster(
+      *context_.store, address, context_.config->domains, [weak](Result<store::Route> route) {
+        auto s = weak.lock();
+        if (!s || s->connection_->closed()) return;
+        smtp::RecipientVerdict verdict;
+        using Kind = smtp::RecipientVerdict::Kind;
+        if (!route) {
+          log_line("session=", s->id_, " recipient lookup failed: ", route.error().message);
+          verdict.kind = Kind::temp_failure;
+        } else {
+          switch (route->kind) {
+            case store::Route::Kind::local:
+              verdict.kind = Kind::local;
+              break;
+            case store::Route::Kind::remote:
+              verdict.kind = Kind::remote;
+              break;
+            case store::Route::Kind::unknown:
+              verdict.kind = Kind::unknown_user;
+              break;
+          }
+          verdict.mailboxes = route->accounts;
+          verdict.forward_to = route->remote;
+          // A bounce to an SRS address of ours goes back to the original sender.
+          if (verdict.kind == Kind::unknown_user)
+            route_srs_bounce(s->context_, s->checking_, verdict, s->id_);
+        }
+        s->session_->on_recipient_checked(std::move(verdict));
+        s->pump();
+      });
 }
 
 void SmtpConnection::authenticate(const std::string& user, const std::string& password) {
