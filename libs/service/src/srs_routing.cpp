@@ -13,7 +13,11 @@ std::string relay_sender(const Context& context, const std::string& sender) {
   if (!context.srs || sender.empty()) return sender;
   auto parsed = parse_address(sender);
   if (!parsed || context.config->is_local_domain(parsed->domain)) return sender;
-  return context.srs->forward(*parsed, std::time(nullptr));
+  std::string rewritten = context.srs->forward(*parsed, std::time(nullptr));
+  // A local part over 64 octets (RFC 5321 §4.5.3.1.1) would be refused when a bounce
+  // brings it back, here and elsewhere: such a sender goes out as it is.
+  if (rewritten.rfind('@') > 64) return sender;
+  return rewritten;
 }
 
 bool route_srs_bounce(const Context& context, const Address& recipient,

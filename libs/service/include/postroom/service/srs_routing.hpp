@@ -13,7 +13,8 @@ struct Context;
 
 // The envelope sender to relay a queued message with: an SRS address of ours when SRS is
 // on and `sender` is in another domain (the receiver checks SPF against our addresses),
-// else `sender` itself. The queue keeps the original, so our own bounces go straight to it.
+// else `sender` itself (also when the SRS local part would exceed 64 octets). The queue
+// keeps the original, so our own bounces go straight to it.
 std::string relay_sender(const Context& context, const std::string& sender);
 
 // For a recipient that the store does not know: when it is a valid SRS address at one of
