@@ -6,13 +6,8 @@ import smtplib
 
 import pytest
 
-from conftest import DOMAIN, PASSWORD, ROOT
+from conftest import DOMAIN, PASSWORD
 from test_relay import peers, smarthost_config, wait_until  # noqa: F401 (fixture)
-
-# The limits are a message filter: they act once SmtpConnection runs the filters. Until the
-# pipeline that runs them is on the branch this is said in the skip summary (pytest -rs).
-PIPELINE = "context_.filters" in (ROOT / "libs/service/src/smtp_connection.cpp").read_text()
-needs_pipeline = pytest.mark.skipif(not PIPELINE, reason="SmtpConnection does not run message filters yet")
 
 BOB = "bob@remote.test"
 MESSAGE = b"From: someone@example.test\r\nTo: bob@remote.test\r\nSubject: limits\r\n\r\nhello\r\n"
@@ -37,7 +32,6 @@ def mailbox(d, user):
         client.quit()
 
 
-@needs_pipeline
 def test_user_over_the_hourly_limit_gets_451_and_the_postmaster_one_notice(make_daemon, peers):  # noqa: F811
     peer = peers().start()
     extra = smarthost_config(peer.port) + "limits:\n  outbound_messages_per_hour: 3\n"
