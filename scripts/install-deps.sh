@@ -11,6 +11,7 @@ packages=(
   curl swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail dnsmasq-base procps iproute2
   unbound ldnsutils
   opendkim-tools python3-dkim python3-nacl util-linux
+  python3-spf
 )
 
 missing=()

@@ -54,5 +54,7 @@ int backup_command(Context& ctx);
 int import_command(Context& ctx, const std::string& sub);
 int verify_command(Context& ctx);
 int dkim_command(Context& ctx, const std::string& sub);
+int dns_records_command(Context& ctx);
+int check_dns_command(Context& ctx);
 
 }  // namespace postroom::cli

@@ -34,6 +34,8 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
                                              a new signing key, published but not signing yet
   dkim list                                  DOMAIN SELECTOR ALGORITHM STATE NAME RECORD
   dkim activate DOMAIN SELECTOR              sign with it (then reload postroomd)
+  dns-records [DOMAIN]                       every DNS record the office needs, to paste
+  check-dns [DOMAIN]                         look them up: right, missing or wrong; blocklists
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
 )";
@@ -54,6 +56,8 @@ const std::vector<CommandSpec> kCommands = {
     {"verify", {}, {}},
     {"import", {"mbox", "maildir"}, {}},
     {"dkim", {"generate", "list", "activate"}, {}, {"--selector", "--algorithm"}},
+    {"dns-records", {}, {}},
+    {"check-dns", {}, {}},
 };
 
 int run(int argc, char** argv);
@@ -158,6 +162,8 @@ int run(int argc, char** argv) {
   if (spec->name == "backup") return backup_command(ctx);
   if (spec->name == "verify") return verify_command(ctx);
   if (spec->name == "dkim") return dkim_command(ctx, sub);
+  if (spec->name == "dns-records") return dns_records_command(ctx);
+  if (spec->name == "check-dns") return check_dns_command(ctx);
   return import_command(ctx, sub);
 }
 

@@ -311,9 +311,9 @@ void check_tls_policy(Checker& c, const YAML::Node& node, const fs::path& base, 
 
 void check_relay(Checker& c, const YAML::Node& where, const YAML::Node& node, const fs::path& base,
                  Relay& out) {
-  auto entries = c.mapping(
-      node, "relay",
-      {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age", "tls_policy"});
+  auto entries = c.mapping(node, "relay",
+                           {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age",
+                            "tls_policy", "srs"});
   if (!entries) return;
   if (auto it = entries->find("tls_policy"); it != entries->end())
     check_tls_policy(c, it->second.second, base, out.tls_policy);
@@ -356,13 +356,17 @@ void check_relay(Checker& c, const YAML::Node& where, const YAML::Node& node, co
     if (!schedule.empty()) out.retry_schedule = schedule;
   }
   c.parse_into(*entries, "relay", "max_queue_age", out.max_queue_age, parse_positive_duration);
+  c.parse_into(*entries, "relay", "srs", out.srs, [](std::string_view t) {
+    return parse_enum<bool>(t, {{"false", false}, {"true", true}});
+  });
 }
 
 void check_limits(Checker& c, const YAML::Node& node, Limits& out) {
-  auto entries = c.mapping(
-      node, "limits",
-      {"max_message_size", "max_recipients", "max_connections", "max_connections_per_ip",
-       "smtp_idle_timeout", "pop3_idle_timeout", "login_timeout", "reserved_connections"});
+  auto entries = c.mapping(node, "limits",
+                           {"max_message_size", "max_recipients", "max_connections",
+                            "max_connections_per_ip", "smtp_idle_timeout", "pop3_idle_timeout",
+                            "login_timeout", "reserved_connections", "outbound_messages_per_hour",
+                            "outbound_messages_per_day", "outbound_new_recipients_per_day"});
   if (!entries) return;
   auto positive_count = [](std::string_view t) -> Result<std::size_t> {
     auto n = parse_count(t);
@@ -397,6 +401,12 @@ void check_limits(Checker& c, const YAML::Node& node, Limits& out) {
                  return d;
                });
   c.parse_into(*entries, "limits", "reserved_connections", out.reserved_connections, parse_count);
+  c.parse_into(*entries, "limits", "outbound_messages_per_hour", out.outbound_messages_per_hour,
+               parse_count);
+  c.parse_into(*entries, "limits", "outbound_messages_per_day", out.outbound_messages_per_day,
+               parse_count);
+  c.parse_into(*entries, "limits", "outbound_new_recipients_per_day",
+               out.outbound_new_recipients_per_day, parse_count);
   if (out.reserved_connections && *out.reserved_connections >= out.max_connections)
     c.error(entries->at("reserved_connections").second, "limits.reserved_connections",
             "must be less than max_connections (" + std::to_string(out.max_connections) + ")");
@@ -467,10 +477,10 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   config.file = fs::absolute(file, ec);
   if (ec) return one_error(name, 1, "(file)", "cannot make the path absolute: " + ec.message());
   fs::path base = config.file.parent_path();
-  auto entries = c.mapping(
-      root, "",
-      {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
-       "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user", "run_as_root"});
+  auto entries = c.mapping(root, "",
+                           {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
+                            "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user",
+                            "run_as_root", "public_addresses"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -534,6 +544,16 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
                         return c.error(item, "trusted_networks",
                                        quoted_value(text) + " " + kWideNetwork);
                       config.trusted_networks.push_back(*net);
+                    });
+  }
+  if (auto it = entries->find("public_addresses"); it != entries->end()) {
+    c.for_each_item(it->second.second, "public_addresses",
+                    [&](const YAML::Node& item, const std::string& text) {
+                      auto net = Cidr::parse(text);
+                      if (!net || text.find('/') != std::string::npos)
+                        return c.error(item, "public_addresses",
+                                       quoted_value(text) + " is not a numeric IP address");
+                      config.public_addresses.push_back(text);
                     });
   }
   if (auto it = entries->find("auth"); it != entries->end())

@@ -474,4 +474,34 @@ TEST_CASE("config: dkim.activate_after is a duration or never, 2d by default") {
     CHECK(has_error(c.error(), "dkim.activate_after", 7));
     CHECK(has_error(c.error(), "dkim.selector", 8));
   }
+TEST_CASE("config: outbound limits, srs and public_addresses") {
+  TempConfig defaults(kMinimal);
+  auto d = defaults.load();
+  REQUIRE(d);
+  CHECK(d->limits.outbound_messages_per_hour == 100);
+  CHECK(d->limits.outbound_messages_per_day == 500);
+  CHECK(d->limits.outbound_new_recipients_per_day == 300);
+  CHECK(d->relay.srs);
+  CHECK(d->public_addresses.empty());
+  TempConfig set(std::string(kMinimal) +
+                 "public_addresses: [\"192.0.2.1\", \"2001:db8::1\"]\n"
+                 "relay:\n  srs: false\n"
+                 "limits:\n  outbound_messages_per_hour: 0\n  outbound_messages_per_day: 20\n"
+                 "  outbound_new_recipients_per_day: 7\n");
+  auto s = set.load();
+  REQUIRE(s);
+  CHECK(s->public_addresses == std::vector<std::string>{"192.0.2.1", "2001:db8::1"});
+  CHECK_FALSE(s->relay.srs);
+  CHECK(s->limits.outbound_messages_per_hour == 0);
+  CHECK(s->limits.outbound_messages_per_day == 20);
+  CHECK(s->limits.outbound_new_recipients_per_day == 7);
+  TempConfig bad(std::string(kMinimal) +
+                 "public_addresses: [\"mail.example.test\", \"192.0.2.0/24\"]\n"
+                 "relay:\n  srs: maybe\n"
+                 "limits:\n  outbound_messages_per_hour: -1\n");
+  auto b = bad.load();
+  REQUIRE_FALSE(b);
+  CHECK(has_error(b.error(), "public_addresses", 6));
+  CHECK(has_error(b.error(), "relay.srs", 8));
+  CHECK(has_error(b.error(), "limits.outbound_messages_per_hour", 10));
 }

@@ -7,6 +7,7 @@
 
 #include "delivery_attempt.hpp"
 #include "postroom/base/log.hpp"
+#include "postroom/service/srs_routing.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "relay_record.hpp"
 #include "tls_policy_source.hpp"
@@ -199,7 +200,7 @@ void RelayService::launch(const store::QueuedMessage& message, const std::string
   AttemptJob job;
   job.queue_id = message.queue_id;
   job.content_id = message.content_id;
-  job.sender = message.sender;
+  job.sender = relay_sender(context_, message.sender);  // SRS for forwarded mail
   job.smtputf8 = message.smtputf8;
   job.body_8bit = message.body_8bit;
   job.size = message.size;

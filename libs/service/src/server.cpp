@@ -12,11 +12,13 @@
 
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/relay/srs.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
 #include "postroom/service/smtp_connection.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/messages.hpp"
+#include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/postmaster.hpp"
 
 namespace postroom::service {
@@ -117,6 +119,17 @@ Result<void> Server::open_store() {
       swept && *swept > 0)
     log_line("store removed ", *swept, " incomplete message(s) left by a crash");
   warn_if_postmaster_missing(store::postmaster_missing(*db, config.domains), config.domains);
+  // Outbound limits: the counts of the last day, so a restart does not reset them.
+  auto counts = store::load_outbound_counts(*db, std::time(nullptr) - OutboundCounter::kDaySeconds,
+                                            OutboundCounter::kBucketSeconds);
+  if (!counts) return fail("cannot read the outbound limit counters: " + counts.error().message);
+  outbound_limits_ = std::make_shared<OutboundLimits>(context_);
+  outbound_limits_->load(*counts);
+  // The SRS key is made once, here, by the account that owns data_dir; it is never logged.
+  auto srs_key = relay::load_or_create_srs_key(config.data_dir / "srs.key");
+  if (!srs_key) return fail(srs_key.error().message);
+  srs_key_ = std::move(*srs_key);
+  apply_srs(config);
   writer_wake_ = std::make_unique<net::Async>(loop_, [this] {
     writer_->run_completions();
     watch_store_file();
@@ -139,6 +152,7 @@ Result<void> Server::open_store() {
   relay_->start();
   start_resolver();
   install_filters();
+  outbound_limits_->start();
   trim_ = std::make_unique<net::Timer>(loop_);
   schedule_trim(30000);
   for (const auto& [name, endpoint] : bound()) log_line("listening ", name, " ", endpoint.str());
@@ -167,6 +181,8 @@ void Server::install_filters() {
   // Checks of what arrives first, then milters, then the DKIM signature over the result.
   // Each factory reads the config in force when its message begins.
   context_.filters.clear();
+  // The outbound limits first: a sender over its limit is refused before anything else.
+  if (outbound_limits_) context_.filters.push_back(outbound_limits_->factory());
   // Last: a filter after it that changed a signed field would break the signature.
   if (!dkim_) {
     dkim_ = std::make_unique<DkimSigning>(context_.config->dkim_dir());
@@ -264,6 +280,7 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   if (relay_) relay_->reload();  // relay (issue 6)
   start_resolver();
   if (dkim_) dkim_->load(activate_after(*fixed));  // keys added or activated since
+  if (!srs_key_.empty()) apply_srs(*context_.config);
   log_line("reloaded ", fixed->file.string());
   // The domains may have changed: look for the (new) main postmaster off the loop.
   context_.store->resolve_recipient(
@@ -299,6 +316,12 @@ void Server::stop() {
     maybe_finish_stop();
   });
   maybe_finish_stop();
+}
+
+void Server::apply_srs(const config::Config& config) {
+  context_.srs = config.relay.srs
+                     ? std::make_shared<const relay::Srs>(srs_key_, config.domains.front())
+                     : nullptr;
 }
 
 void Server::schedule_trim(std::uint64_t ms) {
@@ -342,6 +365,7 @@ void Server::sweep_abandoned() {
 
 void Server::maybe_finish_stop() {
   if (!stopping_ || !sessions_.empty()) return;
+  if (outbound_limits_) outbound_limits_->stop();  // its last counts go in the final batch
   if (writer_) {
     writer_->stop();  // everything submitted is committed
     writer_->run_completions();

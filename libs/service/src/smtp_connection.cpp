@@ -9,6 +9,7 @@
 #include "postroom/base/wipe.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
+#include "postroom/service/srs_routing.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/postmaster.hpp"
@@ -197,6 +198,7 @@ void SmtpConnection::update_reading() {
 
 void SmtpConnection::check_recipient(const Address& address) {
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
+  checking_ = address;  // one RCPT at a time: the session waits for the answer
   // "<postmaster>" and postmaster@ every local domain (RFC 5321 §4.5.1).
   store::resolve_with_postmaster(
       *context_.store, address, context_.config->domains, [weak](Result<store::Route> route) {
@@ -221,6 +223,9 @@ void SmtpConnection::check_recipient(const Address& address) {
           }
           verdict.mailboxes = route->accounts;
           verdict.forward_to = route->remote;
+          // A bounce to an SRS address of ours goes back to the original sender.
+          if (verdict.kind == Kind::unknown_user)
+            route_srs_bounce(s->context_, s->checking_, verdict, s->id_);
         }
         s->session_->on_recipient_checked(std::move(verdict));
         s->pump();

@@ -205,4 +205,22 @@ std::size_t SqliteMailStore::writes_in_flight() const {
   return writer_.in_flight();
 }
 
+void SqliteMailStore::save_outbound_counts(OutboundCounts changes, std::int64_t prune_before,
+                                           std::int64_t bucket_seconds, Reply<void> done) {
+  write<void>(
+      [changes = std::move(changes), prune_before, bucket_seconds](Database& db) {
+        return store::save_outbound_counts(db, changes, prune_before, bucket_seconds);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::notify_postmaster(std::string message, std::vector<std::string> local_domains,
+                                        Reply<bool> done) {
+  write<bool>(
+      [message = std::move(message), local_domains = std::move(local_domains)](Database& db) {
+        return store::deliver_to_postmaster(db, message, local_domains);
+      },
+      std::move(done));
+}
+
 }  // namespace postroom::store

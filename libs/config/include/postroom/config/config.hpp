@@ -79,6 +79,9 @@ struct Relay {
   std::vector<Seconds> retry_schedule{Seconds(5 * 60), Seconds(15 * 60),  Seconds(30 * 60),
                                       Seconds(3600),   Seconds(2 * 3600), Seconds(4 * 3600)};
   Seconds max_queue_age{5 * 86400};
+  // Mail an alias forwards leaves with an SRS sender of our first domain when its sender is
+  // in another domain, so the receiver's SPF check passes (the key is data_dir/srs.key).
+  bool srs = true;
 };
 
 // DKIM signing of outbound mail; the keys live in data_dir/dkim (postroom dkim ...).
@@ -102,6 +105,12 @@ struct Limits {
   // Connection slots only trusted_networks and logged-in sessions may use, so a flood
   // from outside never shuts the office out; unset: a fifth of max_connections.
   std::optional<std::size_t> reserved_connections;
+  // Outbound mail per sender (each authenticated user, and trusted_networks as one): a
+  // stolen password must not send thousands of messages before anyone notices. Counted
+  // for messages with a recipient in another domain; 0 turns a limit off.
+  std::size_t outbound_messages_per_hour = 100;
+  std::size_t outbound_messages_per_day = 500;
+  std::size_t outbound_new_recipients_per_day = 300;  // distinct recipients in 24 hours
 
   std::size_t reserved() const { return reserved_connections.value_or(max_connections / 5); }
 };
@@ -121,6 +130,9 @@ struct Config {
   Relay relay;
   Dkim dkim;
   Limits limits;
+  // The box's public addresses (numeric IPv4/IPv6), as the internet sees them: the SPF,
+  // PTR and blocklist checks of dns-records and check-dns. Empty: the addresses of hostname.
+  std::vector<std::string> public_addresses;
   // The account postroomd runs as once its ports are bound (when started as root), and that
   // owns data_dir. Unset: "postroom" if that account exists.
   std::optional<std::string> user;

@@ -25,6 +25,10 @@ namespace postroom::net {
 class Resolver;
 }  // namespace postroom::net
 
+namespace postroom::relay {
+class Srs;
+}  // namespace postroom::relay
+
 namespace postroom::service {
 
 class AuthService;
@@ -79,6 +83,8 @@ struct Context {
   // Every message received by SMTP passes these, in order (message_filter.hpp); each
   // factory decides whether it has anything to do for the message.
   std::vector<FilterFactory> filters;
+  // Sender rewriting for forwarded mail (srs_routing.hpp); null when relay.srs is off.
+  std::shared_ptr<const relay::Srs> srs;
   std::uint64_t next_session = 1;
 
   std::string new_session_id();

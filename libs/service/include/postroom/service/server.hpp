@@ -13,6 +13,7 @@
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/service/dkim_sign_filter.hpp"
+#include "postroom/service/outbound_limits.hpp"
 #include "postroom/service/relay_service.hpp"  // relay (issue 6)
 #include "postroom/service/served.hpp"
 #include "postroom/store/mail_store.hpp"
@@ -68,6 +69,9 @@ class Server {
   std::unique_ptr<net::Timer> stop_deadline_;
   std::unique_ptr<net::Timer> trim_;  // returns freed memory to the system after bursts
   void schedule_trim(std::uint64_t ms);
+  void apply_srs(const config::Config& config);  // relay.srs and the first domain
+  std::shared_ptr<OutboundLimits> outbound_limits_;
+  std::string srs_key_;  // data_dir/srs.key; never logged
   bool stopping_ = false;
 };
 

@@ -68,6 +68,7 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   std::unique_ptr<FilterChain> filters_;    // of the message being received, if any
   std::string filter_log_;                  // their verdicts, for the message's log line
   std::optional<smtp::Envelope> envelope_;  // of the message being received
+  Address checking_;                        // the recipient being looked up
 };
 
 }  // namespace postroom::service

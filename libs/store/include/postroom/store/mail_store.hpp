@@ -11,6 +11,7 @@
 #include "postroom/base/error.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/messages.hpp"
+#include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/queue.hpp"
 #include "postroom/store/writer.hpp"
 
@@ -85,6 +86,13 @@ class MailStore {
   virtual void record_attempt(AttemptRecord record, DomainTest is_local_domain,
                               Reply<BounceStored> done) = 0;
 
+  // Outbound limits: the counters' changes (see save_outbound_counts), and a notice for
+  // the postmaster (answers false when there is none).
+  virtual void save_outbound_counts(OutboundCounts changes, std::int64_t prune_before,
+                                    std::int64_t bucket_seconds, Reply<void> done) = 0;
+  virtual void notify_postmaster(std::string message, std::vector<std::string> local_domains,
+                                 Reply<bool> done) = 0;
+
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
   virtual void sweep_abandoned(std::int64_t created_before, Reply<int> done) = 0;
   // Gives cached pages back (the daemon is idle).
@@ -119,6 +127,10 @@ class SqliteMailStore final : public MailStore {
                   Reply<std::optional<std::string>> done) override;
   void record_attempt(AttemptRecord record, DomainTest is_local_domain,
                       Reply<BounceStored> done) override;
+  void save_outbound_counts(OutboundCounts changes, std::int64_t prune_before,
+                            std::int64_t bucket_seconds, Reply<void> done) override;
+  void notify_postmaster(std::string message, std::vector<std::string> local_domains,
+                         Reply<bool> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
   void release_memory() override;
   bool file_lost() const override;
