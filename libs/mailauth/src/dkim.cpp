@@ -142,6 +142,13 @@ bool DkimVerifier::has_signatures() const {
   return !signatures_.empty();
 }
 
+std::vector<std::string> DkimVerifier::key_names() const {
+  std::vector<std::string> out;
+  for (const auto& sig : signatures_)
+    if (sig->outcome.result == DkimResult::none) out.push_back(sig->key_name);
+  return out;
+}
+
 void DkimVerifier::body(std::string_view bytes) {
   for (auto& sig : signatures_)
     if (sig->canonicalizer) sig->canonicalizer->feed(bytes);

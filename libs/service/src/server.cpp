@@ -12,6 +12,7 @@
 
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/service/mail_auth_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
 #include "postroom/service/smtp_connection.hpp"
@@ -162,6 +163,7 @@ void Server::install_filters() {
   // Checks of what arrives first, then milters, then the DKIM signature over the result.
   // Each factory reads the config in force when its message begins.
   context_.filters.clear();
+  context_.filters.push_back(mail_auth_filter_factory(context_));
 }
 
 std::vector<std::pair<std::string, Endpoint>> Server::bound() const {

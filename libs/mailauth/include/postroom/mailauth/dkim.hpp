@@ -49,6 +49,9 @@ class DkimVerifier {
   void end_body();
 
   bool has_signatures() const;
+  // The TXT names of the keys verify() will ask for ("sel._domainkey.example.org"), so a
+  // caller can fetch them while the body arrives.
+  std::vector<std::string> key_names() const;
 
   // One outcome per signature, in header order; nullopt while a key's TXT answer is not in
   // `dns` yet (look up what the cache names, then call again).
