@@ -168,7 +168,7 @@ TEST_CASE("mail auth filter: a DNS server that never answers runs out the per-me
   uv_udp_getsockname(&silent, reinterpret_cast<sockaddr*>(&bound), &length);
   auto config = std::make_shared<config::Config>();
   config->hostname = "mx.example.test";
-  config->mail_auth.dns_timeout = config::Seconds(1);
+  config->mail_auth.dns_timeout = Seconds(1);
   config->mail_auth.dmarc = config::CheckMode::enforce;
   config->mail_auth.on_dns_error = config::DnsErrorAction::tempfail;
   // The silent socket must close once the filter is done, or the loop never ends.
