@@ -48,7 +48,13 @@ void BodyCanonicalizer::flush() {
 }
 
 void BodyCanonicalizer::feed(std::string_view bytes) {
-  for (char c : bytes) {
+  bool relaxed = canon_ == Canon::relaxed;
+  auto special = [relaxed](char c) {
+    return c == '\r' || c == '\n' || (relaxed && (c == ' ' || c == '\t'));
+  };
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    char c = bytes[i];
     if (pending_cr_) {
       pending_cr_ = false;
       if (c == '\n') {
@@ -57,12 +63,14 @@ void BodyCanonicalizer::feed(std::string_view bytes) {
         pending_wsp_ = false;
         line_content_ = false;
         ++pending_crlf_;
+        ++i;
         continue;
       }
-      content('\r');  // a lone CR is content
+      content(std::string_view("\r", 1));  // a lone CR is content
     }
     if (c == '\r') {
       pending_cr_ = true;
+      ++i;
       continue;
     }
     if (c == '\n') {
@@ -70,22 +78,28 @@ void BodyCanonicalizer::feed(std::string_view bytes) {
       pending_wsp_ = false;
       line_content_ = false;
       ++pending_crlf_;
+      ++i;
       continue;
     }
-    if (canon_ == Canon::relaxed && (c == ' ' || c == '\t')) {
+    if (relaxed && (c == ' ' || c == '\t')) {
       pending_wsp_ = true;
+      ++i;
       continue;
     }
-    content(c);
+    // A run of ordinary octets goes out in one piece.
+    std::size_t end = i + 1;
+    while (end < bytes.size() && !special(bytes[end])) ++end;
+    content(bytes.substr(i, end - i));
+    i = end;
   }
   flush();
 }
 
-void BodyCanonicalizer::content(char c) {
+void BodyCanonicalizer::content(std::string_view run) {
   for (; pending_crlf_ > 0; --pending_crlf_) emit("\r\n");
   if (pending_wsp_) emit(" ");
   pending_wsp_ = false;
-  emit(std::string_view(&c, 1));
+  emit(run);
   line_content_ = true;
   any_content_ = true;
 }
@@ -93,7 +107,7 @@ void BodyCanonicalizer::content(char c) {
 void BodyCanonicalizer::finish() {
   if (pending_cr_) {
     pending_cr_ = false;
-    content('\r');
+    content(std::string_view("\r", 1));
   }
   if (any_content_) {
     // The last content line's end, or the CRLF added to an unterminated last line.

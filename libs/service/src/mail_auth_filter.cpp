@@ -207,7 +207,8 @@ class MailAuthFilter final : public MessageFilter {
     net::Resolver& resolver = *context_.resolver;
     auto addresses = [deliver](net::AddressResult r) {
       DnsAnswer a{status_of(r.status), {}};
-      for (const auto& s : r.addresses) a.records.push_back(format_ip(reinterpret_cast<const sockaddr*>(&s)));
+      for (const auto& s : r.addresses)
+        a.records.push_back(format_ip(reinterpret_cast<const sockaddr*>(&s)));
       deliver(std::move(a));
     };
     switch (type) {

@@ -105,10 +105,9 @@ MailAuthDecision decide_mail_auth(const MailAuthResults& r, const config::MailAu
 
   // Tags: a failure of a check that is on; DMARC only where the policy asks for more than
   // none; a DNS failure (temperror) unless the config asks for a retry instead.
-  out.tag = (config.spf != CheckMode::off && spf_fail) ||
-            (config.dkim != CheckMode::off && dkim_fail) ||
-            (config.dmarc != CheckMode::off && disposition != mailauth::DmarcPolicy::none) ||
-            temperror;
+  out.tag =
+      (config.spf != CheckMode::off && spf_fail) || (config.dkim != CheckMode::off && dkim_fail) ||
+      (config.dmarc != CheckMode::off && disposition != mailauth::DmarcPolicy::none) || temperror;
 
   out.verdict.log = "spf=" + std::string(r.spf ? mailauth::spf_result_name(r.spf->result) : "off") +
                     " dkim=" + dkim_word(r.dkim) + " dmarc=" + dmarc_word;

@@ -28,7 +28,7 @@ class BodyCanonicalizer {
  private:
   void emit(std::string_view s);
   void flush();
-  void content(char c);
+  void content(std::string_view run);
 
   Canon canon_;
   std::int64_t limit_;

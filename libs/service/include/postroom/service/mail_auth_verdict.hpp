@@ -30,9 +30,9 @@ struct MailAuthResults {
 };
 
 struct MailAuthDecision {
-  FilterVerdict verdict;        // accept, reject (550 5.7.1) or tempfail (451 4.7.0); log words
-  bool tag = false;             // X-Spam-Flag: YES and the subject tag
-  std::string auth_results;     // the Authentication-Results value
+  FilterVerdict verdict;     // accept, reject (550 5.7.1) or tempfail (451 4.7.0); log words
+  bool tag = false;          // X-Spam-Flag: YES and the subject tag
+  std::string auth_results;  // the Authentication-Results value
 };
 
 MailAuthDecision decide_mail_auth(const MailAuthResults& results, const config::MailAuth& config);
