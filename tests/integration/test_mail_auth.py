@@ -110,7 +110,11 @@ def auth_results(stored):
 
 
 def results_of(field):
-    return {r.method: r.result for r in field.results}
+    """Method -> result, the first of each method (SPF's MAIL FROM comes before its HELO)."""
+    out = {}
+    for r in field.results:
+        out.setdefault(r.method, r.result)
+    return out
 
 
 def test_good_signed_message_passes_spf_dkim_dmarc_and_forged_results_are_removed(world):
@@ -132,6 +136,9 @@ def test_good_signed_message_passes_spf_dkim_dmarc_and_forged_results_are_remove
     spf = [r for r in ours[0].results if r.method == "spf"][0]
     assert [(p.type, p.name, p.value) for p in spf.properties] == [
         ("smtp", "mailfrom", "alice@good.test")]
+    # The HELO identity is checked too: client.good.test publishes no SPF record.
+    helo = [r for r in ours[0].results if r.method == "spf"][1]
+    assert (helo.result, helo.properties[0].name) == ("none", "helo")
     dkim_result = [r for r in ours[0].results if r.method == "dkim"][0]
     assert ("header", "d", "good.test") in [(p.type, p.name, p.value)
                                             for p in dkim_result.properties]
