@@ -12,6 +12,7 @@ packages=(
   unbound ldnsutils
   opendkim-tools python3-dkim python3-nacl util-linux
   python3-spf
+  publicsuffix python3-authres
 )
 
 missing=()

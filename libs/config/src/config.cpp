@@ -231,6 +231,38 @@ void check_dkim(Checker& c, const YAML::Node& node, Dkim& out) {
                });
 }
 
+void check_mail_auth(Checker& c, const YAML::Node& node, const fs::path& base, MailAuth& out) {
+  const std::string path = "mail_auth";
+  auto entries = c.mapping(
+      node, path,
+      {"spf", "dkim", "dmarc", "dns_timeout", "on_dns_error", "subject_tag", "public_suffix_list"});
+  if (!entries) return;
+  auto mode = [](std::string_view t) {
+    return parse_enum<CheckMode>(
+        t, {{"off", CheckMode::off}, {"tag", CheckMode::tag}, {"enforce", CheckMode::enforce}});
+  };
+  c.parse_into(*entries, path, "spf", out.spf, mode);
+  c.parse_into(*entries, path, "dkim", out.dkim, mode);
+  c.parse_into(*entries, path, "dmarc", out.dmarc, mode);
+  c.parse_into(*entries, path, "dns_timeout", out.dns_timeout, parse_positive_duration);
+  c.parse_into(*entries, path, "on_dns_error", out.on_dns_error, [](std::string_view t) {
+    return parse_enum<DnsErrorAction>(
+        t, {{"tag", DnsErrorAction::tag}, {"tempfail", DnsErrorAction::tempfail}});
+  });
+  c.parse_into(*entries, path, "subject_tag", out.subject_tag,
+               [](std::string_view t) -> Result<std::string> {
+                 for (char ch : t) {
+                   auto u = static_cast<unsigned char>(ch);
+                   if (u < 0x20 || u >= 0x7f)
+                     return fail("must be printable US-ASCII (it goes into the Subject field)");
+                 }
+                 if (t.size() > 40) return fail("is longer than 40 characters");
+                 return std::string(t);
+               });
+  c.parse_into(*entries, path, "public_suffix_list", out.public_suffix_list,
+               [&](std::string_view t) { return readable(base, t); });
+}
+
 void check_smarthost(Checker& c, const YAML::Node& where, const YAML::Node& node,
                      const fs::path& base, Smarthost& out) {
   auto entries = c.mapping(node, "relay.smarthost",
@@ -480,7 +512,7 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   auto entries = c.mapping(root, "",
                            {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
                             "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user",
-                            "run_as_root", "public_addresses"});
+                            "run_as_root", "public_addresses", "mail_auth"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -564,6 +596,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
     check_dkim(c, it->second.second, config.dkim);
   if (auto it = entries->find("limits"); it != entries->end())
     check_limits(c, it->second.second, config.limits);
+  if (auto it = entries->find("mail_auth"); it != entries->end())
+    check_mail_auth(c, it->second.second, base, config.mail_auth);
 
   check_run_as(c, *entries, config);
 

@@ -505,3 +505,49 @@ TEST_CASE("config: outbound limits, srs and public_addresses") {
   CHECK(has_error(b.error(), "relay.srs", 8));
   CHECK(has_error(b.error(), "limits.outbound_messages_per_hour", 10));
 }
+
+TEST_CASE("config: mail_auth defaults to tag-only checks, and every key parses") {
+  {
+    TempConfig t(kMinimal);
+    auto c = t.load();
+    REQUIRE(c);
+    CHECK(c->mail_auth.spf == CheckMode::tag);
+    CHECK(c->mail_auth.dkim == CheckMode::tag);
+    CHECK(c->mail_auth.dmarc == CheckMode::tag);
+    CHECK(c->mail_auth.on_dns_error == DnsErrorAction::tag);
+    CHECK(c->mail_auth.dns_timeout == Seconds(10));
+    CHECK(c->mail_auth.subject_tag == "[SPAM]");
+  }
+  TempConfig t(std::string(kMinimal) + R"(mail_auth:
+  spf: off
+  dkim: enforce
+  dmarc: enforce
+  dns_timeout: 3s
+  on_dns_error: tempfail
+  subject_tag: "***SPAM***"
+  public_suffix_list: /usr/share/publicsuffix/public_suffix_list.dat
+)");
+  auto c = t.load();
+  REQUIRE(c);
+  CHECK(c->mail_auth.spf == CheckMode::off);
+  CHECK(c->mail_auth.dkim == CheckMode::enforce);
+  CHECK(c->mail_auth.dmarc == CheckMode::enforce);
+  CHECK(c->mail_auth.dns_timeout == Seconds(3));
+  CHECK(c->mail_auth.on_dns_error == DnsErrorAction::tempfail);
+  CHECK(c->mail_auth.subject_tag == "***SPAM***");
+}
+
+TEST_CASE("config: bad mail_auth values are errors at their lines") {
+  TempConfig t(std::string(kMinimal) + R"(mail_auth:
+  spf: reject
+  dns_timeout: 0s
+  public_suffix_list: /nonexistent/psl.dat
+  colour: red
+)");
+  auto c = t.load();
+  REQUIRE_FALSE(c);
+  CHECK(has_error(c.error(), "mail_auth.spf", 7));
+  CHECK(has_error(c.error(), "mail_auth.dns_timeout", 8));
+  CHECK(has_error(c.error(), "mail_auth.public_suffix_list", 9));
+  CHECK(has_error(c.error(), "mail_auth.colour", 10));
+}

@@ -51,6 +51,8 @@ struct Resolver::Query {
   std::function<void(MxResult)> mx_done;
   std::function<void(AddressResult)> address_done;
   std::function<void(TxtResult)> txt_done;
+  std::function<void(NameResult)> name_done;
+  int family = AF_INET;
 };
 
 Resolver::Resolver(uv_loop_t* loop) : loop_(loop) {}
@@ -207,7 +209,7 @@ void Resolver::dispatch() {
 }
 
 void Resolver::query_mx(const std::string& domain, std::function<void(MxResult)> done) {
-  auto* query = new Query{this, alive_, std::move(done), nullptr, nullptr};
+  auto* query = new Query{this, alive_, std::move(done), nullptr, nullptr, nullptr, AF_INET};
   ++pending_;
   ares_query(
       as_channel(channel_), domain.c_str(), ns_c_in, ns_t_mx,
@@ -241,7 +243,7 @@ void Resolver::query_mx(const std::string& domain, std::function<void(MxResult)>
 }
 
 void Resolver::query_txt(const std::string& name, std::function<void(TxtResult)> done) {
-  auto* query = new Query{this, alive_, nullptr, nullptr, std::move(done)};
+  auto* query = new Query{this, alive_, nullptr, nullptr, std::move(done), nullptr, AF_INET};
   ++pending_;
   ares_query(
       as_channel(channel_), name.c_str(), ns_c_in, ns_t_txt,
@@ -276,8 +278,97 @@ void Resolver::query_txt(const std::string& name, std::function<void(TxtResult)>
   rearm_timer();
 }
 
+void Resolver::query_address_records(const std::string& name, int family,
+                                     std::function<void(AddressResult)> done) {
+  auto* query = new Query{this, alive_, nullptr, std::move(done), nullptr, nullptr, family};
+  ++pending_;
+  ares_query(
+      as_channel(channel_), name.c_str(), ns_c_in, family == AF_INET6 ? ns_t_aaaa : ns_t_a,
+      [](void* arg, int status, int, unsigned char* answer, int length) {
+        std::unique_ptr<Query> q(static_cast<Query*>(arg));
+        if (q->alive.expired()) return;
+        AddressResult result;
+        result.status = status_of(status);
+        if (status == ARES_SUCCESS) {
+          hostent* host = nullptr;
+          int parsed = q->family == AF_INET6
+                           ? ares_parse_aaaa_reply(answer, length, &host, nullptr, nullptr)
+                           : ares_parse_a_reply(answer, length, &host, nullptr, nullptr);
+          result.status = status_of(parsed);
+          if (parsed == ARES_SUCCESS && host) {
+            for (char** a = host->h_addr_list; a && *a; ++a) {
+              sockaddr_storage address{};
+              if (q->family == AF_INET6) {
+                auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+                in6->sin6_family = AF_INET6;
+                std::memcpy(&in6->sin6_addr, *a, sizeof in6->sin6_addr);
+              } else {
+                auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
+                in4->sin_family = AF_INET;
+                std::memcpy(&in4->sin_addr, *a, sizeof in4->sin_addr);
+              }
+              result.addresses.push_back(address);
+            }
+          } else if (parsed != ARES_SUCCESS) {
+            result.error = ares_strerror(parsed);
+          }
+          if (host) ares_free_hostent(host);
+          // An answer of only CNAMEs parses with no address: the name has no such record.
+          if (result.status == DnsStatus::ok && result.addresses.empty())
+            result.status = DnsStatus::no_data;
+        } else {
+          result.error = ares_strerror(status);
+        }
+        Resolver* self = q->resolver;
+        --self->pending_;
+        self->complete([done = std::move(q->address_done), result = std::move(result)]() mutable {
+          done(std::move(result));
+        });
+      },
+      query);
+  rearm_timer();
+}
+
+void Resolver::query_ptr(const std::string& name, std::function<void(NameResult)> done) {
+  auto* query = new Query{this, alive_, nullptr, nullptr, nullptr, std::move(done), AF_INET};
+  ++pending_;
+  ares_query(
+      as_channel(channel_), name.c_str(), ns_c_in, ns_t_ptr,
+      [](void* arg, int status, int, unsigned char* answer, int length) {
+        std::unique_ptr<Query> q(static_cast<Query*>(arg));
+        if (q->alive.expired()) return;
+        NameResult result;
+        result.status = status_of(status);
+        if (status == ARES_SUCCESS) {
+          hostent* host = nullptr;
+          int parsed = ares_parse_ptr_reply(answer, length, nullptr, 0, AF_INET, &host);
+          result.status = status_of(parsed);
+          if (parsed == ARES_SUCCESS && host) {
+            // c-ares lists every PTR record in h_aliases, in answer order, and repeats
+            // the last one in h_name.
+            for (char** alias = host->h_aliases; alias && *alias; ++alias)
+              result.names.push_back(strip_root(*alias));
+            if (result.names.empty() && host->h_name)
+              result.names.push_back(strip_root(host->h_name));
+          } else if (parsed != ARES_SUCCESS) {
+            result.error = ares_strerror(parsed);
+          }
+          if (host) ares_free_hostent(host);
+        } else {
+          result.error = ares_strerror(status);
+        }
+        Resolver* self = q->resolver;
+        --self->pending_;
+        self->complete([done = std::move(q->name_done), result = std::move(result)]() mutable {
+          done(std::move(result));
+        });
+      },
+      query);
+  rearm_timer();
+}
+
 void Resolver::query_addresses(const std::string& host, std::function<void(AddressResult)> done) {
-  auto* query = new Query{this, alive_, nullptr, std::move(done), nullptr};
+  auto* query = new Query{this, alive_, nullptr, std::move(done), nullptr, nullptr, AF_INET};
   ++pending_;
   ares_addrinfo_hints hints{};
   hints.ai_family = AF_UNSPEC;

@@ -222,3 +222,62 @@ TEST_CASE("resolver: destroying it with a query pending calls nothing and leaves
   run_to_completion(&loop);
   CHECK_FALSE(called);
 }
+
+TEST_CASE("resolver: only-A, only-AAAA and PTR lookups") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::string v6(16, '\0');
+  v6[0] = 0x20;
+  v6[1] = 0x01;
+  v6[2] = 0x0d;
+  v6[3] = static_cast<char>(0xb8);
+  v6[15] = 5;
+  CannedDns dns(&loop, {{"host.test/1", {0, {a(9)}}},
+                        {"host.test/28", {0, {v6}}},
+                        {"v4only.test/28", {0, {}}},
+                        {"9.0.0.127.in-addr.arpa/12",
+                         {0, {encode_name("host.test"), encode_name("alias.test")}}}});
+  auto resolver = resolver_for(&loop, dns.port);
+  std::optional<AddressResult> four, six, none;
+  std::optional<NameResult> ptr, missing;
+  auto finish = [&] {
+    if (four && six && none && ptr && missing) {
+      resolver.reset();
+      dns.close();
+    }
+  };
+  resolver->query_address_records("host.test", AF_INET, [&](AddressResult r) {
+    four = std::move(r);
+    finish();
+  });
+  resolver->query_address_records("host.test", AF_INET6, [&](AddressResult r) {
+    six = std::move(r);
+    finish();
+  });
+  resolver->query_address_records("v4only.test", AF_INET6, [&](AddressResult r) {
+    none = std::move(r);
+    finish();
+  });
+  resolver->query_ptr("9.0.0.127.in-addr.arpa", [&](NameResult r) {
+    ptr = std::move(r);
+    finish();
+  });
+  resolver->query_ptr("8.0.0.127.in-addr.arpa", [&](NameResult r) {
+    missing = std::move(r);
+    finish();
+  });
+  run_to_completion(&loop);
+  REQUIRE(four);
+  REQUIRE(four->addresses.size() == 1);
+  CHECK(format_ip(reinterpret_cast<const sockaddr*>(&four->addresses[0])) == "127.0.0.9");
+  REQUIRE(six);
+  REQUIRE(six->addresses.size() == 1);
+  CHECK(format_ip(reinterpret_cast<const sockaddr*>(&six->addresses[0])) == "2001:db8::5");
+  REQUIRE(none);
+  CHECK(none->status == DnsStatus::no_data);
+  REQUIRE(ptr);
+  CHECK(ptr->status == DnsStatus::ok);
+  CHECK(ptr->names == std::vector<std::string>{"host.test", "alias.test"});
+  REQUIRE(missing);
+  CHECK(missing->status == DnsStatus::not_found);
+}

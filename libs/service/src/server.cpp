@@ -13,6 +13,7 @@
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
 #include "postroom/relay/srs.hpp"
+#include "postroom/service/mail_auth_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
 #include "postroom/service/smtp_connection.hpp"
@@ -183,6 +184,8 @@ void Server::install_filters() {
   context_.filters.clear();
   // The outbound limits first: a sender over its limit is refused before anything else.
   if (outbound_limits_) context_.filters.push_back(outbound_limits_->factory());
+  // SPF, DKIM and DMARC of mail from the internet.
+  context_.filters.push_back(mail_auth_filter_factory(context_));
   // Last: a filter after it that changed a signed field would break the signature.
   if (!dkim_) {
     dkim_ = std::make_unique<DkimSigning>(context_.config->dkim_dir());

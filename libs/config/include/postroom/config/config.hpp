@@ -115,6 +115,25 @@ struct Limits {
   std::size_t reserved() const { return reserved_connections.value_or(max_connections / 5); }
 };
 
+// Inbound mail authentication (SPF, DKIM, DMARC) for mail from untrusted, unauthenticated
+// clients. off: not checked; tag: checked, recorded in Authentication-Results, and a failure
+// marks the message (X-Spam-Flag: YES and subject_tag); enforce: as tag, but a failure is
+// refused with 550 5.7.1 (for DMARC only where the domain publishes p=reject).
+enum class CheckMode { off, tag, enforce };
+enum class DnsErrorAction { tag, tempfail };
+
+struct MailAuth {
+  CheckMode spf = CheckMode::tag;
+  CheckMode dkim = CheckMode::tag;
+  CheckMode dmarc = CheckMode::tag;
+  Seconds dns_timeout{10};  // the DNS budget of one message, all lookups together
+  // A lookup that fails or runs out of budget gives temperror: tag the message, or answer
+  // 451 so the sender retries.
+  DnsErrorAction on_dns_error = DnsErrorAction::tag;
+  std::string subject_tag = "[SPAM]";
+  std::filesystem::path public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+};
+
 struct Config {
   std::filesystem::path file;  // the file this was read from
   std::string hostname;
@@ -133,6 +152,7 @@ struct Config {
   // The box's public addresses (numeric IPv4/IPv6), as the internet sees them: the SPF,
   // PTR and blocklist checks of dns-records and check-dns. Empty: the addresses of hostname.
   std::vector<std::string> public_addresses;
+  MailAuth mail_auth;
   // The account postroomd runs as once its ports are bound (when started as root), and that
   // owns data_dir. Unset: "postroom" if that account exists.
   std::optional<std::string> user;

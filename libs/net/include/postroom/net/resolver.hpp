@@ -47,6 +47,12 @@ struct TxtResult {
   std::string error;
 };
 
+struct NameResult {
+  DnsStatus status = DnsStatus::temporary;
+  std::vector<std::string> names;  // without the trailing dot
+  std::string error;
+};
+
 // Owns one c-ares channel. Callbacks run on the loop thread, never from inside a
 // Resolver call and never from inside c-ares (they are dispatched from a zero-delay
 // timer), so a callback may start new queries or destroy the Resolver. Destroying the
@@ -67,6 +73,12 @@ class Resolver {
   void query_addresses(const std::string& host, std::function<void(AddressResult)> done);
   // TXT records of `name` (SPF, DKIM keys, DMARC, MTA-STS, DNS blocklist texts).
   void query_txt(const std::string& name, std::function<void(TxtResult)> done);
+  // Only the A (AF_INET) or only the AAAA (AF_INET6) records of `name`, from DNS alone (no
+  // hosts file): SPF's a and mx mechanisms look up the client's address family (RFC 7208 §5).
+  void query_address_records(const std::string& name, int family,
+                             std::function<void(AddressResult)> done);
+  // PTR records of a reverse name ("4.3.2.1.in-addr.arpa"): SPF's ptr mechanism and %{p}.
+  void query_ptr(const std::string& name, std::function<void(NameResult)> done);
 
   // Queries started and not yet answered (for tests).
   std::size_t pending() const { return pending_; }
