@@ -371,6 +371,57 @@ void check_run_as(Checker& c, const Entries& entries, Config& out) {
             "contradicts user: set one or the other");
 }
 
+// `milters`: a list of {name, address, timeout, default_action}.
+void check_milters(Checker& c, const YAML::Node& node, std::vector<Milter>& out) {
+  if (!node.IsSequence()) return c.error(node, "milters", "must be a list of milters");
+  for (const auto& item : node) {
+    auto entries = c.mapping(item, "milters", {"name", "address", "timeout", "default_action"});
+    if (!entries) continue;
+    Milter m;
+    for (const char* required : {"name", "address"})
+      if (!entries->contains(required))
+        c.error(item, std::string("milters.") + required, "missing (required)");
+    c.parse_into(
+        *entries, "milters", "name", m.name, [&](std::string_view t) -> Result<std::string> {
+          if (t.size() > 40 || !std::all_of(t.begin(), t.end(), [](char ch) {
+                return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+              }))
+            return fail(quoted_value(t) + " is not a name (letters, digits, - and _, at most 40)");
+          if (std::any_of(out.begin(), out.end(), [&](const Milter& o) { return o.name == t; }))
+            return fail(quoted_value(t) + " names another milter already");
+          return std::string(t);
+        });
+    Milter where;
+    c.parse_into(*entries, "milters", "address", where, [](std::string_view t) -> Result<Milter> {
+      Milter parsed;
+      parsed.address = std::string(t);
+      if (t.starts_with("unix:")) {
+        fs::path p(t.substr(5));
+        if (!p.is_absolute())
+          return fail(quoted_value(t) + ": a unix socket needs an absolute path");
+        parsed.unix_path = p;
+        return parsed;
+      }
+      std::string_view rest = t.starts_with("inet:") ? t.substr(5) : t;
+      auto endpoint = parse_endpoint(rest);
+      if (!endpoint || endpoint->port == 0)
+        return fail(quoted_value(t) +
+                    " is not unix:/path or inet:ADDRESS:PORT (a numeric address and a port)");
+      parsed.inet = *endpoint;
+      return parsed;
+    });
+    m.address = where.address;
+    m.inet = where.inet;
+    m.unix_path = where.unix_path;
+    c.parse_into(*entries, "milters", "timeout", m.timeout, parse_positive_duration);
+    c.parse_into(*entries, "milters", "default_action", m.default_action, [](std::string_view t) {
+      return parse_enum<Milter::DefaultAction>(t, {{"accept", Milter::DefaultAction::accept},
+                                                   {"tempfail", Milter::DefaultAction::tempfail}});
+    });
+    out.push_back(std::move(m));
+  }
+}
+
 }  // namespace
 
 std::string ConfigError::str() const {
@@ -410,10 +461,10 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   config.file = fs::absolute(file, ec);
   if (ec) return one_error(name, 1, "(file)", "cannot make the path absolute: " + ec.message());
   fs::path base = config.file.parent_path();
-  auto entries =
-      c.mapping(root, "",
-                {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
-                 "trusted_networks_allow_wide", "auth", "relay", "limits", "user", "run_as_root"});
+  auto entries = c.mapping(
+      root, "",
+      {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
+       "trusted_networks_allow_wide", "auth", "relay", "limits", "user", "run_as_root", "milters"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -487,6 +538,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
     check_limits(c, it->second.second, config.limits);
 
   check_run_as(c, *entries, config);
+  if (auto it = entries->find("milters"); it != entries->end())
+    check_milters(c, it->second.second, config.milters);
 
   if (!c.errors().empty()) {
     auto errors = std::move(c.errors());

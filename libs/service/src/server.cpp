@@ -12,6 +12,7 @@
 
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/service/milter_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
 #include "postroom/service/smtp_connection.hpp"
@@ -131,6 +132,7 @@ Result<void> Server::open_store() {
   // relay (issue 6): the queue runner starts with the store; SMTP wakes it after queuing.
   relay_ = std::make_unique<RelayService>(context_);
   context_.wake_relay = [this] { relay_->wake(); };
+  context_.filters.push_back(milter_filter_factory(context_));
   relay_->start();
   start_resolver();
   install_filters();

@@ -82,6 +82,18 @@ struct Limits {
   std::size_t reserved() const { return reserved_connections.value_or(max_connections / 5); }
 };
 
+// One milter (Sendmail/Postfix milter protocol) every SMTP message passes, in config order.
+struct Milter {
+  std::string name;                 // for the log and the verdict line
+  std::string address;              // as written: "unix:/run/x.sock" or "inet:127.0.0.1:11332"
+  std::optional<Endpoint> inet;     // set for inet: addresses (numeric host)
+  std::filesystem::path unix_path;  // set for unix: addresses
+  Seconds timeout{30};  // connecting, and each answer awaited (Postfix's command timeout)
+  // The milter is down, times out or breaks the protocol: accept the message unfiltered, or
+  // answer 451 so the sender retries (Postfix's milter_default_action).
+  enum class DefaultAction { accept, tempfail } default_action = DefaultAction::tempfail;
+};
+
 struct Config {
   std::filesystem::path file;  // the file this was read from
   std::string hostname;
@@ -101,6 +113,7 @@ struct Config {
   std::optional<std::string> user;
   // Started as root with no account to switch to, postroomd refuses to run unless this is true.
   bool run_as_root = false;
+  std::vector<Milter> milters;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;
