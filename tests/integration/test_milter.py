@@ -223,3 +223,117 @@ def test_bad_milter_config_is_refused_with_its_line(make_daemon):
     assert "milters.name" in result.stderr
     assert "milters.address" in result.stderr
     assert "milters.default_action" in result.stderr
+
+
+# --- rspamd -----------------------------------------------------------------------------------
+
+GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+RSPAMD_CONF = """\
+.include "$CONFDIR/common.conf"
+options {
+    pidfile = "$RUNDIR/rspamd.pid";
+    .include "$CONFDIR/options.inc"
+    .include(priority=10) "$LOCAL_CONFDIR/options-override.inc"
+}
+logging { type = "file"; filename = "$LOGDIR/rspamd.log"; level = "info"; }
+worker "normal" { bind_socket = "127.0.0.1:%(normal)d"; .include "$CONFDIR/worker-normal.inc"; count = 1; }
+worker "rspamd_proxy" {
+    bind_socket = "127.0.0.1:%(milter)d";
+    milter = yes;
+    timeout = 60s;
+    upstream "local" { default = yes; self_scan = yes; }
+    count = 1;
+}
+"""
+
+# The loopback client is not "local" to rspamd (local clients skip checks), DNS fails at once
+# (no network in tests), and a four-entry TLD list: compiling the full public suffix list
+# costs rspamd more than a minute on a loaded CI machine.
+RSPAMD_OPTIONS = """\
+local_addrs = [];
+url_tld = "%(tld)s";
+dns { nameserver = ["127.0.0.1:1"]; timeout = 0.2s; retransmits = 0; }
+"""
+
+
+class Rspamd:
+    def __init__(self, workdir):
+        self.dir = workdir
+        for sub in ("db", "run", "log"):
+            (workdir / sub).mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        (workdir / "tld.dat").write_text("test\ncom\norg\nnet\n")
+        (workdir / "rspamd.conf").write_text(RSPAMD_CONF % {"normal": free_port(), "milter": self.port})
+        (workdir / "options-override.inc").write_text(RSPAMD_OPTIONS % {"tld": workdir / "tld.dat"})
+
+    def start(self):
+        d = self.dir
+        self.proc = subprocess.Popen(
+            ["/usr/bin/rspamd", "-f", "-u", "root", "-g", "root", "--insecure", "-c", str(d / "rspamd.conf"),
+             "--var=LOCAL_CONFDIR=%s" % d, "--var=DBDIR=%s" % (d / "db"), "--var=RUNDIR=%s" % (d / "run"),
+             "--var=LOGDIR=%s" % (d / "log")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("rspamd exited %d:\n%s" % (self.proc.returncode, self.log()[-3000:]))
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.1)
+        raise AssertionError("rspamd did not listen:\n" + self.log()[-3000:])
+
+    def log(self):
+        path = self.dir / "log" / "rspamd.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def rspamd(tmp_path_factory):
+    if not Path("/usr/bin/rspamd").exists():
+        pytest.fail("rspamd is not installed (scripts/install-deps.sh installs Debian's rspamd)")
+    r = Rspamd(tmp_path_factory.mktemp("rspamd")).start()
+    yield r
+    r.stop()
+
+
+def rspamd_daemon(make_daemon, rspamd, default_action="tempfail"):
+    d = make_daemon(start=False, extra=milters_yaml(
+        ("rspamd", "inet:127.0.0.1:%d" % rspamd.port, {"timeout": "60s", "default_action": default_action})))
+    d.add_user("alice")
+    return d.start()
+
+
+def test_rspamd_refuses_gtube_and_passes_a_clean_message(make_daemon, rspamd):
+    d = rspamd_daemon(make_daemon, rspamd)
+    code, text = refused(d, message("gtube test", b"This is spam.\r\n" + GTUBE + b"\r\n"))
+    assert code == 554 and text.startswith("5.7.1"), (code, text)
+    assert mailbox_count(d) == 0
+    clean = message("lunch on friday", b"Shall we meet at noon at the usual place?\r\n")
+    send(d, clean)
+    [stored] = pop3_messages(d)
+    assert stored.endswith(b"\r\n\r\nShall we meet at noon at the usual place?\r\n")
+    assert "milter.rspamd=reject" in d.log() and "milter.rspamd=accept" in d.log()
+    assert "gtube" in rspamd.log().lower()  # rspamd itself saw the pattern
+
+
+@pytest.mark.parametrize("default_action", ["tempfail", "accept"])
+def test_rspamd_stopped_gives_the_default_action(make_daemon, rspamd, default_action):
+    rspamd.stop()  # the last tests of the module: rspamd is not needed after them
+    d = rspamd_daemon(make_daemon, rspamd, default_action)
+    if default_action == "tempfail":
+        code, text = refused(d, message("while rspamd is down"))
+        assert code == 451 and text.startswith("4.7.1")
+        assert mailbox_count(d) == 0
+    else:
+        send(d, message("while rspamd is down"))
+        assert mailbox_count(d) == 1
