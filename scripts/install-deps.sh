@@ -9,6 +9,7 @@ packages=(
   libsodium-dev libssl-dev libc-ares-dev
   openssl sqlite3 python3 python3-pytest python3-aiosmtpd
   curl swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail dnsmasq-base procps iproute2
+  rspamd python3-milter
 )
 
 missing=()
