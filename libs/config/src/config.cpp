@@ -422,6 +422,52 @@ void check_milters(Checker& c, const YAML::Node& node, std::vector<Milter>& out)
   }
 }
 
+// `dnsbl`: zones with weights and codes, threshold, action, timeout.
+void check_dnsbl(Checker& c, const YAML::Node& node, Dnsbl& out) {
+  auto entries = c.mapping(node, "dnsbl", {"zones", "threshold", "action", "timeout"});
+  if (!entries) return;
+  auto positive = [](std::string_view t) -> Result<unsigned> {
+    auto n = parse_count(t);
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0 || *n > 1000) return fail("must be from 1 to 1000");
+    return static_cast<unsigned>(*n);
+  };
+  c.parse_into(*entries, "dnsbl", "threshold", out.threshold, positive);
+  c.parse_into(*entries, "dnsbl", "action", out.action, [](std::string_view t) {
+    return parse_enum<Dnsbl::Action>(
+        t, {{"reject", Dnsbl::Action::reject}, {"tag", Dnsbl::Action::tag}});
+  });
+  c.parse_into(*entries, "dnsbl", "timeout", out.timeout, parse_positive_duration);
+  auto it = entries->find("zones");
+  if (it == entries->end()) return;
+  const YAML::Node& zones = it->second.second;
+  if (!zones.IsSequence()) return c.error(zones, "dnsbl.zones", "must be a list of zones");
+  for (const auto& item : zones) {
+    auto z = c.mapping(item, "dnsbl.zones", {"zone", "weight", "codes"});
+    if (!z) continue;
+    DnsblZone zone;
+    if (!z->contains("zone")) c.error(item, "dnsbl.zones.zone", "missing (required)");
+    c.parse_into(*z, "dnsbl.zones", "zone", zone.zone,
+                 [](std::string_view t) -> Result<std::string> {
+                   if (!is_ascii_domain(t))
+                     return fail(quoted_value(t) + " is not a DNS zone name");
+                   return to_lower_ascii(t);
+                 });
+    c.parse_into(*z, "dnsbl.zones", "weight", zone.weight, positive);
+    if (auto codes = z->find("codes"); codes != z->end()) {
+      c.for_each_item(codes->second.second, "dnsbl.zones.codes",
+                      [&](const YAML::Node& code, const std::string& text) {
+                        auto e = parse_endpoint(text + ":0");
+                        if (!e || e->ipv6 || !text.starts_with("127."))
+                          return c.error(code, "dnsbl.zones.codes",
+                                         quoted_value(text) + " is not an answer in 127.0.0.0/8");
+                        zone.codes.push_back(text);
+                      });
+    }
+    out.zones.push_back(std::move(zone));
+  }
+}
+
 }  // namespace
 
 std::string ConfigError::str() const {
@@ -540,6 +586,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   check_run_as(c, *entries, config);
   if (auto it = entries->find("milters"); it != entries->end())
     check_milters(c, it->second.second, config.milters);
+  if (auto it = entries->find("dnsbl"); it != entries->end())
+    check_dnsbl(c, it->second.second, config.dnsbl);
 
   if (!c.errors().empty()) {
     auto errors = std::move(c.errors());

@@ -12,6 +12,7 @@
 
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/service/dnsbl.hpp"
 #include "postroom/service/milter_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
@@ -132,6 +133,7 @@ Result<void> Server::open_store() {
   // relay (issue 6): the queue runner starts with the store; SMTP wakes it after queuing.
   relay_ = std::make_unique<RelayService>(context_);
   context_.wake_relay = [this] { relay_->wake(); };
+  context_.filters.push_back(dnsbl_tag_filter_factory(context_));
   context_.filters.push_back(milter_filter_factory(context_));
   relay_->start();
   start_resolver();

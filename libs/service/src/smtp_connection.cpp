@@ -9,6 +9,7 @@
 #include "postroom/base/wipe.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
+#include "postroom/service/dnsbl.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/postmaster.hpp"
@@ -55,6 +56,7 @@ void SmtpConnection::start() {
   params.listener = kind_ == Kind::mx ? smtp::Listener::mx : smtp::Listener::submission;
   params.peer_ip = connection_->peer_ip();
   params.peer_trusted = kind_ == Kind::mx && config.is_trusted(connection_->peer());
+  bool params_trusted = params.peer_trusted;
   params.tls_active = implicit_tls_;
   params.starttls_available = context_.tls && !implicit_tls_;
   params.plaintext_auth_allowed = implicit_tls_ || context_.plaintext_allowed(*connection_);
@@ -78,7 +80,18 @@ void SmtpConnection::start() {
     start_deadline(login_deadline_, ms(config.limits.login_timeout), self,
                    [](SmtpConnection& s) { s.deadline_passed("login"); });
   }
-  pump();
+  // DNS blocklists in reject mode answer instead of the greeting (dnsbl.cpp); the client's
+  // early bytes wait unread meanwhile.
+  connection_->pause_reading();
+  dnsbl_gate(context_, connection_->peer_ip(), kind_ == Kind::mx, params_trusted,
+             [weak](std::optional<std::string> refusal) {
+               auto s = weak.lock();
+               if (!s || s->connection_->closed()) return;
+               if (!refusal) return s->pump();
+               log_line("session=", s->id_, " smtp refused at connect: dnsbl");
+               s->connection_->write(*refusal);
+               s->connection_->close_after_flush("dnsbl listed");
+             });
 }
 
 void SmtpConnection::on_tls_started() {

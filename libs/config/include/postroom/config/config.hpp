@@ -94,6 +94,26 @@ struct Milter {
   enum class DefaultAction { accept, tempfail } default_action = DefaultAction::tempfail;
 };
 
+// One DNS blocklist zone. A client is looked up as its reversed address under the zone; an
+// answer counts when it is in 127.0.0.0/8 and, if `codes` is set, one of them. Answers in
+// 127.255.255.0/24 never count: Spamhaus's "query refused / error" codes (a public resolver,
+// too many queries), not a listing.
+struct DnsblZone {
+  std::string zone;
+  unsigned weight = 1;
+  std::vector<std::string> codes;  // numeric IPv4 answers that count; empty: any listing code
+};
+
+// DNS blocklists, checked when a client connects to port 25 (never for trusted_networks).
+struct Dnsbl {
+  std::vector<DnsblZone> zones;  // empty: off
+  unsigned threshold = 1;        // the sum of the listing zones' weights that counts as listed
+  // reject: "554 5.7.1" with the list's text instead of the greeting; tag: the messages get an
+  // X-DNSBL header field and go on.
+  enum class Action { reject, tag } action = Action::tag;
+  Seconds timeout{5};  // zones that have not answered by then count as not listing
+};
+
 struct Config {
   std::filesystem::path file;  // the file this was read from
   std::string hostname;
@@ -114,6 +134,7 @@ struct Config {
   // Started as root with no account to switch to, postroomd refuses to run unless this is true.
   bool run_as_root = false;
   std::vector<Milter> milters;
+  Dnsbl dnsbl;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;
