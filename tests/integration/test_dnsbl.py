@@ -102,3 +102,12 @@ def test_tag_mode_delivers_with_an_x_dnsbl_field(make_daemon, dns):
     clean = [m for m in stored if b"Subject: clean" in m][0]
     assert b"\r\nX-DNSBL: bl.test=127.0.0.2; score=1\r\n" in listed
     assert b"X-DNSBL" not in clean
+
+
+def test_allow_listed_network_skips_the_blocklists(make_daemon, dns):
+    d = make_daemon(start=False, trusted=(),
+                    extra="relay:\n  dns_servers: [\"127.0.0.1:%d\"]\ndnsbl:\n%s" % (dns.port, REJECT_ONE_ZONE))
+    d.add_user("alice")
+    d.admin("allow", "add", "127.0.0.1")
+    d.start()
+    assert greeting_from(d, "127.0.0.1")[0] == 220

@@ -9,6 +9,7 @@
 #include "postroom/base/quote.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/service/access_lists.hpp"
 
 namespace postroom::service {
 
@@ -160,7 +161,9 @@ std::shared_ptr<DnsblCheck> dnsbl_gate(Context& context, const std::string& peer
                                        bool trusted,
                                        std::function<void(std::optional<std::string>)> go) {
   const auto& dnsbl = context.config->dnsbl;
-  if (!mx || trusted || dnsbl.zones.empty() || dnsbl.action != config::Dnsbl::Action::reject) {
+  bool allowed = context.access && context.access->snapshot()->network_allowed(peer_ip);
+  if (!mx || trusted || allowed || dnsbl.zones.empty() ||
+      dnsbl.action != config::Dnsbl::Action::reject) {
     go(std::nullopt);
     return nullptr;
   }
@@ -224,7 +227,7 @@ FilterFactory dnsbl_tag_filter_factory(Context& context) {
   return [&context](const FilterEnvelope& e) -> std::unique_ptr<MessageFilter> {
     const auto& dnsbl = context.config->dnsbl;
     if (e.submission || e.trusted || e.authenticated || dnsbl.zones.empty() ||
-        dnsbl.action != config::Dnsbl::Action::tag)
+        dnsbl.action != config::Dnsbl::Action::tag || sender_allow_listed(context, e))
       return nullptr;
     return std::make_unique<DnsblTagFilter>(context, e.peer_ip);
   };

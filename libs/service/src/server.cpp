@@ -12,6 +12,7 @@
 
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/service/access_lists.hpp"
 #include "postroom/service/dnsbl.hpp"
 #include "postroom/service/milter_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
@@ -133,6 +134,9 @@ Result<void> Server::open_store() {
   // relay (issue 6): the queue runner starts with the store; SMTP wakes it after queuing.
   relay_ = std::make_unique<RelayService>(context_);
   context_.wake_relay = [this] { relay_->wake(); };
+  context_.access = std::make_shared<AccessLists>(context_);
+  context_.access->start();
+  context_.filters.push_back(access_filter_factory(context_));
   context_.filters.push_back(dnsbl_tag_filter_factory(context_));
   context_.filters.push_back(milter_filter_factory(context_));
   relay_->start();
@@ -277,6 +281,7 @@ void Server::stop() {
   if (auth_) auth_->shutdown();
   // relay (issue 6): no new attempts; connections in flight are cut, their recipients stay due.
   if (relay_) relay_->stop();
+  if (context_.access) context_.access->stop();
   // Copy: shutdown() may finish a session and erase it from the map.
   std::vector<std::shared_ptr<Served>> open;
   for (auto& [key, served] : sessions_) open.push_back(served);

@@ -28,6 +28,7 @@ class Resolver;
 namespace postroom::service {
 
 class AuthService;
+class AccessLists;
 
 // POP3 maildrop locks (RFC 1939 §8): one TRANSACTION session per mailbox.
 class MailboxLocks {
@@ -79,6 +80,9 @@ struct Context {
   // Every message received by SMTP passes these, in order (message_filter.hpp); each
   // factory decides whether it has anything to do for the message.
   std::vector<FilterFactory> filters;
+  // The allow and block lists (`postroom allow|block`), refreshed every 2 s; null until the
+  // store is open.
+  std::shared_ptr<AccessLists> access;
   std::uint64_t next_session = 1;
 
   std::string new_session_id();
