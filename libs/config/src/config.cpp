@@ -468,6 +468,18 @@ void check_dnsbl(Checker& c, const YAML::Node& node, Dnsbl& out) {
   }
 }
 
+void check_greylisting(Checker& c, const YAML::Node& node, Greylisting& out) {
+  auto entries = c.mapping(node, "greylisting", {"enabled", "window", "forget"});
+  if (!entries) return;
+  c.parse_into(*entries, "greylisting", "enabled", out.enabled, [](std::string_view t) {
+    return parse_enum<bool>(t, {{"false", false}, {"true", true}});
+  });
+  c.parse_into(*entries, "greylisting", "window", out.window, parse_positive_duration);
+  c.parse_into(*entries, "greylisting", "forget", out.forget, parse_positive_duration);
+  if (out.forget <= out.window)
+    c.error(node, "greylisting.forget", "must be longer than greylisting.window");
+}
+
 }  // namespace
 
 std::string ConfigError::str() const {
@@ -507,10 +519,10 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   config.file = fs::absolute(file, ec);
   if (ec) return one_error(name, 1, "(file)", "cannot make the path absolute: " + ec.message());
   fs::path base = config.file.parent_path();
-  auto entries = c.mapping(
-      root, "",
-      {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
-       "trusted_networks_allow_wide", "auth", "relay", "limits", "user", "run_as_root", "milters"});
+  auto entries = c.mapping(root, "",
+                           {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
+                            "trusted_networks_allow_wide", "auth", "relay", "limits", "user",
+                            "run_as_root", "milters", "dnsbl", "greylisting"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -588,6 +600,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
     check_milters(c, it->second.second, config.milters);
   if (auto it = entries->find("dnsbl"); it != entries->end())
     check_dnsbl(c, it->second.second, config.dnsbl);
+  if (auto it = entries->find("greylisting"); it != entries->end())
+    check_greylisting(c, it->second.second, config.greylisting);
 
   if (!c.errors().empty()) {
     auto errors = std::move(c.errors());

@@ -10,6 +10,7 @@
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/service/dnsbl.hpp"
+#include "postroom/service/greylisting.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/postmaster.hpp"
@@ -156,7 +157,7 @@ bool SmtpConnection::run_actions() {
       authenticate(auth->user, auth->password);
       wipe(auth->password);  // the auth service holds its own copy until it has verified
     } else if (auto* check = std::get_if<smtp::CheckRecipient>(&action)) {
-      check_recipient(check->address);
+      check_recipient(*check);
     } else if (auto* begin = std::get_if<smtp::MessageBegin>(&action)) {
       envelope_ = std::move(begin->envelope);
       sink_.begin(envelope_->return_path_length);
@@ -208,11 +209,12 @@ void SmtpConnection::update_reading() {
   }
 }
 
-void SmtpConnection::check_recipient(const Address& address) {
+void SmtpConnection::check_recipient(const smtp::CheckRecipient& check) {
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
   // "<postmaster>" and postmaster@ every local domain (RFC 5321 §4.5.1).
   store::resolve_with_postmaster(
-      *context_.store, address, context_.config->domains, [weak](Result<store::Route> route) {
+      *context_.store, check.address, context_.config->domains,
+      [weak, check](Result<store::Route> route) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;
         smtp::RecipientVerdict verdict;
@@ -235,8 +237,28 @@ void SmtpConnection::check_recipient(const Address& address) {
           verdict.mailboxes = route->accounts;
           verdict.forward_to = route->remote;
         }
-        s->session_->on_recipient_checked(std::move(verdict));
-        s->pump();
+        if (verdict.kind != Kind::local) {
+          s->session_->on_recipient_checked(std::move(verdict));
+          return s->pump();
+        }
+        // Greylisting (greylisting.cpp) for mail to local mailboxes from outside.
+        greylist_recipient(s->context_, s->connection_->peer_ip(),
+                           s->kind_ == SmtpConnection::Kind::mx,
+                           s->kind_ == SmtpConnection::Kind::mx &&
+                               s->context_.config->is_trusted(s->connection_->peer()),
+                           check.authenticated, check.reverse_path, check.address,
+                           [weak, verdict = std::move(verdict)](bool pass) mutable {
+                             auto s = weak.lock();
+                             if (!s || s->connection_->closed()) return;
+                             if (!pass) {
+                               verdict.kind = smtp::RecipientVerdict::Kind::refused;
+                               verdict.code = 451;
+                               verdict.enhanced = "4.7.1";
+                               verdict.text = "Greylisted, please try again later";
+                             }
+                             s->session_->on_recipient_checked(std::move(verdict));
+                             s->pump();
+                           });
       });
 }
 

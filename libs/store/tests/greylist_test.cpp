@@ -67,7 +67,8 @@ TEST_CASE("access rules: added, listed in order, duplicates and missing ones ref
   auto db = Database::open(dir.db());
   REQUIRE(db);
   AccessRule block{AccessRule::List::block, AccessRule::Kind::domain, "bad.test", ""};
-  AccessRule allow{AccessRule::List::allow, AccessRule::Kind::network, "192.0.2.0/24", "example.test"};
+  AccessRule allow{AccessRule::List::allow, AccessRule::Kind::network, "192.0.2.0/24",
+                   "example.test"};
   REQUIRE(add_access_rule(*db, block));
   REQUIRE(add_access_rule(*db, allow));
   CHECK_FALSE(add_access_rule(*db, block));

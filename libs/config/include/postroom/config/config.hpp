@@ -114,6 +114,15 @@ struct Dnsbl {
   Seconds timeout{5};  // zones that have not answered by then count as not listing
 };
 
+// Greylisting (off by default): a new (client /24 or /64, sender, recipient) triplet gets
+// 451 4.7.1 at RCPT; a retry after `window` passes, and its sender domain is then allow-listed
+// from that network. Never for trusted_networks, logged-in users or allow-listed senders.
+struct Greylisting {
+  bool enabled = false;
+  Seconds window{5 * 60};     // the least wait before a retry is accepted
+  Seconds forget{7 * 86400};  // a triplet not retried by then starts over
+};
+
 struct Config {
   std::filesystem::path file;  // the file this was read from
   std::string hostname;
@@ -135,6 +144,7 @@ struct Config {
   bool run_as_root = false;
   std::vector<Milter> milters;
   Dnsbl dnsbl;
+  Greylisting greylisting;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;

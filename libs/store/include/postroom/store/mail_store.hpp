@@ -10,6 +10,7 @@
 
 #include "postroom/base/error.hpp"
 #include "postroom/store/accounts.hpp"
+#include "postroom/store/greylist.hpp"
 #include "postroom/store/messages.hpp"
 #include "postroom/store/queue.hpp"
 #include "postroom/store/writer.hpp"
@@ -85,6 +86,12 @@ class MailStore {
   virtual void record_attempt(AttemptRecord record, DomainTest is_local_domain,
                               Reply<BounceStored> done) = 0;
 
+  // Greylisting: does this attempt pass (greylist_check, as one write job)?
+  virtual void greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window,
+                        std::int64_t forget, Reply<bool> done) {
+    (void)triplet, (void)now, (void)window, (void)forget;
+    done(fail("greylisting is not supported by this store"));
+  }
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
   virtual void sweep_abandoned(std::int64_t created_before, Reply<int> done) = 0;
   // Gives cached pages back (the daemon is idle).
@@ -119,6 +126,8 @@ class SqliteMailStore final : public MailStore {
                   Reply<std::optional<std::string>> done) override;
   void record_attempt(AttemptRecord record, DomainTest is_local_domain,
                       Reply<BounceStored> done) override;
+  void greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window, std::int64_t forget,
+                Reply<bool> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
   void release_memory() override;
   bool file_lost() const override;
