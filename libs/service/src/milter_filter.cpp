@@ -49,7 +49,12 @@ class MilterClient {
         timer_(loop),
         settled_(std::move(settled)) {
     link_ = MilterLink::open(loop, config_,
-                             {.connected = [this] { pump(); },
+                             {.connected =
+                                  [this] {
+                                    connected_ = true;
+                                    timer_.stop();  // the connect timeout is over
+                                    pump();
+                                  },
                               .received = [this](std::string_view bytes) { received(bytes); },
                               .failed = [this](std::string why) { give_up(std::move(why)); },
                               .drained = [this] { pump(); }});
@@ -97,8 +102,11 @@ class MilterClient {
     });
   }
 
+  // Hands the conversation's next commands to the link. The clock runs only while an answer
+  // is awaited (or the connection is being made): waiting for the SMTP client's next bytes
+  // is not the milter's delay.
   void pump() {
-    if (settled() || !link_) return;
+    if (settled() || !link_ || !connected_) return;
     if (link_->write_queue() < kWriteHighWater) {
       bool was_awaiting = conversation_.awaiting_reply();
       std::string out = conversation_.output();
@@ -116,10 +124,12 @@ class MilterClient {
       if (!*next) return give_up("protocol error: " + next->error().message);
       auto taken = conversation_.on_reply(**next);
       if (!taken) return give_up("protocol error: " + taken.error().message);
-      arm();  // any answer (progress included) restarts the clock
     }
     if (conversation_.done()) return conclude();
+    timer_.stop();
     pump();
+    // Any answer (progress included) restarts the clock for the one still awaited.
+    if (link_ && conversation_.awaiting_reply()) arm();
   }
 
   void conclude() {
@@ -148,6 +158,7 @@ class MilterClient {
   MilterLink* link_ = nullptr;
   std::function<void()> settled_;
   std::optional<std::string> failure_;
+  bool connected_ = false;
 };
 
 // Header edits one milter asked for, applied to the section being stored.
