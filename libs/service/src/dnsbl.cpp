@@ -145,6 +145,12 @@ void DnsblCheck::begin(const std::string& ip) {
   });
 }
 
+void DnsblCheck::cancel() {
+  p_->done = nullptr;
+  p_->timer.stop();
+  auto keep = std::move(p_->self);  // released when this returns
+}
+
 void DnsblCheck::zone_answered() {
   if (--p_->waiting == 0) finish();
 }
@@ -191,6 +197,9 @@ class DnsblTagFilter : public MessageFilter {
       result_ = r;
       deliver();
     });
+  }
+  ~DnsblTagFilter() override {
+    if (check_) check_->cancel();
   }
   void finish(HeaderSection& headers, std::function<void(FilterVerdict)> done) override {
     headers_ = &headers;

@@ -49,6 +49,8 @@ class DnsblCheck : public std::enable_shared_from_this<DnsblCheck> {
   static std::shared_ptr<DnsblCheck> start(Context& context, const std::string& ip,
                                            std::function<void(const DnsblResult&)> done);
   ~DnsblCheck();
+  // `done` will not be called; the lookups under way end unanswered.
+  void cancel();
 
  private:
   struct Private;
