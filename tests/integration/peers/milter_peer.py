@@ -33,7 +33,7 @@ class TestMilter(Milter.Base):
     def envfrom(self, mailfrom, *esmtp):
         self.seen["mail_from"] = mailfrom
         self.seen["auth_authen"] = self.getsymval("{auth_authen}")
-        self.body = hashlib.sha256()
+        self.digest = hashlib.sha256()
         self.body_len = 0
         return Milter.CONTINUE
 
@@ -51,12 +51,12 @@ class TestMilter(Milter.Base):
         return Milter.CONTINUE
 
     def body(self, chunk):
-        self.body.update(chunk)
+        self.digest.update(chunk)
         self.body_len += len(chunk)
         return Milter.CONTINUE
 
     def eom(self):
-        self.seen["body_sha256"] = self.body.hexdigest()
+        self.seen["body_sha256"] = self.digest.hexdigest()
         self.seen["body_len"] = self.body_len
         self.seen["queue_id"] = self.getsymval("i")
         with open(sys.argv[2], "a") as f:
