@@ -14,7 +14,8 @@ from smtp_helpers import ALICE, mailbox_count, pop3_messages
 RECORDS = [
     "--local=/bl.test/", "--local=/bl2.test/",
     "--host-record=1.0.0.127.bl.test,127.0.0.2",
-    '--txt-record=1.0.0.127.bl.test,"Listed by bl.test: see http://bl.test/q?127.0.0.1"',
+    # No shell here: quotes would be part of the text.
+    "--txt-record=1.0.0.127.bl.test,Listed by bl.test: see http://bl.test/q?127.0.0.1",
     "--host-record=4.0.0.127.bl.test,127.0.0.3",
     "--host-record=3.0.0.127.bl.test,127.255.255.254",
     "--host-record=1.0.0.127.bl2.test,127.0.0.10",
@@ -29,7 +30,9 @@ def dns(tmp_path):
 
 
 def dnsbl_daemon(make_daemon, dns, body, trusted=()):
-    extra = "relay:\n  dns_servers: [\"127.0.0.1:%d\"]\ndnsbl:\n%s" % (dns.port, body)
+    # POP3 from the untrusted loopback client needs plaintext logins allowed.
+    extra = ("auth:\n  plaintext_without_tls: always\nrelay:\n  dns_servers: [\"127.0.0.1:%d\"]\n"
+             "dnsbl:\n%s" % (dns.port, body))
     d = make_daemon(start=False, trusted=trusted, extra=extra)
     d.add_user("alice")
     return d.start()
