@@ -1,8 +1,6 @@
 // Binding listeners, admitting connections, the writer's wake-up, reload and orderly stop.
 #include "postroom/service/server.hpp"
 
-#include "postroom/net/resolver.hpp"
-
 #include <malloc.h>
 
 #include <sys/statvfs.h>
@@ -136,9 +134,6 @@ Result<void> Server::open_store() {
   context_.wake_relay = [this] { relay_->wake(); };
   context_.access = std::make_shared<AccessLists>(context_);
   context_.access->start();
-  context_.filters.push_back(access_filter_factory(context_));
-  context_.filters.push_back(dnsbl_tag_filter_factory(context_));
-  context_.filters.push_back(milter_filter_factory(context_));
   relay_->start();
   start_resolver();
   install_filters();
@@ -170,6 +165,9 @@ void Server::install_filters() {
   // Checks of what arrives first, then milters, then the DKIM signature over the result.
   // Each factory reads the config in force when its message begins.
   context_.filters.clear();
+  context_.filters.push_back(access_filter_factory(context_));
+  context_.filters.push_back(dnsbl_tag_filter_factory(context_));
+  context_.filters.push_back(milter_filter_factory(context_));
 }
 
 std::vector<std::pair<std::string, Endpoint>> Server::bound() const {
