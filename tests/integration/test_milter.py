@@ -19,7 +19,7 @@ from smtp_helpers import ALICE, mailbox_count, pop3_messages
 HERE = Path(__file__).resolve().parent
 
 
-class TestMilterPeer:
+class MilterPeer:
     """peers/milter_peer.py on an inet or unix socket; `seen()` is what it recorded."""
 
     def __init__(self, workdir, unix=False):
@@ -86,7 +86,7 @@ def refused(daemon, data):
 
 @pytest.fixture
 def test_milter(tmp_path):
-    peer = TestMilterPeer(tmp_path)
+    peer = MilterPeer(tmp_path)
     yield peer
     peer.stop()
 
@@ -162,7 +162,7 @@ def test_milter_quarantine_delivers_the_message_flagged(make_daemon, test_milter
 
 
 def test_milter_over_a_unix_socket(make_daemon, tmp_path):
-    peer = TestMilterPeer(tmp_path, unix=True)
+    peer = MilterPeer(tmp_path, unix=True)
     try:
         d = make_daemon(start=False, extra=milters_yaml(("local", peer.address, {})))
         d.add_user("alice")
