@@ -13,6 +13,7 @@ packages=(
   opendkim-tools python3-dkim python3-nacl util-linux
   python3-spf
   publicsuffix python3-authres
+  rspamd python3-milter
 )
 
 missing=()

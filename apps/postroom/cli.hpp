@@ -49,6 +49,7 @@ Result<std::string> read_password(const Args& args, bool confirm);
 
 int user_command(Context& ctx, const std::string& sub);
 int alias_command(Context& ctx, const std::string& sub);
+int access_command(Context& ctx, const std::string& list, const std::string& sub);
 int queue_command(Context& ctx, const std::string& sub);
 int backup_command(Context& ctx);
 int import_command(Context& ctx, const std::string& sub);

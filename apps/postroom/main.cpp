@@ -26,6 +26,8 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   user apop ADDRESS --password-stdin | --off enable APOP with its own secret, or disable it
   alias add ALIAS TARGET [TARGET...]         a local alias to local or remote addresses
   alias del ALIAS | alias list
+  allow|block add|del ADDRESS|DOMAIN|NETWORK [LOCAL-DOMAIN|LOCAL-ADDRESS]
+  allow|block list                           KIND<TAB>VALUE<TAB>SCOPE (* for everyone)
   queue list | show ID | retry [ID] | delete ID
   backup FILE                                a consistent copy of the database
   verify                                     check the whole store; exit 1 on a problem
@@ -51,6 +53,8 @@ const std::vector<CommandSpec> kCommands = {
     {"check-config", {}, {}},
     {"user", {"add", "passwd", "del", "list", "apop"}, {"--password-stdin", "--off"}},
     {"alias", {"add", "del", "list"}, {}},
+    {"allow", {"add", "del", "list"}, {}},
+    {"block", {"add", "del", "list"}, {}},
     {"queue", {"list", "show", "retry", "delete"}, {}},
     {"backup", {}, {}},
     {"verify", {}, {}},
@@ -158,6 +162,7 @@ int run(int argc, char** argv) {
   Context ctx{std::move(*config), std::move(args)};
   if (spec->name == "user") return user_command(ctx, sub);
   if (spec->name == "alias") return alias_command(ctx, sub);
+  if (spec->name == "allow" || spec->name == "block") return access_command(ctx, spec->name, sub);
   if (spec->name == "queue") return queue_command(ctx, sub);
   if (spec->name == "backup") return backup_command(ctx);
   if (spec->name == "verify") return verify_command(ctx);

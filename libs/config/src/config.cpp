@@ -470,6 +470,115 @@ void check_run_as(Checker& c, const Entries& entries, Config& out) {
             "contradicts user: set one or the other");
 }
 
+// `milters`: a list of {name, address, timeout, default_action}.
+void check_milters(Checker& c, const YAML::Node& node, std::vector<Milter>& out) {
+  if (!node.IsSequence()) return c.error(node, "milters", "must be a list of milters");
+  for (const auto& item : node) {
+    auto entries = c.mapping(item, "milters", {"name", "address", "timeout", "default_action"});
+    if (!entries) continue;
+    Milter m;
+    for (const char* required : {"name", "address"})
+      if (!entries->contains(required))
+        c.error(item, std::string("milters.") + required, "missing (required)");
+    c.parse_into(
+        *entries, "milters", "name", m.name, [&](std::string_view t) -> Result<std::string> {
+          if (t.size() > 40 || !std::all_of(t.begin(), t.end(), [](char ch) {
+                return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+              }))
+            return fail(quoted_value(t) + " is not a name (letters, digits, - and _, at most 40)");
+          if (std::any_of(out.begin(), out.end(), [&](const Milter& o) { return o.name == t; }))
+            return fail(quoted_value(t) + " names another milter already");
+          return std::string(t);
+        });
+    Milter where;
+    c.parse_into(*entries, "milters", "address", where, [](std::string_view t) -> Result<Milter> {
+      Milter parsed;
+      parsed.address = std::string(t);
+      if (t.starts_with("unix:")) {
+        fs::path p(t.substr(5));
+        if (!p.is_absolute())
+          return fail(quoted_value(t) + ": a unix socket needs an absolute path");
+        parsed.unix_path = p;
+        return parsed;
+      }
+      std::string_view rest = t.starts_with("inet:") ? t.substr(5) : t;
+      auto endpoint = parse_endpoint(rest);
+      if (!endpoint || endpoint->port == 0)
+        return fail(quoted_value(t) +
+                    " is not unix:/path or inet:ADDRESS:PORT (a numeric address and a port)");
+      parsed.inet = *endpoint;
+      return parsed;
+    });
+    m.address = where.address;
+    m.inet = where.inet;
+    m.unix_path = where.unix_path;
+    c.parse_into(*entries, "milters", "timeout", m.timeout, parse_positive_duration);
+    c.parse_into(*entries, "milters", "default_action", m.default_action, [](std::string_view t) {
+      return parse_enum<Milter::DefaultAction>(t, {{"accept", Milter::DefaultAction::accept},
+                                                   {"tempfail", Milter::DefaultAction::tempfail}});
+    });
+    out.push_back(std::move(m));
+  }
+}
+
+// `dnsbl`: zones with weights and codes, threshold, action, timeout.
+void check_dnsbl(Checker& c, const YAML::Node& node, Dnsbl& out) {
+  auto entries = c.mapping(node, "dnsbl", {"zones", "threshold", "action", "timeout"});
+  if (!entries) return;
+  auto positive = [](std::string_view t) -> Result<unsigned> {
+    auto n = parse_count(t);
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0 || *n > 1000) return fail("must be from 1 to 1000");
+    return static_cast<unsigned>(*n);
+  };
+  c.parse_into(*entries, "dnsbl", "threshold", out.threshold, positive);
+  c.parse_into(*entries, "dnsbl", "action", out.action, [](std::string_view t) {
+    return parse_enum<Dnsbl::Action>(
+        t, {{"reject", Dnsbl::Action::reject}, {"tag", Dnsbl::Action::tag}});
+  });
+  c.parse_into(*entries, "dnsbl", "timeout", out.timeout, parse_positive_duration);
+  auto it = entries->find("zones");
+  if (it == entries->end()) return;
+  const YAML::Node& zones = it->second.second;
+  if (!zones.IsSequence()) return c.error(zones, "dnsbl.zones", "must be a list of zones");
+  for (const auto& item : zones) {
+    auto z = c.mapping(item, "dnsbl.zones", {"zone", "weight", "codes"});
+    if (!z) continue;
+    DnsblZone zone;
+    if (!z->contains("zone")) c.error(item, "dnsbl.zones.zone", "missing (required)");
+    c.parse_into(*z, "dnsbl.zones", "zone", zone.zone,
+                 [](std::string_view t) -> Result<std::string> {
+                   if (!is_ascii_domain(t))
+                     return fail(quoted_value(t) + " is not a DNS zone name");
+                   return to_lower_ascii(t);
+                 });
+    c.parse_into(*z, "dnsbl.zones", "weight", zone.weight, positive);
+    if (auto codes = z->find("codes"); codes != z->end()) {
+      c.for_each_item(codes->second.second, "dnsbl.zones.codes",
+                      [&](const YAML::Node& code, const std::string& text) {
+                        auto e = parse_endpoint(text + ":0");
+                        if (!e || e->ipv6 || !text.starts_with("127."))
+                          return c.error(code, "dnsbl.zones.codes",
+                                         quoted_value(text) + " is not an answer in 127.0.0.0/8");
+                        zone.codes.push_back(text);
+                      });
+    }
+    out.zones.push_back(std::move(zone));
+  }
+}
+
+void check_greylisting(Checker& c, const YAML::Node& node, Greylisting& out) {
+  auto entries = c.mapping(node, "greylisting", {"enabled", "window", "forget"});
+  if (!entries) return;
+  c.parse_into(*entries, "greylisting", "enabled", out.enabled, [](std::string_view t) {
+    return parse_enum<bool>(t, {{"false", false}, {"true", true}});
+  });
+  c.parse_into(*entries, "greylisting", "window", out.window, parse_positive_duration);
+  c.parse_into(*entries, "greylisting", "forget", out.forget, parse_positive_duration);
+  if (out.forget <= out.window)
+    c.error(node, "greylisting.forget", "must be longer than greylisting.window");
+}
+
 }  // namespace
 
 std::string ConfigError::str() const {
@@ -512,7 +621,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   auto entries = c.mapping(root, "",
                            {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
                             "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user",
-                            "run_as_root", "public_addresses", "mail_auth"});
+                            "run_as_root", "public_addresses", "mail_auth", "milters", "dnsbl",
+                            "greylisting"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -600,6 +710,12 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
     check_mail_auth(c, it->second.second, base, config.mail_auth);
 
   check_run_as(c, *entries, config);
+  if (auto it = entries->find("milters"); it != entries->end())
+    check_milters(c, it->second.second, config.milters);
+  if (auto it = entries->find("dnsbl"); it != entries->end())
+    check_dnsbl(c, it->second.second, config.dnsbl);
+  if (auto it = entries->find("greylisting"); it != entries->end())
+    check_greylisting(c, it->second.second, config.greylisting);
 
   if (!c.errors().empty()) {
     auto errors = std::move(c.errors());

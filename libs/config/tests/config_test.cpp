@@ -551,3 +551,72 @@ TEST_CASE("config: bad mail_auth values are errors at their lines") {
   CHECK(has_error(c.error(), "mail_auth.public_suffix_list", 9));
   CHECK(has_error(c.error(), "mail_auth.colour", 10));
 }
+
+TEST_CASE("config: milters, dnsbl and greylisting parse with their defaults") {
+  TempConfig t(std::string(kMinimal) + R"(milters:
+  - name: rspamd
+    address: inet:127.0.0.1:11332
+  - name: clamav
+    address: unix:/run/clamav/milter.sock
+    timeout: 2m
+    default_action: accept
+dnsbl:
+  action: reject
+  threshold: 2
+  zones:
+    - zone: zen.spamhaus.org
+      weight: 2
+      codes: [127.0.0.2, 127.0.0.4]
+    - zone: bl.example
+greylisting:
+  enabled: true
+  window: 2s
+)");
+  auto c = t.load();
+  REQUIRE(c);
+  REQUIRE(c->milters.size() == 2);
+  CHECK(c->milters[0].inet->port == 11332);
+  CHECK(c->milters[0].timeout == Seconds(30));
+  CHECK(c->milters[0].default_action == Milter::DefaultAction::tempfail);
+  CHECK(c->milters[1].unix_path == "/run/clamav/milter.sock");
+  CHECK(c->milters[1].default_action == Milter::DefaultAction::accept);
+  CHECK(c->dnsbl.action == Dnsbl::Action::reject);
+  CHECK(c->dnsbl.threshold == 2);
+  REQUIRE(c->dnsbl.zones.size() == 2);
+  CHECK(c->dnsbl.zones[0].codes == std::vector<std::string>{"127.0.0.2", "127.0.0.4"});
+  CHECK(c->dnsbl.zones[1].weight == 1);
+  CHECK(c->greylisting.enabled);
+  CHECK(c->greylisting.window == Seconds(2));
+  TempConfig defaults(kMinimal);
+  auto d = defaults.load();
+  REQUIRE(d);
+  CHECK(d->milters.empty());
+  CHECK(d->dnsbl.action == Dnsbl::Action::tag);
+  CHECK_FALSE(d->greylisting.enabled);
+}
+
+TEST_CASE("config: bad milter, dnsbl and greylisting values are errors with their lines") {
+  TempConfig t(std::string(kMinimal) + R"(milters:
+  - name: a
+    address: tcp:somewhere
+  - name: a
+    address: unix:relative/path
+    colour: blue
+dnsbl:
+  zones:
+    - zone: "not a zone"
+      codes: [10.0.0.2]
+greylisting:
+  window: 1d
+  forget: 1h
+)");
+  auto c = t.load();
+  REQUIRE_FALSE(c);
+  CHECK(has_error(c.error(), "milters.address", 8));
+  CHECK(has_error(c.error(), "milters.name", 9));
+  CHECK(has_error(c.error(), "milters.address", 10));
+  CHECK(has_error(c.error(), "milters.colour", 11));
+  CHECK(has_error(c.error(), "dnsbl.zones.zone", 14));
+  CHECK(has_error(c.error(), "dnsbl.zones.codes", 15));
+  CHECK(has_error(c.error(), "greylisting.forget", 17));
+}

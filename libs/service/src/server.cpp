@@ -1,8 +1,6 @@
 // Binding listeners, admitting connections, the writer's wake-up, reload and orderly stop.
 #include "postroom/service/server.hpp"
 
-#include "postroom/net/resolver.hpp"
-
 #include <malloc.h>
 
 #include <sys/statvfs.h>
@@ -14,6 +12,9 @@
 #include "postroom/net/resolver.hpp"
 #include "postroom/relay/srs.hpp"
 #include "postroom/service/mail_auth_filter.hpp"
+#include "postroom/service/access_lists.hpp"
+#include "postroom/service/dnsbl.hpp"
+#include "postroom/service/milter_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
 #include "postroom/service/smtp_connection.hpp"
@@ -150,6 +151,8 @@ Result<void> Server::open_store() {
   // relay (issue 6): the queue runner starts with the store; SMTP wakes it after queuing.
   relay_ = std::make_unique<RelayService>(context_);
   context_.wake_relay = [this] { relay_->wake(); };
+  context_.access = std::make_shared<AccessLists>(context_);
+  context_.access->start();
   relay_->start();
   start_resolver();
   install_filters();
@@ -184,8 +187,13 @@ void Server::install_filters() {
   context_.filters.clear();
   // The outbound limits first: a sender over its limit is refused before anything else.
   if (outbound_limits_) context_.filters.push_back(outbound_limits_->factory());
-  // SPF, DKIM and DMARC of mail from the internet.
+  // The block lists, then what the DNS blocklists said of the client.
+  context_.filters.push_back(access_filter_factory(context_));
+  context_.filters.push_back(dnsbl_tag_filter_factory(context_));
+  // SPF, DKIM and DMARC of mail from the internet, then the milters (rspamd sees the
+  // Authentication-Results).
   context_.filters.push_back(mail_auth_filter_factory(context_));
+  context_.filters.push_back(milter_filter_factory(context_));
   // Last: a filter after it that changed a signed field would break the signature.
   if (!dkim_) {
     dkim_ = std::make_unique<DkimSigning>(context_.config->dkim_dir());
@@ -305,6 +313,7 @@ void Server::stop() {
   if (auth_) auth_->shutdown();
   // relay (issue 6): no new attempts; connections in flight are cut, their recipients stay due.
   if (relay_) relay_->stop();
+  if (context_.access) context_.access->stop();
   // Copy: shutdown() may finish a session and erase it from the map.
   std::vector<std::shared_ptr<Served>> open;
   for (auto& [key, served] : sessions_) open.push_back(served);

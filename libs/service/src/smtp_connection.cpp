@@ -10,6 +10,8 @@
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/service/srs_routing.hpp"
+#include "postroom/service/dnsbl.hpp"
+#include "postroom/service/greylisting.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/postmaster.hpp"
@@ -56,6 +58,7 @@ void SmtpConnection::start() {
   params.listener = kind_ == Kind::mx ? smtp::Listener::mx : smtp::Listener::submission;
   params.peer_ip = connection_->peer_ip();
   params.peer_trusted = kind_ == Kind::mx && config.is_trusted(connection_->peer());
+  bool params_trusted = params.peer_trusted;
   params.tls_active = implicit_tls_;
   params.starttls_available = context_.tls && !implicit_tls_;
   params.plaintext_auth_allowed = implicit_tls_ || context_.plaintext_allowed(*connection_);
@@ -79,7 +82,18 @@ void SmtpConnection::start() {
     start_deadline(login_deadline_, ms(config.limits.login_timeout), self,
                    [](SmtpConnection& s) { s.deadline_passed("login"); });
   }
-  pump();
+  // DNS blocklists in reject mode answer instead of the greeting (dnsbl.cpp); the client's
+  // early bytes wait unread meanwhile.
+  connection_->pause_reading();
+  dnsbl_gate(context_, connection_->peer_ip(), kind_ == Kind::mx, params_trusted,
+             [weak](std::optional<std::string> refusal) {
+               auto s = weak.lock();
+               if (!s || s->connection_->closed()) return;
+               if (!refusal) return s->pump();
+               log_line("session=", s->id_, " smtp refused at connect: dnsbl");
+               s->connection_->write(*refusal);
+               s->connection_->close_after_flush("dnsbl listed");
+             });
 }
 
 void SmtpConnection::on_tls_started() {
@@ -144,7 +158,7 @@ bool SmtpConnection::run_actions() {
       authenticate(auth->user, auth->password);
       wipe(auth->password);  // the auth service holds its own copy until it has verified
     } else if (auto* check = std::get_if<smtp::CheckRecipient>(&action)) {
-      check_recipient(check->address);
+      check_recipient(*check);
     } else if (auto* begin = std::get_if<smtp::MessageBegin>(&action)) {
       envelope_ = std::move(begin->envelope);
       sink_.begin(envelope_->return_path_length);
@@ -196,12 +210,13 @@ void SmtpConnection::update_reading() {
   }
 }
 
-void SmtpConnection::check_recipient(const Address& address) {
+void SmtpConnection::check_recipient(const smtp::CheckRecipient& check) {
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
   checking_ = address;  // one RCPT at a time: the session waits for the answer
   // "<postmaster>" and postmaster@ every local domain (RFC 5321 §4.5.1).
   store::resolve_with_postmaster(
-      *context_.store, address, context_.config->domains, [weak](Result<store::Route> route) {
+      *context_.store, check.address, context_.config->domains,
+      [weak, check](Result<store::Route> route) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;
         smtp::RecipientVerdict verdict;
@@ -227,8 +242,28 @@ void SmtpConnection::check_recipient(const Address& address) {
           if (verdict.kind == Kind::unknown_user)
             route_srs_bounce(s->context_, s->checking_, verdict, s->id_);
         }
-        s->session_->on_recipient_checked(std::move(verdict));
-        s->pump();
+        if (verdict.kind != Kind::local) {
+          s->session_->on_recipient_checked(std::move(verdict));
+          return s->pump();
+        }
+        // Greylisting (greylisting.cpp) for mail to local mailboxes from outside.
+        greylist_recipient(s->context_, s->connection_->peer_ip(),
+                           s->kind_ == SmtpConnection::Kind::mx,
+                           s->kind_ == SmtpConnection::Kind::mx &&
+                               s->context_.config->is_trusted(s->connection_->peer()),
+                           check.authenticated, check.reverse_path, check.address,
+                           [weak, verdict = std::move(verdict)](bool pass) mutable {
+                             auto s = weak.lock();
+                             if (!s || s->connection_->closed()) return;
+                             if (!pass) {
+                               verdict.kind = smtp::RecipientVerdict::Kind::refused;
+                               verdict.code = 451;
+                               verdict.enhanced = "4.7.1";
+                               verdict.text = "Greylisted, please try again later";
+                             }
+                             s->session_->on_recipient_checked(std::move(verdict));
+                             s->pump();
+                           });
       });
 }
 

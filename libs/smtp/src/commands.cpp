@@ -127,7 +127,8 @@ void cmd_rcpt(Impl& s, std::string_view args) {
   // The address goes to the host exactly as parsed: "u%h@local", "h!u@local" and
   // "\"u@h\"@local" are local parts of a local domain, never re-routed here.
   s.transaction->pending_recipient = rcpt->forward_path;
-  s.push(CheckRecipient{std::move(rcpt->forward_path)});
+  s.push(CheckRecipient{std::move(rcpt->forward_path), s.transaction->envelope.reverse_path,
+                        !s.auth_user.empty()});
   s.enter(State::wait_recipient);
 }
 

@@ -214,6 +214,9 @@ void Session::on_recipient_checked(RecipientVerdict verdict) {
     case Kind::temp_failure:
       s.send(make_reply(451, "4.3.0", who + "Temporary lookup failure, try again later"));
       break;
+    case Kind::refused:
+      s.send(make_reply(verdict.code, verdict.enhanced, who + verdict.text));
+      break;
   }
   if (accept) {
     s.transaction->envelope.recipients.push_back(Recipient{std::move(address), std::move(verdict)});

@@ -462,3 +462,29 @@ TEST_CASE("session: pipelined commands wait at the reply budget until the host t
   CHECK(total == 10000 * string("250 2.0.0 Ok\r\n").size());
   CHECK_FALSE(session.closed());
 }
+
+TEST_CASE("session: a refused recipient gets the host's reply; the check carries the sender") {
+  Session s(test_params());
+  s.take_actions();
+  s.feed(ehlo() + "MAIL FROM:<a@remote.test>\r\nRCPT TO:<b@example.test>\r\n");
+  std::optional<CheckRecipient> check;
+  for (auto& action : s.take_actions())
+    if (auto* c = std::get_if<CheckRecipient>(&action)) check = *c;
+  REQUIRE(check);
+  REQUIRE(check->reverse_path);
+  CHECK(check->reverse_path->str() == "a@remote.test");
+  CHECK_FALSE(check->authenticated);
+  RecipientVerdict refused;
+  refused.kind = RecipientVerdict::Kind::refused;
+  refused.code = 451;
+  refused.enhanced = "4.7.1";
+  refused.text = "Greylisted, please try again later";
+  s.on_recipient_checked(refused);
+  auto actions = s.take_actions();
+  REQUIRE(actions.size() == 1);
+  CHECK(std::get<Send>(actions[0]).bytes ==
+        "451 4.7.1 <b@example.test>: Greylisted, please try again later\r\n");
+  // Nothing was accepted: DATA still needs a recipient.
+  s.feed("DATA\r\n");
+  CHECK(std::get<Send>(s.take_actions()[0]).bytes.starts_with("554 5.5.1"));
+}

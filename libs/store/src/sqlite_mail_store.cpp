@@ -192,6 +192,13 @@ void SqliteMailStore::sweep_abandoned(std::int64_t created_before, Reply<int> do
              std::move(done));
 }
 
+void SqliteMailStore::greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window,
+                               std::int64_t forget, Reply<bool> done) {
+  write<bool>([triplet = std::move(triplet), now, window,
+               forget](Database& db) { return greylist_check(db, triplet, now, window, forget); },
+              std::move(done));
+}
+
 void SqliteMailStore::release_memory() {
   reads_.release_memory();
   writer_.release_memory();

@@ -134,6 +134,47 @@ struct MailAuth {
   std::filesystem::path public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
 };
 
+// One milter (Sendmail/Postfix milter protocol) every SMTP message passes, in config order.
+struct Milter {
+  std::string name;                 // for the log and the verdict line
+  std::string address;              // as written: "unix:/run/x.sock" or "inet:127.0.0.1:11332"
+  std::optional<Endpoint> inet;     // set for inet: addresses (numeric host)
+  std::filesystem::path unix_path;  // set for unix: addresses
+  Seconds timeout{30};  // connecting, and each answer awaited (Postfix's command timeout)
+  // The milter is down, times out or breaks the protocol: accept the message unfiltered, or
+  // answer 451 so the sender retries (Postfix's milter_default_action).
+  enum class DefaultAction { accept, tempfail } default_action = DefaultAction::tempfail;
+};
+
+// One DNS blocklist zone. A client is looked up as its reversed address under the zone; an
+// answer counts when it is in 127.0.0.0/8 and, if `codes` is set, one of them. Answers in
+// 127.255.255.0/24 never count: Spamhaus's "query refused / error" codes (a public resolver,
+// too many queries), not a listing.
+struct DnsblZone {
+  std::string zone;
+  unsigned weight = 1;
+  std::vector<std::string> codes;  // numeric IPv4 answers that count; empty: any listing code
+};
+
+// DNS blocklists, checked when a client connects to port 25 (never for trusted_networks).
+struct Dnsbl {
+  std::vector<DnsblZone> zones;  // empty: off
+  unsigned threshold = 1;        // the sum of the listing zones' weights that counts as listed
+  // reject: "554 5.7.1" with the list's text instead of the greeting; tag: the messages get an
+  // X-DNSBL header field and go on.
+  enum class Action { reject, tag } action = Action::tag;
+  Seconds timeout{5};  // zones that have not answered by then count as not listing
+};
+
+// Greylisting (off by default): a new (client /24 or /64, sender, recipient) triplet gets
+// 451 4.7.1 at RCPT; a retry after `window` passes, and its sender domain is then allow-listed
+// from that network. Never for trusted_networks, logged-in users or allow-listed senders.
+struct Greylisting {
+  bool enabled = false;
+  Seconds window{5 * 60};     // the least wait before a retry is accepted
+  Seconds forget{7 * 86400};  // a triplet not retried by then starts over
+};
+
 struct Config {
   std::filesystem::path file;  // the file this was read from
   std::string hostname;
@@ -158,6 +199,9 @@ struct Config {
   std::optional<std::string> user;
   // Started as root with no account to switch to, postroomd refuses to run unless this is true.
   bool run_as_root = false;
+  std::vector<Milter> milters;
+  Dnsbl dnsbl;
+  Greylisting greylisting;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;

@@ -32,6 +32,7 @@ class Srs;
 namespace postroom::service {
 
 class AuthService;
+class AccessLists;
 
 // POP3 maildrop locks (RFC 1939 §8): one TRANSACTION session per mailbox.
 class MailboxLocks {
@@ -85,6 +86,9 @@ struct Context {
   std::vector<FilterFactory> filters;
   // Sender rewriting for forwarded mail (srs_routing.hpp); null when relay.srs is off.
   std::shared_ptr<const relay::Srs> srs;
+  // The allow and block lists (`postroom allow|block`), refreshed every 2 s; null until the
+  // store is open.
+  std::shared_ptr<AccessLists> access;
   std::uint64_t next_session = 1;
 
   std::string new_session_id();

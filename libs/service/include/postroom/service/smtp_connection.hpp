@@ -40,7 +40,7 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   // Arms or stops the line and message deadlines for the bytes just received.
   void track_deadlines(std::string_view bytes);
   void deadline_passed(std::string_view which);
-  void check_recipient(const Address& address);
+  void check_recipient(const smtp::CheckRecipient& check);
   void authenticate(const std::string& user, const std::string& password);
   FilterEnvelope filter_envelope() const;
   void start_filters();

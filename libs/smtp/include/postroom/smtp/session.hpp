@@ -42,8 +42,12 @@ struct SessionParams {
 
 // What the host says about one RCPT TO address.
 struct RecipientVerdict {
-  enum class Kind { local, remote, unknown_user, temp_failure };
+  // refused: a policy of the host (greylisting) answers with code, enhanced and text.
+  enum class Kind { local, remote, unknown_user, temp_failure, refused };
   Kind kind = Kind::unknown_user;
+  int code = 0;
+  std::string enhanced;
+  std::string text;
   // Local targets after alias expansion; opaque to the session.
   std::vector<std::int64_t> mailboxes;
   std::vector<std::string> forward_to;  // remote targets after alias expansion
@@ -87,6 +91,8 @@ struct Authenticate {  // check these credentials, answer on_auth_result(); neve
 // Answer on_recipient_checked(). "<postmaster>" without a domain arrives as {"postmaster", ""}.
 struct CheckRecipient {
   Address address;
+  std::optional<Address> reverse_path;  // the transaction's sender (policy checks)
+  bool authenticated = false;
 };
 struct MessageBegin {  // a message for this envelope starts; MessageData follows
   Envelope envelope;

@@ -10,6 +10,7 @@
 
 #include "postroom/base/error.hpp"
 #include "postroom/store/accounts.hpp"
+#include "postroom/store/greylist.hpp"
 #include "postroom/store/messages.hpp"
 #include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/queue.hpp"
@@ -93,6 +94,12 @@ class MailStore {
   virtual void notify_postmaster(std::string message, std::vector<std::string> local_domains,
                                  Reply<bool> done) = 0;
 
+  // Greylisting: does this attempt pass (greylist_check, as one write job)?
+  virtual void greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window,
+                        std::int64_t forget, Reply<bool> done) {
+    (void)triplet, (void)now, (void)window, (void)forget;
+    done(fail("greylisting is not supported by this store"));
+  }
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
   virtual void sweep_abandoned(std::int64_t created_before, Reply<int> done) = 0;
   // Gives cached pages back (the daemon is idle).
@@ -131,6 +138,8 @@ class SqliteMailStore final : public MailStore {
                             std::int64_t bucket_seconds, Reply<void> done) override;
   void notify_postmaster(std::string message, std::vector<std::string> local_domains,
                          Reply<bool> done) override;
+  void greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window, std::int64_t forget,
+                Reply<bool> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
   void release_memory() override;
   bool file_lost() const override;
