@@ -212,7 +212,7 @@ void SmtpConnection::update_reading() {
 
 void SmtpConnection::check_recipient(const smtp::CheckRecipient& check) {
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  checking_ = address;  // one RCPT at a time: the session waits for the answer
+  checking_ = check.address;  // one RCPT at a time: the session waits for the answer
   // "<postmaster>" and postmaster@ every local domain (RFC 5321 §4.5.1).
   store::resolve_with_postmaster(
       *context_.store, check.address, context_.config->domains,
