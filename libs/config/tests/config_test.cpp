@@ -474,6 +474,8 @@ TEST_CASE("config: dkim.activate_after is a duration or never, 2d by default") {
     CHECK(has_error(c.error(), "dkim.activate_after", 7));
     CHECK(has_error(c.error(), "dkim.selector", 8));
   }
+}
+
 TEST_CASE("config: outbound limits, srs and public_addresses") {
   TempConfig defaults(kMinimal);
   auto d = defaults.load();
