@@ -105,9 +105,16 @@ def send(d, mail_from, data, helo="client.good.test"):
 def auth_results(stored):
     """The Authentication-Results fields of a stored message, unfolded, as authres objects."""
     header = stored.split(b"\r\n\r\n", 1)[0].decode()
-    fields = re.findall(r"^Authentication-Results:.*(?:\r\n[ \t].*)*", header, re.M)
-    return [authres.AuthenticationResultsHeader.parse(re.sub(r"\r\n([ \t])", r"\1", f))
-            for f in fields]
+    fields = re.findall(r"^Authentication-Results:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*", header,
+                        re.M)
+    out = []
+    for f in fields:
+        text = re.sub(r"\r\n([ \t])", r"\1", f)
+        try:
+            out.append(authres.AuthenticationResultsHeader.parse(text))
+        except authres.core.SyntaxError as e:
+            raise AssertionError("authres cannot parse %r: %s" % (text, e))
+    return out
 
 
 def results_of(field):
