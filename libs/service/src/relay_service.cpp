@@ -292,6 +292,8 @@ void RelayService::stop() {
   running.clear();
   per_destination_.clear();
   resolver_.reset();  // attempts held the only other references
+  // Its pools' handles close while the loop still runs (they do not keep it alive).
+  policies_.reset();
 }
 
 }  // namespace postroom::service
