@@ -48,11 +48,8 @@ struct Resolver::Poll {
 struct Resolver::Query {
   Resolver* resolver = nullptr;
   std::weak_ptr<bool> alive;  // expired once the Resolver is being destroyed
-  std::function<void(MxResult)> mx_done;
-  std::function<void(AddressResult)> address_done;
-  std::function<void(TxtResult)> txt_done;
-  std::function<void(NameResult)> name_done;
-  int family = AF_INET;
+  Answer answer;              // ares_query: parses the reply into the caller's result
+  std::function<void(AddressResult)> address_done;  // ares_getaddrinfo
 };
 
 Resolver::Resolver(uv_loop_t* loop) : loop_(loop) {}
@@ -208,167 +205,121 @@ void Resolver::dispatch() {
   }
 }
 
-void Resolver::query_mx(const std::string& domain, std::function<void(MxResult)> done) {
-  auto* query = new Query{this, alive_, std::move(done), nullptr, nullptr, nullptr, AF_INET};
+namespace {
+
+// One answer handler per record type: the status and error handling every type shares,
+// around `parse`, which fills `result` from a successful reply and returns c-ares' status.
+template <typename R, typename Parse>
+Resolver::Answer parse_into(std::function<void(R)> done, Parse parse) {
+  return [done = std::move(done), parse](int status, unsigned char* answer,
+                                         int length) -> std::function<void()> {
+    R result;
+    result.status = status_of(status);
+    if (status == ARES_SUCCESS) {
+      int parsed = parse(answer, length, result);
+      result.status = status_of(parsed);
+      if (parsed != ARES_SUCCESS) result.error = ares_strerror(parsed);
+    } else {
+      result.error = ares_strerror(status);
+    }
+    return [done, result = std::move(result)]() mutable { done(std::move(result)); };
+  };
+}
+
+}  // namespace
+
+void Resolver::send_query(const std::string& name, int type, Answer answer) {
+  auto* query = new Query{this, alive_, std::move(answer), nullptr};
   ++pending_;
   ares_query(
-      as_channel(channel_), domain.c_str(), ns_c_in, ns_t_mx,
+      as_channel(channel_), name.c_str(), ns_c_in, type,
       [](void* arg, int status, int, unsigned char* answer, int length) {
         std::unique_ptr<Query> q(static_cast<Query*>(arg));
         if (q->alive.expired()) return;
-        MxResult result;
-        result.status = status_of(status);
-        if (status == ARES_SUCCESS) {
-          ares_mx_reply* replies = nullptr;
-          int parsed = ares_parse_mx_reply(answer, length, &replies);
-          result.status = status_of(parsed);
-          if (parsed == ARES_SUCCESS) {
-            for (auto* r = replies; r; r = r->next)
-              result.records.push_back({r->priority, strip_root(r->host ? r->host : "")});
-          } else {
-            result.error = ares_strerror(parsed);
-          }
-          ares_free_data(replies);
-        } else {
-          result.error = ares_strerror(status);
-        }
+        auto finished = q->answer(status, answer, length);
         Resolver* self = q->resolver;
         --self->pending_;
-        self->complete([done = std::move(q->mx_done), result = std::move(result)]() mutable {
-          done(std::move(result));
-        });
+        self->complete(std::move(finished));
       },
       query);
   rearm_timer();
 }
 
+void Resolver::query_mx(const std::string& domain, std::function<void(MxResult)> done) {
+  send_query(domain, ns_t_mx,
+             parse_into(std::move(done), [](unsigned char* answer, int length, MxResult& result) {
+               ares_mx_reply* replies = nullptr;
+               int parsed = ares_parse_mx_reply(answer, length, &replies);
+               for (auto* r = replies; parsed == ARES_SUCCESS && r; r = r->next)
+                 result.records.push_back({r->priority, strip_root(r->host ? r->host : "")});
+               ares_free_data(replies);
+               return parsed;
+             }));
+}
+
 void Resolver::query_txt(const std::string& name, std::function<void(TxtResult)> done) {
-  auto* query = new Query{this, alive_, nullptr, nullptr, std::move(done), nullptr, AF_INET};
-  ++pending_;
-  ares_query(
-      as_channel(channel_), name.c_str(), ns_c_in, ns_t_txt,
-      [](void* arg, int status, int, unsigned char* answer, int length) {
-        std::unique_ptr<Query> q(static_cast<Query*>(arg));
-        if (q->alive.expired()) return;
-        TxtResult result;
-        result.status = status_of(status);
-        if (status == ARES_SUCCESS) {
-          ares_txt_ext* replies = nullptr;
-          int parsed = ares_parse_txt_reply_ext(answer, length, &replies);
-          result.status = status_of(parsed);
-          if (parsed == ARES_SUCCESS) {
-            for (auto* r = replies; r; r = r->next) {
-              if (r->record_start || result.records.empty()) result.records.emplace_back();
-              result.records.back().append(reinterpret_cast<const char*>(r->txt), r->length);
-            }
-          } else {
-            result.error = ares_strerror(parsed);
-          }
-          ares_free_data(replies);
-        } else {
-          result.error = ares_strerror(status);
-        }
-        Resolver* self = q->resolver;
-        --self->pending_;
-        self->complete([done = std::move(q->txt_done), result = std::move(result)]() mutable {
-          done(std::move(result));
-        });
-      },
-      query);
-  rearm_timer();
+  send_query(name, ns_t_txt,
+             parse_into(std::move(done), [](unsigned char* answer, int length, TxtResult& result) {
+               ares_txt_ext* replies = nullptr;
+               int parsed = ares_parse_txt_reply_ext(answer, length, &replies);
+               for (auto* r = replies; parsed == ARES_SUCCESS && r; r = r->next) {
+                 if (r->record_start || result.records.empty()) result.records.emplace_back();
+                 result.records.back().append(reinterpret_cast<const char*>(r->txt), r->length);
+               }
+               ares_free_data(replies);
+               return parsed;
+             }));
 }
 
 void Resolver::query_address_records(const std::string& name, int family,
                                      std::function<void(AddressResult)> done) {
-  auto* query = new Query{this, alive_, nullptr, std::move(done), nullptr, nullptr, family};
-  ++pending_;
-  ares_query(
-      as_channel(channel_), name.c_str(), ns_c_in, family == AF_INET6 ? ns_t_aaaa : ns_t_a,
-      [](void* arg, int status, int, unsigned char* answer, int length) {
-        std::unique_ptr<Query> q(static_cast<Query*>(arg));
-        if (q->alive.expired()) return;
-        AddressResult result;
-        result.status = status_of(status);
-        if (status == ARES_SUCCESS) {
-          hostent* host = nullptr;
-          int parsed = q->family == AF_INET6
-                           ? ares_parse_aaaa_reply(answer, length, &host, nullptr, nullptr)
-                           : ares_parse_a_reply(answer, length, &host, nullptr, nullptr);
-          result.status = status_of(parsed);
-          if (parsed == ARES_SUCCESS && host) {
-            for (char** a = host->h_addr_list; a && *a; ++a) {
-              sockaddr_storage address{};
-              if (q->family == AF_INET6) {
-                auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
-                in6->sin6_family = AF_INET6;
-                std::memcpy(&in6->sin6_addr, *a, sizeof in6->sin6_addr);
-              } else {
-                auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
-                in4->sin_family = AF_INET;
-                std::memcpy(&in4->sin_addr, *a, sizeof in4->sin_addr);
-              }
-              result.addresses.push_back(address);
-            }
-          } else if (parsed != ARES_SUCCESS) {
-            result.error = ares_strerror(parsed);
-          }
-          if (host) ares_free_hostent(host);
-          // An answer of only CNAMEs parses with no address: the name has no such record.
-          if (result.status == DnsStatus::ok && result.addresses.empty())
-            result.status = DnsStatus::no_data;
+  auto parse = [family](unsigned char* answer, int length, AddressResult& result) {
+    hostent* host = nullptr;
+    int parsed = family == AF_INET6 ? ares_parse_aaaa_reply(answer, length, &host, nullptr, nullptr)
+                                    : ares_parse_a_reply(answer, length, &host, nullptr, nullptr);
+    if (parsed == ARES_SUCCESS && host) {
+      for (char** a = host->h_addr_list; a && *a; ++a) {
+        sockaddr_storage address{};
+        if (family == AF_INET6) {
+          auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+          in6->sin6_family = AF_INET6;
+          std::memcpy(&in6->sin6_addr, *a, sizeof in6->sin6_addr);
         } else {
-          result.error = ares_strerror(status);
+          auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
+          in4->sin_family = AF_INET;
+          std::memcpy(&in4->sin_addr, *a, sizeof in4->sin_addr);
         }
-        Resolver* self = q->resolver;
-        --self->pending_;
-        self->complete([done = std::move(q->address_done), result = std::move(result)]() mutable {
-          done(std::move(result));
-        });
-      },
-      query);
-  rearm_timer();
+        result.addresses.push_back(address);
+      }
+    }
+    if (host) ares_free_hostent(host);
+    // An answer of only CNAMEs parses with no address: the name has no such record.
+    if (parsed == ARES_SUCCESS && result.addresses.empty()) return int{ARES_ENODATA};
+    return parsed;
+  };
+  send_query(name, family == AF_INET6 ? ns_t_aaaa : ns_t_a, parse_into(std::move(done), parse));
 }
 
 void Resolver::query_ptr(const std::string& name, std::function<void(NameResult)> done) {
-  auto* query = new Query{this, alive_, nullptr, nullptr, nullptr, std::move(done), AF_INET};
-  ++pending_;
-  ares_query(
-      as_channel(channel_), name.c_str(), ns_c_in, ns_t_ptr,
-      [](void* arg, int status, int, unsigned char* answer, int length) {
-        std::unique_ptr<Query> q(static_cast<Query*>(arg));
-        if (q->alive.expired()) return;
-        NameResult result;
-        result.status = status_of(status);
-        if (status == ARES_SUCCESS) {
-          hostent* host = nullptr;
-          int parsed = ares_parse_ptr_reply(answer, length, nullptr, 0, AF_INET, &host);
-          result.status = status_of(parsed);
-          if (parsed == ARES_SUCCESS && host) {
-            // c-ares lists every PTR record in h_aliases, in answer order, and repeats
-            // the last one in h_name.
-            for (char** alias = host->h_aliases; alias && *alias; ++alias)
-              result.names.push_back(strip_root(*alias));
-            if (result.names.empty() && host->h_name)
-              result.names.push_back(strip_root(host->h_name));
-          } else if (parsed != ARES_SUCCESS) {
-            result.error = ares_strerror(parsed);
-          }
-          if (host) ares_free_hostent(host);
-        } else {
-          result.error = ares_strerror(status);
-        }
-        Resolver* self = q->resolver;
-        --self->pending_;
-        self->complete([done = std::move(q->name_done), result = std::move(result)]() mutable {
-          done(std::move(result));
-        });
-      },
-      query);
-  rearm_timer();
+  send_query(name, ns_t_ptr,
+             parse_into(std::move(done), [](unsigned char* answer, int length, NameResult& result) {
+               hostent* host = nullptr;
+               int parsed = ares_parse_ptr_reply(answer, length, nullptr, 0, AF_INET, &host);
+               if (parsed == ARES_SUCCESS && host) {
+                 // c-ares lists every PTR record in h_aliases, in answer order, and repeats
+                 // the last one in h_name.
+                 for (char** alias = host->h_aliases; alias && *alias; ++alias)
+                   result.names.push_back(strip_root(*alias));
+                 if (result.names.empty() && host->h_name)
+                   result.names.push_back(strip_root(host->h_name));
+               }
+               if (host) ares_free_hostent(host);
+               return parsed;
+             }));
 }
 
 void Resolver::query_addresses(const std::string& host, std::function<void(AddressResult)> done) {
-  auto* query = new Query{this, alive_, nullptr, std::move(done), nullptr, nullptr, AF_INET};
+  auto* query = new Query{this, alive_, nullptr, std::move(done)};
   ++pending_;
   ares_addrinfo_hints hints{};
   hints.ai_family = AF_UNSPEC;

@@ -83,6 +83,10 @@ class Resolver {
   // Queries started and not yet answered (for tests).
   std::size_t pending() const { return pending_; }
 
+  // Turns an ares_query reply (status, answer bytes) into the completion to run.
+  using Answer =
+      std::function<std::function<void()>(int status, unsigned char* answer, int length)>;
+
  private:
   struct Poll;   // one watched c-ares socket (resolver.cpp)
   struct Query;  // one query's callback and the way back to this Resolver
@@ -93,6 +97,7 @@ class Resolver {
   // handle timeouts, then re-arms the timer.
   void process(int read_fd, int write_fd);
   void rearm_timer();
+  void send_query(const std::string& name, int type, Answer answer);
   void complete(std::function<void()> callback);
   void dispatch();
 
