@@ -10,26 +10,16 @@
 #include <memory>
 #include <vector>
 
+#include "openssl_util.hpp"
+
 namespace postroom::dkim {
 
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
 struct BioFree {
   void operator()(BIO* bio) const { BIO_free(bio); }
 };
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using Bio = std::unique_ptr<BIO, BioFree>;
-
-std::string base64(const unsigned char* data, std::size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 bool alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -62,10 +52,9 @@ Result<std::string> generate_private_key(Algorithm algorithm) {
 }
 
 Result<PublicKey> public_key(std::string_view private_pem) {
-  Bio bio(BIO_new_mem_buf(private_pem.data(), static_cast<int>(private_pem.size())));
-  if (!bio) return fail("out of memory");
-  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) return fail("not a PEM private key (or it is encrypted)");
+  auto read = read_private_key(private_pem);
+  if (!read) return std::unexpected(read.error());
+  Pkey key = std::move(*read);
   switch (EVP_PKEY_get_base_id(key.get())) {
     case EVP_PKEY_RSA: {
       // RFC 6376 §3.6.1: p= is the base64 of the DER SubjectPublicKeyInfo.

@@ -10,28 +10,12 @@
 #include <ctime>
 #include <map>
 
+#include "openssl_util.hpp"
 #include "postroom/dkim/canon.hpp"
 
 namespace postroom::dkim {
 
 namespace {
-
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-std::string base64(const unsigned char* data, std::size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -41,13 +25,10 @@ std::string lower(std::string_view text) {
 }
 
 Result<Pkey> load_key(std::string_view pem, Algorithm algorithm) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
-  if (!bio) return fail("out of memory");
-  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) return fail("the key file holds no readable PEM private key");
+  auto key = read_private_key(pem);
+  if (!key) return std::unexpected(key.error());
   int want = algorithm == Algorithm::rsa ? EVP_PKEY_RSA : EVP_PKEY_ED25519;
-  if (EVP_PKEY_get_base_id(key.get()) != want) return fail("the key is not of its algorithm");
+  if (EVP_PKEY_get_base_id(key->get()) != want) return fail("the key is not of its algorithm");
   return key;
 }
 
@@ -242,7 +223,6 @@ Result<std::vector<std::string>> Signer::finish() {
     std::string data = s.header_data + relaxed_header("DKIM-Signature", value);
     data.resize(data.size() - 2);  // the signature field is hashed without its CRLF
 
-    MdCtx ctx(EVP_MD_CTX_new());
     std::string message = data;
     if (!rsa) {
       // RFC 8463 §3: Ed25519 signs the SHA-256 hash of the data (PureEdDSA over the hash).
@@ -252,19 +232,9 @@ Result<std::vector<std::string>> Signer::finish() {
         return fail("SHA-256 failed");
       message.assign(reinterpret_cast<char*>(hash), size);
     }
-    std::size_t sig_size = 0;
-    if (!ctx ||
-        EVP_DigestSignInit(ctx.get(), nullptr, rsa ? EVP_sha256() : nullptr, nullptr,
-                           k.pkey.get()) != 1 ||
-        EVP_DigestSign(ctx.get(), nullptr, &sig_size,
-                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1)
-      return fail("d=" + k.key.domain + " s=" + k.key.selector + ": cannot sign");
-    std::string sig(sig_size, '\0');
-    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_size,
-                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1)
-      return fail("d=" + k.key.domain + " s=" + k.key.selector + ": cannot sign");
-    sig.resize(sig_size);
-    std::string b = base64(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
+    auto sig = sign(k.pkey.get(), rsa ? EVP_sha256() : nullptr, message);
+    if (!sig) return fail("d=" + k.key.domain + " s=" + k.key.selector + ": cannot sign");
+    std::string b = base64(reinterpret_cast<const unsigned char*>(sig->data()), sig->size());
     // b= in pieces of 64 on lines of their own; a verifier drops it with its whitespace.
     for (std::size_t pos = 0; pos < b.size(); pos += 64) {
       if (column + std::min<std::size_t>(64, b.size() - pos) > 76) {
