@@ -1,5 +1,5 @@
-// Signing with OpenSSL over the relaxed canonical forms of canon.hpp: SHA-256 of the body as
-// it streams, then per key the header hash input of RFC 6376 §3.7 and its signature.
+// Signing with OpenSSL over the relaxed canonical forms of mailauth/dkim_canon.hpp: SHA-256 of the
+// body as it streams, then per key the header hash input of RFC 6376 §3.7 and its signature.
 #include "postroom/dkim/signer.hpp"
 
 #include <openssl/bio.h>
@@ -11,7 +11,7 @@
 #include <map>
 
 #include "openssl_util.hpp"
-#include "postroom/dkim/canon.hpp"
+#include "postroom/mailauth/dkim_canon.hpp"
 
 namespace postroom::dkim {
 
@@ -60,7 +60,7 @@ struct Signer::State {
   std::vector<std::string> signed_names;  // h=, in order
   std::string header_data;                // the canonical signed fields, as hashed
   MdCtx body_hash;
-  std::unique_ptr<RelaxedBody> body;
+  std::unique_ptr<mailauth::BodyCanonicalizer> body;
   bool hash_failed = false;
   bool finished = false;
 };
@@ -166,7 +166,7 @@ Result<std::unique_ptr<Signer>> Signer::start(std::shared_ptr<SignerSettings> se
     for (auto it = fields.rbegin(); it != fields.rend(); ++it) {
       if (it->name.empty() || !header_name_equals(it->name, key)) continue;
       if (skip-- > 0) continue;
-      s.header_data += relaxed_header(it->name, it->value);
+      s.header_data += mailauth::canonical_header(it->name, it->value, mailauth::Canon::relaxed);
       break;
     }
   }
@@ -175,10 +175,11 @@ Result<std::unique_ptr<Signer>> Signer::start(std::shared_ptr<SignerSettings> se
   if (!s.body_hash || EVP_DigestInit_ex(s.body_hash.get(), EVP_sha256(), nullptr) != 1)
     return fail("cannot start SHA-256");
   State* state = &s;
-  s.body = std::make_unique<RelaxedBody>([state](std::string_view canonical) {
-    if (EVP_DigestUpdate(state->body_hash.get(), canonical.data(), canonical.size()) != 1)
-      state->hash_failed = true;
-  });
+  s.body = std::make_unique<mailauth::BodyCanonicalizer>(
+      mailauth::Canon::relaxed, -1, [state](std::string_view canonical) {
+        if (EVP_DigestUpdate(state->body_hash.get(), canonical.data(), canonical.size()) != 1)
+          state->hash_failed = true;
+      });
   return signer;
 }
 
@@ -220,7 +221,8 @@ Result<std::vector<std::string>> Signer::finish() {
     fold_words(value, column, {" b="}, "");
     value.erase(0, 1);  // HeaderSection::prepend adds the space after the colon itself
 
-    std::string data = s.header_data + relaxed_header("DKIM-Signature", value);
+    std::string data = s.header_data + mailauth::canonical_header("DKIM-Signature", value,
+                                                                  mailauth::Canon::relaxed);
     data.resize(data.size() - 2);  // the signature field is hashed without its CRLF
 
     std::string message = data;

@@ -5,6 +5,10 @@
 
 namespace postroom::mailauth {
 
+namespace {
+constexpr std::size_t kMaxPiece = 64 * 1024;
+}  // namespace
+
 std::string canonical_header(std::string_view name, std::string_view value, Canon canon) {
   if (canon == Canon::simple) return std::string(name) + ":" + std::string(value) + "\r\n";
   // §3.4.2: lower-case name, unfold, runs of WSP to one SP, no WSP at the ends of the value
@@ -40,6 +44,8 @@ void BodyCanonicalizer::emit(std::string_view s) {
   }
   out_.append(s);
   emitted_ += static_cast<std::int64_t>(s.size());
+  // A body of a million empty lines and then one letter must not become one huge piece.
+  if (out_.size() >= kMaxPiece) flush();
 }
 
 void BodyCanonicalizer::flush() {
