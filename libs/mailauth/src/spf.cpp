@@ -181,6 +181,20 @@ class Evaluator {
     return void_lookups_ <= kMaxVoidLookups;
   }
 
+  // What the a, mx and exists lookups share (§4.6.4, §5): a DNS error is a temperror and a
+  // third void answer a permerror; nullopt when the answer can be used.
+  std::optional<R> unusable(const DnsAnswer& answer, const std::string& what, std::string& error) {
+    if (answer.status == DnsStatus::temporary) {
+      error = "DNS error looking up " + what;
+      return R::temperror;
+    }
+    if (!count_void(answer)) {
+      error = "more than 2 void lookups";
+      return R::permerror;
+    }
+    return std::nullopt;
+  }
+
   bool matches_address(const std::string& text, const spf::Mechanism& m) const {
     auto address = IpAddress::parse(text);
     if (!address) return false;
@@ -233,14 +247,7 @@ class Evaluator {
       case Kind::a: {
         auto answer = lookup(ip_.v6 ? DnsType::aaaa : DnsType::a, target);
         if (!answer) return R::pending;
-        if (answer->status == DnsStatus::temporary) {
-          error = "DNS error looking up " + target;
-          return R::temperror;
-        }
-        if (!count_void(*answer)) {
-          error = "more than 2 void lookups";
-          return R::permerror;
-        }
+        if (auto result = unusable(*answer, target, error)) return *result;
         for (const std::string& a : answer->records)
           if (matches_address(a, m)) return true;
         return false;
@@ -248,14 +255,7 @@ class Evaluator {
       case Kind::mx: {
         auto answer = lookup(DnsType::mx, target);
         if (!answer) return R::pending;
-        if (answer->status == DnsStatus::temporary) {
-          error = "DNS error looking up MX " + target;
-          return R::temperror;
-        }
-        if (!count_void(*answer)) {
-          error = "more than 2 void lookups";
-          return R::permerror;
-        }
+        if (auto result = unusable(*answer, "MX " + target, error)) return *result;
         if (answer->records.size() > kMaxNames) {
           error = "more than 10 MX names";
           return R::permerror;
@@ -299,14 +299,7 @@ class Evaluator {
         // §5.7: always an A query, whatever the client's address family.
         auto answer = lookup(DnsType::a, target);
         if (!answer) return R::pending;
-        if (answer->status == DnsStatus::temporary) {
-          error = "DNS error looking up " + target;
-          return R::temperror;
-        }
-        if (!count_void(*answer)) {
-          error = "more than 2 void lookups";
-          return R::permerror;
-        }
+        if (auto result = unusable(*answer, target, error)) return *result;
         return !answer->records.empty();
       }
       default:
