@@ -1,13 +1,10 @@
 // The allow and block lists in SQLite (schema 0006).
 #include "postroom/store/access_rules.hpp"
+#include "sql_try.hpp"
 
 #include <ctime>
 
 namespace postroom::store {
-
-#define TRY_STMT(var, db, sql)  \
-  auto var = (db).prepare(sql); \
-  if (!var) return std::unexpected(var.error())
 
 std::string_view list_name(AccessRule::List list) {
   return list == AccessRule::List::allow ? "allow" : "block";

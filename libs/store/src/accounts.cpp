@@ -8,14 +8,11 @@
 #include <set>
 
 #include "postroom/store/database.hpp"
+#include "sql_try.hpp"
 
 namespace postroom::store {
 
 namespace {
-
-#define TRY_STMT(var, db, sql)  \
-  auto var = (db).prepare(sql); \
-  if (!var) return std::unexpected(var.error())
 
 Result<bool> account_exists(Database& db, const std::string& address) {
   TRY_STMT(s, db, "SELECT deleting FROM accounts WHERE address = ?");

@@ -15,9 +15,9 @@ namespace postroom::store {
 namespace {
 
 Error sqlite_error(sqlite3* db, std::string_view what) {
-  return Error{std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"),
-               db && sqlite3_errcode(db) == SQLITE_FULL ? Error::Kind::disk_full
-                                                        : Error::Kind::other};
+  return Error{
+      std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"),
+      db && sqlite3_errcode(db) == SQLITE_FULL ? Error::Kind::disk_full : Error::Kind::other};
 }
 
 // An empty file is not a fresh store: something truncated it. Checked with stat only:

@@ -1,13 +1,10 @@
 // Greylisting triplets in SQLite (schema 0006), decided and recorded in one write job.
 #include "postroom/store/greylist.hpp"
+#include "sql_try.hpp"
 
 #include <optional>
 
 namespace postroom::store {
-
-#define TRY_STMT(var, db, sql)  \
-  auto var = (db).prepare(sql); \
-  if (!var) return std::unexpected(var.error())
 
 Result<bool> greylist_check(Database& db, const GreylistTriplet& t, std::int64_t now,
                             std::int64_t window, std::int64_t forget) {

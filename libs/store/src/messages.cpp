@@ -8,14 +8,11 @@
 #include <random>
 
 #include "postroom/store/database.hpp"
+#include "sql_try.hpp"
 
 namespace postroom::store {
 
 namespace {
-
-#define TRY_STMT(var, db, sql)  \
-  auto var = (db).prepare(sql); \
-  if (!var) return std::unexpected(var.error())
 
 std::int64_t now() {
   return static_cast<std::int64_t>(std::time(nullptr));

@@ -10,14 +10,11 @@
 
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/database.hpp"
+#include "sql_try.hpp"
 
 namespace postroom::store {
 
 namespace {
-
-#define TRY_STMT(var, db, sql)  \
-  auto var = (db).prepare(sql); \
-  if (!var) return std::unexpected(var.error())
 
 constexpr const char* kRecipientColumns =
     "SELECT r.id, q.queue_id, r.recipient, r.state, r.attempts, r.next_attempt, r.last_reply"

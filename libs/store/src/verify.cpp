@@ -5,14 +5,11 @@
 
 #include "postroom/store/database.hpp"
 #include "postroom/store/messages.hpp"
+#include "sql_try.hpp"
 
 namespace postroom::store {
 
 namespace {
-
-#define TRY_STMT(var, db, sql)  \
-  auto var = (db).prepare(sql); \
-  if (!var) return std::unexpected(var.error())
 
 Result<std::int64_t> count(Database& db, const char* sql) {
   TRY_STMT(s, db, sql);
