@@ -96,10 +96,7 @@ class MailStore {
 
   // Greylisting: does this attempt pass (greylist_check, as one write job)?
   virtual void greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window,
-                        std::int64_t forget, Reply<bool> done) {
-    (void)triplet, (void)now, (void)window, (void)forget;
-    done(fail("greylisting is not supported by this store"));
-  }
+                        std::int64_t forget, Reply<bool> done) = 0;
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
   virtual void sweep_abandoned(std::int64_t created_before, Reply<int> done) = 0;
   // Gives cached pages back (the daemon is idle).
