@@ -31,7 +31,7 @@ LookupStatus status_word(const std::string& word) {
   return LookupStatus::temporary;
 }
 
-class World {
+class World : public ScriptPlayer {
  public:
   World(const AttemptParams& params, std::string_view body, bool byte_by_byte)
       : attempt_(params), body_(body), byte_by_byte_(byte_by_byte) {}
@@ -39,47 +39,14 @@ class World {
   AttemptRun play(std::string_view script) {
     attempt_.start();
     drain();
-    std::string group;
-    auto flush = [&] {
-      if (group.empty()) return;
-      if (byte_by_byte_) {
-        for (char c : group) {
-          attempt_.on_data(std::string_view(&c, 1));
-          drain();
-        }
-      } else {
-        attempt_.on_data(group);
-        drain();
-      }
-      group.clear();
-    };
-    std::istringstream in{std::string(script)};
-    for (std::string raw; std::getline(in, raw);) {
-      std::size_t start = raw.find_first_not_of(' ');
-      if (start == std::string::npos) continue;
-      std::string line = raw.substr(start);
-      if (line.starts_with("S:")) {
-        log(line);
-        std::string_view text = std::string_view(line).substr(2);
-        if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-        group += text;
-        group += "\r\n";
-        continue;
-      }
-      flush();
-      if (line.starts_with("<<") || line.starts_with("!!")) {
-        log(line);
-        input(line);
-        drain();
-      }
-    }
-    flush();
-    if (!client_partial_.empty()) log("C~ " + client_partial_);
+    run_.transcript = play_script(script, byte_by_byte_);
     return std::move(run_);
   }
 
  private:
-  void input(const std::string& line) {
+  void feed(std::string_view bytes) override { attempt_.on_data(bytes); }
+
+  void input(const std::string& line) override {
     auto w = words(line);
     if (w[0] == "!!") {
       if (w.size() > 1 && w[1] == "timeout") attempt_.on_timeout();
@@ -150,22 +117,7 @@ class World {
     }
   }
 
-  void log(const std::string& line) {
-    run_.transcript += line;
-    run_.transcript += '\n';
-  }
-
-  void client_bytes(std::string_view bytes) {
-    client_partial_ += bytes;
-    std::size_t end;
-    while ((end = client_partial_.find("\r\n")) != std::string::npos) {
-      std::string text = client_partial_.substr(0, end);
-      log(text.empty() ? "C:" : "C: " + text);
-      client_partial_.erase(0, end + 2);
-    }
-  }
-
-  void drain() {
+  void drain() override {
     while (true) {
       auto actions = attempt_.take_actions();
       if (actions.empty()) return;
@@ -194,7 +146,6 @@ class World {
   std::string body_;
   bool byte_by_byte_;
   AttemptRun run_;
-  std::string client_partial_;
 };
 
 }  // namespace

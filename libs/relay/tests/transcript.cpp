@@ -29,66 +29,27 @@ std::string render(std::string_view prefix, std::string_view text) {
   return out;
 }
 
-class Harness {
+class Harness : public ScriptPlayer {
  public:
   Harness(const ClientParams& params, std::string_view body, Feeding feeding)
       : session_(params), body_(body), feeding_(feeding) {}
 
   Run play(std::string_view script) {
     drain();
-    std::string group;
-    auto flush = [&] {
-      if (group.empty()) return;
-      if (feeding_.byte_by_byte) {
-        for (char c : group) {
-          session_.feed(std::string_view(&c, 1));
-          drain();
-        }
-      } else {
-        session_.feed(group);
-        drain();
-      }
-      group.clear();
-    };
-    for (const std::string& line : script_lines(script)) {
-      if (line.starts_with("S:")) {
-        log(line);
-        std::string_view text = std::string_view(line).substr(2);
-        if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-        group += text;
-        group += "\r\n";
-      } else if (line.starts_with("!!")) {
-        flush();
-        log(line);
-        if (line == "!! timeout") session_.on_timeout();
-        if (line == "!! disconnect") session_.on_disconnected();
-        if (line == "!! tls-failed") session_.on_tls_failed("handshake failure");
-        drain();
-      } else {
-        flush();
-      }
-    }
-    flush();
-    if (!client_partial_.empty()) log(render("C~", client_partial_));
+    run_.transcript = play_script(script, feeding_.byte_by_byte);
     return std::move(run_);
   }
 
  private:
-  void log(const std::string& line) {
-    run_.transcript += line;
-    run_.transcript += '\n';
+  void feed(std::string_view bytes) override { session_.feed(bytes); }
+
+  void input(const std::string& line) override {
+    if (line == "!! timeout") session_.on_timeout();
+    if (line == "!! disconnect") session_.on_disconnected();
+    if (line == "!! tls-failed") session_.on_tls_failed("handshake failure");
   }
 
-  void client_bytes(std::string_view bytes) {
-    client_partial_ += bytes;
-    std::size_t end;
-    while ((end = client_partial_.find("\r\n")) != std::string::npos) {
-      log(render("C:", client_partial_.substr(0, end)));
-      client_partial_.erase(0, end + 2);
-    }
-  }
-
-  void drain() {
+  void drain() override {
     while (true) {
       std::vector<Action> actions = session_.take_actions();
       if (actions.empty()) return;
@@ -122,7 +83,6 @@ class Harness {
   std::string body_;
   Feeding feeding_;
   Run run_;
-  std::string client_partial_;
 };
 
 bool same_results(const std::vector<RecipientResult>& a, const std::vector<RecipientResult>& b) {
@@ -137,6 +97,56 @@ bool same_results(const std::vector<RecipientResult>& a, const std::vector<Recip
 }
 
 }  // namespace
+
+std::string ScriptPlayer::play_script(std::string_view script, bool byte_by_byte) {
+  std::string group;
+  auto flush = [&] {
+    if (group.empty()) return;
+    if (byte_by_byte) {
+      for (char c : group) {
+        feed(std::string_view(&c, 1));
+        drain();
+      }
+    } else {
+      feed(group);
+      drain();
+    }
+    group.clear();
+  };
+  for (const std::string& line : script_lines(script)) {
+    if (line.starts_with("S:")) {
+      log(line);
+      std::string_view text = std::string_view(line).substr(2);
+      if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+      group += text;
+      group += "\r\n";
+      continue;
+    }
+    flush();
+    if (line.starts_with("!!") || line.starts_with("<<")) {
+      log(line);
+      input(line);
+      drain();
+    }
+  }
+  flush();
+  if (!client_partial_.empty()) log(render("C~", client_partial_));
+  return std::move(transcript_);
+}
+
+void ScriptPlayer::log(const std::string& line) {
+  transcript_ += line;
+  transcript_ += '\n';
+}
+
+void ScriptPlayer::client_bytes(std::string_view bytes) {
+  client_partial_ += bytes;
+  std::size_t end;
+  while ((end = client_partial_.find("\r\n")) != std::string::npos) {
+    log(render("C:", client_partial_.substr(0, end)));
+    client_partial_.erase(0, end + 2);
+  }
+}
 
 std::string normalize(std::string_view script) {
   std::string out;

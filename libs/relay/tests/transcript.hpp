@@ -20,6 +20,29 @@ namespace postroom::relay::test {
 //   !! disconnect the helper calls on_disconnected()
 //   !! tls-failed the helper calls on_tls_failed("handshake failure")
 // S and !! lines are input; the rest is what the session must produce.
+// What the scripted harnesses share: reading a script, feeding consecutive S lines to the
+// state machine as one write (whole or byte by byte), handing "!!" and "<<" lines to
+// input(), draining its actions after each, and logging what the client sent as C lines.
+class ScriptPlayer {
+ public:
+  virtual ~ScriptPlayer() = default;
+
+ protected:
+  // The produced transcript for `script`.
+  std::string play_script(std::string_view script, bool byte_by_byte);
+  void log(const std::string& line);
+  // Bytes the client sent: each complete line becomes "C: line".
+  void client_bytes(std::string_view bytes);
+
+  virtual void feed(std::string_view bytes) = 0;
+  virtual void input(const std::string& line) = 0;
+  virtual void drain() = 0;
+
+ private:
+  std::string transcript_;
+  std::string client_partial_;
+};
+
 struct Run {
   std::string transcript;  // the produced transcript, normalized like the script
   std::vector<RecipientResult> results;
