@@ -166,6 +166,8 @@ def test_tampered_signature_fails_dkim_and_dmarc_still_passes_on_spf(world):
     [stored] = pop3_messages(d)
     [ours] = [f for f in auth_results(stored) if f.authserv_id == HOSTNAME]
     assert results_of(ours) == {"spf": "pass", "dkim": "fail", "dmarc": "pass"}
+    # RFC 6376 §6.3: a signature that fails is treated as none, so no tag.
+    assert b"X-Spam-Flag" not in stored and b"[SPAM]" not in stored
 
 
 def test_dmarc_reject_forgery_is_refused_with_550_and_nothing_stored(world):

@@ -103,11 +103,14 @@ MailAuthDecision decide_mail_auth(const MailAuthResults& r, const config::MailAu
   else if (config.dkim == CheckMode::enforce && dkim_fail)
     refusal = "DKIM signature did not verify";
 
-  // Tags: a failure of a check that is on; DMARC only where the policy asks for more than
-  // none; a DNS failure (temperror) unless the config asks for a retry instead.
-  out.tag =
-      (config.spf != CheckMode::off && spf_fail) || (config.dkim != CheckMode::off && dkim_fail) ||
-      (config.dmarc != CheckMode::off && disposition != mailauth::DmarcPolicy::none) || temperror;
+  // Tags: an SPF failure; DMARC only where the policy asks for more than none; a DNS failure
+  // (temperror) unless the config asks for a retry instead. A DKIM signature that fails is
+  // treated as no signature (RFC 6376 §6.3): mailing lists break signatures every day, and
+  // an unsigned message is not tagged either. It still counts for DMARC, and it is in the
+  // Authentication-Results for the reader.
+  out.tag = (config.spf != CheckMode::off && spf_fail) ||
+            (config.dmarc != CheckMode::off && disposition != mailauth::DmarcPolicy::none) ||
+            temperror;
 
   out.verdict.log = "spf=" + std::string(r.spf ? mailauth::spf_result_name(r.spf->result) : "off") +
                     " dkim=" + dkim_word(r.dkim) + " dmarc=" + dmarc_word;
