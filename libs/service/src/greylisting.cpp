@@ -35,18 +35,44 @@ std::string greylist_network(const std::string& ip) {
   return "";
 }
 
+namespace {
+
+// The mail_auth filter runs (it is what checks an allow-listed sender's SPF or DKIM).
+bool mail_auth_runs(const config::Config& config) {
+  const auto& m = config.mail_auth;
+  return m.spf != config::CheckMode::off || m.dkim != config::CheckMode::off ||
+         m.dmarc != config::CheckMode::off;
+}
+
+}  // namespace
+
 void greylist_recipient(Context& context, const std::string& peer_ip, bool mx, bool trusted,
                         bool authenticated, const std::optional<Address>& sender,
-                        const Address& recipient, std::function<void(bool)> done) {
+                        const Address& recipient, std::function<void(GreylistDecision)> done) {
   const auto& config = context.config->greylisting;
-  std::string network = greylist_network(peer_ip);
-  if (!config.enabled || !mx || trusted || authenticated || network.empty()) return done(true);
-  if (context.access && (context.access->snapshot()->network_allowed(peer_ip) ||
-                         context.access->snapshot()->decide(peer_ip, sender, recipient) ==
-                             AccessSnapshot::Verdict::allow))
-    return done(true);
-  store::GreylistTriplet t{network, sender ? sender->str() : "", sender ? sender->domain : "",
-                           recipient.str()};
+  if (!config.enabled || !mx || trusted || authenticated || greylist_network(peer_ip).empty())
+    return done(GreylistDecision::pass);
+  if (context.access) {
+    auto rules = context.access->snapshot();
+    // An allow-listed client network cannot be forged over TCP.
+    if (rules->network_allowed(peer_ip) ||
+        rules->decide(peer_ip, std::nullopt, recipient) == AccessSnapshot::Verdict::allow)
+      return done(GreylistDecision::pass);
+    if (rules->decide(peer_ip, sender, recipient) == AccessSnapshot::Verdict::allow &&
+        mail_auth_runs(*context.config))
+      return done(GreylistDecision::unless_aligned);
+  }
+  greylist_triplet(context, peer_ip, sender, recipient, [done](bool pass) {
+    done(pass ? GreylistDecision::pass : GreylistDecision::defer);
+  });
+}
+
+void greylist_triplet(Context& context, const std::string& peer_ip,
+                      const std::optional<Address>& sender, const Address& recipient,
+                      std::function<void(bool)> done) {
+  const auto& config = context.config->greylisting;
+  store::GreylistTriplet t{greylist_network(peer_ip), sender ? sender->str() : "",
+                           sender ? sender->domain : "", recipient.str()};
   context.store->greylist(t, static_cast<std::int64_t>(std::time(nullptr)), config.window.count(),
                           config.forget.count(), [done, t](Result<bool> pass) {
                             if (!pass) {

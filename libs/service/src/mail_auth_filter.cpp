@@ -15,6 +15,7 @@
 #include "postroom/mailauth/public_suffix.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/service/greylisting.hpp"
 #include "postroom/service/mail_auth_verdict.hpp"
 
 namespace postroom::service {
@@ -87,6 +88,9 @@ class MailAuthFilter final : public MessageFilter {
         budget_(context.loop) {
     results_.authserv_id = config_->hostname;
     results_.helo = envelope.helo;
+    peer_ip_ = envelope.peer_ip;
+    sender_ = envelope.reverse_path;
+    greylist_unless_aligned_ = envelope.greylist_unless_aligned;
     if (envelope.reverse_path) results_.mail_from = envelope.reverse_path->str();
     run_spf_ = settings_.spf != config::CheckMode::off || settings_.dmarc != config::CheckMode::off;
     run_dkim_ =
@@ -254,9 +258,58 @@ class MailAuthFilter final : public MessageFilter {
     std::size_t removed =
         apply_mail_auth(decision, config_->hostname, settings_.subject_tag, *headers_);
     if (removed > 0) decision.verdict.log += " removed_forged_ar=" + std::to_string(removed);
+    if (decision.verdict.action == FilterVerdict::Action::accept &&
+        !greylist_unless_aligned_.empty()) {
+      if (sender_aligned()) {
+        decision.verdict.log += " greylist=aligned";
+      } else {
+        verdict_ = std::move(decision.verdict);
+        return greylist_next(0, true);
+      }
+    }
     auto done = std::move(done_);
     done_ = nullptr;
     done(std::move(decision.verdict));  // may destroy this filter: nothing after it
+  }
+
+  // An allow-listed sender proved: SPF passed for its domain, or a DKIM signature of its
+  // organizational domain verified (DMARC's relaxed alignment, RFC 7489 §3.1).
+  bool sender_aligned() const {
+    if (!sender_) return false;
+    if (results_.spf && results_.spf->result == mailauth::SpfResult::pass &&
+        !results_.mail_from.empty())
+      return true;
+    if (!results_.dkim) return false;
+    std::string org = psl_->organizational_domain(sender_->domain);
+    for (const auto& d : *results_.dkim)
+      if (d.result == mailauth::DkimResult::pass && psl_->organizational_domain(d.domain) == org)
+        return true;
+    return false;
+  }
+
+  // The allow-listed sender did not prove itself: its recipients are greylisted like anyone's,
+  // one triplet after the other; any deferred one defers the message.
+  void greylist_next(std::size_t index, bool all_passed) {
+    if (index == greylist_unless_aligned_.size()) {
+      if (all_passed) {
+        verdict_.log += " greylist=pass";
+      } else {
+        verdict_.action = FilterVerdict::Action::tempfail;
+        verdict_.code = 451;
+        verdict_.enhanced = "4.7.1";
+        verdict_.text = "Greylisted, please try again later";
+        verdict_.log += " greylist=defer";
+      }
+      auto done = std::move(done_);
+      done_ = nullptr;
+      return done(std::move(verdict_));  // may destroy this filter: nothing after it
+    }
+    std::weak_ptr<bool> alive = alive_;
+    greylist_triplet(context_, peer_ip_, sender_, greylist_unless_aligned_[index],
+                     [this, alive, index, all_passed](bool pass) {
+                       if (alive.expired()) return;  // the client went away meanwhile
+                       greylist_next(index + 1, all_passed && pass);
+                     });
   }
 
   Context& context_;
@@ -273,6 +326,10 @@ class MailAuthFilter final : public MessageFilter {
   std::optional<mailauth::SpfRequest> helo_request_;
   std::unique_ptr<mailauth::DkimVerifier> dkim_;
   MailAuthResults results_;
+  std::string peer_ip_;
+  std::optional<Address> sender_;
+  std::vector<Address> greylist_unless_aligned_;
+  FilterVerdict verdict_;  // held while the greylist decides
   HeaderSection* headers_ = nullptr;
   std::function<void(FilterVerdict)> done_;
   bool finished_ = false;

@@ -11,9 +11,9 @@
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
 #include "postroom/relay/srs.hpp"
-#include "postroom/service/mail_auth_filter.hpp"
 #include "postroom/service/access_lists.hpp"
 #include "postroom/service/dnsbl.hpp"
+#include "postroom/service/mail_auth_filter.hpp"
 #include "postroom/service/milter_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
@@ -345,6 +345,7 @@ void Server::schedule_trim(std::uint64_t ms) {
     if (store_) store_->release_memory();
     ::malloc_trim(0);
     sweep_abandoned();
+    purge_greylist();
     schedule_trim(30000);
   });
 }
@@ -373,6 +374,26 @@ void Server::sweep_abandoned() {
       log_line("store removed ", *swept, " abandoned incomplete message(s)");
     }
   });
+}
+
+void Server::purge_greylist() {
+  // Hourly: first tries never retried within `forget`, and passes unused for 36 days (about
+  // what Postgrey keeps), so the tables hold the office's real correspondents only.
+  constexpr std::int64_t kPurgeEverySeconds = 3600;
+  constexpr std::int64_t kPassKeptSeconds = 36 * 86400;
+  const auto& config = context_.config->greylisting;
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  if (!store_ || stopping_ || !config.enabled || now - last_greylist_purge_ < kPurgeEverySeconds)
+    return;
+  last_greylist_purge_ = now;
+  store_->purge_greylist(
+      now - config.forget.count(), now - kPassKeptSeconds, [](Result<int> removed) {
+        if (!removed) {
+          log_line("greylisting: purging old triplets failed: ", removed.error().message);
+        } else if (*removed > 0) {
+          log_line("greylisting: forgot ", *removed, " old triplet(s)");
+        }
+      });
 }
 
 void Server::maybe_finish_stop() {

@@ -9,9 +9,9 @@
 #include "postroom/base/wipe.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
-#include "postroom/service/srs_routing.hpp"
 #include "postroom/service/dnsbl.hpp"
 #include "postroom/service/greylisting.hpp"
+#include "postroom/service/srs_routing.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/postmaster.hpp"
@@ -247,23 +247,24 @@ void SmtpConnection::check_recipient(const smtp::CheckRecipient& check) {
           return s->pump();
         }
         // Greylisting (greylisting.cpp) for mail to local mailboxes from outside.
-        greylist_recipient(s->context_, s->connection_->peer_ip(),
-                           s->kind_ == SmtpConnection::Kind::mx,
-                           s->kind_ == SmtpConnection::Kind::mx &&
-                               s->context_.config->is_trusted(s->connection_->peer()),
-                           check.authenticated, check.reverse_path, check.address,
-                           [weak, verdict = std::move(verdict)](bool pass) mutable {
-                             auto s = weak.lock();
-                             if (!s || s->connection_->closed()) return;
-                             if (!pass) {
-                               verdict.kind = smtp::RecipientVerdict::Kind::refused;
-                               verdict.code = 451;
-                               verdict.enhanced = "4.7.1";
-                               verdict.text = "Greylisted, please try again later";
-                             }
-                             s->session_->on_recipient_checked(std::move(verdict));
-                             s->pump();
-                           });
+        greylist_recipient(
+            s->context_, s->connection_->peer_ip(), s->kind_ == SmtpConnection::Kind::mx,
+            s->kind_ == SmtpConnection::Kind::mx &&
+                s->context_.config->is_trusted(s->connection_->peer()),
+            check.authenticated, check.reverse_path, check.address,
+            [weak, verdict = std::move(verdict)](GreylistDecision d) mutable {
+              auto s = weak.lock();
+              if (!s || s->connection_->closed()) return;
+              verdict.greylist_unless_aligned = d == GreylistDecision::unless_aligned;
+              if (d == GreylistDecision::defer) {
+                verdict.kind = smtp::RecipientVerdict::Kind::refused;
+                verdict.code = 451;
+                verdict.enhanced = "4.7.1";
+                verdict.text = "Greylisted, please try again later";
+              }
+              s->session_->on_recipient_checked(std::move(verdict));
+              s->pump();
+            });
       });
 }
 
@@ -297,6 +298,7 @@ FilterEnvelope SmtpConnection::filter_envelope() const {
   for (const auto& rcpt : envelope_->recipients) {
     e.recipients.push_back(rcpt.address);
     if (!rcpt.verdict.mailboxes.empty()) e.has_local_recipients = true;
+    if (rcpt.verdict.greylist_unless_aligned) e.greylist_unless_aligned.push_back(rcpt.address);
     for (const auto& remote : rcpt.verdict.forward_to) {
       if (std::find(e.remote_recipients.begin(), e.remote_recipients.end(), remote) ==
           e.remote_recipients.end())

@@ -13,7 +13,13 @@ Result<bool> greylist_check(Database& db, const GreylistTriplet& t, std::int64_t
     known->bind(1, t.network).bind(2, t.sender_domain);
     auto row = known->step();
     if (!row) return std::unexpected(row.error());
-    if (*row) return true;
+    if (*row) {
+      TRY_STMT(renew, db,
+               "UPDATE greylist_passed SET passed = ? WHERE network = ? AND sender_domain = ?");
+      renew->bind(1, now).bind(2, t.network).bind(3, t.sender_domain);
+      TRY(renew->run());
+      return true;
+    }
   }
   std::optional<std::int64_t> first_seen;
   bool passed = false;
@@ -29,7 +35,13 @@ Result<bool> greylist_check(Database& db, const GreylistTriplet& t, std::int64_t
       passed = !find->column_is_null(1);
     }
   }
-  if (passed) return true;
+  if (passed) {
+    TRY_STMT(renew, db,
+             "UPDATE greylist SET passed = ? WHERE network = ? AND sender = ? AND recipient = ?");
+    renew->bind(1, now).bind(2, t.network).bind(3, t.sender).bind(4, t.recipient);
+    TRY(renew->run());
+    return true;
+  }
   if (first_seen && now - *first_seen >= window && now - *first_seen <= forget) {
     TRY_STMT(mark, db,
              "UPDATE greylist SET passed = ? WHERE network = ? AND sender = ? AND recipient = ?");
@@ -52,6 +64,23 @@ Result<bool> greylist_check(Database& db, const GreylistTriplet& t, std::int64_t
     if (auto r = record->run(); !r) return std::unexpected(r.error());
   }
   return false;
+}
+
+Result<int> greylist_purge(Database& db, std::int64_t unretried_before,
+                           std::int64_t passed_before) {
+  int removed = 0;
+  const std::pair<const char*, std::int64_t> deletions[] = {
+      {"DELETE FROM greylist WHERE passed IS NULL AND first_seen < ?", unretried_before},
+      {"DELETE FROM greylist WHERE passed IS NOT NULL AND passed < ?", passed_before},
+      {"DELETE FROM greylist_passed WHERE passed < ?", passed_before},
+  };
+  for (const auto& [sql, before] : deletions) {
+    TRY_STMT(s, db, sql);
+    s->bind(1, before);
+    TRY(s->run());
+    removed += db.changes();
+  }
+  return removed;
 }
 
 }  // namespace postroom::store

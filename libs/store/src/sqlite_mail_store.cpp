@@ -199,6 +199,13 @@ void SqliteMailStore::greylist(GreylistTriplet triplet, std::int64_t now, std::i
               std::move(done));
 }
 
+void SqliteMailStore::purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
+                                     Reply<int> done) {
+  write<int>([unretried_before, passed_before](
+                 Database& db) { return greylist_purge(db, unretried_before, passed_before); },
+             std::move(done));
+}
+
 void SqliteMailStore::release_memory() {
   reads_.release_memory();
   writer_.release_memory();

@@ -49,6 +49,37 @@ TEST_CASE("greylist: the retry window's start does not move, and stale triplets 
   CHECK(*greylist_check(*db, u, 1000 + kForget + 1 + kWindow, kWindow, kForget));
 }
 
+TEST_CASE("greylist: the purge forgets unretried first tries and unused passes, keeps the rest") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  REQUIRE(db);
+  auto stale = triplet("s@stale.test", "stale.test", "alice@example.test");
+  auto fresh = triplet("f@fresh.test", "fresh.test", "alice@example.test");
+  auto old_pass = triplet("o@old.test", "old.test", "alice@example.test");
+  auto used_pass = triplet("u@used.test", "used.test", "alice@example.test");
+  CHECK_FALSE(*greylist_check(*db, old_pass, 100, kWindow, kForget));
+  CHECK(*greylist_check(*db, old_pass, 100 + kWindow, kWindow, kForget));
+  CHECK_FALSE(*greylist_check(*db, used_pass, 100, kWindow, kForget));
+  CHECK(*greylist_check(*db, used_pass, 100 + kWindow, kWindow, kForget));
+  CHECK_FALSE(*greylist_check(*db, stale, 1000, kWindow, kForget));
+  CHECK_FALSE(*greylist_check(*db, fresh, 5000, kWindow, kForget));
+  // used.test sends again later: its pass is renewed.
+  CHECK(*greylist_check(*db, triplet("x@used.test", "used.test", "bob@example.test"), 4000, kWindow,
+                        kForget));
+  // Unretried before 2000, passes unused since 3000: stale's first try, old.test's triplet
+  // and its domain pass, and used.test's first triplet go (4 rows); used.test's domain pass,
+  // renewed at 4000, stays.
+  auto removed = greylist_purge(*db, 2000, 3000);
+  REQUIRE(removed);
+  CHECK(*removed == 4);
+  CHECK_FALSE(*greylist_check(*db, triplet("n@old.test", "old.test", "bob@example.test"), 6000,
+                              kWindow, kForget));  // old.test must pass again
+  CHECK(*greylist_check(*db, triplet("n@used.test", "used.test", "bob@example.test"), 6000, kWindow,
+                        kForget));                                       // used.test still allowed
+  CHECK(*greylist_check(*db, fresh, 5000 + kWindow, kWindow, kForget));  // its first try kept
+  CHECK_FALSE(*greylist_check(*db, stale, 6000, kWindow, kForget));      // starts over
+}
+
 TEST_CASE("greylist: triplets survive closing and reopening the database") {
   TempDir dir;
   auto t = triplet("a@remote.test", "remote.test", "alice@example.test");

@@ -32,6 +32,9 @@ struct FilterEnvelope {
   std::vector<std::string> remote_recipients;  // after alias expansion: leave this box
   bool has_local_recipients = false;           // some copy goes to a mailbox here
   std::string transaction_id;                  // as in the Received field and the log
+  // Local recipients whose greylisting waits for SPF/DKIM: the sender is allow-listed, which
+  // counts only when authenticated (the mail_auth filter decides).
+  std::vector<Address> greylist_unless_aligned;
 };
 
 struct FilterVerdict {

@@ -45,6 +45,7 @@ class Server {
   void accept(const std::string& listener, std::shared_ptr<net::Connection> connection);
   void track(std::shared_ptr<Served> served);  // keeps it until its connection closes
   void maybe_finish_stop();
+  void purge_greylist();
   void sweep_abandoned();
   void watch_store_file();
   // DNS for the checks made while mail arrives; again on reload when the servers changed.
@@ -67,6 +68,7 @@ class Server {
   std::unique_ptr<DkimSigning> dkim_;       // signs outbound mail as it is queued
   std::unordered_map<Served*, std::shared_ptr<Served>> sessions_;
   std::unique_ptr<net::Timer> stop_deadline_;
+  std::int64_t last_greylist_purge_ = 0;
   std::unique_ptr<net::Timer> trim_;  // returns freed memory to the system after bursts
   void schedule_trim(std::uint64_t ms);
   void apply_srs(const config::Config& config);  // relay.srs and the first domain

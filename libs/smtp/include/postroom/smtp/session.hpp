@@ -51,6 +51,9 @@ struct RecipientVerdict {
   // Local targets after alias expansion; opaque to the session.
   std::vector<std::int64_t> mailboxes;
   std::vector<std::string> forward_to;  // remote targets after alias expansion
+  // Accepted now, but greylisted at the end of DATA unless SPF or DKIM proves the
+  // allow-listed sender; opaque to the session.
+  bool greylist_unless_aligned = false;
 };
 
 struct Recipient {

@@ -25,4 +25,9 @@ struct GreylistTriplet {
 Result<bool> greylist_check(Database& db, const GreylistTriplet& t, std::int64_t now,
                             std::int64_t window, std::int64_t forget);
 
+// Forgets first tries never retried since `unretried_before`, and passed triplets and sender
+// domains not used since `passed_before` (a pass is renewed each time it lets mail in).
+// Returns the rows removed.
+Result<int> greylist_purge(Database& db, std::int64_t unretried_before, std::int64_t passed_before);
+
 }  // namespace postroom::store

@@ -97,6 +97,8 @@ class MailStore {
   // Greylisting: does this attempt pass (greylist_check, as one write job)?
   virtual void greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window,
                         std::int64_t forget, Reply<bool> done) = 0;
+  virtual void purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
+                              Reply<int> done) = 0;
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
   virtual void sweep_abandoned(std::int64_t created_before, Reply<int> done) = 0;
   // Gives cached pages back (the daemon is idle).
@@ -137,6 +139,8 @@ class SqliteMailStore final : public MailStore {
                          Reply<bool> done) override;
   void greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window, std::int64_t forget,
                 Reply<bool> done) override;
+  void purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
+                      Reply<int> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
   void release_memory() override;
   bool file_lost() const override;
