@@ -4,6 +4,8 @@ rspamd in milter mode (its rspamd_proxy worker with `milter = yes`)."""
 
 import hashlib
 import json
+import os
+import signal
 import smtplib
 import socket
 import subprocess
@@ -202,6 +204,32 @@ def test_milter_that_never_answers_times_out_to_the_default_action(make_daemon, 
     assert "milter slow" in d.log() and "no answer within 2s" in d.log()
 
 
+def test_client_gone_while_the_milter_thinks_stores_nothing_and_others_are_served(make_daemon, test_milter):
+    d = make_daemon(start=False, extra=milters_yaml(("slow", test_milter.address, {"timeout": "3s"})))
+    d.add_user("alice")
+    d.start()
+    # The whole message goes out, then the client vanishes before the milter has answered.
+    raw = socket.create_connection(("127.0.0.1", d.ports["smtp"]), timeout=30)
+    reader = raw.makefile("rb")
+    assert reader.readline().startswith(b"220")
+    raw.sendall(b"EHLO client.remote.test\r\n")
+    while not reader.readline().startswith(b"250 "):
+        pass
+    for command in (b"MAIL FROM:<sender@remote.test>", b"RCPT TO:<" + ALICE.encode() + b">", b"DATA"):
+        raw.sendall(command + b"\r\n")
+        assert reader.readline()[:1] in (b"2", b"3")
+    raw.sendall(message("please hang") + b".\r\n")
+    time.sleep(0.5)  # the daemon has the message and waits for the milter
+    raw.close()
+    # Other clients are served meanwhile and after; the vanished one left nothing behind.
+    send(d, message("tag"))
+    time.sleep(3.5)  # past the milter's timeout for the abandoned message
+    send(d, message("tag again"))
+    assert mailbox_count(d) == 2
+    assert all(b"please hang" not in m for m in pop3_messages(d))
+    assert d.stop() == 0  # it was still running, and it stops cleanly
+
+
 def test_two_milters_the_first_refusal_in_order_decides(make_daemon, test_milter):
     nobody = free_port()
     d = make_daemon(start=False, extra=milters_yaml(
@@ -272,7 +300,8 @@ class Rspamd:
         self.proc = subprocess.Popen(
             ["/usr/bin/rspamd", "-f", "-u", "root", "-g", "root", "--insecure", "-c", str(d / "rspamd.conf"),
              "--var=LOCAL_CONFDIR=%s" % d, "--var=DBDIR=%s" % (d / "db"), "--var=RUNDIR=%s" % (d / "run"),
-             "--var=LOGDIR=%s" % (d / "log")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+             "--var=LOGDIR=%s" % (d / "log")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group: the workers can be killed with it
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -324,6 +353,30 @@ def test_rspamd_refuses_gtube_and_passes_a_clean_message(make_daemon, rspamd):
     assert stored.endswith(b"\r\n\r\nShall we meet at noon at the usual place?\r\n")
     assert "milter.rspamd=reject" in d.log() and "milter.rspamd=accept" in d.log()
     assert "gtube" in rspamd.log().lower()  # rspamd itself saw the pattern
+
+
+def test_rspamd_killed_mid_body_gives_the_default_action_and_the_message_is_whole(make_daemon, rspamd):
+    d = rspamd_daemon(make_daemon, rspamd, "accept")
+    body = b"".join(b"line %06d of a long and perfectly ordinary letter\r\n" % i for i in range(40000))
+    data = message("killed mid body", body)
+    with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=60) as client:
+        client.ehlo("client.remote.test")
+        assert client.mail("sender@remote.test")[0] == 250
+        assert client.rcpt(ALICE)[0] == 250
+        client.putcmd("data")
+        assert client.getreply()[0] == 354
+        half = len(data) // 2
+        client.send(data[:half])
+        time.sleep(0.5)  # rspamd is reading the body
+        os.killpg(rspamd.proc.pid, signal.SIGKILL)  # main and workers: no goodbye to the milter
+        rspamd.proc.wait()
+        client.send(data[half:] + b".\r\n")
+        code, _ = client.getreply()
+    assert code == 250
+    [stored] = pop3_messages(d)
+    assert stored.endswith(b"\r\n\r\n" + body)  # whole, once
+    assert "milter.rspamd=error-accept" in d.log()
+    assert d.stop() == 0  # it was still running, and it stops cleanly
 
 
 @pytest.mark.parametrize("default_action", ["tempfail", "accept"])

@@ -64,6 +64,12 @@ void OutboundCounter::load(const store::OutboundCounts& rows) {
   for (const auto& n : rows.notices) subjects_[n.subject].notice_day = n.day;
 }
 
+void OutboundCounter::not_saved(const store::OutboundCounts& rows) {
+  for (const auto& b : rows.buckets) dirty_buckets_.insert({b.subject, b.bucket});
+  for (const auto& r : rows.recipients) dirty_recipients_.insert({r.subject, r.recipient});
+  for (const auto& n : rows.notices) dirty_notices_.insert(n.subject);
+}
+
 store::OutboundCounts OutboundCounter::take_changes() {
   store::OutboundCounts out;
   for (const auto& [subject, bucket] : dirty_buckets_) {

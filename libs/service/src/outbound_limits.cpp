@@ -96,13 +96,18 @@ void OutboundLimits::save() {
   saving_ = true;
   std::weak_ptr<OutboundLimits> weak = weak_from_this();
   auto now = static_cast<std::int64_t>(std::time(nullptr));
-  context_.store->save_outbound_counts(counter_.take_changes(), now - OutboundCounter::kDaySeconds,
-                                       OutboundCounter::kBucketSeconds, [weak](Result<void> saved) {
-                                         if (!saved)
-                                           log_line("outbound limits: saving the counters failed: ",
-                                                    saved.error().message);
-                                         if (auto self = weak.lock()) self->saving_ = false;
-                                       });
+  store::OutboundCounts changes = counter_.take_changes();
+  auto done = [weak, changes](Result<void> saved) {
+    auto self = weak.lock();
+    if (!saved) {
+      log_line("outbound limits: saving the counters failed (kept for the next save): ",
+               saved.error().message);
+      if (self) self->counter_.not_saved(changes);
+    }
+    if (self) self->saving_ = false;
+  };
+  context_.store->save_outbound_counts(std::move(changes), now - OutboundCounter::kDaySeconds,
+                                       OutboundCounter::kBucketSeconds, std::move(done));
 }
 
 void OutboundLimits::notify(const std::string& subject, const OutboundCounter::Decision& decision,

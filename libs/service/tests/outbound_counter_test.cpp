@@ -104,6 +104,22 @@ TEST_CASE("outbound limits: the counts written out and read back hold the same l
   CHECK(restarted.admit("a", {"y@r.test"}, kStart + 4, more_messages).allowed);
 }
 
+TEST_CASE(
+    "outbound limits: rows that could not be written are changes again, at their new values") {
+  OutboundCounter counter;
+  OutboundLimitValues limits{10, 0, 10};
+  CHECK(counter.admit("a", {"x@r.test"}, kStart, limits).allowed);
+  auto failed = counter.take_changes();
+  CHECK_FALSE(counter.has_changes());
+  CHECK(counter.admit("a", {"x@r.test"}, kStart + 1, limits).allowed);  // while the save ran
+  counter.not_saved(failed);
+  auto retry = counter.take_changes();
+  REQUIRE(retry.buckets.size() == 1);
+  CHECK(retry.buckets[0].messages == 2);  // the current count, not the failed row's 1
+  CHECK(retry.recipients.size() == 1);
+  CHECK_FALSE(counter.has_changes());
+}
+
 TEST_CASE("outbound limits: who a message is counted for") {
   using postroom::service::FilterEnvelope;
   using postroom::service::outbound_subject;

@@ -44,6 +44,9 @@ class OutboundCounter {
   void load(const store::OutboundCounts& rows);
   // What changed since the last call, as rows to write.
   store::OutboundCounts take_changes();
+  // Rows taken that could not be written (a failed commit, a full disk): they are changes
+  // again, written with their current values next time, so a restart cannot forget them.
+  void not_saved(const store::OutboundCounts& rows);
   bool has_changes() const {
     return !dirty_buckets_.empty() || !dirty_recipients_.empty() || !dirty_notices_.empty();
   }
