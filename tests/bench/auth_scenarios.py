@@ -21,7 +21,7 @@ from pathlib import Path
 import dkim
 
 import bench
-from bench import DOMAIN, HOST, KIB, PASSWORD, Postfix, Postroom, Server, measure, med, say
+from bench import DOMAIN, HOST, KIB, PASSWORD, Postfix, Postroom, measure, med, say
 
 # dnsmasq for both scenarios listens on port 53 of an address of its own: OpenDMARC's SPF
 # library (libspf2) and its DMARC lookups use the system resolver, which knows no ports, so
@@ -93,7 +93,7 @@ class BenchDns:
         args = ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
                 "--no-hosts", "--port=53", "--listen-address=" + DNS_ADDRESS, "--bind-interfaces",
                 "--pid-file=", "--user=root", "--local=/test/", "--log-facility=" + str(self.log),
-                "--cache-size=1000", "--local-ttl=300"] + (["--log-queries"] if os.environ.get("BENCH_DNS_LOG") else [])
+                "--cache-size=1000", "--local-ttl=300"]
         for name, rtype, value in records:
             if rtype == "A":
                 args.append("--host-record=%s,%s" % (name, value))
@@ -428,7 +428,7 @@ def run_dkim_outbound(args, report, work, postroom_bins):
             report_rows(report, sec, label, peer, res, [("DNS queries per message", "dns_q", "", "lower")])
     finally:
         dns.stop()
-        if os.environ.get("BENCH_KEEP") is None: shutil.rmtree(MILTER_ROOT, ignore_errors=True)
+        shutil.rmtree(MILTER_ROOT, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- inbound
@@ -574,7 +574,7 @@ def run_inbound_auth(args, report, work, postroom_bins):
         finally:
             s.close()
             shutil.rmtree(s.base, ignore_errors=True)
-            if os.environ.get("BENCH_KEEP") is None: shutil.rmtree(MILTER_ROOT / s.base.name, ignore_errors=True)
+            shutil.rmtree(MILTER_ROOT / s.base.name, ignore_errors=True)
 
     try:
         kinds = ["postroom"] if args.smoke else [peer, "postroom"]
@@ -597,4 +597,4 @@ def run_inbound_auth(args, report, work, postroom_bins):
             report_rows(report, sec, label, peer, res, [("DNS queries per message", "dns_q", "", "lower")])
     finally:
         dns.stop()
-        if os.environ.get("BENCH_KEEP") is None: shutil.rmtree(MILTER_ROOT, ignore_errors=True)
+        shutil.rmtree(MILTER_ROOT, ignore_errors=True)
