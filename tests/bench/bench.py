@@ -267,7 +267,8 @@ class Server:
 class Postroom(Server):
     name = "postroom"
 
-    def __init__(self, base, postroomd, postroom, smtp=True, pop3=True, extra_limits=None):
+    def __init__(self, base, postroomd, postroom, smtp=True, pop3=True, extra_limits=(), extra=(),
+                 trusted=True):
         super().__init__(base, "postroom")
         self.postroomd, self.postroom = postroomd, postroom
         self.proc = None
@@ -282,7 +283,7 @@ class Postroom(Server):
             "domains: [%s]" % DOMAIN,
             "data_dir: data",
             "listen:", *listen,
-            'trusted_networks: ["127.0.0.0/8"]',
+            *(['trusted_networks: ["127.0.0.0/8"]'] if trusted else []),
             *(["run_as_root: true"] if os.geteuid() == 0 else []),  # postroomd refuses root otherwise
             "auth:",
             "  plaintext_without_tls: always",
@@ -290,6 +291,8 @@ class Postroom(Server):
             "  max_message_size: 64MiB",
             "  max_connections: 2000",
             "  max_connections_per_ip: 2000",
+            *("  " + line for line in extra_limits),
+            *extra,
         ]) + "\n")
 
     def admin(self, *args, input=None):
@@ -364,7 +367,7 @@ class Postfix(Server):
     """A private Postfix: own config_directory, queue, data; virtual(8) Maildir delivery."""
     name = "postfix"
 
-    def __init__(self, base, users):
+    def __init__(self, base, users, extra=()):
         super().__init__(base, "postfix")
         self.smtp_port = free_port()
         self.conf = self.base / "conf"
@@ -411,6 +414,7 @@ class Postfix(Server):
             "alias_database =",
             "local_recipient_maps =",
             "smtputf8_enable = no",
+            *extra,  # later lines win in main.cf
         ]) + "\n")
         dist = Path("/usr/share/postfix/master.cf.dist").read_text().splitlines()
         lines = []
@@ -960,13 +964,23 @@ def main():
     b.add_argument("--pairs", type=int, default=3)
     # A POP3 retrieval run lasts under a second, so one run is noisy: more pairs, same minutes
     b.add_argument("--pop-pairs", type=int, default=7)
-    b.add_argument("--only", default="smtp,pop3")
+    b.add_argument("--only", default="smtp,pop3,dkim,auth",
+                   help="comma-separated: smtp, pop3, dkim (DKIM-signed outbound), auth (inbound SPF/DKIM/DMARC)")
     b.add_argument("--n-1k-1", type=int, default=400)
     b.add_argument("--n-1k-10", type=int, default=2000)
     b.add_argument("--n-1k-50", type=int, default=4000)
     b.add_argument("--n-100k-1", type=int, default=200)
     b.add_argument("--n-100k-10", type=int, default=600)
     b.add_argument("--n-100k-50", type=int, default=1000)
+    # DKIM-signed outbound submission and inbound with SPF/DKIM/DMARC (auth_scenarios.py)
+    b.add_argument("--n-dkim-1k-10", type=int, default=600)
+    b.add_argument("--n-dkim-1k-50", type=int, default=800)
+    b.add_argument("--n-dkim-100k-10", type=int, default=300)
+    b.add_argument("--n-dkim-100k-50", type=int, default=400)
+    b.add_argument("--n-auth-1k-10", type=int, default=600)
+    b.add_argument("--n-auth-1k-50", type=int, default=800)
+    b.add_argument("--n-auth-100k-10", type=int, default=300)
+    b.add_argument("--n-auth-100k-50", type=int, default=400)
     b.add_argument("--pop-boxes", type=int, default=10)
     b.add_argument("--pop-msgs", type=int, default=1000)
     b.add_argument("--pop-size", type=int, default=10 * KIB)
@@ -982,7 +996,16 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     kind = Cgroup.detect()
-    args.postfix_version = args.dovecot_version = "-"
+    only = set(args.only.split(","))
+    unknown = only - {"smtp", "pop3", "dkim", "auth"}
+    if unknown:
+        ap.error("--only: unknown scenario group(s) %s" % ", ".join(sorted(unknown)))
+    args.postfix_version = args.dovecot_version = args.opendkim_version = args.opendmarc_version = "-"
+    if not args.smoke and only & {"dkim", "auth"}:
+        args.opendkim_version = subprocess.run(["opendkim", "-V"], capture_output=True,
+                                               text=True).stdout.split("\n")[0].split()[-1].lstrip("v")
+        args.opendmarc_version = subprocess.run(["opendmarc", "-V"], capture_output=True,
+                                                text=True).stdout.split("\n")[0].split()[-1].lstrip("v")
     if not args.smoke:
         args.postfix_version = subprocess.run(["postconf", "-dh", "mail_version"], capture_output=True,
                                               text=True).stdout.strip()
@@ -1002,10 +1025,18 @@ def main():
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        if "smtp" in args.only:
+        if "smtp" in only:
             run_smtp(args, report, work, bins)
-        if "pop3" in args.only:
+        if "pop3" in only:
             run_pop3(args, report, work, bins)
+        if only & {"dkim", "auth"}:
+            # auth_scenarios imports this module by name: hand it this copy (run as __main__)
+            sys.modules.setdefault("bench", sys.modules[__name__])
+            import auth_scenarios
+            if "dkim" in only:
+                auth_scenarios.run_dkim_outbound(args, report, work, bins)
+            if "auth" in only:
+                auth_scenarios.run_inbound_auth(args, report, work, bins)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     elapsed = time.time() - started
@@ -1021,9 +1052,10 @@ def main():
         "- machine: %d CPUs (%s), %.1f GiB RAM, kernel %s, %s" % (
             os.cpu_count(), cpu_model, mem, os.uname().release, Path("/etc/debian_version").read_text().strip()
             and "Debian " + Path("/etc/debian_version").read_text().strip()),
-        "- peers: Postfix %s, Dovecot %s; CPU accounting: %s cgroup; %d pairs (peer, postroom) per scenario "
-        "(%d for POP3 retrieval), medians shown; wall time %.0f s" % (
-            args.postfix_version, args.dovecot_version, kind, args.pairs, args.pop_pairs, elapsed),
+        "- peers: Postfix %s, Dovecot %s, OpenDKIM %s, OpenDMARC %s; CPU accounting: %s cgroup; %d pairs "
+        "(peer, postroom) per scenario (%d for POP3 retrieval), medians shown; scenarios: %s; wall time %.0f s" % (
+            args.postfix_version, args.dovecot_version, args.opendkim_version, args.opendmarc_version, kind,
+            args.pairs, args.pop_pairs, ",".join(sorted(only)), elapsed),
         "- ratio = postroom / peer for each pair (A B A B ...); `better` says which direction wins.",
     ]
     text = "\n".join(header) + "\n" + report.markdown() + "\n"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Install the benchmark peers (Postfix, Dovecot POP3) and tools from Debian's packages,
-# without leaving any system instance listening on 25/110/143. Idempotent.
+# Install the benchmark peers (Postfix, Dovecot POP3, OpenDKIM and OpenDMARC milters) and
+# tools (dnsmasq for the inbound scenario's DNS, dkimpy to sign and verify) from Debian's
+# packages, without leaving any system instance running. Idempotent.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in postfix dovecot-core dovecot-pop3d sqlite3 python3 procps; do
+for p in postfix dovecot-core dovecot-pop3d sqlite3 python3 procps opendkim opendmarc dnsmasq-base \
+         python3-dkim; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
 done
 if ((${#need[@]})); then
@@ -21,7 +23,7 @@ if ((${#need[@]})); then
 fi
 # Stop any system instance that an install may have started (harmless if none).
 if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
-    systemctl stop postfix dovecot 2>/dev/null || true
+    systemctl stop postfix dovecot opendkim opendmarc 2>/dev/null || true
 fi
 if [[ -f /var/spool/postfix/pid/master.pid ]] && kill -0 "$(cat /var/spool/postfix/pid/master.pid 2>/dev/null)" 2>/dev/null; then
     postfix stop 2>/dev/null || true
@@ -29,6 +31,11 @@ fi
 if [[ -f /run/dovecot/master.pid ]] && kill -0 "$(cat /run/dovecot/master.pid 2>/dev/null)" 2>/dev/null; then
     doveadm stop 2>/dev/null || kill "$(cat /run/dovecot/master.pid)" 2>/dev/null || true
 fi
-for t in smtp-source smtp-sink postfix dovecot doveadm; do
+for pidfile in /run/opendkim/opendkim.pid /run/opendmarc/opendmarc.pid; do
+    if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
+        kill "$(cat "$pidfile")" 2>/dev/null || true
+    fi
+done
+for t in smtp-source smtp-sink postfix dovecot doveadm opendkim opendmarc dnsmasq; do
     command -v "$t" >/dev/null || [[ -x /usr/sbin/$t ]] || { echo "missing $t after install" >&2; exit 1; }
 done

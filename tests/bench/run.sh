@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # postroom benchmarks against private Postfix and Dovecot instances on loopback.
 #
-#   tests/bench/run.sh            full run (installs peers, builds postroom, ~20 min on 2 cores),
+#   tests/bench/run.sh            full run (installs peers, builds postroom, ~15 min on 2 cores),
 #                                 writes tests/bench/results.md and prints the table
 #   tests/bench/run.sh --smoke    seconds: postroom only, tiny loads, no peers installed (only
-#                                 postfix for smtp-source, if missing); exit 0 when the benchmark
+#                                 postfix for smtp-source/smtp-sink, dnsmasq and dkimpy, if missing);
+#                                 exit 0 when the benchmark
 #                                 machinery works (CI may call it); uses build/ when it exists
 #
 # Environment: POSTROOMD / POSTROOM to use prebuilt binaries (else it builds into
 # $BENCH_BUILD, default /tmp/postroom-bench-build); extra arguments go to bench.py run
-# (e.g. --pairs 5, --only smtp, --n-1k-50 5000). Must run as root (smtp-source/smtp-sink,
-# private Postfix/Dovecot, cgroups).
+# (e.g. --pairs 5, --only smtp,dkim, --n-1k-50 5000; groups: smtp, pop3, dkim, auth). Must run
+# as root (smtp-source/smtp-sink, private Postfix/Dovecot/OpenDKIM/OpenDMARC, dnsmasq on port 53
+# of 127.0.54.25, mount namespaces, cgroups).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -31,7 +33,10 @@ fi
 if ((smoke)); then
     # The smoke run needs only smtp-source (from postfix) and python3; install postfix only
     # when it is missing, with the same no-daemon preseed as the full run.
-    command -v smtp-source >/dev/null || bash "$here/install-peers.sh"
+    # (and dnsmasq and dkimpy, for the DKIM and inbound-auth scenarios; CI has both)
+    if ! command -v smtp-source >/dev/null || [[ ! -x /usr/sbin/dnsmasq ]] || ! /usr/bin/python3 -c "import dkim" 2>/dev/null; then
+        bash "$here/install-peers.sh"
+    fi
 else
     bash "$here/install-peers.sh"
 fi
@@ -61,6 +66,11 @@ cleanup() {
         fi
         rmdir "$d" 2>/dev/null || true
     done
+    # the milters' files (auth_scenarios.py) of a driver that is gone
+    for d in /run/postroom-bench-[0-9]*; do
+        [[ -d $d ]] && ! kill -0 "${d##*-}" 2>/dev/null && rm -rf "$d"
+    done
+    return 0
 }
 trap cleanup EXIT
 
