@@ -51,6 +51,19 @@ Result<std::string> generate_private_key(Algorithm algorithm) {
   return std::string(data, static_cast<std::size_t>(size));
 }
 
+Result<std::shared_ptr<const PrivateKey>> PrivateKey::parse(std::string_view pem,
+                                                            Algorithm algorithm) {
+  auto key = read_private_key(pem);
+  if (!key) return std::unexpected(key.error());
+  int want = algorithm == Algorithm::rsa ? EVP_PKEY_RSA : EVP_PKEY_ED25519;
+  if (EVP_PKEY_get_base_id(key->get()) != want) return fail("the key is not of its algorithm");
+  return std::shared_ptr<const PrivateKey>(new PrivateKey(key->release(), algorithm));
+}
+
+PrivateKey::~PrivateKey() {
+  EVP_PKEY_free(key_);
+}
+
 Result<PublicKey> public_key(std::string_view private_pem) {
   auto read = read_private_key(private_pem);
   if (!read) return std::unexpected(read.error());

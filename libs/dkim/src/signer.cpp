@@ -24,14 +24,6 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-Result<Pkey> load_key(std::string_view pem, Algorithm algorithm) {
-  auto key = read_private_key(pem);
-  if (!key) return std::unexpected(key.error());
-  int want = algorithm == Algorithm::rsa ? EVP_PKEY_RSA : EVP_PKEY_ED25519;
-  if (EVP_PKEY_get_base_id(key->get()) != want) return fail("the key is not of its algorithm");
-  return key;
-}
-
 // Appends `words` to `out` separated by `separator`, starting a new line (CRLF TAB) before
 // a word that would pass column 76; `column` is where `out` ends now.
 void fold_words(std::string& out, std::size_t& column, const std::vector<std::string>& words,
@@ -53,7 +45,7 @@ void fold_words(std::string& out, std::size_t& column, const std::vector<std::st
 struct Signer::State {
   struct Key {
     SigningKey key;  // pem emptied after loading
-    Pkey pkey;
+    std::shared_ptr<const PrivateKey> pkey;
   };
   std::shared_ptr<SignerSettings> settings;
   std::vector<Key> keys;
@@ -139,7 +131,7 @@ Result<std::unique_ptr<Signer>> Signer::start(std::shared_ptr<SignerSettings> se
   State& s = *signer->state_;
   s.settings = std::move(settings);
   for (const auto& key : keys) {
-    auto pkey = load_key(key.pem, key.algorithm);
+    auto pkey = key.parsed ? key.parsed : PrivateKey::parse(key.pem, key.algorithm);
     if (!pkey) return fail("d=" + key.domain + " s=" + key.selector + ": " + pkey.error().message);
     State::Key k{key, std::move(*pkey)};
     k.key.pem = {};
@@ -234,7 +226,7 @@ Result<std::vector<std::string>> Signer::finish() {
         return fail("SHA-256 failed");
       message.assign(reinterpret_cast<char*>(hash), size);
     }
-    auto sig = sign(k.pkey.get(), rsa ? EVP_sha256() : nullptr, message);
+    auto sig = sign(k.pkey->native(), rsa ? EVP_sha256() : nullptr, message);
     if (!sig) return fail("d=" + k.key.domain + " s=" + k.key.selector + ": cannot sign");
     std::string b = base64(reinterpret_cast<const unsigned char*>(sig->data()), sig->size());
     // b= in pieces of 64 on lines of their own; a verifier drops it with its whitespace.

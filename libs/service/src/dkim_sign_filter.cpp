@@ -45,9 +45,10 @@ Signing signing_keys(const DkimKeys& keys, std::int64_t now) {
   auto states = dkim::effective_states(infos, now, keys.activate_after);
   Signing out;
   for (std::size_t i = 0; i < keys.keys.size(); ++i) {
-    if (states[i] != dkim::State::active) continue;
+    if (states[i] != dkim::State::active || !keys.parsed[i]) continue;
     const auto& k = keys.keys[i];
-    out[k.info.domain].push_back({k.info.domain, k.info.selector, k.info.algorithm, k.pem});
+    out[k.info.domain].push_back(
+        {k.info.domain, k.info.selector, k.info.algorithm, {}, keys.parsed[i]});
   }
   for (auto& [domain, list] : out) {
     std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
@@ -160,6 +161,7 @@ void DkimSigning::load(std::optional<std::int64_t> activate_after) {
   auto keys = std::make_shared<DkimKeys>();
   keys->keys = std::move(read.keys);
   keys->activate_after = activate_after;
+  for (const auto& problem : parse_private_keys(*keys)) log_line("dkim: key not used: ", problem);
   std::vector<dkim::KeyInfo> infos;
   for (const auto& k : keys->keys) infos.push_back(k.info);
   auto states = dkim::effective_states(infos, std::time(nullptr), activate_after);
@@ -169,6 +171,18 @@ void DkimSigning::load(std::optional<std::int64_t> activate_after) {
              " state=", dkim::state_name(states[i]));
   }
   shared_->keys = std::move(keys);
+}
+
+std::vector<std::string> parse_private_keys(DkimKeys& keys) {
+  std::vector<std::string> problems;
+  keys.parsed.clear();
+  for (const auto& k : keys.keys) {
+    auto parsed = dkim::PrivateKey::parse(k.pem, k.info.algorithm);
+    if (!parsed)
+      problems.push_back(k.info.domain + "/" + k.info.selector + ": " + parsed.error().message);
+    keys.parsed.push_back(parsed ? std::move(*parsed) : nullptr);
+  }
+  return problems;
 }
 
 FilterFactory DkimSigning::factory() {

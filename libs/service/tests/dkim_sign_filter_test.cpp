@@ -27,6 +27,7 @@ std::shared_ptr<const DkimKeys> keys_of(std::vector<dkim::StoredKey> list,
   auto keys = std::make_shared<DkimKeys>();
   keys->keys = std::move(list);
   keys->activate_after = activate_after;
+  CHECK(parse_private_keys(*keys).empty());
   return keys;
 }
 

@@ -2,11 +2,14 @@
 // (RFC 6376 §3.6.1, RFC 8463 §4) a domain publishes for it.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "postroom/base/error.hpp"
+
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
 namespace postroom::dkim {
 
@@ -20,6 +23,26 @@ std::optional<Algorithm> parse_algorithm(std::string_view name);
 // RSA keys are 2048 bits: what RFC 8301 §3.2 asks signers for, and what every big receiver
 // accepts; 4096-bit records do not fit DNS forms that cap a TXT value.
 constexpr int kRsaBits = 2048;
+
+// A private key parsed once, when the keys are loaded, and used for every message it signs:
+// parsing a PEM key costs more than an RSA-2048 signature. Signing only reads it, so one
+// key serves any number of messages at once.
+class PrivateKey {
+ public:
+  // The error says what is wrong with the key (never any of its content), including a key
+  // that is not of `algorithm`.
+  static Result<std::shared_ptr<const PrivateKey>> parse(std::string_view pem, Algorithm algorithm);
+  ~PrivateKey();
+  PrivateKey(const PrivateKey&) = delete;
+  PrivateKey& operator=(const PrivateKey&) = delete;
+  Algorithm algorithm() const { return algorithm_; }
+  ::evp_pkey_st* native() const { return key_; }
+
+ private:
+  PrivateKey(::evp_pkey_st* key, Algorithm algorithm) : key_(key), algorithm_(algorithm) {}
+  ::evp_pkey_st* key_;
+  Algorithm algorithm_;
+};
 
 // A new private key in PEM (PKCS #8). The caller wipes it after use.
 Result<std::string> generate_private_key(Algorithm algorithm);

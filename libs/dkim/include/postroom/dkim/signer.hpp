@@ -37,12 +37,14 @@ class SignerSettings {
   std::optional<std::uint64_t> fixed_time_;
 };
 
-// One key to sign with. `pem` is read while the signer starts.
+// One key to sign with: `parsed` when the caller has it (the daemon parses each key once),
+// else `pem`, parsed while the signer starts.
 struct SigningKey {
   std::string domain;
   std::string selector;
   Algorithm algorithm = Algorithm::rsa;
   std::string_view pem;
+  std::shared_ptr<const PrivateKey> parsed = nullptr;
 };
 
 // One message's signatures in progress: one per key (an RSA and an Ed25519 signature for

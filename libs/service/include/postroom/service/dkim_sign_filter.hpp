@@ -19,9 +19,14 @@ namespace postroom::service {
 
 // The keys read from the key directory and the rule that says which of them sign.
 struct DkimKeys {
-  std::vector<dkim::StoredKey> keys;           // with their private keys
+  std::vector<dkim::StoredKey> keys;  // with their private keys
+  // keys[i] parsed; null for one that does not parse (it signs nothing, and is logged)
+  std::vector<std::shared_ptr<const dkim::PrivateKey>> parsed;
   std::optional<std::int64_t> activate_after;  // dkim.activate_after in seconds
 };
+
+// Fills keys.parsed from keys.keys; returns one line per key that does not parse.
+std::vector<std::string> parse_private_keys(DkimKeys& keys);
 
 // The signer for one message, or nullptr when it has nothing to sign: the message stays
 // here, comes from neither a logged-in user nor trusted_networks, or no domain has a key
