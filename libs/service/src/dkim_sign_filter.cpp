@@ -61,8 +61,10 @@ Signing signing_keys(const DkimKeys& keys, std::int64_t now) {
 class DkimSignFilter final : public MessageFilter {
  public:
   DkimSignFilter(const FilterEnvelope& envelope, std::shared_ptr<dkim::SignerSettings> settings,
-                 std::shared_ptr<const DkimKeys> keys, Signing signing)
+                 std::shared_ptr<const DkimKeys> keys, Signing signing,
+                 std::shared_ptr<net::BlockingPool> pool)
       : settings_(std::move(settings)),
+        pool_(std::move(pool)),
         keys_(std::move(keys)),
         signing_(std::move(signing)),
         id_(envelope.transaction_id),
@@ -98,35 +100,53 @@ class DkimSignFilter final : public MessageFilter {
   }
 
   void finish(HeaderSection& headers, std::function<void(FilterVerdict)> done) override {
-    FilterVerdict verdict;
-    if (signer_) {
-      auto values = signer_->finish();
-      signer_.reset();
-      if (!values) {
-        outcome_ = "dkim-sign=error (" + values.error().message + ")";
-      } else {
-        // Prepended last first, so they read in key order from the top.
-        for (auto v = values->rbegin(); v != values->rend(); ++v)
-          headers.prepend("DKIM-Signature", *v);
-      }
-    } else if (outcome_.empty()) {
+    if (!signer_) {
       // The message ended before its header section did: nothing to sign it by.
-      outcome_ = "dkim-sign=none (no header section)";
+      if (outcome_.empty()) outcome_ = "dkim-sign=none (no header section)";
+      return conclude(done);
     }
-    // A message that cannot be signed still goes: unsigned mail may be junked, but refusing
-    // the office's own mail for a key problem would be worse. The log says why.
-    verdict.log = outcome_;
-    done(std::move(verdict));
+    // The signatures (an RSA one costs about half a millisecond) are made on the signing
+    // thread, so the loop serves other clients meanwhile; here if its queue is full.
+    std::shared_ptr<dkim::Signer> signer = std::move(signer_);
+    auto values = std::make_shared<Result<std::vector<std::string>>>(fail("not signed"));
+    std::weak_ptr<bool> alive = alive_;
+    auto apply = [this, alive, values, &headers, done] {
+      if (alive.expired()) return;  // the message was abandoned meanwhile
+      add_signatures(*values, headers);
+      conclude(done);
+    };
+    if (pool_ && pool_->submit([signer, values] { *values = signer->finish(); }, apply)) return;
+    *values = signer->finish();
+    apply();
   }
 
  private:
+  void add_signatures(const Result<std::vector<std::string>>& values, HeaderSection& headers) {
+    if (!values) {
+      outcome_ = "dkim-sign=error (" + values.error().message + ")";
+      return;
+    }
+    // Prepended last first, so they read in key order from the top.
+    for (auto v = values->rbegin(); v != values->rend(); ++v) headers.prepend("DKIM-Signature", *v);
+  }
+
+  // A message that cannot be signed still goes: unsigned mail may be junked, but refusing
+  // the office's own mail for a key problem would be worse. The log says why.
+  void conclude(const std::function<void(FilterVerdict)>& done) {
+    FilterVerdict verdict;
+    verdict.log = outcome_;
+    done(std::move(verdict));  // may destroy this filter: nothing after it
+  }
+
   std::shared_ptr<dkim::SignerSettings> settings_;
-  std::shared_ptr<const DkimKeys> keys_;  // keeps the private keys signing_ points into
+  std::shared_ptr<net::BlockingPool> pool_;  // the signing thread; null: sign on the loop
+  std::shared_ptr<const DkimKeys> keys_;     // keeps the private keys signing_ points into
   Signing signing_;
   std::string id_;
   std::string envelope_domain_;
   std::unique_ptr<dkim::Signer> signer_;
   std::string outcome_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace
@@ -134,18 +154,26 @@ class DkimSignFilter final : public MessageFilter {
 std::unique_ptr<MessageFilter> make_dkim_sign_filter(const FilterEnvelope& envelope,
                                                      std::shared_ptr<dkim::SignerSettings> settings,
                                                      std::shared_ptr<const DkimKeys> keys,
-                                                     std::int64_t now) {
+                                                     std::int64_t now,
+                                                     std::shared_ptr<net::BlockingPool> pool) {
   if (envelope.remote_recipients.empty()) return nullptr;
   if (!envelope.authenticated && !envelope.trusted) return nullptr;
   if (!settings || !keys || keys->keys.empty()) return nullptr;
   Signing signing = signing_keys(*keys, now);
   if (signing.empty()) return nullptr;
   return std::make_unique<DkimSignFilter>(envelope, std::move(settings), std::move(keys),
-                                          std::move(signing));
+                                          std::move(signing), std::move(pool));
 }
 
-DkimSigning::DkimSigning(std::filesystem::path dkim_dir)
-    : dkim_dir_(std::move(dkim_dir)), shared_(std::make_shared<Shared>()) {}
+DkimSigning::DkimSigning(uv_loop_t* loop, std::filesystem::path dkim_dir)
+    : dkim_dir_(std::move(dkim_dir)), shared_(std::make_shared<Shared>()) {
+  // One thread: the loop keeps the other core. A burst beyond the queue signs on the loop.
+  shared_->pool = std::make_shared<net::BlockingPool>(loop, 1, 256);
+}
+
+void DkimSigning::stop() {
+  shared_->pool.reset();  // its handle closes while the loop still runs
+}
 
 void DkimSigning::load(std::optional<std::int64_t> activate_after) {
   if (!shared_->settings) {
@@ -188,7 +216,7 @@ std::vector<std::string> parse_private_keys(DkimKeys& keys) {
 FilterFactory DkimSigning::factory() {
   return [shared = shared_](const FilterEnvelope& envelope) -> std::unique_ptr<MessageFilter> {
     return make_dkim_sign_filter(envelope, shared->settings, shared->keys,
-                                 static_cast<std::int64_t>(std::time(nullptr)));
+                                 static_cast<std::int64_t>(std::time(nullptr)), shared->pool);
   };
 }
 

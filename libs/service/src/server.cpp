@@ -196,7 +196,7 @@ void Server::install_filters() {
   context_.filters.push_back(milter_filter_factory(context_));
   // Last: a filter after it that changed a signed field would break the signature.
   if (!dkim_) {
-    dkim_ = std::make_unique<DkimSigning>(context_.config->dkim_dir());
+    dkim_ = std::make_unique<DkimSigning>(loop_, context_.config->dkim_dir());
     dkim_->load(activate_after(*context_.config));
   }
   context_.filters.push_back(dkim_->factory());
@@ -406,6 +406,7 @@ void Server::maybe_finish_stop() {
   if (writer_wake_) writer_wake_->close();
   trim_.reset();
   context_.filters.clear();
+  if (dkim_) dkim_->stop();
   context_.resolver.reset();  // its handles close; no session is left to ask it
   if (stop_deadline_) stop_deadline_.reset();
   // With no handle left, uv_run returns and the daemon exits 0.

@@ -6,6 +6,9 @@
 
 #include <optional>
 
+#include <unistd.h>
+#include <uv.h>
+
 using namespace postroom;
 using namespace postroom::service;
 
@@ -151,6 +154,37 @@ TEST_CASE("dkim filter: streamed in any chunk size, the signatures equal those o
     CHECK(fields[1].value.find("a=ed25519-sha256") != std::string::npos);
     CHECK(run.headers.text().substr(fields[0].text().size() + fields[1].text().size()) == kHeaders);
   }
+}
+
+TEST_CASE(
+    "dkim filter: signed on the signing thread, the same signatures; an abandoned one never calls "
+    "back") {
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  {
+    auto pool = std::make_shared<net::BlockingPool>(&loop, 1, 4);
+    const std::string body = body_text();
+    auto on_loop = make_dkim_sign_filter(outbound(), settings(), office_keys(), kNow);
+    auto want = drive(*on_loop, kHeaders, body, 4096);
+    REQUIRE(want.done_calls == 1);
+
+    auto threaded = make_dkim_sign_filter(outbound(), settings(), office_keys(), kNow, pool);
+    auto run = drive(*threaded, kHeaders, body, 4096);
+    CHECK(run.done_calls == 0);  // the signatures are being made on the other thread
+    while (run.done_calls == 0) uv_run(&loop, UV_RUN_ONCE);
+    CHECK(run.done_calls == 1);
+    CHECK(run.verdict.log == want.verdict.log);
+    CHECK(run.headers.text() == want.headers.text());
+
+    auto abandoned = make_dkim_sign_filter(outbound(), settings(), office_keys(), kNow, pool);
+    auto gone = drive(*abandoned, kHeaders, body, 4096);
+    abandoned.reset();  // the client went away while its message was being signed
+    for (int i = 0; i < 50; ++i) uv_run(&loop, UV_RUN_NOWAIT), usleep(2000);
+    CHECK(gone.done_calls == 0);
+  }
+  while (uv_run(&loop, UV_RUN_NOWAIT) != 0) {
+  }
+  CHECK(uv_loop_close(&loop) == 0);
 }
 
 TEST_CASE("dkim filter: a changed body gives a different signature") {

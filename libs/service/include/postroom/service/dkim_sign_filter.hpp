@@ -13,6 +13,7 @@
 
 #include "postroom/dkim/key_directory.hpp"
 #include "postroom/dkim/signer.hpp"
+#include "postroom/net/blocking_pool.hpp"
 #include "postroom/service/message_filter.hpp"
 
 namespace postroom::service {
@@ -31,16 +32,18 @@ std::vector<std::string> parse_private_keys(DkimKeys& keys);
 // The signer for one message, or nullptr when it has nothing to sign: the message stays
 // here, comes from neither a logged-in user nor trusted_networks, or no domain has a key
 // that signs at `now`.
-std::unique_ptr<MessageFilter> make_dkim_sign_filter(const FilterEnvelope& envelope,
-                                                     std::shared_ptr<dkim::SignerSettings> settings,
-                                                     std::shared_ptr<const DkimKeys> keys,
-                                                     std::int64_t now);
+std::unique_ptr<MessageFilter> make_dkim_sign_filter(
+    const FilterEnvelope& envelope, std::shared_ptr<dkim::SignerSettings> settings,
+    std::shared_ptr<const DkimKeys> keys, std::int64_t now,
+    std::shared_ptr<net::BlockingPool> pool = nullptr);
 
 // The daemon's signing set-up: the settings handle and the keys last read from
 // data_dir/dkim, replaced on reload while messages in flight keep the set they began with.
 class DkimSigning {
  public:
-  explicit DkimSigning(std::filesystem::path dkim_dir);
+  // Signatures are made on a signing thread of its own, which runs until stop().
+  DkimSigning(uv_loop_t* loop, std::filesystem::path dkim_dir);
+  void stop();
   // Reads the key directory; logs each unusable file and which keys sign now. Never fails:
   // without keys nothing is signed.
   void load(std::optional<std::int64_t> activate_after);
@@ -51,6 +54,7 @@ class DkimSigning {
   struct Shared {
     std::shared_ptr<dkim::SignerSettings> settings;
     std::shared_ptr<const DkimKeys> keys;
+    std::shared_ptr<net::BlockingPool> pool;
   };
   std::filesystem::path dkim_dir_;
   std::shared_ptr<Shared> shared_;
