@@ -21,7 +21,7 @@ from pathlib import Path
 import dkim
 
 import bench
-from bench import DOMAIN, HOST, KIB, PASSWORD, Postfix, Postroom, measure, med, say
+from bench import DOMAIN, HOST, KIB, PASSWORD, Postfix, Postroom, measure, med, say, stop_process
 
 # dnsmasq for both scenarios listens on port 53 of an address of its own: OpenDMARC's SPF
 # library (libspf2) and its DMARC lookups use the system resolver, which knows no ports, so
@@ -137,13 +137,7 @@ class BenchDns:
                 'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(self.resolv)] + list(argv)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class CountingSink:
@@ -201,13 +195,7 @@ class CountingSink:
         return out
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.reader.join(timeout=5)
         shutil.rmtree(self.dump, ignore_errors=True)
 
@@ -244,13 +232,7 @@ class Milter:
             raise RuntimeError("%s: %s: %s" % (self.kind, e, (self.base / ("%s.log" % self.kind)).read_text()[-800:]))
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if self.proc:
             self.log.close()
         self.proc = None
@@ -317,6 +299,26 @@ def report_rows(report, sec, label, peer, res, extra_rows=()):
 
 
 # --------------------------------------------------------------------------- outbound
+def run_pairs(args, report, counts, peer, one, tag, smoke_title, section):
+    """Alternating pairs (peer, then postroom) of `one(kind, size, sessions, n, check)` per
+    size; the first pair also checks a sample. Smoke: postroom only, reported bare."""
+    kinds = ["postroom"] if args.smoke else [peer, "postroom"]
+    for size, sessions, n in scenario_list(args, counts):
+        label = "%d KiB, %d senders, %d msgs" % (size // KIB, sessions, n)
+        res = {k: [] for k in kinds}
+        for rep in range(args.pairs):
+            for kind in kinds:
+                r = one(kind, size, sessions, n, check=rep == 0)
+                res[kind].append(r)
+                say("%s %-30s %-16s rep %d: %7.1f msg/s  cpu %.3f ms/msg  pss %.1f MiB  dns %.1f q/msg (%.1fs)"
+                    % (tag, label, kind, rep + 1, r["rate"], r["cpu_ms"] * 1000, r["pss"] / 1024, r["dns_q"],
+                       r["secs"]))
+        if args.smoke:
+            report.pair(smoke_title, label, "messages/s", "-", [1], [med([r["rate"] for r in res["postroom"]])])
+            continue
+        report_rows(report, section, label, peer, res, [("DNS queries per message", "dns_q", "", "lower")])
+
+
 def run_dkim_outbound(args, report, work, postroom_bins):
     """Submission from trusted_networks to another domain, DKIM-signed, relayed to a
     smarthost (smtp-sink); timed until the sink has received every message."""
@@ -409,23 +411,9 @@ def run_dkim_outbound(args, report, work, postroom_bins):
             sink.stop()
 
     try:
-        kinds = ["postroom"] if args.smoke else [peer, "postroom"]
-        for size, sessions, n in scenario_list(args, counts):
-            label = "%d KiB, %d senders, %d msgs" % (size // KIB, sessions, n)
-            res = {k: [] for k in kinds}
-            for rep in range(args.pairs):
-                for kind in kinds:
-                    r = one(kind, size, sessions, n, check=rep == 0)
-                    res[kind].append(r)
-                    say("dkim-out %-30s %-16s rep %d: %7.1f msg/s  cpu %.3f ms/msg  pss %.1f MiB  dns %.1f q/msg (%.1fs)"
-                        % (label, kind, rep + 1, r["rate"], r["cpu_ms"] * 1000, r["pss"] / 1024, r["dns_q"], r["secs"]))
-            if args.smoke:
-                report.pair("DKIM-signed submission (smoke)", label, "messages/s", "-", [1],
-                            [med([r["rate"] for r in res["postroom"]])])
-                continue
-            sec = ("DKIM-signed outbound submission (trusted_networks -> smarthost smtp-sink), "
-                   "vs Postfix %s + OpenDKIM %s" % (args.postfix_version, args.opendkim_version))
-            report_rows(report, sec, label, peer, res, [("DNS queries per message", "dns_q", "", "lower")])
+        run_pairs(args, report, counts, peer, one, "dkim-out", "DKIM-signed submission (smoke)",
+                  "DKIM-signed outbound submission (trusted_networks -> smarthost smtp-sink), "
+                  "vs Postfix %s + OpenDKIM %s" % (args.postfix_version, args.opendkim_version))
     finally:
         dns.stop()
         shutil.rmtree(MILTER_ROOT, ignore_errors=True)
@@ -577,24 +565,10 @@ def run_inbound_auth(args, report, work, postroom_bins):
             shutil.rmtree(MILTER_ROOT / s.base.name, ignore_errors=True)
 
     try:
-        kinds = ["postroom"] if args.smoke else [peer, "postroom"]
-        for size, sessions, n in scenario_list(args, counts):
-            label = "%d KiB, %d senders, %d msgs" % (size // KIB, sessions, n)
-            res = {k: [] for k in kinds}
-            for rep in range(args.pairs):
-                for kind in kinds:
-                    r = one(kind, size, sessions, n, check=rep == 0)
-                    res[kind].append(r)
-                    say("auth-in %-30s %-16s rep %d: %7.1f msg/s  cpu %.3f ms/msg  pss %.1f MiB  dns %.1f q/msg (%.1fs)"
-                        % (label, kind, rep + 1, r["rate"], r["cpu_ms"] * 1000, r["pss"] / 1024, r["dns_q"], r["secs"]))
-            if args.smoke:
-                report.pair("Inbound with SPF/DKIM/DMARC (smoke)", label, "messages/s", "-", [1],
-                            [med([r["rate"] for r in res["postroom"]])])
-                continue
-            sec = ("Inbound with SPF, DKIM and DMARC checks (smtp-source -F signed message -> mailbox), "
-                   "vs Postfix %s + OpenDKIM %s + OpenDMARC %s" % (args.postfix_version, args.opendkim_version,
-                                                               args.opendmarc_version))
-            report_rows(report, sec, label, peer, res, [("DNS queries per message", "dns_q", "", "lower")])
+        run_pairs(args, report, counts, peer, one, "auth-in", "Inbound with SPF/DKIM/DMARC (smoke)",
+                  "Inbound with SPF, DKIM and DMARC checks (smtp-source -F signed message -> mailbox), "
+                  "vs Postfix %s + OpenDKIM %s + OpenDMARC %s" % (args.postfix_version, args.opendkim_version,
+                                                              args.opendmarc_version))
     finally:
         dns.stop()
         shutil.rmtree(MILTER_ROOT, ignore_errors=True)
