@@ -230,6 +230,23 @@ def test_client_gone_while_the_milter_thinks_stores_nothing_and_others_are_serve
     assert d.stop() == 0  # it was still running, and it stops cleanly
 
 
+def test_a_slow_milter_slows_the_client_down_instead_of_giving_up(make_daemon, test_milter):
+    # 9 MB of body: far more than a milter connection may hold queued (4 MiB). The milter
+    # reads slower than the client sends, so the server stops reading from the client while
+    # the milter catches up, and the milter sees every octet.
+    d = make_daemon(start=False, extra=milters_yaml(("slow", test_milter.address, {"timeout": "30s"})))
+    d.add_user("alice")
+    d.start()
+    body = b"".join(b"%08d the milter reads this slowly, line by line.\r\n" % i for i in range(180000))
+    send(d, message("slowbody", body))
+    [seen] = [s for s in test_milter.seen() if ["Subject", "slowbody"] in s["headers"]]
+    assert seen["body_len"] == len(body)
+    assert seen["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert "milter.slow=accept" in d.log() and "too slow" not in d.log()
+    [stored] = pop3_messages(d)
+    assert stored.endswith(b"\r\n\r\n" + body)
+
+
 def test_two_milters_the_first_refusal_in_order_decides(make_daemon, test_milter):
     nobody = free_port()
     d = make_daemon(start=False, extra=milters_yaml(

@@ -21,6 +21,12 @@ void FilterChain::body(std::string_view bytes) {
   for (auto& f : filters_) f->body(bytes);
 }
 
+std::size_t FilterChain::backlog() const {
+  std::size_t total = 0;
+  for (const auto& f : filters_) total += f->backlog();
+  return total;
+}
+
 void FilterChain::finish(HeaderSection& headers, std::function<void(FilterVerdict)> done) {
   headers_ = &headers;
   done_ = std::move(done);

@@ -19,6 +19,7 @@ class FilterChain {
 
   void headers_complete(const HeaderSection& headers);
   void body(std::string_view bytes);
+  std::size_t backlog() const;
   // Runs each filter's finish() in turn while they accept; `done` gets the first verdict
   // that is not `accept` (or `accept`), its log holding every filter's words. `headers` must
   // live until `done`. Destroying the chain cancels it: `done` is not called then.

@@ -47,7 +47,8 @@ class MilterClient {
       : config_(std::move(config)),
         conversation_(milter_envelope(envelope, envelope.submission ? "submission" : "smtp")),
         timer_(loop),
-        settled_(std::move(settled)) {
+        settled_(std::move(settled)),
+        backlog_shrank_(envelope.backlog_shrank) {
     link_ = MilterLink::open(loop, config_,
                              {.connected =
                                   [this] {
@@ -57,7 +58,11 @@ class MilterClient {
                                   },
                               .received = [this](std::string_view bytes) { received(bytes); },
                               .failed = [this](std::string why) { give_up(std::move(why)); },
-                              .drained = [this] { pump(); }});
+                              .drained =
+                                  [this] {
+                                    pump();
+                                    if (backlog_shrank_) backlog_shrank_();
+                                  }});
     arm();
   }
   ~MilterClient() {
@@ -75,7 +80,7 @@ class MilterClient {
   void body(std::string_view bytes) {
     if (settled()) return;
     conversation_.body(bytes);
-    if (conversation_.queued_bytes() + (link_ ? link_->write_queue() : 0) > kMilterMaxQueued)
+    if (backlog() > kMilterMaxQueued)
       return give_up("too slow: more than " + std::to_string(kMilterMaxQueued >> 20) +
                      " MiB of body waiting");
     pump();
@@ -87,6 +92,9 @@ class MilterClient {
   }
 
   bool settled() const { return failure_ || conversation_.done(); }
+  std::size_t backlog() const {
+    return settled() ? 0 : conversation_.queued_bytes() + (link_ ? link_->write_queue() : 0);
+  }
   const std::string& name() const { return config_.name; }
   const std::optional<std::string>& failure() const { return failure_; }
   const Outcome& outcome() const { return conversation_.outcome(); }
@@ -136,6 +144,7 @@ class MilterClient {
     timer_.stop();
     if (link_) link_->close(milter::Conversation::quit());
     link_ = nullptr;
+    if (backlog_shrank_) backlog_shrank_();  // nothing is held for this milter any more
     auto settled = settled_;
     settled();
   }
@@ -147,6 +156,7 @@ class MilterClient {
     timer_.stop();
     if (link_) link_->close();
     link_ = nullptr;
+    if (backlog_shrank_) backlog_shrank_();  // nothing is held for this milter any more
     auto settled = settled_;
     settled();
   }
@@ -157,6 +167,7 @@ class MilterClient {
   net::Timer timer_;
   MilterLink* link_ = nullptr;
   std::function<void()> settled_;
+  std::function<void()> backlog_shrank_;
   std::optional<std::string> failure_;
   bool connected_ = false;
 };
@@ -201,6 +212,12 @@ class MilterFilter : public MessageFilter {
   void headers_complete(const HeaderSection& headers) override {
     for (auto& c : clients_) c->headers(headers);
   }
+  std::size_t backlog() const override {
+    std::size_t total = 0;
+    for (const auto& c : clients_) total += c->backlog();
+    return total;
+  }
+
   void body(std::string_view bytes) override {
     for (auto& c : clients_) c->body(bytes);
   }

@@ -24,6 +24,8 @@ namespace {
 constexpr int kMaxChunksInFlight = 2;
 // Stop reading commands while this much of the replies is still waiting for the socket.
 constexpr std::size_t kReplyHighWater = 256 * 1024;
+// Body octets the filters may hold for a slow milter before the client must wait.
+constexpr std::size_t kFilterBacklogHighWater = 1 << 20;
 // The slowest transfer a message may take, on top of smtp_idle_timeout: a message of
 // max_message_size must arrive at 8 KiB/s at least (ISDN manages 8). A client sending a
 // byte now and then cannot hold its slot for ever.
@@ -201,8 +203,10 @@ bool SmtpConnection::run_actions() {
 void SmtpConnection::update_reading() {
   if (connection_->closed()) return;
   // Back-pressure: no reading while the session waits for an answer, the writer is behind,
-  // or the replies already written wait for a client that does not read them (on_drain).
+  // a filter (a milter) is behind, or the replies already written wait for a client that
+  // does not read them (on_drain).
   if (session_->waiting() || sink_.chunks_in_flight() > kMaxChunksInFlight ||
+      (filters_ && filters_->backlog() > kFilterBacklogHighWater) ||
       connection_->pending_write_bytes() > kReplyHighWater) {
     connection_->pause_reading();
   } else {
@@ -284,7 +288,7 @@ void SmtpConnection::authenticate(const std::string& user, const std::string& pa
       });
 }
 
-FilterEnvelope SmtpConnection::filter_envelope() const {
+FilterEnvelope SmtpConnection::filter_envelope() {
   FilterEnvelope e;
   e.submission = kind_ == Kind::submission;
   e.authenticated = !envelope_->auth_user.empty();
@@ -306,6 +310,10 @@ FilterEnvelope SmtpConnection::filter_envelope() const {
     }
   }
   e.transaction_id = envelope_->transaction_id;
+  std::weak_ptr<SmtpConnection> weak = weak_from_this();
+  e.backlog_shrank = [weak] {
+    if (auto s = weak.lock()) s->update_reading();
+  };
   return e;
 }
 

@@ -6,7 +6,7 @@ Usage: milter_peer.py SOCKET SEENFILE   (SOCKET: inet:PORT@127.0.0.1 or unix:/pa
 
 Subject words: "reject" (550 5.7.1 with a text), "tempfail" (451 4.7.1), "discard", "plainreject"
 (REJECT without a reply text), "tag" (add, insert and change headers, delete one), "quarantine",
-"hang" (never answers end of message)."""
+"hang" (never answers end of message), "slowbody" (reads the body at about 2 MB/s)."""
 
 import hashlib
 import json
@@ -51,6 +51,8 @@ class TestMilter(Milter.Base):
         return Milter.CONTINUE
 
     def body(self, chunk):
+        if "slowbody" in getattr(self, "subject", "").split():
+            time.sleep(len(chunk) / 2_000_000)
         self.digest.update(chunk)
         self.body_len += len(chunk)
         return Milter.CONTINUE

@@ -35,6 +35,8 @@ struct FilterEnvelope {
   // Local recipients whose greylisting waits for SPF/DKIM: the sender is allow-listed, which
   // counts only when authenticated (the mail_auth filter decides).
   std::vector<Address> greylist_unless_aligned;
+  // A filter whose backlog() shrank calls this: the connection reads from the client again.
+  std::function<void()> backlog_shrank;
 };
 
 struct FilterVerdict {
@@ -64,6 +66,10 @@ class MessageFilter {
   virtual void headers_complete(const HeaderSection& headers) { (void)headers; }
   // The next body octets after the empty line, as stored (CRLF line ends, dot-unstuffed).
   virtual void body(std::string_view bytes) { (void)bytes; }
+  // Body octets taken and not yet passed on (to a milter that reads slower than the client
+  // sends): while the chain's backlog is high the connection stops reading from the client,
+  // as it does while the store is behind.
+  virtual std::size_t backlog() const { return 0; }
   // The message is complete. Edit `headers` if needed (it lives until `done` is called),
   // then call `done` exactly once, now or later.
   virtual void finish(HeaderSection& headers, std::function<void(FilterVerdict)> done) = 0;

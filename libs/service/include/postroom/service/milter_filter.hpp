@@ -14,7 +14,9 @@ FilterFactory milter_filter_factory(Context& context);
 
 // Octets of body one milter connection may hold queued (its conversation plus libuv's write
 // queue) before the milter counts as too slow and its default action applies: bounds the
-// memory a slow milter can make the server hold per message.
+// memory a slow milter can make the server hold per message. The connection stops reading
+// from the client at 1 MiB of filter backlog already (smtp_connection.cpp), so a milter that
+// is merely slower than the client slows the client down instead of reaching this.
 constexpr std::size_t kMilterMaxQueued = 4 << 20;
 
 }  // namespace postroom::service

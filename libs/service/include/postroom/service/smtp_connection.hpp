@@ -42,7 +42,7 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   void deadline_passed(std::string_view which);
   void check_recipient(const smtp::CheckRecipient& check);
   void authenticate(const std::string& user, const std::string& password);
-  FilterEnvelope filter_envelope() const;
+  FilterEnvelope filter_envelope();
   void start_filters();
   // The message has arrived: the filters, then the commit or a refusal.
   void finish_message();
