@@ -53,7 +53,9 @@ std::vector<DkimOutcome> verify_message(const std::string& message, std::size_t 
   verifier.end_body();
   DnsCache dns;
   auto first = verifier.verify(dns);
-  CHECK(!first.has_value());  // the key is not known yet: it asks for it
+  if (first) return *first;                 // decided without a key (rsa-sha1, RFC 8301)
+  CHECK_FALSE(dns.take_missing().empty());  // otherwise it asks for the key first
+  verifier.verify(dns);
   auto keys = read_pairs(dir + "keys.txt");
   for (auto& [type, name] : dns.take_missing()) {
     DnsAnswer answer{DnsStatus::not_found, {}};
@@ -68,10 +70,11 @@ std::vector<DkimOutcome> verify_message(const std::string& message, std::size_t 
 
 }  // namespace
 
-TEST_CASE("dkim: messages signed by dkimpy verify as dkimpy says, whole and byte by byte") {
+TEST_CASE(
+    "dkim: messages signed by dkimpy and by OpenDKIM verify as expected, whole and byte by byte") {
   std::string dir = std::string(POSTROOM_TEST_DATA) + "/dkim/";
   auto expected = read_pairs(dir + "expected.txt");
-  REQUIRE(expected.size() >= 14);
+  REQUIRE(expected.size() >= 18);
   for (auto& [name, want] : expected) {
     std::string message = read_file(dir + name + ".eml");
     REQUIRE(!message.empty());
