@@ -2,6 +2,7 @@
 #include "postroom/net/resolver.hpp"
 
 #include <ares.h>
+#include <arpa/inet.h>
 #include <arpa/nameser.h>
 
 #include <cstring>
@@ -319,6 +320,25 @@ void Resolver::query_ptr(const std::string& name, std::function<void(NameResult)
 }
 
 void Resolver::query_addresses(const std::string& host, std::function<void(AddressResult)> done) {
+  // c-ares 1.18 sends a numeric host to the DNS servers as a name (A and AAAA queries) before
+  // it gives up and parses it: with a DNS server that does not answer, a smarthost configured
+  // by address waited out every timeout. A literal needs no DNS.
+  AddressResult literal;
+  sockaddr_storage address{};
+  auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+  if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+  } else if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+  }
+  if (address.ss_family != AF_UNSPEC) {
+    literal.status = DnsStatus::ok;
+    literal.addresses.push_back(address);
+    return complete([done = std::move(done), literal = std::move(literal)]() mutable {
+      done(std::move(literal));
+    });
+  }
   auto* query = new Query{this, alive_, nullptr, std::move(done)};
   ++pending_;
   ares_addrinfo_hints hints{};

@@ -200,6 +200,30 @@ TEST_CASE("resolver: A lookups, numeric hosts and a server that refuses") {
   CHECK(numeric->status == DnsStatus::ok);
   REQUIRE(numeric->addresses.size() == 1);
   CHECK(format_ip(reinterpret_cast<const sockaddr*>(&numeric->addresses[0])) == "127.0.0.3");
+  CHECK(dns.queries == 2);  // A and AAAA of host.test only: the literal asked no server
+}
+
+TEST_CASE("resolver: address literals are answered without asking a DNS server") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  CannedDns dns(&loop, {});
+  auto resolver = resolver_for(&loop, dns.port);
+  std::vector<std::string> got;
+  for (const char* host : {"192.0.2.25", "2001:db8::25"}) {
+    resolver->query_addresses(host, [&](AddressResult r) {
+      REQUIRE(r.status == DnsStatus::ok);
+      REQUIRE(r.addresses.size() == 1);
+      got.push_back(format_ip(reinterpret_cast<const sockaddr*>(&r.addresses[0])));
+      if (got.size() == 2) {
+        resolver.reset();
+        dns.close();
+      }
+    });
+  }
+  CHECK(got.empty());  // answered later on the loop, like any lookup
+  run_to_completion(&loop);
+  CHECK(got == std::vector<std::string>{"192.0.2.25", "2001:db8::25"});
+  CHECK(dns.queries == 0);
 }
 
 TEST_CASE("resolver: destroying it with a query pending calls nothing and leaves no handle") {
