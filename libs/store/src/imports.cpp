@@ -1,6 +1,7 @@
-// The import_progress table: one row per (account, source).
+// The import_progress table (one row per account and source), and keeping imported UIDLs.
 #include "postroom/store/imports.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "postroom/store/database.hpp"
@@ -33,6 +34,88 @@ Result<void> save_import_position(Database& db, std::int64_t account, const std:
       .bind(4, position.messages)
       .bind(5, static_cast<std::int64_t>(std::time(nullptr)));
   return s->run();
+}
+
+Result<std::optional<ContentId>> content_with_uidl(Database& db, std::int64_t account,
+                                                   const std::string& uidl) {
+  auto s = db.prepare("SELECT content_id FROM deliveries WHERE account_id = ? AND uidl = ?");
+  if (!s) return std::unexpected(s.error());
+  s->bind(1, account).bind(2, uidl);
+  auto row = s->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<ContentId>{};
+  return std::optional<ContentId>{s->column_int(0)};
+}
+
+Result<void> set_uidl(Database& db, std::int64_t account, ContentId content,
+                      const std::string& uidl) {
+  auto s = db.prepare("UPDATE deliveries SET uidl = ? WHERE account_id = ? AND content_id = ?");
+  if (!s) return std::unexpected(s.error());
+  s->bind(1, uidl).bind(2, account).bind(3, content);
+  if (auto r = s->run(); !r) return r;
+  if (db.changes() != 1) return fail("the imported message is not in the mailbox");
+  return {};
+}
+
+Result<void> drop_delivery(Database& db, std::int64_t account, ContentId content) {
+  auto s = db.prepare("DELETE FROM deliveries WHERE account_id = ? AND content_id = ?");
+  if (!s) return std::unexpected(s.error());
+  s->bind(1, account).bind(2, content);
+  return s->run();
+}
+
+namespace {
+
+// Reads one content as a stream of octets, whatever its chunk boundaries.
+class ContentStream {
+ public:
+  ContentStream(Database& db, ContentId id) : db_(db), id_(id) {}
+  // The next octets (at most `max`); empty at the end.
+  Result<std::string_view> next(std::size_t max) {
+    if (offset_ == chunk_.size()) {
+      if (ended_) return std::string_view{};
+      auto chunk = read_chunk(db_, id_, seq_++);
+      if (!chunk) return std::unexpected(chunk.error());
+      if (!*chunk) {
+        ended_ = true;
+        return std::string_view{};
+      }
+      chunk_ = std::move(**chunk);
+      offset_ = 0;
+      if (chunk_.empty()) return next(max);
+    }
+    std::size_t take = std::min(max, chunk_.size() - offset_);
+    std::string_view out(chunk_.data() + offset_, take);
+    offset_ += take;
+    return out;
+  }
+
+ private:
+  Database& db_;
+  ContentId id_;
+  std::int64_t seq_ = 0;
+  std::string chunk_;
+  std::size_t offset_ = 0;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+Result<bool> same_content(Database& db, ContentId a, ContentId b) {
+  ContentStream left(db, a), right(db, b);
+  std::string pending;  // octets of `a` not yet matched
+  while (true) {
+    if (pending.empty()) {
+      auto bytes = left.next(kChunkSize);
+      if (!bytes) return std::unexpected(bytes.error());
+      pending.assign(*bytes);
+    }
+    auto other = right.next(pending.empty() ? 1 : pending.size());
+    if (!other) return std::unexpected(other.error());
+    if (pending.empty() || other->empty()) return pending.empty() && other->empty();
+    if (pending.compare(0, other->size(), *other) != 0) return false;
+    pending.erase(0, other->size());
+  }
 }
 
 }  // namespace postroom::store
