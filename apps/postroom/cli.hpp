@@ -53,6 +53,7 @@ int access_command(Context& ctx, const std::string& list, const std::string& sub
 int queue_command(Context& ctx, const std::string& sub);
 int backup_command(Context& ctx);
 int import_command(Context& ctx, const std::string& sub);
+int import_pop3_command(Context& ctx);
 int verify_command(Context& ctx);
 int dkim_command(Context& ctx, const std::string& sub);
 int dns_records_command(Context& ctx);

@@ -1,4 +1,4 @@
-// postroom backup FILE, import mbox ADDRESS FILE, import maildir ADDRESS DIR.
+// postroom backup FILE, verify, import mbox ADDRESS FILE, import maildir ADDRESS DIR.
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,12 +11,15 @@
 #include <memory>
 
 #include "cli.hpp"
+#include "import_batches.hpp"
 #include "postroom/base/file.hpp"
+#include "postroom/pop3/client_protocol.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/imports.hpp"
 #include "postroom/store/mbox.hpp"
 #include "postroom/store/messages.hpp"
 #include "postroom/store/queue.hpp"
+#include "postroom/store/uidl_sources.hpp"
 #include "postroom/store/verify.hpp"
 #include "postroom/system/data_dir.hpp"
 
@@ -56,84 +59,6 @@ int verify_command(Context& ctx) {
 
 namespace {
 
-// An import commits in short transactions, so the daemon's writer (which waits at most
-// its busy timeout for the lock) never notices it. Each batch commits together with the
-// import's position: cut short anywhere, a second run resumes after the last batch and
-// adds each message once.
-constexpr std::uint64_t kBatchBytes = 8 * 1024 * 1024;
-constexpr int kBatchMessages = 500;
-constexpr auto kBatchTime = std::chrono::milliseconds(250);
-
-// A progress line on a terminal; nothing when stderr is a file or a pipe.
-void progress(std::uint64_t done, std::uint64_t total, int messages) {
-  if (!isatty(STDERR_FILENO)) return;
-  int percent = total ? static_cast<int>(done * 100 / total) : 100;
-  int filled = percent / 5;
-  std::cerr << "\r[" << std::string(filled, '#') << std::string(20 - filled, ' ') << "] " << percent
-            << "% " << messages << " messages" << std::flush;
-}
-
-// Messages written into one account, batch by batch, with the import's position.
-class ImportBatches {
- public:
-  ImportBatches(store::Database& db, std::int64_t account, std::string source)
-      : db_(db), account_(account), source_(std::move(source)) {}
-
-  // What an earlier run of the same import got through.
-  Result<store::ImportPosition> resume() {
-    auto found = store::import_position(db_, account_, source_);
-    if (!found) return std::unexpected(found.error());
-    committed_ = *found;
-    return committed_;
-  }
-
-  Result<void> begin_message() {
-    if (!tx_) {
-      auto tx = store::Transaction::begin(db_);
-      if (!tx) return std::unexpected(tx.error());
-      tx_.emplace(std::move(*tx));
-      batch_started_ = std::chrono::steady_clock::now();
-      batch_bytes_ = 0;
-      batch_messages_ = 0;
-    }
-    writer_.emplace(db_);
-    return writer_->begin();
-  }
-  Result<void> add(std::string_view bytes) { return writer_->add(bytes); }
-  // The message is in the batch; `position` says where the source resumes after it.
-  Result<void> end_message(std::string position) {
-    auto stored = writer_->commit(store::Destination{{account_}, std::nullopt});
-    if (!stored) return std::unexpected(stored.error());
-    batch_bytes_ += writer_->size();
-    ++batch_messages_;
-    pending_ = {std::move(position), committed_.messages + batch_messages_};
-    if (batch_bytes_ >= kBatchBytes || batch_messages_ >= kBatchMessages ||
-        std::chrono::steady_clock::now() - batch_started_ >= kBatchTime)
-      return commit();
-    return {};
-  }
-  Result<void> commit() {
-    if (!tx_) return {};
-    if (auto r = store::save_import_position(db_, account_, source_, pending_); !r) return r;
-    if (auto r = tx_->commit(); !r) return r;
-    tx_.reset();
-    committed_ = pending_;
-    return {};
-  }
-  int imported() const { return committed_.messages; }
-
- private:
-  store::Database& db_;
-  std::int64_t account_;
-  std::string source_;
-  std::optional<store::Transaction> tx_;
-  std::optional<store::MessageWriter> writer_;
-  store::ImportPosition committed_, pending_;
-  std::chrono::steady_clock::time_point batch_started_;
-  std::uint64_t batch_bytes_ = 0;
-  int batch_messages_ = 0;
-};
-
 // Files are read with stdio, not iostreams: libstdc++'s filebuf throws on a read error
 // (EIO, EISDIR), and the import must report that as an error like any other.
 struct FileCloser {
@@ -149,30 +74,56 @@ Result<File> open_for_reading(const fs::path& file) {
   return f;
 }
 
+// An old server's UIDL when it is a valid one (RFC 1939 §7); otherwise the message gets a
+// new UIDL, and the admin is told why.
+std::optional<std::string> usable_uidl(std::optional<std::string> uidl, std::string_view where) {
+  if (!uidl || pop3::valid_uidl(*uidl)) return uidl;
+  std::cerr << "warning: " << where << ": UIDL '" << *uidl
+            << "' is not a valid POP3 unique-id: the message gets a new one\n";
+  return std::nullopt;
+}
+
 // mbox: messages are counted from the top; a resumed import skips the ones already in.
-Result<int> import_mbox(ImportBatches& batches, const fs::path& file) {
+// A message's X-UIDL header field, when it has one, is its UIDL.
+Result<ImportCounts> import_mbox(ImportBatches& batches, const fs::path& file) {
   auto in = open_for_reading(file);
   if (!in) return std::unexpected(in.error());
   std::error_code ec;
   std::uint64_t total = fs::file_size(file, ec);
   auto resumed = batches.resume();
   if (!resumed) return std::unexpected(resumed.error());
-  int skip = resumed->messages;
-  if (skip > 0) std::cerr << "resuming after " << skip << " messages imported before\n";
+  // The position is the number of the last message done (added, or found there already).
+  int skip = resumed->position.empty() ? resumed->messages : std::atoi(resumed->position.c_str());
+  if (skip > 0) std::cerr << "resuming after " << skip << " messages done before\n";
+  // Enough of each message's start to hold its header section's X-UIDL field.
+  constexpr std::size_t kHeaderScan = 64 * 1024;
   Result<void> status{};
+  ImportCounts counts;
   int index = 0;  // of the message being read, from 1
   bool writing = false;
+  std::string head;
   store::MboxReader reader(
       [&] {
         ++index;
         writing = index > skip;
+        head.clear();
         if (writing && status) status = batches.begin_message();
       },
       [&](std::string_view bytes) {
-        if (writing && status) status = batches.add(bytes);
+        if (!writing || !status) return;
+        if (head.size() < kHeaderScan) head.append(bytes.substr(0, kHeaderScan - head.size()));
+        status = batches.add(bytes);
       },
       [&] {
-        if (writing && status) status = batches.end_message(std::to_string(index));
+        if (!writing || !status) return;
+        auto uidl = usable_uidl(store::find_x_uidl(head),
+                                file.string() + " message " + std::to_string(index));
+        auto outcome = batches.end_message(std::to_string(index), uidl);
+        if (!outcome) {
+          status = std::unexpected(outcome.error());
+          return;
+        }
+        counts.count(*outcome, uidl);
       });
   // getline(3)'s buffer, which it grows with realloc.
   struct LineBuffer {
@@ -197,15 +148,88 @@ Result<int> import_mbox(ImportBatches& batches, const fs::path& file) {
   if (!status) return std::unexpected(status.error());
   if (auto r = batches.commit(); !r) return std::unexpected(r.error());
   progress(total, total, reader.messages());
-  return index - skip;
+  return counts;
 }
 
-// Maildir: files in name order (the names start with the delivery time); a resumed
-// import starts after the last name it committed.
-Result<int> import_maildir(ImportBatches& batches, const fs::path& dir) {
+// Where a Maildir's UIDLs come from: Dovecot's dovecot-uidlist (with its POP3 UIDL format)
+// or Courier's courierpop3dsizelist; with neither, messages get new UIDLs.
+struct MaildirUidls {
+  std::optional<store::DovecotUidlist> dovecot;
+  std::optional<store::CourierSizelist> courier;
+  std::string format;  // Dovecot's pop3_uidl_format
+
+  // The UIDL the old server gave the file, if it gave one.
+  Result<std::optional<std::string>> of(std::string_view filename) const {
+    auto base = store::maildir_base_name(filename);
+    if (dovecot) {
+      auto it = dovecot->by_base_name.find(base);
+      if (it == dovecot->by_base_name.end()) return std::optional<std::string>{};
+      // A UIDL Dovecot saved for the message (migrated, or pop3_save_uidl) beats the format.
+      if (!it->second.pop3_uidl.empty()) return std::optional<std::string>{it->second.pop3_uidl};
+      std::string_view guid = it->second.guid.empty() ? base : it->second.guid;
+      auto uidl = store::expand_uidl_format(format, {.uid = it->second.uid,
+                                                     .uidvalidity = dovecot->uidvalidity,
+                                                     .filename = base,
+                                                     .guid = guid});
+      if (!uidl) return std::unexpected(uidl.error());
+      return std::optional<std::string>{std::move(*uidl)};
+    }
+    if (courier) {
+      auto it = courier->find(base);
+      if (it != courier->end()) return std::optional<std::string>{it->second};
+    }
+    return std::optional<std::string>{};
+  }
+  // The order files are imported in, as a string that sorts that way and marks where a
+  // resumed import goes on: with a dovecot-uidlist, listed files by UID (Dovecot's POP3
+  // order) and then the others by name; otherwise by name (names start with the time).
+  std::string sort_key(std::string_view filename) const {
+    if (!dovecot) return std::string(filename);
+    auto it = dovecot->by_base_name.find(store::maildir_base_name(filename));
+    if (it == dovecot->by_base_name.end()) return "2:" + std::string(filename);
+    char key[16];
+    std::snprintf(key, sizeof key, "1:%010u", it->second.uid);
+    return key;
+  }
+};
+
+Result<std::string> read_small_file(const fs::path& file) {
+  auto in = open_for_reading(file);
+  if (!in) return std::unexpected(in.error());
+  std::string text;
+  char buffer[64 * 1024];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, in->get())) > 0) text.append(buffer, n);
+  if (std::ferror(in->get())) return fail("cannot read " + file.string() + ": read error");
+  return text;
+}
+
+Result<MaildirUidls> maildir_uidls(const fs::path& dir, const std::string& format) {
+  MaildirUidls out{{}, {}, format};
+  std::error_code ec;
+  if (fs::exists(dir / "dovecot-uidlist", ec)) {
+    auto text = read_small_file(dir / "dovecot-uidlist");
+    if (!text) return std::unexpected(text.error());
+    auto list = store::parse_dovecot_uidlist(*text);
+    if (!list) return fail((dir / "dovecot-uidlist").string() + ": " + list.error().message);
+    out.dovecot = std::move(*list);
+  } else if (fs::exists(dir / "courierpop3dsizelist", ec)) {
+    auto text = read_small_file(dir / "courierpop3dsizelist");
+    if (!text) return std::unexpected(text.error());
+    auto list = store::parse_courier_sizelist(*text);
+    if (!list) return fail((dir / "courierpop3dsizelist").string() + ": " + list.error().message);
+    out.courier = std::move(*list);
+  }
+  return out;
+}
+
+// Maildir: files in the order MaildirUidls::sort_key gives; a resumed import starts after
+// the last key it committed.
+Result<ImportCounts> import_maildir(ImportBatches& batches, const fs::path& dir,
+                                    const MaildirUidls& uidls) {
   // Every filesystem call takes an error_code: the throwing forms would end the command
   // with an abort on a permission problem.
-  std::vector<fs::path> files;
+  std::vector<std::pair<std::string, fs::path>> files;  // sort key, path
   bool maildir = false;
   for (const char* sub : {"cur", "new"}) {
     std::error_code ec;
@@ -216,24 +240,27 @@ Result<int> import_maildir(ImportBatches& batches, const fs::path& dir) {
     for (; it != fs::directory_iterator(); it.increment(ec)) {
       if (ec) return fail("cannot list " + (dir / sub).string() + ": " + ec.message());
       std::error_code type_error;
-      if (it->is_regular_file(type_error)) files.push_back(it->path());
+      if (it->is_regular_file(type_error))
+        files.emplace_back(uidls.sort_key(it->path().filename().string()), it->path());
     }
     if (ec) return fail("cannot list " + (dir / sub).string() + ": " + ec.message());
   }
   if (!maildir) return fail(dir.string() + " is not a Maildir (no cur/ or new/)");
-  std::sort(files.begin(), files.end(),
-            [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
+  std::sort(files.begin(), files.end());
   auto resumed = batches.resume();
   if (!resumed) return std::unexpected(resumed.error());
   const std::string& after = resumed->position;
   if (!after.empty())
     std::cerr << "resuming after " << resumed->messages << " messages imported before\n";
-  int count = 0;
+  ImportCounts counts;
   std::size_t seen = 0;
-  for (const auto& file : files) {
+  for (const auto& [key, file] : files) {
     ++seen;
     std::string name = file.filename().string();
-    if (!after.empty() && name <= after) continue;
+    if (!after.empty() && key <= after) continue;
+    auto uidl = uidls.of(name);
+    if (!uidl) return std::unexpected(uidl.error());
+    auto kept = usable_uidl(*uidl, file.string());
     auto in = open_for_reading(file);
     if (!in) return std::unexpected(in.error());
     if (auto r = batches.begin_message(); !r) return std::unexpected(r.error());
@@ -243,21 +270,35 @@ Result<int> import_maildir(ImportBatches& batches, const fs::path& dir) {
       if (auto r = batches.add(std::string_view(buffer, n)); !r) return std::unexpected(r.error());
     }
     if (std::ferror(in->get())) return fail("cannot read " + file.string() + ": read error");
-    if (auto r = batches.end_message(name); !r) return std::unexpected(r.error());
-    ++count;
-    progress(seen, files.size(), count);
+    auto outcome = batches.end_message(key, kept);
+    if (!outcome) return std::unexpected(outcome.error());
+    counts.count(*outcome, kept);
+    progress(seen, files.size(), counts.added);
   }
   if (auto r = batches.commit(); !r) return std::unexpected(r.error());
-  return count;
+  return counts;
 }
 
 }  // namespace
 
 int import_command(Context& ctx, const std::string& sub) {
-  if (ctx.args.words.size() != 2)
+  if (sub == "pop3") return import_pop3_command(ctx);
+  const Args& args = ctx.args;
+  if (args.words.size() != 2)
     return usage_error("usage: postroom import " + sub +
-                       (sub == "mbox" ? " ADDRESS FILE" : " ADDRESS DIR"));
-  auto address = local_address(ctx.config, ctx.args.words[0]);
+                       (sub == "mbox" ? " ADDRESS FILE" : " ADDRESS DIR [--uidl-format FORMAT]"));
+  for (const char* flag : {"--host", "--user", "--ca-file"})
+    if (args.values.contains(flag)) return usage_error(std::string(flag) + " is for import pop3");
+  for (const char* flag : {"--password-stdin", "--tls", "--starttls", "--insecure"})
+    if (args.has(flag)) return usage_error(std::string(flag) + " is for import pop3");
+  if (sub == "mbox" && args.values.contains("--uidl-format"))
+    return usage_error("--uidl-format is for import maildir");
+  // Dovecot's default pop3_uidl_format; an office that changed it passes its own.
+  std::string format = "%08Xu%08Xv";
+  if (auto it = args.values.find("--uidl-format"); it != args.values.end()) format = it->second;
+  if (auto r = store::expand_uidl_format(format, {}); !r)
+    return usage_error("--uidl-format: " + r.error().message);
+  auto address = local_address(ctx.config, args.words[0]);
   if (!address) return failure(address.error().message);
   auto db = open_store(ctx.config);
   if (!db) return failure(db.error().message);
@@ -265,16 +306,34 @@ int import_command(Context& ctx, const std::string& sub) {
   if (!account) return failure(account.error().message);
   if (!*account) return failure("no mailbox " + address->str());
   std::error_code ec;
-  fs::path source = fs::absolute(ctx.args.words[1], ec);
-  if (ec) return failure("cannot resolve " + ctx.args.words[1] + ": " + ec.message());
-  ImportBatches batches(*db, (*account)->id, sub + ":" + source.lexically_normal().string());
-  auto count = sub == "mbox" ? import_mbox(batches, source) : import_maildir(batches, source);
+  fs::path source = fs::absolute(args.words[1], ec);
+  if (ec) return failure("cannot resolve " + args.words[1] + ": " + ec.message());
+  source = source.lexically_normal();
+  Result<ImportCounts> counts = ImportCounts{};
+  std::optional<ImportBatches> batches;
+  if (sub == "mbox") {
+    batches.emplace(*db, (*account)->id, "mbox:" + source.string());
+    counts = import_mbox(*batches, source);
+  } else {
+    auto uidls = maildir_uidls(source, format);
+    if (!uidls) return failure(uidls.error().message);
+    // A dovecot-uidlist changes the order and so the meaning of the resume position.
+    batches.emplace(*db, (*account)->id,
+                    (uidls->dovecot ? "maildir-uidlist:" : "maildir:") + source.string());
+    counts = import_maildir(*batches, source, *uidls);
+  }
   if (isatty(STDERR_FILENO)) std::cerr << "\n";
-  if (!count)
-    return failure(count.error().message + " (" + std::to_string(batches.imported()) +
+  if (!counts)
+    return failure(counts.error().message + " (" + std::to_string(batches->imported()) +
                    " messages were imported; run the same command again to resume)");
-  std::cout << "imported " << *count << " messages into " << address->str() << "\n";
-  return kOk;
+  std::cout << "imported " << counts->added << " messages into " << address->str();
+  if (counts->already_there || counts->conflicts) {
+    std::cout << " (" << counts->already_there << " there already";
+    if (counts->conflicts) std::cout << ", " << counts->conflicts << " UIDL conflicts not imported";
+    std::cout << ")";
+  }
+  std::cout << "\n";
+  return counts->conflicts ? kFailed : kOk;
 }
 
 }  // namespace postroom::cli

@@ -31,7 +31,15 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   queue list | show ID | retry [ID] | delete ID
   backup FILE                                a consistent copy of the database
   verify                                     check the whole store; exit 1 on a problem
-  import mbox ADDRESS FILE | import maildir ADDRESS DIR
+  import mbox ADDRESS FILE                   load an mbox; X-UIDL header fields are kept as UIDLs
+  import maildir ADDRESS DIR [--uidl-format F]
+                                             load a Maildir; UIDLs from dovecot-uidlist (F is
+                                             Dovecot's pop3_uidl_format, default %08Xu%08Xv)
+                                             or courierpop3dsizelist are kept
+  import pop3 ADDRESS --host HOST[:PORT] --user USER [--password-stdin]
+              [--tls|--starttls] [--ca-file FILE|--insecure]
+                                             copy a mailbox from the old POP3 server with its
+                                             UIDLs; deletes nothing there; resumable
   dkim generate DOMAIN [--selector S] [--algorithm rsa|ed25519]
                                              a new signing key, published but not signing yet
   dkim list                                  DOMAIN SELECTOR ALGORITHM STATE NAME RECORD
@@ -58,7 +66,10 @@ const std::vector<CommandSpec> kCommands = {
     {"queue", {"list", "show", "retry", "delete"}, {}},
     {"backup", {}, {}},
     {"verify", {}, {}},
-    {"import", {"mbox", "maildir"}, {}},
+    {"import",
+     {"mbox", "maildir", "pop3"},
+     {"--password-stdin", "--tls", "--starttls", "--insecure"},
+     {"--host", "--user", "--ca-file", "--uidl-format"}},
     {"dkim", {"generate", "list", "activate"}, {}, {"--selector", "--algorithm"}},
     {"dns-records", {}, {}},
     {"check-dns", {}, {}},
