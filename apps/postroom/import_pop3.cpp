@@ -71,16 +71,12 @@ Result<ImportCounts> copy_mailbox(Pop3Client& client, store::Database& db, std::
     }
   };
   for (const auto& message : *remote) {
-    if (auto it = present.find(message.uidl); it != present.end()) {
+    if (auto it = present.find(message.uidl); it != present.end() && it->second == message.size) {
       // Same UIDL and the same size: brought by an earlier run. RFC 1939's LIST size is
-      // exactly what RETR sends, which is what was stored.
-      if (it->second == message.size) {
-        ++counts.already_there;
-      } else {
-        ++counts.conflicts;
-        std::cerr << "UIDL " << message.uidl << " is in the mailbox already with another size ("
-                  << it->second << " octets here, " << message.size << " there): not imported\n";
-      }
+      // what RETR sends, which is what was stored. When the sizes differ (Dovecot leaves
+      // out the CRLF it adds to an unterminated last line), the message is fetched and
+      // end_message compares the octets.
+      ++counts.already_there;
       done += message.size;
       continue;
     }

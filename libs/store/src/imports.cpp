@@ -66,36 +66,41 @@ Result<void> drop_delivery(Database& db, std::int64_t account, ContentId content
 
 namespace {
 
-// Reads one content as a stream of octets, whatever its chunk boundaries.
+// Reads one content as POP3's RETR sends it (RFC 1939 §3: CRLF line ends, the last line
+// ended), whatever its chunk boundaries: a Maildir file with bare LF and the same message
+// fetched over POP3 compare equal.
 class ContentStream {
  public:
   ContentStream(Database& db, ContentId id) : db_(db), id_(id) {}
-  // The next octets (at most `max`); empty at the end.
-  Result<std::string_view> next(std::size_t max) {
-    if (offset_ == chunk_.size()) {
-      if (ended_) return std::string_view{};
+  // The next octets; empty at the end.
+  Result<std::string_view> next() {
+    out_.clear();
+    while (out_.empty() && !ended_) {
       auto chunk = read_chunk(db_, id_, seq_++);
       if (!chunk) return std::unexpected(chunk.error());
       if (!*chunk) {
         ended_ = true;
-        return std::string_view{};
+        if (last_ == '\r')
+          out_ = "\n";
+        else if (last_ != '\n' && last_ != 0)
+          out_ = "\r\n";
+        break;
       }
-      chunk_ = std::move(**chunk);
-      offset_ = 0;
-      if (chunk_.empty()) return next(max);
+      for (char c : **chunk) {
+        if (c == '\n' && last_ != '\r') out_.push_back('\r');
+        out_.push_back(c);
+        last_ = c;
+      }
     }
-    std::size_t take = std::min(max, chunk_.size() - offset_);
-    std::string_view out(chunk_.data() + offset_, take);
-    offset_ += take;
-    return out;
+    return std::string_view(out_);
   }
 
  private:
   Database& db_;
   ContentId id_;
   std::int64_t seq_ = 0;
-  std::string chunk_;
-  std::size_t offset_ = 0;
+  std::string out_;
+  char last_ = 0;
   bool ended_ = false;
 };
 
@@ -103,18 +108,24 @@ class ContentStream {
 
 Result<bool> same_content(Database& db, ContentId a, ContentId b) {
   ContentStream left(db, a), right(db, b);
-  std::string pending;  // octets of `a` not yet matched
+  std::string pending_left, pending_right;
   while (true) {
-    if (pending.empty()) {
-      auto bytes = left.next(kChunkSize);
+    if (pending_left.empty()) {
+      auto bytes = left.next();
       if (!bytes) return std::unexpected(bytes.error());
-      pending.assign(*bytes);
+      pending_left.assign(*bytes);
     }
-    auto other = right.next(pending.empty() ? 1 : pending.size());
-    if (!other) return std::unexpected(other.error());
-    if (pending.empty() || other->empty()) return pending.empty() && other->empty();
-    if (pending.compare(0, other->size(), *other) != 0) return false;
-    pending.erase(0, other->size());
+    if (pending_right.empty()) {
+      auto bytes = right.next();
+      if (!bytes) return std::unexpected(bytes.error());
+      pending_right.assign(*bytes);
+    }
+    if (pending_left.empty() || pending_right.empty())
+      return pending_left.empty() && pending_right.empty();
+    std::size_t n = std::min(pending_left.size(), pending_right.size());
+    if (pending_left.compare(0, n, pending_right, 0, n) != 0) return false;
+    pending_left.erase(0, n);
+    pending_right.erase(0, n);
   }
 }
 

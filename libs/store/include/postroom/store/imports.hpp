@@ -36,7 +36,8 @@ Result<void> set_uidl(Database& db, std::int64_t account, ContentId content,
                       const std::string& uidl);
 // Removes the account's delivery of `content` (a duplicate found after it was stored).
 Result<void> drop_delivery(Database& db, std::int64_t account, ContentId content);
-// Whether two stored contents hold the same octets; read chunk by chunk.
+// Whether two stored contents are the same message as RETR sends it (bare LF and CRLF line
+// ends, and a missing last line end, compare alike); read chunk by chunk.
 Result<bool> same_content(Database& db, ContentId a, ContentId b);
 
 }  // namespace postroom::store
