@@ -14,6 +14,7 @@ packages=(
   python3-spf
   publicsuffix python3-authres
   rspamd python3-milter
+  dovecot-core dovecot-pop3d
 )
 
 missing=()
@@ -29,3 +30,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# dovecot-core may start a system Dovecot: the import tests run their own on a loopback port.
+if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+  $SUDO systemctl disable --now dovecot 2>/dev/null || true
+fi
