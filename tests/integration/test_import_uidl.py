@@ -339,3 +339,53 @@ def test_import_pop3_over_starttls_verifies_the_certificate(make_daemon, certifi
         assert len(mailbox_uidls(d, address)) == 3
     finally:
         server.stop()
+
+
+def test_import_mbox_keeps_x_uidl_and_reports_a_conflicting_one(make_daemon, tmp_path):
+    address = "erin@" + DOMAIN
+    d = make_daemon(start=False)
+    d.add_user("erin")
+    d.start()
+    sep = b"From old@remote.test Mon Jan  1 00:00:00 2024\n"
+    one = b"X-UIDL: 1a2b3c\nSubject: one\n\nbody one\n"
+    mbox = tmp_path / "old.mbox"
+    mbox.write_bytes(sep + one + b"\n" + sep + b"Subject: two, no X-UIDL\n\nbody two\n\n" +
+                     sep + b"x-uidl:   GmailId1234 \nSubject: three\n\nbody three\n")
+    result = d.admin("import", "mbox", address, str(mbox))
+    assert "imported 3 messages" in result.stdout, result.stdout + result.stderr
+    uidls = mailbox_uidls(d, address)
+    assert uidls[0] == "1a2b3c" and uidls[2] == "GmailId1234"
+    assert len(uidls[1]) == 25 and uidls[1] not in ("1a2b3c", "GmailId1234")  # a new random one
+    # Another file holding the same message (same UIDL, same octets): there already. One with
+    # the same UIDL and other octets: reported, not imported, exit 1.
+    copy = tmp_path / "copy.mbox"
+    copy.write_bytes(sep + one)
+    same = d.admin("import", "mbox", address, str(copy))
+    assert "imported 0 messages" in same.stdout and "1 there already" in same.stdout, same.stdout
+    other = tmp_path / "other.mbox"
+    other.write_bytes(sep + b"X-UIDL: 1a2b3c\nSubject: not the same\n\nbody\n")
+    clash = d.admin("import", "mbox", address, str(other), check=False)
+    assert clash.returncode == 1
+    assert "UIDL 1a2b3c is in the mailbox already with other content" in clash.stderr, clash.stderr
+    assert mailbox_uidls(d, address) == uidls
+
+
+def test_import_maildir_keeps_courier_uidls(make_daemon, tmp_path):
+    address = "frank@" + DOMAIN
+    d = make_daemon(start=False)
+    d.add_user("frank")
+    d.start()
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "cur" / "1600000001.M1P1.host:2,S").write_bytes(b"Subject: a\n\nA\n")
+    (maildir / "cur" / "1600000002.M2P1.host:2,").write_bytes(b"Subject: b\n\nB\n")
+    (maildir / "new" / "1600000003.M3P1.host").write_bytes(b"Subject: c\n\nC\n")
+    (maildir / "courierpop3dsizelist").write_text(
+        "/2 3 1600000000\n1600000001.M1P1.host:2,S 15 1:1600000000\n"
+        "1600000002.M2P1.host:2, 15 2:1600000000\n")
+    result = d.admin("import", "maildir", address, str(maildir))
+    assert "imported 3 messages" in result.stdout, result.stdout + result.stderr
+    uidls = mailbox_uidls(d, address)
+    assert uidls[:2] == ["UID1-1600000000", "UID2-1600000000"]
+    assert len(uidls[2]) == 25  # not in Courier's list: a new UIDL
