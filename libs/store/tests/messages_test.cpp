@@ -7,6 +7,7 @@
 
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/database.hpp"
+#include "postroom/store/imports.hpp"
 #include "put_message.hpp"
 #include "temp_dir.hpp"
 
@@ -158,4 +159,27 @@ TEST_CASE("store: chunks are read in batches that say when the content is comple
   auto none = read_chunks(*db, stored.content_id, 4, 6);
   CHECK(none->complete);
   CHECK(none->chunks.empty());
+}
+
+TEST_CASE("imports: an imported UIDL per mailbox, and contents compared as RETR sends them") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  auto bob = *add_account(*db, "bob@example.test", "h");
+  auto lf = put_message(*db, "Subject: a\n\nbody", {alice}, 3);
+  auto crlf = put_message(*db, "Subject: a\r\n\r\nbody\r\n", {alice}, 5);
+  auto other = put_message(*db, "Subject: a\r\n\r\nbodies\r\n", {bob});
+  REQUIRE(lf);
+  REQUIRE(crlf);
+  REQUIRE(other);
+  CHECK(same_content(*db, lf->content_id, crlf->content_id).value());
+  CHECK_FALSE(same_content(*db, crlf->content_id, other->content_id).value());
+  REQUIRE(set_uidl(*db, alice, lf->content_id, "000000016553f100"));
+  CHECK(content_with_uidl(*db, alice, "000000016553f100").value() == lf->content_id);
+  CHECK_FALSE(content_with_uidl(*db, bob, "000000016553f100").value());
+  // Unique per mailbox: alice cannot hold it twice; bob can hold the same UIDL.
+  CHECK_FALSE(set_uidl(*db, alice, crlf->content_id, "000000016553f100"));
+  CHECK(set_uidl(*db, bob, other->content_id, "000000016553f100"));
+  REQUIRE(drop_delivery(*db, alice, crlf->content_id));
+  CHECK(list_mailbox(*db, alice)->size() == 1);
 }
