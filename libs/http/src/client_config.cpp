@@ -96,6 +96,11 @@ std::string name_uuid(std::string_view text) {
   return out;
 }
 
+Offer::Security security(bool implicit_tls, bool starttls) {
+  if (implicit_tls) return Offer::Security::implicit_tls;
+  return starttls ? Offer::Security::starttls : Offer::Security::none;
+}
+
 }  // namespace
 
 std::vector<Offer> ordered(std::vector<Offer> offers) {
@@ -197,6 +202,53 @@ std::optional<std::string> autodiscover_address(std::string_view body) {
     return text.substr(first);
   }
   return std::nullopt;
+}
+
+Site make_site(const config::Config& config,
+               const std::vector<std::pair<std::string, Endpoint>>& bound) {
+  Site site;
+  site.hostname = config.hostname;
+  site.domains = config.domains;
+  bool tls = config.tls.has_value();
+  using P = Offer::Protocol;
+  std::vector<Offer> offers;
+  for (const auto& [name, endpoint] : bound) {
+    // Each listener as it is: STLS/STARTTLS only where a certificate makes them possible.
+    if (name == "pop3") offers.push_back({P::pop3, security(false, tls), endpoint.port});
+    if (name == "pop3s") offers.push_back({P::pop3, security(true, tls), endpoint.port});
+    if (name == "submission")
+      offers.push_back({P::submission, security(false, tls), endpoint.port});
+    if (name == "submissions")
+      offers.push_back({P::submission, security(true, tls), endpoint.port});
+  }
+  // One entry per port: a listener bound on several addresses is one offer.
+  std::vector<Offer> unique;
+  for (const auto& o : offers) {
+    if (std::none_of(unique.begin(), unique.end(),
+                     [&](const Offer& u) { return u.protocol == o.protocol && u.port == o.port; }))
+      unique.push_back(o);
+  }
+  site.offers = ordered(std::move(unique));
+  if (config.http.mta_sts_mode != "none") {
+    // RFC 8461 §3.2; the same text `postroom dns-records` hashes into the TXT record's id.
+    site.mta_sts_policy =
+        "version: STSv1\r\nmode: " + config.http.mta_sts_mode + "\r\nmx: " + config.hostname +
+        "\r\nmax_age: " + std::to_string(config.http.mta_sts_max_age.count()) + "\r\n";
+  }
+  return site;
+}
+
+std::vector<std::pair<std::string, Endpoint>> configured_listeners(const config::Config& config) {
+  std::vector<std::pair<std::string, Endpoint>> out;
+  const std::pair<const char*, const std::vector<Endpoint>*> groups[] = {
+      {"submission", &config.listen.submission},
+      {"submissions", &config.listen.submissions},
+      {"pop3", &config.listen.pop3},
+      {"pop3s", &config.listen.pop3s}};
+  for (auto [name, endpoints] : groups) {
+    for (const auto& e : *endpoints) out.emplace_back(name, e);
+  }
+  return out;
 }
 
 Result<std::string> mobileconfig(const Site& site, const std::string& address) {

@@ -37,6 +37,16 @@ void counter(std::string& out, const char* name, const char* help, std::uint64_t
 
 }  // namespace
 
+void Metrics::refuse(const std::string& reason) {
+  for (auto& [name, n] : refused) {
+    if (name == reason) {
+      ++n;
+      return;
+    }
+  }
+  refused.emplace_back(reason, 1);
+}
+
 std::string render_metrics(const Metrics& m, const Gauges& g) {
   std::string out;
   counter(out, "postroom_messages_received_total", "Messages accepted by SMTP (250 sent).",

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "postroom/base/endpoint.hpp"
 #include "postroom/base/error.hpp"
+#include "postroom/config/config.hpp"
 #include "postroom/http/message.hpp"
 
 namespace postroom::http {
@@ -26,6 +28,13 @@ struct Site {
   std::vector<Offer> offers;         // best first: implicit TLS, then STARTTLS, then none
   std::string mta_sts_policy;        // the policy file; empty when mode is none
 };
+
+// Builds the Site from the config and the listeners bound, each named as in `listen`
+// ("pop3", "submissions", ...); the admin command passes the configured endpoints.
+Site make_site(const config::Config& config,
+               const std::vector<std::pair<std::string, Endpoint>>& bound);
+// The configured listeners, named as make_site wants them (for a Site without a daemon).
+std::vector<std::pair<std::string, Endpoint>> configured_listeners(const config::Config& config);
 
 // Offers ordered as clients should prefer them (RFC 8314 §5.1: implicit TLS first).
 std::vector<Offer> ordered(std::vector<Offer> offers);
