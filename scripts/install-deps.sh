@@ -14,6 +14,7 @@ packages=(
   python3-spf
   publicsuffix python3-authres
   rspamd python3-milter
+  libh2o-dev python3-prometheus-client python3-lxml
 )
 
 missing=()
