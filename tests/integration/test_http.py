@@ -280,3 +280,25 @@ def test_limits_oversize_and_slow_requests(make_daemon, certificate):
     answer = raw(d, b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"
                     b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 404 ") and b"HTTP/1.1 200 OK" in answer
+
+
+def test_https_serves_the_reloaded_certificate(make_daemon, tmp_path):
+    # The certificate files replaced and SIGHUP: new HTTPS connections get the new one, as the
+    # mail listeners do (they share one TLS context).
+    from test_tls import make_certificate
+    cert, key = make_certificate(tmp_path / "live")
+    d = start(make_daemon, (cert, key), ["pop3s"])
+
+    def served():
+        with socket.create_connection(("127.0.0.1", d.ports["https"]), timeout=10) as s:
+            with tls_client().wrap_socket(s) as t:
+                return t.getpeercert(binary_form=True)
+
+    assert served() == ssl.PEM_cert_to_DER_cert(cert.read_text())
+    new_cert, new_key = make_certificate(tmp_path / "new")
+    shutil.copyfile(new_cert, cert)
+    shutil.copyfile(new_key, key)
+    d.proc.send_signal(__import__("signal").SIGHUP)
+    d.wait_for_log(r"reloaded ")
+    assert served() == ssl.PEM_cert_to_DER_cert(new_cert.read_text())
+    assert fetch(d, "/healthz", "x", https=True)[0] == 200
