@@ -302,3 +302,14 @@ def test_https_serves_the_reloaded_certificate(make_daemon, tmp_path):
     d.wait_for_log(r"reloaded ")
     assert served() == ssl.PEM_cert_to_DER_cert(new_cert.read_text())
     assert fetch(d, "/healthz", "x", https=True)[0] == 200
+
+
+def test_sigterm_closes_kept_alive_connections(make_daemon, certificate):
+    d = start(make_daemon, certificate, ["pop3s"])
+    idle = http.client.HTTPConnection("127.0.0.1", d.ports["http"], timeout=10)
+    idle.request("GET", "/healthz", headers={"Host": "x"})
+    assert idle.getresponse().read().startswith(b"ok")
+    started = time.time()
+    assert d.stop() == 0  # the kept-alive connection does not hold the daemon
+    assert time.time() - started < 5
+    idle.close()

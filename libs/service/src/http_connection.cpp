@@ -89,6 +89,10 @@ void HttpConnection::handle(http::Request request) {
           std::any_of(config.http.metrics_allow.begin(), config.http.metrics_allow.end(),
                       [&](const Cidr& net) { return net.contains(peer); })};
   http::Plan plan = http::plan(request, site->site, facts);
+  // The login's secret is in the plan now; the request is kept for the log line only.
+  for (auto& [name, value] : request.headers) {
+    if (name == "authorization") wipe(value);
+  }
   if (plan.need == http::Need::nothing) return answer(request, std::move(plan.response));
   busy_ = true;
   connection_->pause_reading();
@@ -162,9 +166,10 @@ void HttpConnection::answer(const http::Request& request, http::Response respons
 }
 
 void HttpConnection::shutdown() {
+  // Nothing here is a promise to keep (no commit waits on an answer): close now, even with
+  // an answer in preparation (the auth service drops those at shutdown anyway).
   stopping_ = true;
-  // An answer in preparation is sent first (with Connection: close).
-  if (!busy_) connection_->close("shutdown");
+  connection_->close("shutdown");
 }
 
 void HttpConnection::on_closed(const std::string& reason) {

@@ -41,7 +41,7 @@ class HttpConnection : public Served, public std::enable_shared_from_this<HttpCo
 
  private:
   void process();
-  void handle(http::Request request);
+  void handle(http::Request request);  // by value: its Authorization field is wiped
   void answer(const http::Request& request, http::Response response);
   void restart_deadline();
 
