@@ -15,6 +15,7 @@ packages=(
   publicsuffix python3-authres
   rspamd python3-milter
   dovecot-core dovecot-pop3d
+  libh2o-dev python3-prometheus-client python3-lxml
 )
 
 missing=()

@@ -58,5 +58,6 @@ int verify_command(Context& ctx);
 int dkim_command(Context& ctx, const std::string& sub);
 int dns_records_command(Context& ctx);
 int check_dns_command(Context& ctx);
+int mobileconfig_command(Context& ctx);
 
 }  // namespace postroom::cli

@@ -50,6 +50,8 @@ Result<OfficeFacts> facts_for(const config::Config& config, const std::string& d
   f.submissions = first_port(config.listen.submissions);
   f.pop3 = first_port(config.listen.pop3);
   f.pop3s = first_port(config.listen.pop3s);
+  f.mta_sts_mode = config.http.mta_sts_mode;
+  f.mta_sts_max_age = config.http.mta_sts_max_age.count();
   auto keys = dnsadmin::list_dkim_keys(config.data_dir / "dkim", domain);
   if (!keys) return std::unexpected(keys.error());
   f.dkim = std::move(*keys);

@@ -46,6 +46,7 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   dkim activate DOMAIN SELECTOR              sign with it (then reload postroomd)
   dns-records [DOMAIN]                       every DNS record the office needs, to paste
   check-dns [DOMAIN]                         look them up: right, missing or wrong; blocklists
+  mobileconfig ADDRESS                       an Apple mail profile for it (no password inside)
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
 )";
@@ -73,6 +74,7 @@ const std::vector<CommandSpec> kCommands = {
     {"dkim", {"generate", "list", "activate"}, {}, {"--selector", "--algorithm"}},
     {"dns-records", {}, {}},
     {"check-dns", {}, {}},
+    {"mobileconfig", {}, {}},
 };
 
 int run(int argc, char** argv);
@@ -180,6 +182,7 @@ int run(int argc, char** argv) {
   if (spec->name == "dkim") return dkim_command(ctx, sub);
   if (spec->name == "dns-records") return dns_records_command(ctx);
   if (spec->name == "check-dns") return check_dns_command(ctx);
+  if (spec->name == "mobileconfig") return mobileconfig_command(ctx);
   return import_command(ctx, sub);
 }
 

@@ -169,13 +169,16 @@ Result<fs::path> readable(const fs::path& base, std::string_view text) {
 }
 
 void check_listen(Checker& c, const YAML::Node& where, const YAML::Node& node, Listeners& out) {
-  auto entries = c.mapping(node, "listen", {"smtp", "submission", "submissions", "pop3", "pop3s"});
+  auto entries = c.mapping(node, "listen",
+                           {"smtp", "submission", "submissions", "pop3", "pop3s", "http", "https"});
   if (!entries) return;
   std::map<std::string, std::vector<Endpoint>*> targets = {{"smtp", &out.smtp},
                                                            {"submission", &out.submission},
                                                            {"submissions", &out.submissions},
                                                            {"pop3", &out.pop3},
-                                                           {"pop3s", &out.pop3s}};
+                                                           {"pop3s", &out.pop3s},
+                                                           {"http", &out.http},
+                                                           {"https", &out.https}};
   for (auto& [key, nodes] : *entries) {
     std::string full = "listen." + key;
     c.for_each_item(nodes.second, full, [&](const YAML::Node& item, const std::string& text) {
@@ -579,6 +582,34 @@ void check_greylisting(Checker& c, const YAML::Node& node, Greylisting& out) {
     c.error(node, "greylisting.forget", "must be longer than greylisting.window");
 }
 
+void check_http(Checker& c, const YAML::Node& node, Http& out) {
+  auto entries = c.mapping(node, "http", {"metrics_allow", "request_timeout", "mta_sts"});
+  if (!entries) return;
+  if (auto it = entries->find("metrics_allow"); it != entries->end()) {
+    c.for_each_item(it->second.second, "http.metrics_allow",
+                    [&](const YAML::Node& item, const std::string& text) {
+                      auto net = Cidr::parse(text);
+                      if (!net) return c.error(item, "http.metrics_allow", net.error().message);
+                      out.metrics_allow.push_back(*net);
+                    });
+  }
+  c.parse_into(*entries, "http", "request_timeout", out.request_timeout, parse_positive_duration);
+  if (auto it = entries->find("mta_sts"); it != entries->end()) {
+    auto sts = c.mapping(it->second.second, "http.mta_sts", {"mode", "max_age"});
+    if (!sts) return;
+    c.parse_into(*sts, "http.mta_sts", "mode", out.mta_sts_mode,
+                 [](std::string_view t) -> Result<std::string> {
+                   if (t != "testing" && t != "enforce" && t != "none")
+                     return fail(quoted_value(t) + " is not one of testing, enforce, none");
+                   return std::string(t);
+                 });
+    c.parse_into(*sts, "http.mta_sts", "max_age", out.mta_sts_max_age, parse_positive_duration);
+    // RFC 8461 §3.2: max_age is at most 31557600 seconds (a year).
+    if (out.mta_sts_max_age.count() > 31557600)
+      c.error(it->second.second, "http.mta_sts.max_age", "must be at most a year (RFC 8461)");
+  }
+}
+
 }  // namespace
 
 std::string ConfigError::str() const {
@@ -622,7 +653,7 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
                            {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
                             "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user",
                             "run_as_root", "public_addresses", "mail_auth", "milters", "dnsbl",
-                            "greylisting"});
+                            "greylisting", "http"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -669,9 +700,9 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   }
   if (!config.tls) {
     const auto& l = config.listen;
-    if (!l.submissions.empty() || !l.pop3s.empty())
+    if (!l.submissions.empty() || !l.pop3s.empty() || !l.https.empty())
       c.error(entries->contains("listen") ? entries->at("listen").first : root, "listen",
-              "submissions and pop3s need TLS: add a tls section with cert and key");
+              "submissions, pop3s and https need TLS: add a tls section with cert and key");
   }
   c.parse_into(*entries, "", "trusted_networks_allow_wide", config.trusted_networks_allow_wide,
                [](std::string_view t) {
@@ -716,6 +747,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
     check_dnsbl(c, it->second.second, config.dnsbl);
   if (auto it = entries->find("greylisting"); it != entries->end())
     check_greylisting(c, it->second.second, config.greylisting);
+  if (auto it = entries->find("http"); it != entries->end())
+    check_http(c, it->second.second, config.http);
 
   if (!c.errors().empty()) {
     auto errors = std::move(c.errors());

@@ -622,3 +622,29 @@ greylisting:
   CHECK(has_error(c.error(), "dnsbl.zones.codes", 15));
   CHECK(has_error(c.error(), "greylisting.forget", 17));
 }
+
+TEST_CASE("config: the http section and listeners parse; bad values are errors at their lines") {
+  TempConfig t(std::string(kMinimal) + R"(http:
+  metrics_allow: ["10.1.2.0/24"]
+  request_timeout: 3s
+  mta_sts: {mode: enforce, max_age: 1d}
+)");
+  auto c = t.load();
+  REQUIRE(c);
+  REQUIRE(c->http.metrics_allow.size() == 1);
+  CHECK(c->http.request_timeout == Seconds(3));
+  CHECK(c->http.mta_sts_mode == "enforce");
+  CHECK(c->http.mta_sts_max_age == Seconds(86400));
+  CHECK(c->listen.http.empty());  // off unless set
+  TempConfig bad(std::string(kMinimal) + R"(http:
+  metrics_allow: [nonsense]
+  mta_sts: {mode: strict, max_age: 400d}
+  colour: red
+)");
+  auto b = bad.load();
+  REQUIRE_FALSE(b);
+  CHECK(has_error(b.error(), "http.metrics_allow", 7));
+  CHECK(has_error(b.error(), "http.mta_sts.mode", 8));
+  CHECK(has_error(b.error(), "http.mta_sts.max_age", 8));
+  CHECK(has_error(b.error(), "http.colour", 9));
+}

@@ -10,8 +10,6 @@ namespace postroom::dnsadmin {
 namespace {
 
 constexpr std::string_view kTtl = "3600";
-// RFC 8461 §3.2: up to a year; a week lets a mistake heal while still protecting.
-constexpr int kMtaStsMaxAge = 604800;
 
 bool is_ipv6(const std::string& a) {
   return a.find(':') != std::string::npos;
@@ -43,8 +41,9 @@ std::string spf_text(const OfficeFacts& facts) {
 std::string mta_sts_policy(const OfficeFacts& facts) {
   // testing: receivers report failures (TLS-RPT) but still deliver; switch to enforce once
   // the reports are clean.
-  return "version: STSv1\r\nmode: testing\r\nmx: " + facts.hostname +
-         "\r\nmax_age: " + std::to_string(kMtaStsMaxAge) + "\r\n";
+  // The same text the daemon serves (http::make_site), so the TXT id names what is served.
+  return "version: STSv1\r\nmode: " + facts.mta_sts_mode + "\r\nmx: " + facts.hostname +
+         "\r\nmax_age: " + std::to_string(facts.mta_sts_max_age) + "\r\n";
 }
 
 std::vector<DnsRecord> office_records(const OfficeFacts& f) {

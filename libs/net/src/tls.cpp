@@ -5,6 +5,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
+
 namespace postroom::net {
 
 namespace {
@@ -49,6 +51,13 @@ Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::filesystem::pa
     return fail("tls.key " + key.string() + " does not match the certificate " +
                 cert_chain.string());
   return context;
+}
+
+std::optional<std::int64_t> TlsContext::not_after() const {
+  X509* cert = SSL_CTX_get0_certificate(ctx_);
+  struct tm when {};
+  if (!cert || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &when) != 1) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&when));
 }
 
 Result<std::shared_ptr<TlsContext>> TlsContext::client(

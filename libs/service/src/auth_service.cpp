@@ -212,10 +212,12 @@ void AuthService::finish(Request request, AuthResult result, bool verified) {
   using Outcome = AuthResult::Outcome;
   if (!verified) {
     log_attempt(request, "locked-out");
+    ++context_.metrics.logins_locked_out;
   } else if (result.outcome == Outcome::ok && limiter_.locked_out(request.key, request.user, now)) {
     // The lockout began while this attempt was verified: a right password still fails.
     result = AuthResult{};
     log_attempt(request, "locked-out");
+    ++context_.metrics.logins_locked_out;
   } else if (result.outcome == Outcome::ok) {
     limiter_.record_success(request.key, request.user, now);
     log_attempt(request, "ok");
@@ -236,6 +238,7 @@ void AuthService::finish(Request request, AuthResult result, bool verified) {
         break;
     }
   }
+  ++context_.metrics.logins_failed;
   auto delay = limiter_.delay(request.key, request.user, now);
   auto done = std::move(request.done);
   // An unverified refusal comes straight from enqueue(), inside the session's own call:

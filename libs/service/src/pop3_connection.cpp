@@ -46,6 +46,7 @@ void Pop3Connection::start() {
   params.stls_available = context_.tls && !implicit_tls_;
   params.plaintext_allowed = implicit_tls_ || context_.plaintext_allowed(*connection_);
   session_.emplace(std::move(params));
+  ++context_.metrics.pop3_sessions;
   log_line("session=", id_, " pop3 connect peer=", connection_->peer_ip(),
            " port=", connection_->local_port());
   auto events = session_events(self, implicit_tls_);
@@ -277,6 +278,7 @@ void Pop3Connection::on_closed(const std::string& reason) {
   if (locked_account_) context_.locks.unlock(*locked_account_);
   locked_account_.reset();
   context_.connections.release(connection_->id());
+  context_.metrics.pop3_retrievals += session_ ? session_->retrieved() : 0;
   log_line("session=", id_, " pop3 closed peer=", connection_->peer_ip(),
            " user=", session_ && session_->authenticated() ? session_->user() : "-",
            " retrieved=", session_ ? session_->retrieved() : 0,

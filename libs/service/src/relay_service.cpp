@@ -249,6 +249,7 @@ void RelayService::record(const store::QueuedMessage& message, std::vector<std::
       [this, alive, decided, rows](Result<store::BounceStored> bounce) {
         // The log follows the commit, so whoever reads it finds the queue already updated.
         for (const auto& recipient : decided->recipients) {
+          if (bounce) context_.metrics.relay_outcome(store::to_string(recipient.state));
           log_line("relay queue=", decided->queue_id, " rcpt=", recipient.address,
                    " host=", recipient.remote_host.empty() ? "none" : recipient.remote_host,
                    " result=", store::to_string(recipient.state), " reply=\"",

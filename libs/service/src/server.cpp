@@ -13,6 +13,7 @@
 #include "postroom/relay/srs.hpp"
 #include "postroom/service/access_lists.hpp"
 #include "postroom/service/dnsbl.hpp"
+#include "postroom/service/http_connection.hpp"
 #include "postroom/service/mail_auth_filter.hpp"
 #include "postroom/service/milter_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
@@ -22,6 +23,13 @@
 #include "postroom/store/messages.hpp"
 #include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/postmaster.hpp"
+
+// GCC 12 reports std::expected's payload as "maybe uninitialized" in this file's reply
+// lambdas (a known false positive of its -O2 inliner: the value is read only after
+// has_value()); which functions it flags changes with unrelated includes.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace postroom::service {
 
@@ -48,6 +56,11 @@ void warn_if_postmaster_missing(Result<bool> missing, const std::vector<std::str
              domains.front(), " YOU@", domains.front(), ")");
   }
 }
+
+// An HTTP client over the connection limits gets this, then the connection closes.
+constexpr std::string_view kHttpBusy =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
+    "Connection: close\r\n\r\ntoo many connections\n";
 
 // On SIGTERM sessions get this long to finish before they are cut (interface.md: 10 s).
 constexpr std::uint64_t kStopDeadlineMs = 8000;
@@ -92,7 +105,9 @@ Result<void> Server::bind(std::shared_ptr<const config::Config> config) {
       {"submission", &config->listen.submission},
       {"submissions", &config->listen.submissions},
       {"pop3", &config->listen.pop3},
-      {"pop3s", &config->listen.pop3s}};
+      {"pop3s", &config->listen.pop3s},
+      {"http", &config->listen.http},
+      {"https", &config->listen.https}};
   for (auto [name, endpoints] : groups) {
     for (const Endpoint& endpoint : *endpoints) {
       std::string listener_name = name;
@@ -157,6 +172,7 @@ Result<void> Server::open_store() {
   start_resolver();
   install_filters();
   outbound_limits_->start();
+  apply_http_site();
   trim_ = std::make_unique<net::Timer>(loop_);
   schedule_trim(30000);
   for (const auto& [name, endpoint] : bound()) log_line("listening ", name, " ", endpoint.str());
@@ -213,18 +229,21 @@ void Server::accept(const std::string& listener, std::shared_ptr<net::Connection
   const auto& limits = context_.config->limits;
   std::string ip = connection->peer_ip();
   bool is_pop3 = listener == "pop3" || listener == "pop3s";
-  bool implicit_tls = listener == "submissions" || listener == "pop3s";
+  bool is_http = listener == "http" || listener == "https";
+  bool implicit_tls = listener == "submissions" || listener == "pop3s" || listener == "https";
   using Verdict = ConnectionCounter::Verdict;
   auto verdict = context_.connections.admit(
       connection->id(), ip, context_.config->is_trusted(connection->peer()), limits);
   if (verdict != Verdict::admitted) {
+    context_.metrics.refuse("too many connections");
     log_line("refused ", listener, " connection from ", ip, ": ",
              verdict == Verdict::too_many_from_ip    ? "too many connections from it"
              : verdict == Verdict::public_share_full ? "public share of connections full"
                                                      : "too many connections");
-    std::string reply = is_pop3 ? "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
-                                : "421 4.7.0 " + context_.config->hostname +
-                                      " Too many connections, try again later\r\n";
+    std::string reply = is_pop3   ? "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+                        : is_http ? std::string(kHttpBusy)
+                                  : "421 4.7.0 " + context_.config->hostname +
+                                        " Too many connections, try again later\r\n";
     track(std::make_shared<Refusal>(loop_, connection, implicit_tls ? context_.tls : nullptr,
                                     std::move(reply)));
     return;
@@ -232,6 +251,8 @@ void Server::accept(const std::string& listener, std::shared_ptr<net::Connection
   std::shared_ptr<Served> served;
   if (is_pop3) {
     served = std::make_shared<Pop3Connection>(context_, connection, implicit_tls);
+  } else if (is_http) {
+    served = std::make_shared<HttpConnection>(context_, connection, implicit_tls);
   } else {
     served = std::make_shared<SmtpConnection>(
         context_, connection,
@@ -257,7 +278,8 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   const auto& old = *context_.config;
   auto endpoints = [](const config::Listeners& l) {
     std::vector<std::string> all;
-    for (const auto* group : {&l.smtp, &l.submission, &l.submissions, &l.pop3, &l.pop3s}) {
+    for (const auto* group :
+         {&l.smtp, &l.submission, &l.submissions, &l.pop3, &l.pop3s, &l.http, &l.https}) {
       all.push_back("|");
       for (const auto& e : *group) all.push_back(e.str());
     }
@@ -292,6 +314,7 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   start_resolver();
   if (dkim_) dkim_->load(activate_after(*fixed));  // keys added or activated since
   if (!srs_key_.empty()) apply_srs(*context_.config);
+  apply_http_site();
   log_line("reloaded ", fixed->file.string());
   // The domains may have changed: look for the (new) main postmaster off the loop.
   context_.store->resolve_recipient(
@@ -328,6 +351,24 @@ void Server::stop() {
     maybe_finish_stop();
   });
   maybe_finish_stop();
+}
+
+void Server::apply_http_site() {
+  auto site = std::make_shared<HttpSite>();
+  site->site = http::make_site(*context_.config, bound());
+  for (const auto& [name, endpoint] : bound())
+    site->listeners.push_back(name + " " + endpoint.str());
+  site->commit_latency = [this] {
+    http::LatencyHistogram h;
+    if (!writer_) return h;
+    auto latency = writer_->commit_latency();
+    h.bounds.assign(latency.kBounds.begin(), latency.kBounds.end());
+    h.buckets.assign(latency.at_most.begin(), latency.at_most.end());
+    h.count = latency.count;
+    h.sum = latency.sum;
+    return h;
+  };
+  context_.http = std::move(site);
 }
 
 void Server::apply_srs(const config::Config& config) {

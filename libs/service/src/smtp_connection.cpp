@@ -93,6 +93,7 @@ void SmtpConnection::start() {
                if (!s || s->connection_->closed()) return;
                if (!refusal) return s->pump();
                log_line("session=", s->id_, " smtp refused at connect: dnsbl");
+               s->context_.metrics.refuse("dnsbl listed");
                s->connection_->write(*refusal);
                s->connection_->close_after_flush("dnsbl listed");
              });
@@ -377,6 +378,7 @@ void SmtpConnection::finish_message() {
 void SmtpConnection::refuse(int code, const std::string& enhanced, const std::string& text,
                             std::string_view why) {
   log_verdicts(why);
+  context_.metrics.refuse(std::string(why));
   sink_.abort();
   filters_.reset();
   envelope_.reset();
@@ -419,6 +421,7 @@ void SmtpConnection::commit() {
   sink_.commit(std::move(destination), [weak, queued,
                                         &context = context_](Result<store::StoredMessage> stored) {
     if (stored && queued && context.wake_relay) context.wake_relay();
+    if (stored) ++context.metrics.messages_received;
     auto s = weak.lock();
     if (!s || s->connection_->closed()) return;
     if (!stored) {

@@ -206,6 +206,10 @@ void SqliteMailStore::purge_greylist(std::int64_t unretried_before, std::int64_t
              std::move(done));
 }
 
+void SqliteMailStore::health(std::int64_t now, Reply<StoreHealth> done) {
+  write<StoreHealth>([now](Database& db) { return heartbeat(db, now); }, std::move(done));
+}
+
 void SqliteMailStore::release_memory() {
   reads_.release_memory();
   writer_.release_memory();

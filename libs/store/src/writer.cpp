@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "postroom/base/log.hpp"
 
@@ -69,6 +70,11 @@ void Writer::release_memory() {
 std::size_t Writer::in_flight() const {
   std::lock_guard lock(mutex_);
   return in_flight_;
+}
+
+CommitLatency Writer::commit_latency() const {
+  std::lock_guard lock(mutex_);
+  return latency_;
 }
 
 std::uint64_t Writer::batches() const {
@@ -164,12 +170,18 @@ void Writer::run() {
       }
     }
     if (disk_full_ && !reserve_.file.empty()) recover_from_full_disk();
+    auto began = std::chrono::steady_clock::now();
     bool failed_full = commit_batch(batch);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     if (failed_full) disk_full_ = true;
     if (disk_full_ && !reserve_.file.empty()) make_room_for_deletions(batch, failed_full);
     {
       std::lock_guard lock(mutex_);
       ++batches_;
+      ++latency_.count;
+      latency_.sum += took;
+      for (std::size_t i = 0; i < CommitLatency::kBounds.size(); ++i)
+        latency_.at_most[i] += took <= CommitLatency::kBounds[i];
       for (auto& job : batch) completed_.push_back(std::move(job));
     }
     if (wake_) wake_();

@@ -22,6 +22,8 @@ struct Listeners {
   std::vector<Endpoint> submissions;  // port 465: implicit TLS, AUTH required
   std::vector<Endpoint> pop3;         // port 110: STLS available
   std::vector<Endpoint> pop3s;        // port 995: implicit TLS
+  std::vector<Endpoint> http;         // port 80: client autoconfiguration, /healthz, /metrics
+  std::vector<Endpoint> https;        // port 443: the same, MTA-STS and .mobileconfig too
 };
 
 struct Tls {
@@ -175,6 +177,18 @@ struct Greylisting {
   Seconds forget{7 * 86400};  // a triplet not retried by then starts over
 };
 
+// The HTTP(S) listeners' answers (listen.http, listen.https).
+struct Http {
+  // Who may read /metrics besides trusted_networks.
+  std::vector<Cidr> metrics_allow;
+  // A request must be complete this long after its first byte (or after the previous
+  // response, on a kept-alive connection), else the connection closes.
+  Seconds request_timeout{10};
+  // The MTA-STS policy served at mta-sts.DOMAIN (RFC 8461 §3.2); mx is `hostname`.
+  std::string mta_sts_mode = "testing";  // testing | enforce | none
+  Seconds mta_sts_max_age{7 * 86400};
+};
+
 struct Config {
   std::filesystem::path file;  // the file this was read from
   std::string hostname;
@@ -202,6 +216,7 @@ struct Config {
   std::vector<Milter> milters;
   Dnsbl dnsbl;
   Greylisting greylisting;
+  Http http;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;

@@ -22,6 +22,9 @@ struct OfficeFacts {
   // Client ports (RFC 6186, RFC 8314); nullopt: that listener is off.
   std::optional<std::uint16_t> submission, submissions, pop3, pop3s;
   std::vector<DkimKey> dkim;
+  // The MTA-STS policy's mode and max_age (http.mta_sts; RFC 8461 §3.2).
+  std::string mta_sts_mode = "testing";
+  std::int64_t mta_sts_max_age = 604800;
 };
 
 enum class Kind { mx, host_address, spf, dkim, dmarc, mta_sts, mta_sts_host, tls_rpt, srv, ptr };

@@ -34,6 +34,8 @@ class TlsContext {
   ~TlsContext();
   SSL_CTX* get() const { return ctx_; }
   bool verifies() const { return verify_; }
+  // Server side: when the certificate expires (its notAfter, Unix time); nullopt without one.
+  std::optional<std::int64_t> not_after() const;
 
  private:
   explicit TlsContext(SSL_CTX* ctx, bool verify) : ctx_(ctx), verify_(verify) {}

@@ -13,6 +13,7 @@
 
 #include "postroom/base/error.hpp"
 #include "postroom/config/config.hpp"
+#include "postroom/http/metrics.hpp"
 #include "postroom/net/connection.hpp"
 #include "postroom/net/tls.hpp"
 #include "postroom/service/message_filter.hpp"
@@ -33,6 +34,7 @@ namespace postroom::service {
 
 class AuthService;
 class AccessLists;
+struct HttpSite;
 
 // POP3 maildrop locks (RFC 1939 §8): one TRANSACTION session per mailbox.
 class MailboxLocks {
@@ -90,6 +92,10 @@ struct Context {
   // store is open.
   std::shared_ptr<AccessLists> access;
   std::uint64_t next_session = 1;
+  // Counters for /metrics, incremented where each event happens.
+  http::Metrics metrics;
+  // What the HTTP listeners answer with (http_connection.hpp); null until the store is open.
+  std::shared_ptr<const HttpSite> http;
 
   std::string new_session_id();
   // auth.plaintext_without_tls applied to one connection: may a password cross it now?

@@ -72,6 +72,7 @@ class Server {
   std::unique_ptr<net::Timer> trim_;  // returns freed memory to the system after bursts
   void schedule_trim(std::uint64_t ms);
   void apply_srs(const config::Config& config);  // relay.srs and the first domain
+  void apply_http_site();  // what the HTTP listeners answer (config and bound ports)
   std::shared_ptr<OutboundLimits> outbound_limits_;
   std::string srs_key_;  // data_dir/srs.key; never logged
   bool stopping_ = false;

@@ -11,6 +11,7 @@
 #include "postroom/base/error.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/greylist.hpp"
+#include "postroom/store/health.hpp"
 #include "postroom/store/messages.hpp"
 #include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/queue.hpp"
@@ -99,6 +100,8 @@ class MailStore {
                         std::int64_t forget, Reply<bool> done) = 0;
   virtual void purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
                               Reply<int> done) = 0;
+  // /healthz: a heartbeat write through the writer, and the queue's depth (store::heartbeat).
+  virtual void health(std::int64_t now, Reply<StoreHealth> done) = 0;
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
   virtual void sweep_abandoned(std::int64_t created_before, Reply<int> done) = 0;
   // Gives cached pages back (the daemon is idle).
@@ -141,6 +144,7 @@ class SqliteMailStore final : public MailStore {
                 Reply<bool> done) override;
   void purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
                       Reply<int> done) override;
+  void health(std::int64_t now, Reply<StoreHealth> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
   void release_memory() override;
   bool file_lost() const override;

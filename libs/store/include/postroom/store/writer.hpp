@@ -1,6 +1,7 @@
 // The one store writer thread: group commit of many sessions' writes, results posted back.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -40,6 +41,15 @@ struct DiskReserve {
 // full); false when there was none.
 bool release_reserve(const std::filesystem::path& file);
 
+// How long batches took to commit (from BEGIN to the end of COMMIT), for /metrics.
+struct CommitLatency {
+  static constexpr std::array<double, 8> kBounds = {0.001, 0.0025, 0.005, 0.01,
+                                                    0.025, 0.05,   0.1,   1.0};  // seconds
+  std::array<std::uint64_t, kBounds.size()> at_most{};  // batches within each bound (cumulative)
+  std::uint64_t count = 0;
+  double sum = 0;  // seconds
+};
+
 class Writer {
  public:
   using Work = std::function<Result<void>(Database&)>;
@@ -71,6 +81,7 @@ class Writer {
 
   std::size_t in_flight() const;  // submitted and not yet completed
   std::uint64_t batches() const;  // commits so far (for tests and benchmarks)
+  CommitLatency commit_latency() const;
   // The last batch found the database file removed or replaced (nothing is acknowledged
   // until it is back): for health reports.
   bool file_lost() const;
@@ -102,6 +113,7 @@ class Writer {
   std::deque<Job> completed_;
   std::size_t in_flight_ = 0;
   std::uint64_t batches_ = 0;
+  CommitLatency latency_;
   bool stopping_ = false;
   bool release_wanted_ = false;
   bool file_lost_ = false;
