@@ -161,7 +161,9 @@ void RelayService::dispatch(std::vector<store::QueuedMessage>& messages, std::ui
     }
     for (const auto& [destination, indexes] : groups) {
       if (attempts_.size() >= static_cast<std::size_t>(kMaxAttemptsTotal)) return;
-      if (per_destination_[destination] >= kMaxAttemptsPerDestination) continue;
+      if (per_destination_[destination] >=
+          (smarthost ? kMaxAttemptsToSmarthost : kMaxAttemptsPerDestination))
+        continue;
       launch(message, destination, indexes);
     }
   }

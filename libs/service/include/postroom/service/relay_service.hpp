@@ -26,9 +26,11 @@ class TlsPolicySource;
 class DeliveryAttempt;
 struct AttemptReport;
 
-// At most this many connections to one destination (a smarthost, or one recipient
-// domain) and in total, so one busy domain neither floods its server nor starves the rest.
+// At most this many connections to one recipient domain and in total, so one busy domain
+// neither floods its server nor starves the rest. The smarthost is the provider's relay,
+// there to take all of the office's mail: it gets more (Postfix allows any destination 20).
 inline constexpr int kMaxAttemptsPerDestination = 5;
+inline constexpr int kMaxAttemptsToSmarthost = 10;
 inline constexpr int kMaxAttemptsTotal = 20;
 
 class RelayService {
