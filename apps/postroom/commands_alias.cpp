@@ -11,20 +11,27 @@ int alias_command(Context& ctx, const std::string& sub) {
   if (sub == "list" && !args.words.empty()) return usage_error("usage: postroom alias list");
   if (sub == "del" && args.words.size() != 1) return usage_error("usage: postroom alias del ALIAS");
   if (sub == "add" && args.words.size() < 2)
-    return usage_error("usage: postroom alias add ALIAS TARGET [TARGET...]");
+    return usage_error("usage: postroom alias add ALIAS|@DOMAIN TARGET [TARGET...]");
 
   std::string alias;
   std::vector<std::string> targets;
-  if (sub != "list") {
+  if (sub != "list" && args.words[0].starts_with('@')) {
+    // A domain's catch-all: mail for any address there that is neither a mailbox nor an
+    // alias (never postmaster@ or abuse@).
+    std::string domain = to_lower_ascii(args.words[0].substr(1));
+    if (!ctx.config.is_local_domain(domain))
+      return failure("'" + domain + "' is not one of the configured domains");
+    alias = "@" + domain;
+  } else if (sub != "list") {
     auto parsed = local_address(ctx.config, args.words[0]);
     if (!parsed) return failure(parsed.error().message);
     alias = parsed->str();
-    for (std::size_t i = 1; i < args.words.size(); ++i) {
-      auto target = parse_address(args.words[i]);
-      if (!target)
-        return failure("'" + args.words[i] + "' is not a valid address: " + target.error().message);
-      targets.push_back(target->str());
-    }
+  }
+  for (std::size_t i = 1; sub == "add" && i < args.words.size(); ++i) {
+    auto target = parse_address(args.words[i]);
+    if (!target)
+      return failure("'" + args.words[i] + "' is not a valid address: " + target.error().message);
+    targets.push_back(target->str());
   }
   auto db = open_store(ctx.config);
   if (!db) return failure(db.error().message);

@@ -130,6 +130,24 @@ def test_alias_and_its_target_in_one_envelope_still_one_delivery_each(daemon):
     assert sql(daemon, "SELECT count(*) FROM contents") == "1"
 
 
+def test_catch_all_takes_unknown_addresses_of_its_domain_but_not_postmaster_or_abuse(daemon):
+    bob = daemon.add_user("bob")
+    out = daemon.admin("alias", "add", "@%s" % DOMAIN.upper(), bob)
+    assert "@%s" % DOMAIN in out.stdout, out
+    with smtplib.SMTP("127.0.0.1", daemon.ports["smtp"], timeout=30) as client:
+        client.ehlo("c.remote.test")
+        client.mail("sender@remote.test")
+        assert client.rcpt("typo@%s" % DOMAIN)[0] == 250
+        assert client.rcpt(ALICE)[0] == 250  # a mailbox still gets its own mail
+        assert client.rcpt("abuse@%s" % DOMAIN)[0] == 550  # role addresses are never caught
+        assert client.data(message("caught"))[0] == 250
+    assert mailbox_count(daemon, bob) == 1
+    assert mailbox_count(daemon, ALICE) == 1
+    assert "@%s\t%s" % (DOMAIN, bob) in daemon.admin("alias", "list").stdout
+    bad = daemon.admin("alias", "add", "@nowhere.test", bob, check=False)
+    assert bad.returncode != 0 and "not one of the configured domains" in bad.stderr
+
+
 def test_vrfy_never_enumerates(daemon):
     with smtplib.SMTP("127.0.0.1", daemon.ports["smtp"], timeout=30) as client:
         client.ehlo("c.remote.test")

@@ -181,7 +181,9 @@ Result<std::vector<Alias>> list_aliases(Database& db) {
 
 Result<std::vector<std::string>> sender_addresses(Database& db, const std::string& address) {
   std::vector<std::string> out{address};
-  TRY_STMT(s, db, "SELECT alias FROM aliases WHERE target = ? ORDER BY alias");
+  // A catch-all ("@domain") gives its target no address to send from.
+  TRY_STMT(s, db,
+           "SELECT alias FROM aliases WHERE target = ? AND alias NOT LIKE '@%' ORDER BY alias");
   s->bind(1, address);
   while (true) {
     auto row = s->step();
@@ -195,6 +197,13 @@ Result<std::vector<std::string>> sender_addresses(Database& db, const std::strin
 namespace {
 
 constexpr int kMaxAliasDepth = 10;
+
+// Role addresses a domain's catch-all never takes: mail for them must reach a person who
+// answers for the domain (RFC 2142), or be refused so the sender knows.
+bool catch_all_skips(std::string_view address) {
+  std::string_view local = address.substr(0, address.rfind('@'));
+  return local == "postmaster" || local == "abuse";
+}
 
 Result<void> expand(Database& db, const std::string& address,
                     const std::function<bool(std::string_view)>& is_local_domain,
@@ -224,6 +233,17 @@ Result<void> expand(Database& db, const std::string& address,
       if (!next) return std::unexpected(next.error());
       if (!*next) break;
       targets.push_back(alias->column_text(0));
+    }
+  }
+  if (targets.empty() && !catch_all_skips(address)) {
+    // No mailbox and no alias: the domain's catch-all ("@example.test"), if it has one.
+    TRY_STMT(catch_all, db, "SELECT target FROM aliases WHERE alias = ?");
+    catch_all->bind(1, "@" + std::string(domain_of(address)));
+    while (true) {
+      auto next = catch_all->step();
+      if (!next) return std::unexpected(next.error());
+      if (!*next) break;
+      targets.push_back(catch_all->column_text(0));
     }
   }
   for (const auto& target : targets) {

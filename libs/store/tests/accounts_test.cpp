@@ -96,6 +96,36 @@ TEST_CASE("store: recipients resolve through accounts and aliases, loops cut") {
   CHECK_FALSE(delete_alias(*db, "team@example.test"));
 }
 
+TEST_CASE(
+    "store: a domain's catch-all takes what no mailbox or alias takes, never postmaster or abuse") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  auto bob = *add_account(*db, "bob@example.test", "h");
+  REQUIRE(add_alias(*db, "sales@example.test", {"alice@example.test"}));
+  REQUIRE(add_alias(*db, "@example.test", {"bob@example.test"}));
+  // Mailboxes and aliases come first.
+  CHECK(resolve_recipient(*db, "alice@example.test", local_domain)->accounts ==
+        std::vector<std::int64_t>{alice});
+  CHECK(resolve_recipient(*db, "sales@example.test", local_domain)->accounts ==
+        std::vector<std::int64_t>{alice});
+  // Anything else in the domain goes to the catch-all.
+  auto r = resolve_recipient(*db, "typo@example.test", local_domain);
+  CHECK(r->kind == Route::Kind::local);
+  CHECK(r->accounts == std::vector<std::int64_t>{bob});
+  // Role addresses are not caught; other domains have no catch-all.
+  CHECK(resolve_recipient(*db, "postmaster@example.test", local_domain)->kind ==
+        Route::Kind::unknown);
+  CHECK(resolve_recipient(*db, "abuse@example.test", local_domain)->kind == Route::Kind::unknown);
+  auto two_domains = [](std::string_view d) { return d == "example.test" || d == "other.test"; };
+  CHECK(resolve_recipient(*db, "typo@other.test", two_domains)->kind == Route::Kind::unknown);
+  // A catch-all whose target is missing in its own domain ends, without looping.
+  REQUIRE(add_alias(*db, "@other.test", {"gone@other.test"}));
+  CHECK(resolve_recipient(*db, "x@other.test", two_domains)->kind == Route::Kind::unknown);
+  // The catch-all's target gets no "@example.test" sender address from it.
+  CHECK(*sender_addresses(*db, "bob@example.test") == std::vector<std::string>{"bob@example.test"});
+}
+
 TEST_CASE("store: deleting an account removes its messages and their contents") {
   TempDir dir;
   auto db = Database::open(dir.db());
