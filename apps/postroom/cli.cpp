@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "postroom/base/wipe.hpp"
+#include "postroom/store/accounts.hpp"
 #include "postroom/system/data_dir.hpp"
 #include "postroom/system/local_checks.hpp"
 
@@ -115,6 +116,17 @@ Result<Address> local_address(const config::Config& config, const std::string& t
   if (!config.is_local_domain(address->domain))
     return fail("'" + address->domain + "' is not one of the configured domains");
   return address;
+}
+
+Result<Mailbox> open_mailbox(const config::Config& config, const std::string& text) {
+  auto address = local_address(config, text);
+  if (!address) return std::unexpected(address.error());
+  auto db = open_store(config);
+  if (!db) return std::unexpected(db.error());
+  auto account = store::find_account(*db, address->str());
+  if (!account) return std::unexpected(account.error());
+  if (!*account) return fail("no mailbox " + address->str());
+  return Mailbox{std::move(*db), (*account)->id, address->str()};
 }
 
 namespace {

@@ -44,6 +44,13 @@ Result<store::Database> open_store(const config::Config& config);
 void print_local_warnings(const config::Config& config);
 // Parses ADDRESS and checks that its domain is one of `domains`.
 Result<Address> local_address(const config::Config& config, const std::string& text);
+// The store and the mailbox ADDRESS names, for the commands that write into one.
+struct Mailbox {
+  store::Database db;
+  std::int64_t account = 0;
+  std::string address;  // as stored (lower-case)
+};
+Result<Mailbox> open_mailbox(const config::Config& config, const std::string& text);
 // Reads a password: one line of stdin with --password-stdin, else a prompt without echo.
 Result<std::string> read_password(const Args& args, bool confirm);
 

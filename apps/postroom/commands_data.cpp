@@ -298,13 +298,9 @@ int import_command(Context& ctx, const std::string& sub) {
   if (auto it = args.values.find("--uidl-format"); it != args.values.end()) format = it->second;
   if (auto r = store::expand_uidl_format(format, {}); !r)
     return usage_error("--uidl-format: " + r.error().message);
-  auto address = local_address(ctx.config, args.words[0]);
-  if (!address) return failure(address.error().message);
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
-  auto account = store::find_account(*db, address->str());
-  if (!account) return failure(account.error().message);
-  if (!*account) return failure("no mailbox " + address->str());
+  auto mailbox = open_mailbox(ctx.config, args.words[0]);
+  if (!mailbox) return failure(mailbox.error().message);
+  store::Database* db = &mailbox->db;
   std::error_code ec;
   fs::path source = fs::absolute(args.words[1], ec);
   if (ec) return failure("cannot resolve " + args.words[1] + ": " + ec.message());
@@ -312,13 +308,13 @@ int import_command(Context& ctx, const std::string& sub) {
   Result<ImportCounts> counts = ImportCounts{};
   std::optional<ImportBatches> batches;
   if (sub == "mbox") {
-    batches.emplace(*db, (*account)->id, "mbox:" + source.string());
+    batches.emplace(*db, mailbox->account, "mbox:" + source.string());
     counts = import_mbox(*batches, source);
   } else {
     auto uidls = maildir_uidls(source, format);
     if (!uidls) return failure(uidls.error().message);
     // A dovecot-uidlist changes the order and so the meaning of the resume position.
-    batches.emplace(*db, (*account)->id,
+    batches.emplace(*db, mailbox->account,
                     (uidls->dovecot ? "maildir-uidlist:" : "maildir:") + source.string());
     counts = import_maildir(*batches, source, *uidls);
   }
@@ -326,7 +322,7 @@ int import_command(Context& ctx, const std::string& sub) {
   if (!counts)
     return failure(counts.error().message + " (" + std::to_string(batches->imported()) +
                    " messages were imported; run the same command again to resume)");
-  std::cout << "imported " << counts->added << " messages into " << address->str();
+  std::cout << "imported " << counts->added << " messages into " << mailbox->address;
   if (counts->already_there || counts->conflicts) {
     std::cout << " (" << counts->already_there << " there already";
     if (counts->conflicts) std::cout << ", " << counts->conflicts << " UIDL conflicts not imported";

@@ -132,13 +132,9 @@ int import_pop3_command(Context& ctx) {
     options.ca_file = it->second;
   options.verify = !args.has("--insecure");
 
-  auto address = local_address(ctx.config, args.words[0]);
-  if (!address) return failure(address.error().message);
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
-  auto account = store::find_account(*db, address->str());
-  if (!account) return failure(account.error().message);
-  if (!*account) return failure("no mailbox " + address->str());
+  auto mailbox = open_mailbox(ctx.config, args.words[0]);
+  if (!mailbox) return failure(mailbox.error().message);
+  store::Database* db = &mailbox->db;
   auto password = read_password(args, false);
   if (!password) return failure(password.error().message);
 
@@ -148,9 +144,9 @@ int import_pop3_command(Context& ctx) {
   auto login = (*client)->login(user, *password);
   wipe(*password);
   if (!login) return failure(login.error().message);
-  ImportBatches batches(*db, (*account)->id,
+  ImportBatches batches(*db, mailbox->account,
                         "pop3:" + user + "@" + options.host + ":" + std::to_string(options.port));
-  auto counts = copy_mailbox(**client, *db, (*account)->id, batches);
+  auto counts = copy_mailbox(**client, *db, mailbox->account, batches);
   if (isatty(STDERR_FILENO)) std::cerr << "\n";
   if (!counts)
     return failure(counts.error().message + " (" + std::to_string(batches.imported()) +
@@ -158,7 +154,7 @@ int import_pop3_command(Context& ctx) {
   // QUIT after no DELE: the old server's UPDATE state removes nothing. A failed QUIT loses
   // nothing here either, so it is only reported.
   if (auto r = (*client)->quit(); !r) std::cerr << "warning: " << r.error().message << "\n";
-  std::cout << "imported " << counts->added << " messages into " << address->str() << " ("
+  std::cout << "imported " << counts->added << " messages into " << mailbox->address << " ("
             << counts->already_there << " there already";
   if (counts->conflicts) std::cout << ", " << counts->conflicts << " UIDL conflicts not imported";
   std::cout << ")\n";

@@ -1,5 +1,6 @@
 // Request framing over picohttpparser, and responses written out.
 #include "postroom/http/message.hpp"
+#include "postroom/base/address.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -22,15 +23,8 @@ int phr_parse_request(const char* buf, size_t len, const char** method, size_t* 
 namespace postroom::http {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && lower(a) == lower(b);
+  return a.size() == b.size() && to_lower_ascii(a) == to_lower_ascii(b);
 }
 
 int hex_digit(char c) {
@@ -189,7 +183,7 @@ RequestReader::Outcome RequestReader::next() {
   for (std::size_t i = 0; i < num_headers; ++i) {
     // A null name is a continuation line (obsolete folding, RFC 9112 §5.2): refused.
     if (!fields[i].name) return fail_with(400, "folded header field");
-    std::string name = lower({fields[i].name, fields[i].name_len});
+    std::string name = to_lower_ascii({fields[i].name, fields[i].name_len});
     std::string value(fields[i].value, fields[i].value_len);
     if (name == "content-length") {
       std::size_t n = 0;
@@ -211,7 +205,7 @@ RequestReader::Outcome RequestReader::next() {
       } else {
         h = h.substr(0, h.find(':'));
       }
-      request.host = lower(h);
+      request.host = to_lower_ascii(h);
       if (!request.host.empty() && request.host.back() == '.') request.host.pop_back();
     }
     request.headers.emplace_back(std::move(name), std::move(value));

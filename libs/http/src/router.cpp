@@ -1,17 +1,11 @@
 // Routing: which of postroom's few documents a request asks for, and everything else 404.
 #include <algorithm>
 
+#include "postroom/base/address.hpp"
 #include "postroom/http/site.hpp"
 
 namespace postroom::http {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool is_local(const Site& site, std::string_view domain) {
   return std::find(site.domains.begin(), site.domains.end(), domain) != site.domains.end();
@@ -21,7 +15,7 @@ bool is_local(const Site& site, std::string_view domain) {
 std::string domain_of(std::string_view address) {
   std::size_t at = address.rfind('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == address.size()) return {};
-  return lower(address.substr(at + 1));
+  return to_lower_ascii(address.substr(at + 1));
 }
 
 Plan answer(Response response) {
@@ -123,7 +117,7 @@ Plan plan(const Request& request, const Site& site, const Peer& peer) {
     if (auto address = request.query_param("emailaddress")) domain = domain_of(*address);
     return thunderbird(request, site, domain);
   }
-  if (lower(path) == "/autodiscover/autodiscover.xml") {
+  if (to_lower_ascii(path) == "/autodiscover/autodiscover.xml") {
     if (request.method != "POST") return method_not_allowed("POST");
     auto address = autodiscover_address(request.body);
     if (!address || domain_of(*address).empty())
@@ -144,14 +138,14 @@ Plan plan(const Request& request, const Site& site, const Peer& peer) {
     if (!peer.tls) return not_found();
     if (!get_or_head(request)) return method_not_allowed("GET, HEAD");
     auto authorization = request.header("authorization");
-    if (!authorization || !lower(authorization->substr(0, 6)).starts_with("basic "))
+    if (!authorization || !to_lower_ascii(authorization->substr(0, 6)).starts_with("basic "))
       return answer(unauthorized());
     auto decoded = base64_decode(authorization->substr(6));
     std::size_t colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) return answer(unauthorized());
     Plan p;
     p.need = Need::login;
-    p.user = lower(decoded->substr(0, colon));
+    p.user = to_lower_ascii(decoded->substr(0, colon));
     p.password = decoded->substr(colon + 1);
     if (!is_local(site, domain_of(p.user))) return answer(unauthorized());
     return p;
