@@ -172,13 +172,10 @@ void check_listen(Checker& c, const YAML::Node& where, const YAML::Node& node, L
   auto entries = c.mapping(node, "listen",
                            {"smtp", "submission", "submissions", "pop3", "pop3s", "http", "https"});
   if (!entries) return;
-  std::map<std::string, std::vector<Endpoint>*> targets = {{"smtp", &out.smtp},
-                                                           {"submission", &out.submission},
-                                                           {"submissions", &out.submissions},
-                                                           {"pop3", &out.pop3},
-                                                           {"pop3s", &out.pop3s},
-                                                           {"http", &out.http},
-                                                           {"https", &out.https}};
+  std::map<std::string, std::vector<Endpoint>*> targets = {
+      {"smtp", &out.smtp},  {"submission", &out.submission}, {"submissions", &out.submissions},
+      {"pop3", &out.pop3},  {"pop3s", &out.pop3s},           {"http", &out.http},
+      {"https", &out.https}};
   for (auto& [key, nodes] : *entries) {
     std::string full = "listen." + key;
     c.for_each_item(nodes.second, full, [&](const YAML::Node& item, const std::string& text) {
@@ -346,9 +343,9 @@ void check_tls_policy(Checker& c, const YAML::Node& node, const fs::path& base, 
 
 void check_relay(Checker& c, const YAML::Node& where, const YAML::Node& node, const fs::path& base,
                  Relay& out) {
-  auto entries = c.mapping(node, "relay",
-                           {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age",
-                            "tls_policy", "srs"});
+  auto entries = c.mapping(
+      node, "relay",
+      {"mode", "smarthost", "dns_servers", "retry_schedule", "max_queue_age", "tls_policy", "srs"});
   if (!entries) return;
   if (auto it = entries->find("tls_policy"); it != entries->end())
     check_tls_policy(c, it->second.second, base, out.tls_policy);
@@ -649,11 +646,11 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   config.file = fs::absolute(file, ec);
   if (ec) return one_error(name, 1, "(file)", "cannot make the path absolute: " + ec.message());
   fs::path base = config.file.parent_path();
-  auto entries = c.mapping(root, "",
-                           {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
-                            "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user",
-                            "run_as_root", "public_addresses", "mail_auth", "milters", "dnsbl",
-                            "greylisting", "http"});
+  auto entries = c.mapping(
+      root, "",
+      {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
+       "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user", "run_as_root",
+       "public_addresses", "mail_auth", "milters", "dnsbl", "greylisting", "http"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
