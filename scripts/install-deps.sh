@@ -10,7 +10,7 @@ packages=(
   openssl sqlite3 python3 python3-pytest python3-aiosmtpd
   curl swaks libnet-ssleay-perl libio-socket-ssl-perl fetchmail dnsmasq-base procps iproute2
   unbound ldnsutils
-  opendkim-tools python3-dkim python3-nacl util-linux
+  opendkim opendkim-tools python3-dkim python3-nacl util-linux
   python3-spf
   publicsuffix python3-authres
   rspamd python3-milter
@@ -31,7 +31,8 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-# dovecot-core may start a system Dovecot: the import tests run their own on a loopback port.
+# dovecot-core and opendkim may start system services: the tests run their own (Dovecot on
+# a loopback port, opendkim in its test mode).
 if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
-  $SUDO systemctl disable --now dovecot 2>/dev/null || true
+  $SUDO systemctl disable --now dovecot opendkim 2>/dev/null || true
 fi
