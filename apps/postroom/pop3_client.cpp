@@ -25,14 +25,6 @@ constexpr std::size_t kMaxLine = 8192;
 // A server that stops answering fails the import instead of hanging it.
 constexpr int kTimeoutSeconds = 120;
 
-std::string tls_error(std::string_view what) {
-  unsigned long code = ERR_get_error();
-  char text[256] = "unknown error";
-  if (code) ERR_error_string_n(code, text, sizeof text);
-  ERR_clear_error();
-  return std::string(what) + ": " + text;
-}
-
 }  // namespace
 
 Result<std::pair<std::string, std::uint16_t>> parse_host_port(std::string_view text,
@@ -109,25 +101,20 @@ Result<std::unique_ptr<Pop3Client>> Pop3Client::connect(const Pop3Options& optio
 
 Pop3Client::~Pop3Client() {
   if (ssl_) SSL_free(ssl_);
-  if (ctx_) SSL_CTX_free(ctx_);
   if (fd_ >= 0) ::close(fd_);
 }
 
 Result<void> Pop3Client::start_tls(const Pop3Options& options) {
-  ctx_ = SSL_CTX_new(TLS_client_method());
-  if (!ctx_) return fail(tls_error("TLS"));
-  SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
-  if (options.verify) {
-    int loaded = options.ca_file
-                     ? SSL_CTX_load_verify_locations(ctx_, options.ca_file->c_str(), nullptr)
-                     : SSL_CTX_set_default_verify_paths(ctx_);
-    if (loaded != 1)
-      return fail(tls_error("cannot load the CA certificates" +
-                            (options.ca_file ? " from " + *options.ca_file : std::string())));
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-  }
-  ssl_ = SSL_new(ctx_);
-  if (!ssl_) return fail(tls_error("TLS"));
+  std::optional<std::filesystem::path> ca_file;
+  if (options.ca_file) ca_file = *options.ca_file;
+  auto context = net::TlsContext::client(options.verify, ca_file);
+  if (!context)
+    return fail("cannot load the CA certificates" +
+                (options.ca_file ? " from " + *options.ca_file : std::string()) + " (" +
+                context.error().message + ")");
+  context_ = *context;
+  ssl_ = SSL_new(context_->get());
+  if (!ssl_) return fail(net::openssl_error("TLS"));
   in6_addr ip{};
   bool is_ip = ::inet_pton(AF_INET, options.host.c_str(), &ip) == 1 ||
                ::inet_pton(AF_INET6, options.host.c_str(), &ip) == 1;
@@ -137,7 +124,7 @@ Result<void> Pop3Client::start_tls(const Pop3Options& options) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
     int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, options.host.c_str())
                    : X509_VERIFY_PARAM_set1_host(param, options.host.c_str(), 0);
-    if (ok != 1) return fail(tls_error("TLS"));
+    if (ok != 1) return fail(net::openssl_error("TLS"));
   }
   SSL_set_fd(ssl_, fd_);
   if (SSL_connect(ssl_) != 1) {
@@ -146,7 +133,7 @@ Result<void> Pop3Client::start_tls(const Pop3Options& options) {
       return fail(std::string("the server's certificate is not trusted: ") +
                   X509_verify_cert_error_string(verify) +
                   " (--ca-file names the CA; --insecure skips the check)");
-    return fail(tls_error("TLS handshake with " + options.host + " failed"));
+    return fail(net::openssl_error("TLS handshake with " + options.host + " failed"));
   }
   return {};
 }
@@ -162,7 +149,7 @@ Result<std::size_t> Pop3Client::read_some() {
         if (error == SSL_ERROR_ZERO_RETURN) return fail("the server closed the connection");
         if (error == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))
           return fail("the server did not answer for " + std::to_string(kTimeoutSeconds) + " s");
-        return fail(tls_error("TLS read"));
+        return fail(net::openssl_error("TLS read"));
       }
     } else {
       n = ::read(fd_, buffer, sizeof buffer);
@@ -185,7 +172,8 @@ Result<void> Pop3Client::send_line(std::string_view line) {
                   : ::send(fd_, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) {
       if (!ssl_ && n < 0 && errno == EINTR) continue;
-      return fail(ssl_ ? tls_error("TLS write") : std::string("send: ") + std::strerror(errno));
+      return fail(ssl_ ? net::openssl_error("TLS write")
+                       : std::string("send: ") + std::strerror(errno));
     }
     sent += static_cast<std::size_t>(n);
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "postroom/base/error.hpp"
+#include "postroom/net/tls.hpp"
 
 namespace postroom::cli {
 
@@ -60,7 +61,7 @@ class Pop3Client {
   Result<std::size_t> read_some();
 
   int fd_ = -1;
-  SSL_CTX* ctx_ = nullptr;
+  std::shared_ptr<net::TlsContext> context_;
   SSL* ssl_ = nullptr;
   std::string in_;  // received and not yet used
 };

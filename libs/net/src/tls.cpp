@@ -9,8 +9,6 @@
 
 namespace postroom::net {
 
-namespace {
-
 std::string openssl_error(std::string_view what) {
   unsigned long code = ERR_get_error();
   char text[256] = "unknown error";
@@ -18,8 +16,6 @@ std::string openssl_error(std::string_view what) {
   ERR_clear_error();
   return std::string(what) + ": " + text;
 }
-
-}  // namespace
 
 TlsContext::~TlsContext() {
   SSL_CTX_free(ctx_);

@@ -43,47 +43,10 @@ bool valid_uidl(std::string_view uidl) {
 }
 
 std::size_t TransferDecoder::decode(std::string_view in, std::string& out) {
-  std::size_t i = 0;
-  for (; i < in.size() && state_ != State::done; ++i) {
-    char c = in[i];
-    switch (state_) {
-      case State::line_start:
-        if (c == '.') {
-          state_ = State::dot;
-        } else {
-          out.push_back(c);
-          state_ = c == '\n' ? State::line_start : State::middle;
-        }
-        break;
-      case State::middle:
-        out.push_back(c);
-        if (c == '\n') state_ = State::line_start;
-        break;
-      case State::dot:
-        if (c == '\r') {
-          state_ = State::dot_cr;
-        } else if (c == '\n') {
-          state_ = State::done;  // ".\n" from a server that sends bare LF
-        } else {
-          out.push_back(c);  // the leading dot was stuffing: drop it, keep the rest
-          state_ = c == '\n' ? State::line_start : State::middle;
-        }
-        break;
-      case State::dot_cr:
-        if (c == '\n') {
-          state_ = State::done;
-        } else {
-          // ".\r" then something else: a stuffed dot before a lone CR.
-          out.push_back('\r');
-          out.push_back(c);
-          state_ = State::middle;
-        }
-        break;
-      case State::done:
-        break;
-    }
-  }
-  return i;
+  if (done_) return 0;
+  auto step = reader_.feed(in, out);
+  done_ = step.done;
+  return step.consumed;
 }
 
 }  // namespace postroom::pop3

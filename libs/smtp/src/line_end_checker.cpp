@@ -1,21 +1,7 @@
 // The bare CR / bare LF / NUL scan for BDAT chunks (see line_end_checker.hpp).
 #include "line_end_checker.hpp"
 
-#include <cstring>
-
 namespace postroom::smtp {
-
-std::size_t ordinary_run_end(std::string_view in, std::size_t from) {
-  const char* begin = in.data() + from;
-  std::size_t length = in.size() - from;
-  const void* cr = std::memchr(begin, '\r', length);
-  std::size_t end = cr ? static_cast<const char*>(cr) - begin : length;
-  for (char special : {'\n', '\0'}) {
-    if (const void* hit = std::memchr(begin, special, end))
-      end = static_cast<const char*>(hit) - begin;
-  }
-  return from + end;
-}
 
 void LineEndChecker::feed(std::string_view bytes) {
   std::size_t i = 0;

@@ -5,12 +5,9 @@
 #include <cstddef>
 #include <string_view>
 
-namespace postroom::smtp {
+#include "postroom/base/dot_reader.hpp"
 
-// The end of the run of ordinary octets (no CR, LF or NUL) in `in` starting at `from`. Both
-// DATA's DotReader and BDAT's checker skip such runs at once: memchr is far faster than a
-// byte loop, and CR is the only one of the three a clean message has.
-std::size_t ordinary_run_end(std::string_view in, std::size_t from);
+namespace postroom::smtp {
 
 // RFC 5321 §2.3.8: CR and LF appear only together as CRLF, and RFC 3030 §2 without BINARYMIME
 // (not offered) keeps BDAT data to that same text. The checker keeps one octet of state, so a

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dot_reader.hpp"
+#include "postroom/base/dot_reader.hpp"
 #include "line_end_checker.hpp"
 #include "message_stream.hpp"
 #include "postroom/base/line_reader.hpp"

@@ -17,6 +17,9 @@ typedef struct bio_st BIO;
 
 namespace postroom::net {
 
+// `what` followed by OpenSSL's oldest queued error, and the queue cleared.
+std::string openssl_error(std::string_view what);
+
 // An SSL_CTX limited to TLS 1.2 and 1.3. Sessions keep their context alive, so a
 // reload (SIGHUP) can swap in a new one without touching open connections.
 class TlsContext {

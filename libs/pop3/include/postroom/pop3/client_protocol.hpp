@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "postroom/base/dot_reader.hpp"
+
 namespace postroom::pop3 {
 
 // A single-line reply: "+OK text" or "-ERR text" (the text may be empty).
@@ -30,19 +32,19 @@ bool valid_uidl(std::string_view uidl);
 
 // Undoes the transfer encoding of a multi-line reply body: removes the stuffed leading
 // dot of a line and stops at the terminating "." line. The bytes between are passed
-// through untouched, CRLF included, so a message comes out exactly as the server has it.
-// It keeps two bits of state and never buffers, so any chunking of the input works.
+// through untouched, CRLF (or an old server's bare LF) included, so a message comes out
+// exactly as the server has it. It never buffers, so any chunking of the input works.
 class TransferDecoder {
  public:
   // Appends the decoded part of `in` to `out`; returns how many bytes of `in` it used
   // (fewer than all only when the terminating line ended inside `in`).
   std::size_t decode(std::string_view in, std::string& out);
   // The terminating "." line has been read.
-  bool done() const { return state_ == State::done; }
+  bool done() const { return done_; }
 
  private:
-  enum class State : std::uint8_t { line_start, middle, dot, dot_cr, done };
-  State state_ = State::line_start;
+  DotReader reader_{DotReader::LineEnds::lf_too};
+  bool done_ = false;
 };
 
 }  // namespace postroom::pop3

@@ -1,10 +1,10 @@
-#include "dot_reader.hpp"
+#include "postroom/base/dot_reader.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-using postroom::smtp::DotReader;
+using postroom::DotReader;
 
 namespace {
 

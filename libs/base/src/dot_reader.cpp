@@ -1,13 +1,25 @@
 // Byte-at-a-time DATA decoding: a state needs no lookahead, so any split of the input works.
-#include "dot_reader.hpp"
+#include "postroom/base/dot_reader.hpp"
 
-#include "line_end_checker.hpp"
+#include <cstring>
 
-namespace postroom::smtp {
+namespace postroom {
 namespace {
 // RFC 5321 §4.5.3.1.6: 1000 octets including CRLF.
 constexpr std::size_t kMaxTextLine = 998;
 }  // namespace
+
+std::size_t ordinary_run_end(std::string_view in, std::size_t from) {
+  const char* begin = in.data() + from;
+  std::size_t length = in.size() - from;
+  const void* cr = std::memchr(begin, '\r', length);
+  std::size_t end = cr ? static_cast<const char*>(cr) - begin : length;
+  for (char special : {'\n', '\0'}) {
+    if (const void* hit = std::memchr(begin, special, end))
+      end = static_cast<const char*>(hit) - begin;
+  }
+  return from + end;
+}
 
 void DotReader::put(char c, std::string& out) {
   out.push_back(c);
@@ -18,6 +30,12 @@ void DotReader::put(char c, std::string& out) {
 void DotReader::text(char c, std::string& out) {
   if (c == '\r') {
     state_ = State::cr;
+    return;
+  }
+  if (c == '\n' && lf_ends_line_) {
+    out.push_back(c);
+    line_length_ = 0;
+    state_ = State::line_start;
     return;
   }
   if (c == '\n') bare_cr_or_lf_ = true;
@@ -67,6 +85,10 @@ DotReader::Step DotReader::feed(std::string_view in, std::string& out) {
         // RFC 5321 §4.5.2: a leading dot with more on the line is deleted.
         if (c == '\r') {
           state_ = State::dot_cr;
+        } else if (c == '\n' && lf_ends_line_) {
+          state_ = State::line_start;
+          line_length_ = 0;
+          return Step{i + 1, true};
         } else {
           text(c, out);
         }
@@ -86,4 +108,4 @@ DotReader::Step DotReader::feed(std::string_view in, std::string& out) {
   return Step{in.size(), false};
 }
 
-}  // namespace postroom::smtp
+}  // namespace postroom
