@@ -37,6 +37,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration" / "peers"))
+import dovecot_pop3  # noqa: E402  (the one private-Dovecot config both suites use)
+
 HERE = Path(__file__).resolve().parent
 DOMAIN = "example.test"
 PASSWORD = "bench password 123"
@@ -483,51 +486,25 @@ class Dovecot(Server):
             (self.base / d).mkdir(exist_ok=True)
         (self.base / "passwd").write_text(
             "".join("%s@%s:{ARGON2ID}%s\n" % (u, DOMAIN, h) for u, h in hashes.items()))
-        self.conf.write_text("""
-base_dir = {b}/run
-state_dir = {b}/state
-log_path = {b}/dovecot.log
-info_log_path = {b}/dovecot.log
-protocols = pop3
-listen = {host}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-mail_location = maildir:{mail}/%d/%n
-mail_uid = nobody
-mail_gid = nogroup
-first_valid_uid = 100
-default_internal_user = dovecot
-default_login_user = dovenull
-pop3_uidl_format = %08Xu%08Xv
-passdb {{
-  driver = passwd-file
-  args = scheme=ARGON2ID {b}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={mail}/%d/%n
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = {host}
-    port = {port}
-  }}
-  # "high-performance mode": one login process serves many connections, so that
-  # 1,000 idle connections need no 1,000 processes (the default would cap at 100).
-  service_count = 0
+        # "high-performance mode": one login process serves many connections, so that
+        # 1,000 idle connections need no 1,000 processes (the default would cap at 100).
+        login_extra = """  service_count = 0
   process_min_avail = 2
   client_limit = 2000
-}}
-service pop3 {{
+"""
+        many_connections = """service pop3 {
   process_limit = 2000
-}}
-service anvil {{
+}
+service anvil {
   client_limit = 5000
-}}
+}
 default_client_limit = 5000
 default_vsz_limit = 1G
-""".format(b=self.base, host=HOST, port=self.pop3_port, mail=mailroot))
+"""
+        self.conf.write_text(dovecot_pop3.pop3_config(self.base, mailroot, HOST, self.pop3_port,
+                                                      self.base / "passwd", scheme="ARGON2ID",
+                                                      login_extra=login_extra,
+                                                      extra=many_connections))
 
     def start(self):
         # dovecot daemonizes and its children keep stdio: no pipes here, or run() never returns

@@ -16,6 +16,47 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def pop3_config(base, mail, host, port, passwd, scheme=None, ssl=None, login_extra="", extra=""):
+    """dovecot.conf for a private POP3-only Dovecot under `base`: Maildirs at
+    mail/DOMAIN/LOCAL owned by `nobody`, users from the passwd-file `passwd` (hashes in
+    `scheme` when given), TLS from the (cert, key) pair `ssl` when given; `login_extra` goes
+    into the pop3-login service, `extra` at the end."""
+    ssl_lines = "ssl = yes\nssl_cert = <%s\nssl_key = <%s\n" % ssl if ssl else "ssl = no\n"
+    scheme_arg = "scheme=%s " % scheme if scheme else ""
+    return """
+base_dir = {b}/run
+state_dir = {b}/state
+log_path = {b}/dovecot.log
+info_log_path = {b}/dovecot.log
+protocols = pop3
+listen = {host}
+{ssl}disable_plaintext_auth = no
+auth_mechanisms = plain
+mail_location = maildir:{mail}/%d/%n
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 1
+default_internal_user = dovecot
+default_login_user = dovenull
+pop3_uidl_format = %08Xu%08Xv
+passdb {{
+  driver = passwd-file
+  args = {scheme}{passwd}
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={mail}/%d/%n
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = {host}
+    port = {port}
+  }}
+{login_extra}}}
+{extra}""".format(b=base, host=host, ssl=ssl_lines, mail=mail, port=port, scheme=scheme_arg,
+           passwd=passwd, login_extra=login_extra, extra=extra)
+
+
 class Dovecot:
     """Mail lives in maildir(user) = ROOT/mail/DOMAIN/LOCAL, owned by `nobody` (Dovecot never
     accesses mail as root). The base directory is outside pytest's private tmp tree so that
@@ -34,37 +75,8 @@ class Dovecot:
         ssl_lines = "ssl = no\n"
         if ssl:
             ssl_lines = "ssl = yes\nssl_cert = <%s\nssl_key = <%s\n" % ssl
-        self.conf.write_text("""
-base_dir = {b}/run
-state_dir = {b}/state
-log_path = {b}/dovecot.log
-info_log_path = {b}/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-{ssl}disable_plaintext_auth = no
-auth_mechanisms = plain
-mail_location = maildir:{mail}/%d/%n
-mail_uid = nobody
-mail_gid = nogroup
-first_valid_uid = 1
-default_internal_user = dovecot
-default_login_user = dovenull
-pop3_uidl_format = %08Xu%08Xv
-passdb {{
-  driver = passwd-file
-  args = {b}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={mail}/%d/%n
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-}}
-""".format(b=self.base, ssl=ssl_lines, mail=self.mail, port=self.port))
+        self.conf.write_text(pop3_config(self.base, self.mail, "127.0.0.1", self.port,
+                                         self.base / "passwd", ssl=ssl))
         self.started = False
 
     def maildir(self, address):
