@@ -49,3 +49,42 @@ def test_full_disk_gets_451_and_loses_nothing_acknowledged(tmpfs):
                            capture_output=True, text=True).stdout.split()
     assert check[0] == "ok"
     assert check[1] == "0"  # no half-stored body is left behind
+
+
+def test_healthz_reports_a_full_disk_and_recovers(tmpfs):
+    """The monitoring endpoint says what SMTP clients see: a disk without room for one
+    largest message is unhealthy (503, naming the cause), even though the heartbeat's few
+    bytes still fit in the WAL; health comes back by itself once there is room again."""
+    from test_http import fetch
+    d = Daemon(tmpfs("4m") / "d", listen={"smtp": ["127.0.0.1:0"], "pop3": ["127.0.0.1:0"],
+                                          "http": ["127.0.0.1:0"]},
+               extra="limits:\n  max_message_size: 512KiB\n")
+    d.add_user("alice")
+    d.start()
+    filler = d.db.parent / "filler"
+    try:
+        status, _, body = fetch(d, "/healthz", "x")
+        assert status == 200 and b"disk_free: " in body, body
+        # Another program fills the disk the store lives on.
+        subprocess.run(["dd", "if=/dev/zero", "of=%s" % filler, "bs=64k"], capture_output=True)
+        refused = message("refused", (b"x" * 200 + b"\r\n") * 500)
+        with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=30) as s:
+            try:
+                s.sendmail("sender@remote.test", [ALICE], refused)
+                raise AssertionError("a message was accepted on a full disk")
+            except smtplib.SMTPDataError as e:
+                assert e.smtp_code == 451, e
+            except smtplib.SMTPRecipientsRefused as e:
+                assert list(e.recipients.values())[0][0] == 451, e
+        status, _, body = fetch(d, "/healthz", "x")
+        assert status == 503, body
+        assert b"less than the largest message accepted (512 KiB): disk full" in body, body
+        filler.unlink()
+        status, _, body = fetch(d, "/healthz", "x")
+        assert status == 200, body
+        accepted = message("accepted", b"y" * 500 + b"\r\n")
+        with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=30) as s:
+            s.sendmail("sender@remote.test", [ALICE], accepted)
+        assert [sha(strip_trace(m)) for m in pop3_messages(d)] == [sha(accepted)]
+    finally:
+        assert d.stop() == 0

@@ -79,6 +79,11 @@ std::string render_metrics(const Metrics& m, const Gauges& g) {
     sample(out, "postroom_queue_oldest_age_seconds",
            static_cast<double>(g.oldest_queued_age.value_or(0)));
   }
+  if (g.disk_free_bytes) {
+    family(out, "postroom_disk_free_bytes", "gauge",
+           "Free space on the file system of the store (for unprivileged writers).");
+    sample(out, "postroom_disk_free_bytes", static_cast<double>(*g.disk_free_bytes));
+  }
   if (g.certificate_expiry) {
     family(out, "postroom_certificate_expiry_timestamp_seconds", "gauge",
            "When the served TLS certificate expires (Unix time).");

@@ -154,10 +154,21 @@ Plan plan(const Request& request, const Site& site, const Peer& peer) {
 }
 
 Response health_response(const HealthFacts& facts) {
-  bool healthy = !facts.store_error && facts.listeners_up;
+  // A disk without room for one largest message refuses mail even while the heartbeat,
+  // a few bytes, still commits.
+  bool disk_low = facts.disk_free_bytes && *facts.disk_free_bytes < facts.largest_message;
+  bool healthy = !facts.store_error && facts.listeners_up && !disk_low;
   std::string body = healthy ? "ok\n" : "unhealthy\n";
   body +=
       "store: " + (facts.store_error ? "cannot write: " + *facts.store_error : "writable") + "\n";
+  if (facts.disk_free_bytes) {
+    auto kib = [](std::uint64_t bytes) { return std::to_string(bytes >> 10) + " KiB"; };
+    body += "disk_free: " + kib(*facts.disk_free_bytes);
+    if (disk_low)
+      body += ", less than the largest message accepted (" + kib(facts.largest_message) +
+              "): disk full";
+    body += "\n";
+  }
   body += std::string("listeners: ") + (facts.listeners_up ? "up" : "DOWN") + "\n";
   for (const auto& l : facts.listeners) body += "  " + l + "\n";
   if (facts.certificate_days)

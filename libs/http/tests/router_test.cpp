@@ -130,10 +130,19 @@ TEST_CASE("router: health is 503 when the store cannot write; metrics text has e
   HealthFacts ok{.store_error = std::nullopt,
                  .listeners = {"smtp 127.0.0.1:25"},
                  .listeners_up = true,
-                 .certificate_days = 80};
+                 .certificate_days = 80,
+                 .disk_free_bytes = 2 << 20,
+                 .largest_message = 1 << 20};
   auto healthy = health_response(ok);
   CHECK(healthy.status == 200);
   CHECK(healthy.body.find("certificate_days_left: 80") != std::string::npos);
+  CHECK(healthy.body.find("disk_free: 2048 KiB\n") != std::string::npos);
+  HealthFacts low = ok;
+  low.disk_free_bytes = (1 << 20) - 1;
+  auto full = health_response(low);
+  CHECK(full.status == 503);
+  CHECK(full.body.find("less than the largest message accepted (1024 KiB): disk full") !=
+        std::string::npos);
   ok.store_error = "disk I/O error";
   CHECK(health_response(ok).status == 503);
 
@@ -142,10 +151,12 @@ TEST_CASE("router: health is 503 when the store cannot write; metrics text has e
   m.refuse("dnsbl");
   Gauges g;
   g.queue_depth = 3;
+  g.disk_free_bytes = 4096;
   g.commit_latency = {{0.01, 0.1}, {1, 2}, 3, 0.5};
   std::string text = render_metrics(m, g);
   CHECK(text.find("postroom_messages_refused_total{reason=\"dnsbl\"} 2\n") != std::string::npos);
   CHECK(text.find("postroom_queue_depth 3\n") != std::string::npos);
+  CHECK(text.find("postroom_disk_free_bytes 4096\n") != std::string::npos);
   CHECK(text.find("postroom_store_commit_seconds_bucket{le=\"0.1\"} 2\n") != std::string::npos);
   CHECK(text.find("postroom_store_commit_seconds_count 3\n") != std::string::npos);
 }

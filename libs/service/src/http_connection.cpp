@@ -134,6 +134,7 @@ void HttpConnection::handle(http::Request request) {
           http::Gauges gauges;
           if (health) {
             gauges.queue_depth = health->queued_recipients;
+            gauges.disk_free_bytes = health->disk_free_bytes;
             if (health->oldest_queued_at)
               gauges.oldest_queued_age = now - *health->oldest_queued_at;
           }
@@ -144,6 +145,8 @@ void HttpConnection::handle(http::Request request) {
         }
         http::HealthFacts facts;
         if (!health) facts.store_error = health.error().message;
+        if (health) facts.disk_free_bytes = health->disk_free_bytes;
+        facts.largest_message = context.config->limits.max_message_size;
         if (context.store->file_lost())
           facts.store_error = "the database file was removed or replaced";
         facts.listeners = site->listeners;

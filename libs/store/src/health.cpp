@@ -1,6 +1,8 @@
 // The heartbeat row (schema 0008) and the queue figures /healthz and /metrics show.
 #include "postroom/store/health.hpp"
 
+#include <sys/statvfs.h>
+
 namespace postroom::store {
 
 Result<StoreHealth> heartbeat(Database& db, std::int64_t now) {
@@ -19,6 +21,11 @@ Result<StoreHealth> heartbeat(Database& db, std::int64_t now) {
     health.queued_recipients = queue->column_int(0);
     if (!queue->column_is_null(1)) health.oldest_queued_at = queue->column_int(1);
   }
+  // A small heartbeat can still fit in a full disk's WAL while a message cannot: the free
+  // space tells the caller what the next message will meet.
+  struct statvfs fs {};
+  if (::statvfs(db.path().parent_path().c_str(), &fs) == 0)
+    health.disk_free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
   return health;
 }
 

@@ -45,6 +45,7 @@ struct Gauges {
   std::optional<std::int64_t> oldest_queued_age;   // seconds; none when the queue is empty
   std::optional<std::int64_t> certificate_expiry;  // Unix time of notAfter; none without TLS
   std::int64_t connections = 0;
+  std::optional<std::uint64_t> disk_free_bytes;  // none: the store did not answer
   LatencyHistogram commit_latency;
 };
 

@@ -77,6 +77,8 @@ struct HealthFacts {
   std::vector<std::string> listeners;      // "smtp 0.0.0.0:25", ... as bound
   bool listeners_up = true;
   std::optional<std::int64_t> certificate_days;  // days left; none without TLS
+  std::optional<std::uint64_t> disk_free_bytes;  // none: unknown
+  std::uint64_t largest_message = 0;             // below this much room the box is unhealthy
 };
 Response health_response(const HealthFacts& facts);
 Response metrics_response(std::string text);

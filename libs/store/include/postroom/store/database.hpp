@@ -91,6 +91,7 @@ class Database {
   // Frees the page cache pages it can (the idle daemon gives them back to the system).
   void release_memory();
   sqlite3* handle() const { return db_.get(); }
+  const std::filesystem::path& path() const { return path_; }
 
  private:
   struct Closer {
