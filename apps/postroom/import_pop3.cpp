@@ -86,7 +86,12 @@ Result<ImportCounts> copy_mailbox(Pop3Client& client, store::Database& db, std::
       current.bytes.append(bytes);
       return {};
     });
-    if (!got) return std::unexpected(got.error());
+    if (!got) {
+      // The messages that arrived whole before the old server failed are kept: a second
+      // run starts after them instead of fetching them again over the same flaky link.
+      if (auto r = flush(batches, fetched, counts); !r) return std::unexpected(r.error());
+      return std::unexpected(got.error());
+    }
     present.emplace(message.uidl, message.size);
     done += message.size;
     fetched_bytes += current.bytes.size();

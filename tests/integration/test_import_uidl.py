@@ -214,7 +214,9 @@ class SlowProxy:
     """A TCP proxy in front of Dovecot that holds each RETR back a little and records every
     command, so an import can be killed half-way and no DELE can slip by unnoticed."""
 
-    def __init__(self, target_port, delay):
+    def __init__(self, target_port, delay, die_in_retr=None):
+        self.die_in_retr = die_in_retr  # the old server "dies" half-way through this RETR
+        self.dying = False
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.target = target_port
@@ -239,6 +241,11 @@ class SlowProxy:
             while True:
                 data = src.recv(65536)
                 if not data:
+                    break
+                with self.lock:
+                    dying = self.dying
+                if dying:
+                    dst.sendall(data[: len(data) // 2])
                     break
                 dst.sendall(data)
         except OSError:
@@ -266,6 +273,7 @@ class SlowProxy:
                         time.sleep(self.delay)
                         with self.lock:
                             self.retrs += 1
+                            self.dying = self.retrs == self.die_in_retr
                     server.sendall(line + b"\r\n")
         except OSError:
             pass
@@ -389,3 +397,29 @@ def test_import_maildir_keeps_courier_uidls(make_daemon, tmp_path):
     uidls = mailbox_uidls(d, address)
     assert uidls[:2] == ["UID1-1600000000", "UID2-1600000000"]
     assert len(uidls[2]) == 25  # not in Courier's list: a new UIDL
+
+
+def test_import_pop3_survives_the_old_server_dying_mid_retr(dovecot, make_daemon):
+    """The old server's connection breaks half-way through a message: the import stops with
+    an error naming it, keeps the messages that arrived whole, stores no part of the broken
+    one, deletes nothing there, and a second run finishes the job."""
+    address = "carol@" + DOMAIN
+    d = make_daemon(start=False)
+    d.add_user("carol")
+    d.start()
+    proxy = SlowProxy(dovecot.port, delay=0, die_in_retr=10)
+    try:
+        broken = import_pop3(d, address, proxy.port, check=False)
+    finally:
+        proxy.close()
+    assert broken.returncode != 0, broken.stdout
+    assert "the server closed the connection (9 messages were imported" in broken.stderr, broken.stderr
+    assert b"DELE" not in proxy.commands
+    first = dump(d.ports["pop3"], address, PASSWORD)
+    old = dump(dovecot.port, address, OLD_PASSWORD)
+    # The nine whole messages before it are kept; the one cut in two is not there at all.
+    assert len(first) == 9
+    assert [(u, body) for u, _, body in first] == [(u, body) for u, _, body in old[: len(first)]]
+    result = import_pop3(d, address, dovecot.port)
+    assert "imported %d messages" % (24 - len(first)) in result.stdout, result.stdout + result.stderr
+    assert_same_mailbox(dovecot, d, address)
