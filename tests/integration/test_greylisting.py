@@ -6,7 +6,9 @@ when SPF or a DKIM signature of its domain proves it (DNS from dnsmasq, dkimpy s
 import base64
 import re
 import smtplib
+import sqlite3
 import subprocess
+import threading
 import time
 
 import dkim
@@ -50,6 +52,33 @@ def test_first_try_451_retry_after_the_window_is_accepted(make_daemon):
     # Another domain still is.
     assert attempt(d, "someone@other.test")[0] == 451
     assert "result=defer" in d.log() and "result=pass" in d.log()
+
+
+def test_a_greylist_check_the_store_cannot_make_lets_the_mail_through(make_daemon):
+    """Another process holds the database's write lock past the writer's busy timeout while
+    a stranger's RCPT is checked: greylisting is a spam measure, not a promise, so the
+    recipient is accepted (and logged), and the message is stored once the lock is gone."""
+    d = greylist_daemon(make_daemon).start()
+    locked = threading.Event()
+
+    def hold_lock():
+        other = sqlite3.connect(str(d.db), timeout=30, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(11.5)  # the daemon's writer waits at most 10 s for the lock
+        other.execute("ROLLBACK")
+        other.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        code, text = attempt(d, "stranger@remote.test")
+    finally:
+        holder.join()
+    assert code == 250, (code, text)
+    assert re.search(r"greylisting: cannot check 127\.0\.0\.0/24: .*; letting it through", d.log()), d.log()
+    assert mailbox_count(d) == 1
 
 
 def test_triplet_remembered_across_restart(make_daemon):
