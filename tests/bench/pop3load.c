@@ -7,11 +7,14 @@
  * fraction of the CPU: on 2 cores a Python client took about one core away from the
  * server it was measuring.
  *
- *   pop3load --port P --password S [--hold SECS] [--barrier PATH] --user U [--user U ...]
+ *   pop3load --port P --password S [--hold SECS] [--barrier PATH] [--tls] [--cafile PEM]
+ *            --user U [--user U ...]
  *
  * --hold: after the first MiB of each RETR, sleep SECS (a slow reader, for memory tests).
  * --barrier: after the first login and STAT, create PATH.ready.PID, then wait (at most
  *            120 s) until PATH exists; t0 is taken after the wait.
+ * --tls: POP3S (implicit TLS 1.3 from the first byte, the 995 listener); --cafile: verify
+ *        the server's certificate against PEM (name mail.example.test). See loadtls.h.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,6 +30,8 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "loadtls.h"
 
 enum { kBuffer = 256 * 1024, kMaxUsers = 64 };
 
@@ -46,7 +51,7 @@ static double now(void) {
 
 static void fill(int fd) {
     if (have == kBuffer) die("status line too long");
-    ssize_t n = recv(fd, buffer + have, kBuffer - have, 0);
+    ssize_t n = net_recv(fd, buffer + have, kBuffer - have);
     if (n <= 0) {
         if (n == 0) errno = 0;
         die("connection closed");
@@ -78,7 +83,7 @@ static char *status_line(int fd) {
 static void send_all(int fd, const char *text) {
     size_t len = strlen(text);
     while (len > 0) {
-        ssize_t n = send(fd, text, len, MSG_NOSIGNAL);
+        ssize_t n = net_send(fd, text, len);
         if (n < 0) {
             if (errno == EINTR) continue;
             die("send");
@@ -128,7 +133,7 @@ static size_t retrieve(int fd, long n, double hold) {
             nanosleep(&ts, NULL);
             held = 1;
         }
-        ssize_t got = recv(fd, buffer, kBuffer, 0);
+        ssize_t got = net_recv(fd, buffer, kBuffer);
         if (got <= 0) {
             if (got == 0) errno = 0;
             die("connection closed during RETR");
@@ -168,12 +173,23 @@ int main(int argc, char **argv) {
     const char *password = NULL, *barrier = NULL;
     double hold = 0;
     const char *users[kMaxUsers];
-    int nusers = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    int nusers = 0, use_tls = 0;
+    const char *cafile = NULL;
+    for (int i = 1; i < argc; i += 2) {
+        if (strcmp(argv[i], "--tls") == 0) {
+            use_tls = 1;
+            --i;  /* a flag: no value */
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "pop3load: %s needs a value\n", argv[i]);
+            return 2;
+        }
         if (strcmp(argv[i], "--port") == 0) port = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--password") == 0) password = argv[i + 1];
         else if (strcmp(argv[i], "--hold") == 0) hold = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--barrier") == 0) barrier = argv[i + 1];
+        else if (strcmp(argv[i], "--cafile") == 0) cafile = argv[i + 1];
         else if (strcmp(argv[i], "--user") == 0 && nusers < kMaxUsers) users[nusers++] = argv[i + 1];
         else {
             fprintf(stderr, "pop3load: unknown or repeated argument %s\n", argv[i]);
@@ -181,15 +197,18 @@ int main(int argc, char **argv) {
         }
     }
     if (port <= 0 || !password || nusers == 0) {
-        fprintf(stderr, "usage: pop3load --port P --password S [--hold SECS] [--barrier PATH] --user U ...\n");
+        fprintf(stderr, "usage: pop3load --port P --password S [--hold SECS] [--barrier PATH] [--tls] "
+                        "[--cafile PEM] --user U ...\n");
         return 2;
     }
+    if (use_tls) tls_init(cafile);
     double t0 = now();
     long messages = 0;
     unsigned long long bytes = 0;
     for (int u = 0; u < nusers; ++u) {
         int fd = connect_to(port);
         have = 0;
+        if (use_tls) tls_start(fd, "mail.example.test", cafile != NULL);
         status_line(fd);
         command(fd, "USER %s\r\n", users[u]);
         command(fd, "PASS %s\r\n", password);
@@ -200,10 +219,12 @@ int main(int argc, char **argv) {
         }
         for (long i = 1; i <= count; ++i) bytes += retrieve(fd, i, hold);
         command(fd, "QUIT\r\n", "");
+        tls_end();
         close(fd);
         messages += count;
     }
-    printf("{\"t0\": %.6f, \"t1\": %.6f, \"messages\": %ld, \"bytes\": %llu}\n", t0, now(), messages,
-           bytes);
+    printf("{\"t0\": %.6f, \"t1\": %.6f, \"messages\": %ld, \"bytes\": %llu", t0, now(), messages, bytes);
+    tls_print_json_fields();
+    printf("}\n");
     return 0;
 }
