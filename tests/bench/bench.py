@@ -283,7 +283,7 @@ class Postroom(Server):
     name = "postroom"
 
     def __init__(self, base, postroomd, postroom, smtp=True, pop3=True, extra_limits=(), extra=(),
-                 trusted=True):
+                 trusted=True, listen_extra=(), tls=None):
         super().__init__(base, "postroom")
         self.postroomd, self.postroom = postroomd, postroom
         self.proc = None
@@ -293,11 +293,13 @@ class Postroom(Server):
             listen.append('  smtp: ["%s:0"]' % HOST)
         if pop3:
             listen.append('  pop3: ["%s:0"]' % HOST)
+        listen += ['  %s: ["%s:0"]' % (name, HOST) for name in listen_extra]  # submission, pop3s...
         self.config.write_text("\n".join([
             "hostname: mail.%s" % DOMAIN,
             "domains: [%s]" % DOMAIN,
             "data_dir: data",
             "listen:", *listen,
+            *(["tls:", "  cert: %s" % tls[0], "  key: %s" % tls[1]] if tls else []),
             *(['trusted_networks: ["127.0.0.0/8"]'] if trusted else []),
             *(["run_as_root: true"] if os.geteuid() == 0 else []),  # postroomd refuses root otherwise
             "auth:",
@@ -342,6 +344,7 @@ class Postroom(Server):
             text = self.log_path.read_text(errors="replace")[start_at:]
             if "postroomd ready" in text:
                 ports = dict(re.findall(r"listening (\w+) \S+:(\d+)", text))
+                self.ports = {k: int(v) for k, v in ports.items()}
                 self.smtp_port = int(ports["smtp"]) if "smtp" in ports else None
                 self.pop3_port = int(ports["pop3"]) if "pop3" in ports else None
                 self.db = None
@@ -382,7 +385,7 @@ class Postfix(Server):
     """A private Postfix: own config_directory, queue, data; virtual(8) Maildir delivery."""
     name = "postfix"
 
-    def __init__(self, base, users, extra=()):
+    def __init__(self, base, users, extra=(), services=(), tlsmgr=False):
         super().__init__(base, "postfix")
         self.smtp_port = free_port()
         self.conf = self.base / "conf"
@@ -439,10 +442,11 @@ class Postfix(Server):
             f = line.split()
             if f[0] == "smtp" and f[1] == "inet":
                 f[0] = "%s:%d" % (HOST, self.smtp_port)
-            if f[6] in ("pipe", "tlsmgr") or f[0] in ("maildrop", "uucp", "ifmail", "bsmtp"):
+            if f[6] == "pipe" or (f[6] == "tlsmgr" and not tlsmgr) or f[0] in ("maildrop", "uucp", "ifmail", "bsmtp"):
                 continue
             f[4] = "n"  # no chroot: the private instance has no chroot tree
             lines.append(" ".join(f))
+        lines += list(services)  # e.g. a submission listener (tls_scenarios.py)
         (self.conf / "master.cf").write_text("\n".join(lines) + "\n")
         self.postfix("check")
 
@@ -478,9 +482,10 @@ class Dovecot(Server):
     """A private Dovecot serving POP3 from Maildirs; passwd-file with ARGON2ID hashes."""
     name = "dovecot"
 
-    def __init__(self, base, mailroot, hashes):
+    def __init__(self, base, mailroot, hashes, ssl=None):
         super().__init__(base, "dovecot")
         self.pop3_port = free_port()
+        self.pop3s_port = free_port() if ssl else None
         self.conf = self.base / "dovecot.conf"
         for d in ("run", "state"):
             (self.base / d).mkdir(exist_ok=True)
@@ -492,6 +497,13 @@ class Dovecot(Server):
   process_min_avail = 2
   client_limit = 2000
 """
+        if ssl:  # POP3S (implicit TLS) beside the plaintext listener
+            login_extra += """  inet_listener pop3s {
+    address = %s
+    port = %d
+    ssl = yes
+  }
+""" % (HOST, self.pop3s_port)
         many_connections = """service pop3 {
   process_limit = 2000
 }
@@ -503,7 +515,7 @@ default_vsz_limit = 1G
 """
         self.conf.write_text(dovecot_pop3.pop3_config(self.base, mailroot, HOST, self.pop3_port,
                                                       self.base / "passwd", scheme="ARGON2ID",
-                                                      login_extra=login_extra,
+                                                      ssl=ssl, login_extra=login_extra,
                                                       extra=many_connections))
 
     def start(self):
@@ -568,25 +580,32 @@ def smtp_load(server, sessions, count, size, timeout=600, expect_delivery=True):
     return ("span", (t0, t1))
 
 
-POP3LOAD = None  # the compiled pop3load.c (compile_pop3load)
+POP3LOAD = None  # the compiled pop3load.c (compile_loaders)
+SMTPSLOAD = None  # the compiled smtpsload.c
 
 
-def compile_pop3load(work):
-    """Build the C POP3 client: a Python client spent about one of the machine's two cores
-    at 14,000 messages/s, CPU the servers it measures then could not have."""
-    global POP3LOAD
-    out = work / "pop3load"
-    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out), str(HERE / "pop3load.c")],
-                   check=True)
-    POP3LOAD = str(out)
+def compile_loaders(work):
+    """Build the C load generators (POP3/POP3S, submission with STARTTLS): a Python client
+    spent about one of the machine's two cores at 14,000 messages/s, CPU the servers it
+    measures then could not have."""
+    global POP3LOAD, SMTPSLOAD
+    for name in ("pop3load", "smtpsload"):
+        out = work / name
+        subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out), str(HERE / (name + ".c")),
+                        "-lssl", "-lcrypto"], check=True)
+    POP3LOAD, SMTPSLOAD = str(work / "pop3load"), str(work / "smtpsload")
 
 
-def pop3_clients(port, users, hold=0.0, timeout=600, barrier=None, at_barrier=None):
+def pop3_clients(port, users, hold=0.0, timeout=600, barrier=None, at_barrier=None, tls=False, cafile=None,
+                 info=None):
     """One pop3load process per element of users (a name, or a list of names that the one process
-    retrieves in turn: USER/PASS, STAT, RETR 1..n, QUIT); returns (t0, t1, msgs, bytes)."""
+    retrieves in turn: USER/PASS, STAT, RETR 1..n, QUIT); returns (t0, t1, msgs, bytes).
+    tls: POP3S (implicit TLS); `info`, a dict, gets the clients' JSON results."""
     procs = []
     for group in users:
         argv = [POP3LOAD, "--port", str(port), "--password", PASSWORD, "--hold", str(hold)]
+        if tls:
+            argv += ["--tls"] + (["--cafile", str(cafile)] if cafile else [])
         if barrier:
             argv += ["--barrier", str(barrier)]
         for u in ([group] if isinstance(group, str) else group):
@@ -607,6 +626,8 @@ def pop3_clients(port, users, hold=0.0, timeout=600, barrier=None, at_barrier=No
         if p.returncode != 0:
             raise RuntimeError("pop3 client failed: %s" % err.strip()[-800:])
         results.extend(json.loads(line) for line in out.splitlines() if line.strip())
+    if info is not None:
+        info["results"] = results
     t0 = min(r["t0"] for r in results)
     t1 = max(r["t1"] for r in results)
     return t0, t1, sum(r["messages"] for r in results), sum(r["bytes"] for r in results)
@@ -947,8 +968,9 @@ def main():
     b.add_argument("--pairs", type=int, default=3)
     # A POP3 retrieval run lasts under a second, so one run is noisy: more pairs, same minutes
     b.add_argument("--pop-pairs", type=int, default=7)
-    b.add_argument("--only", default="smtp,pop3,dkim,auth",
-                   help="comma-separated: smtp, pop3, dkim (DKIM-signed outbound), auth (inbound SPF/DKIM/DMARC)")
+    b.add_argument("--only", default="smtp,pop3,dkim,auth,tls",
+                   help="comma-separated: smtp, pop3, dkim (DKIM-signed outbound), auth (inbound SPF/DKIM/DMARC), "
+                        "tls (submission with STARTTLS + AUTH, POP3S)")
     b.add_argument("--n-1k-1", type=int, default=400)
     b.add_argument("--n-1k-10", type=int, default=2000)
     b.add_argument("--n-1k-50", type=int, default=4000)
@@ -964,6 +986,13 @@ def main():
     b.add_argument("--n-auth-1k-50", type=int, default=800)
     b.add_argument("--n-auth-100k-10", type=int, default=300)
     b.add_argument("--n-auth-100k-50", type=int, default=400)
+    # Submission with STARTTLS + AUTH PLAIN and POP3S (tls_scenarios.py)
+    b.add_argument("--n-tls-1k-10", type=int, default=1000)
+    b.add_argument("--n-tls-1k-50", type=int, default=2000)
+    b.add_argument("--n-tls-100k-10", type=int, default=500)
+    b.add_argument("--n-tls-100k-50", type=int, default=1000)
+    b.add_argument("--tls-per-conn", type=int, default=10,
+                   help="submission: messages per connection (each connection: handshake + one AUTH)")
     b.add_argument("--pop-boxes", type=int, default=10)
     b.add_argument("--pop-msgs", type=int, default=1000)
     b.add_argument("--pop-size", type=int, default=10 * KIB)
@@ -980,7 +1009,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     kind = Cgroup.detect()
     only = set(args.only.split(","))
-    unknown = only - {"smtp", "pop3", "dkim", "auth"}
+    unknown = only - {"smtp", "pop3", "dkim", "auth", "tls"}
     if unknown:
         ap.error("--only: unknown scenario group(s) %s" % ", ".join(sorted(unknown)))
     args.postfix_version = args.dovecot_version = args.opendkim_version = args.opendmarc_version = "-"
@@ -997,7 +1026,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="postroom-bench.", dir=args.workdir))
     os.chmod(work, 0o755)
     say("work dir %s, cpu accounting: %s" % (work, kind))
-    compile_pop3load(work)
+    compile_loaders(work)
     report = Report()
     bins = (args.postroomd, args.postroom)
     started = time.time()
@@ -1020,6 +1049,11 @@ def main():
                 auth_scenarios.run_dkim_outbound(args, report, work, bins)
             if "auth" in only:
                 auth_scenarios.run_inbound_auth(args, report, work, bins)
+        if "tls" in only:
+            sys.modules.setdefault("bench", sys.modules[__name__])
+            import tls_scenarios
+            tls_scenarios.run_submission(args, report, work, bins)
+            tls_scenarios.run_pop3s(args, report, work, bins)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     elapsed = time.time() - started
