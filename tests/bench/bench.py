@@ -970,7 +970,7 @@ def main():
     b.add_argument("--pop-pairs", type=int, default=7)
     b.add_argument("--only", default="smtp,pop3,dkim,auth,tls",
                    help="comma-separated: smtp, pop3, dkim (DKIM-signed outbound), auth (inbound SPF/DKIM/DMARC), "
-                        "tls (submission with STARTTLS + AUTH, POP3S)")
+                        "tls (submission with STARTTLS + AUTH, and POP3S; tls-submission or tls-pop3s for one of them)")
     b.add_argument("--n-1k-1", type=int, default=400)
     b.add_argument("--n-1k-10", type=int, default=2000)
     b.add_argument("--n-1k-50", type=int, default=4000)
@@ -1009,7 +1009,9 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     kind = Cgroup.detect()
     only = set(args.only.split(","))
-    unknown = only - {"smtp", "pop3", "dkim", "auth", "tls"}
+    if "tls" in only:
+        only = (only - {"tls"}) | {"tls-submission", "tls-pop3s"}
+    unknown = only - {"smtp", "pop3", "dkim", "auth", "tls-submission", "tls-pop3s"}
     if unknown:
         ap.error("--only: unknown scenario group(s) %s" % ", ".join(sorted(unknown)))
     args.postfix_version = args.dovecot_version = args.opendkim_version = args.opendmarc_version = "-"
@@ -1049,11 +1051,13 @@ def main():
                 auth_scenarios.run_dkim_outbound(args, report, work, bins)
             if "auth" in only:
                 auth_scenarios.run_inbound_auth(args, report, work, bins)
-        if "tls" in only:
+        if only & {"tls-submission", "tls-pop3s"}:
             sys.modules.setdefault("bench", sys.modules[__name__])
             import tls_scenarios
-            tls_scenarios.run_submission(args, report, work, bins)
-            tls_scenarios.run_pop3s(args, report, work, bins)
+            if "tls-submission" in only:
+                tls_scenarios.run_submission(args, report, work, bins)
+            if "tls-pop3s" in only:
+                tls_scenarios.run_pop3s(args, report, work, bins)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     elapsed = time.time() - started

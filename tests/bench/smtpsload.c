@@ -13,12 +13,17 @@
  *             [--per-conn K] [--helo NAME] [--cafile PEM] [--plain]
  *
  * --plain: no STARTTLS (AUTH in plaintext), to see what TLS itself costs.
+ *
+ * A connection that the server closes or resets before AUTH has succeeded is made again (at
+ * most 100 times per process), as a mail client would on its next send; "retries" in the
+ * JSON counts them. Anything else unexpected ends the process with an error.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +40,13 @@ enum { kBuffer = 64 * 1024 };
 static char buffer[kBuffer];
 static size_t have; /* bytes in buffer not consumed yet */
 static const char *server_name = "mail.example.test";
+static const char *awaiting = "the greeting"; /* for the error message: what the client waits for */
+static int before_auth;                      /* a lost connection is retried (see above) */
+static jmp_buf retry_connection;
 
 static void die(const char *what) {
-    fprintf(stderr, "smtpsload: %s: %s\n", what, errno ? strerror(errno) : "failed");
+    fprintf(stderr, "smtpsload: %s (awaiting the reply to %s): %s\n", what, awaiting,
+            errno ? strerror(errno) : "failed");
     exit(1);
 }
 
@@ -52,6 +61,7 @@ static void fill(int fd) {
     ssize_t n = net_recv(fd, buffer + have, kBuffer - have);
     if (n <= 0) {
         if (n == 0) errno = 0;
+        if (before_auth) longjmp(retry_connection, 1);
         die("connection closed");
     }
     have += (size_t)n;
@@ -60,6 +70,7 @@ static void fill(int fd) {
 /* Reads one reply (all its lines) and exits unless its code is `expect`. The last line
  * of a reply has a space (or nothing) after the code, the others a hyphen. */
 static void reply(int fd, int expect, const char *after) {
+    awaiting = after;
     for (;;) {
         char *end;
         while ((end = memmem(buffer, have, "\r\n", 2)) == NULL) fill(fd);
@@ -123,11 +134,12 @@ static char *make_body(size_t size, size_t *out_len) {
 }
 
 int main(int argc, char **argv) {
-    int port = 0, per_conn = 1, plain = 0;
-    long count = 0;
-    size_t size = 1024;
-    const char *user = NULL, *password = NULL, *from = NULL, *to = NULL, *helo = "client.example.test";
-    const char *cafile = NULL;
+    /* static: the connection loop longjmps back (before_auth), which may clobber automatic ones */
+    static int port = 0, per_conn = 1, plain = 0;
+    static long count = 0;
+    static size_t size = 1024;
+    static const char *user = NULL, *password = NULL, *from = NULL, *to = NULL, *helo = "client.example.test";
+    static const char *cafile = NULL;
     for (int i = 1; i < argc; i += 2) {
         if (strcmp(argv[i], "--plain") == 0) {
             plain = 1;
@@ -172,12 +184,26 @@ int main(int argc, char **argv) {
     char *message = malloc(body_len + 1024);
     if (!message) die("malloc");
 
-    double t0 = now();
-    long sent = 0, connections = 0;
+    static double t0;
+    static long sent = 0, connections = 0, retries = 0;
+    t0 = now();
     while (sent < count) {
-        int fd = connect_to(port);
+        volatile int fd = connect_to(port);
         have = 0;
         ++connections;
+        before_auth = 1;
+        if (setjmp(retry_connection)) {
+            if (tls) {
+                SSL_free(tls);
+                tls = NULL;
+            }
+            close(fd);
+            if (++retries > 100) {
+                errno = 0;
+                die("too many connections lost before AUTH");
+            }
+            continue;
+        }
         reply(fd, 220, "connect");
         command(fd, 250, "EHLO %s\r\n", helo);
         if (!plain) {
@@ -190,6 +216,7 @@ int main(int argc, char **argv) {
             command(fd, 250, "EHLO %s\r\n", helo);
         }
         command(fd, 235, "AUTH PLAIN %s\r\n", (const char *)auth);
+        before_auth = 0;
         for (int k = 0; k < per_conn && sent < count; ++k, ++sent) {
             command(fd, 250, "MAIL FROM:<%s>\r\n", from);
             command(fd, 250, "RCPT TO:<%s>\r\n", to);
@@ -207,7 +234,8 @@ int main(int argc, char **argv) {
         tls_end();
         close(fd);
     }
-    printf("{\"t0\": %.6f, \"t1\": %.6f, \"messages\": %ld, \"connections\": %ld", t0, now(), sent, connections);
+    printf("{\"t0\": %.6f, \"t1\": %.6f, \"messages\": %ld, \"connections\": %ld, \"retries\": %ld", t0, now(), sent,
+           connections, retries);
     tls_print_json_fields();
     printf("}\n");
     free(message);
