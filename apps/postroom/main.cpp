@@ -47,6 +47,10 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   dns-records [DOMAIN]                       every DNS record the office needs, to paste
   check-dns [DOMAIN]                         look them up: right, missing or wrong; blocklists
   mobileconfig ADDRESS                       an Apple mail profile for it (no password inside)
+  vacation ADDRESS [--subject S] --message-file F [--from DATE] [--until DATE] [--days N]
+                                             an away reply (RFC 3834), once per sender per N
+                                             days (7); DATE is YYYY-MM-DD[THH:MM], local time
+  vacation ADDRESS | vacation ADDRESS --off | vacation list
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
 )";
@@ -75,6 +79,7 @@ const std::vector<CommandSpec> kCommands = {
     {"dns-records", {}, {}},
     {"check-dns", {}, {}},
     {"mobileconfig", {}, {}},
+    {"vacation", {}, {"--off"}, {"--subject", "--message-file", "--from", "--until", "--days"}},
 };
 
 int run(int argc, char** argv);
@@ -183,6 +188,7 @@ int run(int argc, char** argv) {
   if (spec->name == "dns-records") return dns_records_command(ctx);
   if (spec->name == "check-dns") return check_dns_command(ctx);
   if (spec->name == "mobileconfig") return mobileconfig_command(ctx);
+  if (spec->name == "vacation") return vacation_command(ctx);
   return import_command(ctx, sub);
 }
 

@@ -12,6 +12,7 @@
 #include "postroom/service/dnsbl.hpp"
 #include "postroom/service/greylisting.hpp"
 #include "postroom/service/srs_routing.hpp"
+#include "postroom/service/vacation.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/postmaster.hpp"
@@ -416,11 +417,15 @@ void SmtpConnection::commit() {
   }
   bool queued = !queue.recipients.empty();
   if (queued) destination.queue = std::move(queue);
+  // Away replies go out only for mail that was delivered here, once it is (vacation.hpp).
+  auto away = away_candidate({envelope_ ? envelope_->reverse_path : std::nullopt},
+                             destination.accounts, sink_.headers());
   envelope_.reset();
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  sink_.commit(std::move(destination), [weak, queued,
-                                        &context = context_](Result<store::StoredMessage> stored) {
+  sink_.commit(std::move(destination), [weak, queued, &context = context_, away = std::move(away)](
+                                           Result<store::StoredMessage> stored) mutable {
     if (stored && queued && context.wake_relay) context.wake_relay();
+    if (stored && away) send_away_replies(context, std::move(*away));
     if (stored) ++context.metrics.messages_received;
     auto s = weak.lock();
     if (!s || s->connection_->closed()) return;

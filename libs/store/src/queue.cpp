@@ -201,6 +201,8 @@ std::string lower(std::string text) {
   return text;
 }
 
+}  // namespace
+
 Result<BounceStored> store_bounce(Database& db, const Bounce& bounce,
                                   const DomainTest& is_local_domain) {
   using Where = BounceStored::Where;
@@ -228,8 +230,6 @@ Result<BounceStored> store_bounce(Database& db, const Bounce& bounce,
   if (stored->queue_id.empty()) return BounceStored{Where::mailbox, {}};
   return BounceStored{Where::queue, stored->queue_id};
 }
-
-}  // namespace
 
 Result<BounceStored> record_attempts(Database& db, const AttemptRecord& record, std::int64_t now,
                                      const DomainTest& is_local_domain) {

@@ -206,6 +206,25 @@ void SqliteMailStore::purge_greylist(std::int64_t unretried_before, std::int64_t
              std::move(done));
 }
 
+void SqliteMailStore::vacations_for(std::vector<std::int64_t> accounts, std::string sender,
+                                    Reply<std::vector<VacationCandidate>> done) {
+  read<std::vector<VacationCandidate>>(
+      [accounts = std::move(accounts), sender = std::move(sender)](Database& db) {
+        return store::vacations_for(db, accounts, sender);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::send_vacation_reply(VacationReply reply, DomainTest is_local_domain,
+                                          Reply<VacationOutcome> done) {
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  write<VacationOutcome>(
+      [reply = std::move(reply), is_local_domain = std::move(is_local_domain), now](Database& db) {
+        return store::send_vacation_reply(db, reply, now, is_local_domain);
+      },
+      std::move(done));
+}
+
 void SqliteMailStore::health(std::int64_t now, Reply<StoreHealth> done) {
   write<StoreHealth>([now](Database& db) { return heartbeat(db, now); }, std::move(done));
 }

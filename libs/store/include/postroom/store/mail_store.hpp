@@ -15,6 +15,7 @@
 #include "postroom/store/messages.hpp"
 #include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/queue.hpp"
+#include "postroom/store/vacation.hpp"
 #include "postroom/store/writer.hpp"
 
 namespace postroom::store {
@@ -100,6 +101,12 @@ class MailStore {
                         std::int64_t forget, Reply<bool> done) = 0;
   virtual void purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
                               Reply<int> done) = 0;
+  // Away replies (vacation.hpp): the settings of the mailboxes a message reached, and a
+  // reply sent unless this sender got one within the interval (decided in the write).
+  virtual void vacations_for(std::vector<std::int64_t> accounts, std::string sender,
+                             Reply<std::vector<VacationCandidate>> done) = 0;
+  virtual void send_vacation_reply(VacationReply reply, DomainTest is_local_domain,
+                                   Reply<VacationOutcome> done) = 0;
   // /healthz: a heartbeat write through the writer, and the queue's depth (store::heartbeat).
   virtual void health(std::int64_t now, Reply<StoreHealth> done) = 0;
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
@@ -144,6 +151,10 @@ class SqliteMailStore final : public MailStore {
                 Reply<bool> done) override;
   void purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
                       Reply<int> done) override;
+  void vacations_for(std::vector<std::int64_t> accounts, std::string sender,
+                     Reply<std::vector<VacationCandidate>> done) override;
+  void send_vacation_reply(VacationReply reply, DomainTest is_local_domain,
+                           Reply<VacationOutcome> done) override;
   void health(std::int64_t now, Reply<StoreHealth> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
   void release_memory() override;

@@ -88,6 +88,11 @@ struct BounceStored {
   std::string queue_id;  // Where::queue
 };
 
+// Stores a message from the null sender (a bounce, an away reply) for `bounce.to`, in the
+// caller's transaction, as record_attempts does below.
+Result<BounceStored> store_bounce(Database& db, const Bounce& bounce,
+                                  const DomainTest& is_local_domain);
+
 // Every recipient's result and the bounce, in the caller's transaction. A bounce to a
 // local sender goes to its mailbox (aliases expanded); any other is queued from the null
 // sender (RFC 5321 §6.1: a bounce is never bounced); a local sender that no longer
