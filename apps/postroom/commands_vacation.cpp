@@ -1,4 +1,6 @@
 // postroom vacation: set, show and turn off a mailbox's away reply (RFC 3834).
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 

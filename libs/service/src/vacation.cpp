@@ -83,10 +83,16 @@ bool is_bulk(const HeaderSection& headers) {
   return k == "bulk" || k == "list" || k == "junk";
 }
 
+bool is_spam(const HeaderSection& headers) {
+  for (std::size_t i = 1; const auto* f = headers.find("X-Spam-Flag", i); ++i)
+    if (keyword(f->value) == "yes") return true;
+  return false;
+}
+
 bool relevant(std::string_view name) {
-  for (std::string_view keep :
-       {"To", "Cc", "Subject", "Message-ID", "References", "In-Reply-To", "Precedence",
-        "Auto-Submitted", "X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"})
+  for (std::string_view keep : {"To", "Cc", "Subject", "Message-ID", "References", "In-Reply-To",
+                                "Precedence", "Auto-Submitted", "X-Autoreply", "X-Autorespond",
+                                "X-Auto-Response-Suppress", "X-Spam-Flag"})
     if (header_name_equals(name, keep)) return true;
   return name.size() > 5 && header_name_equals(name.substr(0, 5), "List-");
 }
@@ -94,6 +100,17 @@ bool relevant(std::string_view name) {
 bool is_ascii(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// A field value with its folds kept, each line end made CRLF (a bare LF may have arrived).
+std::string folded_crlf(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\r') continue;
+    if (c == '\n') out += '\r';
+    out += c;
+  }
+  return out;
 }
 
 // An unstructured value (RFC 5322 §3.2.5) fit for the header: as it is when it is ASCII,
@@ -153,6 +170,8 @@ std::string_view to_string(VacationReason reason) {
       return "list mail";
     case VacationReason::bulk:
       return "bulk precedence";
+    case VacationReason::spam:
+      return "spam";
     case VacationReason::inactive:
       return "not active now";
     case VacationReason::not_addressed:
@@ -226,6 +245,7 @@ std::optional<VacationReason> excluded_message(const HeaderSection& headers,
   if (is_auto_submitted(headers)) return VacationReason::auto_submitted;
   if (is_list_mail(headers)) return VacationReason::list_mail;
   if (is_bulk(headers)) return VacationReason::bulk;
+  if (is_spam(headers)) return VacationReason::spam;
   return std::nullopt;
 }
 
@@ -277,9 +297,13 @@ std::string compose_vacation_reply(const HeaderSection& original, const store::V
                                    std::string_view token) {
   std::string subject = settings.subject;
   if (subject.empty()) {
-    auto s = field(original, "Subject");
-    // RFC 3834 §3.1.5: "Auto:" and the original subject.
-    subject = "Auto: " + (s && !s->empty() ? *s : std::string("(no subject)"));
+    // RFC 3834 §3.1.5: "Auto:" and the original subject, folded as it was (so no line
+    // grows past what the original had), unless it must be encoded.
+    const auto* s = original.find("Subject");
+    std::string text = s ? folded_crlf(trim(s->value)) : "";
+    if (text.empty()) text = "(no subject)";
+    if (!is_ascii(text)) text = unfolded(text);
+    subject = "Auto: " + text;
   }
   std::string m;
   m += "From: <" + std::string(from) + ">\r\n";

@@ -84,6 +84,9 @@ TEST_CASE("vacation: never to lists, bulk mail or other automatic mail") {
   CHECK(decide(headers("Auto-Submitted: No (sent by a person)\r\n"), e) == VacationReason::reply);
   CHECK(decide(headers("X-Auto-Response-Suppress: OOF, AutoReply\r\n"), e) ==
         VacationReason::auto_submitted);
+  // Flagged as spam by the inbound checks: a reply would go to a forged sender.
+  CHECK(decide(headers("X-Spam-Flag: YES\r\n"), e) == VacationReason::spam);
+  CHECK(decide(headers("X-Spam-Flag: NO\r\n"), e) == VacationReason::reply);
   // The settings-independent rules are the same ones.
   CHECK(excluded_message(headers("List-Post: <mailto:l@x>\r\n"), e) == VacationReason::list_mail);
   CHECK_FALSE(excluded_message(headers(), e).has_value());
@@ -152,6 +155,11 @@ TEST_CASE("vacation: the default subject, a UTF-8 subject and a message without 
   auto text = compose_vacation_reply(headers(), v, "alice@example.test", "carol@remote.test",
                                      "mail.example.test", kNow, "t");
   CHECK(text.find("\r\nSubject: Auto: Lunch?\r\n") != std::string::npos);
+  // A folded original subject keeps its folds (CRLF even when it came with bare LF).
+  auto long_subject = HeaderSection::parse("Subject: part one\n part two\n");
+  text = compose_vacation_reply(long_subject, v, "alice@example.test", "carol@remote.test",
+                                "mail.example.test", kNow, "t");
+  CHECK(text.find("\r\nSubject: Auto: part one\r\n part two\r\n") != std::string::npos);
   v.subject = "Abwesend bis Montag: Grüße";
   v.body = "Grüße\r\n";
   auto bare = HeaderSection::parse("To: alice@example.test\r\n");

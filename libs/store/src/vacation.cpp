@@ -47,8 +47,14 @@ Result<void> set_vacation(Database& db, const Vacation& v, std::int64_t now) {
              "INSERT OR REPLACE INTO vacations(account_id, subject, body, starts_at, ends_at,"
              " interval_days, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
     s->bind(1, v.account).bind(2, v.subject).bind(3, v.body);
-    v.starts_at ? s->bind(4, *v.starts_at) : s->bind_null(4);
-    v.ends_at ? s->bind(5, *v.ends_at) : s->bind_null(5);
+    if (v.starts_at)
+      s->bind(4, *v.starts_at);
+    else
+      s->bind_null(4);
+    if (v.ends_at)
+      s->bind(5, *v.ends_at);
+    else
+      s->bind_null(5);
     s->bind(6, v.interval_days).bind(7, now);
     TRY(s->run());
   }

@@ -87,7 +87,7 @@ TEST_CASE("vacation: candidates carry the mailbox's aliases and the sender's las
   found = vacations_for(*db, {*alice}, "carol@remote.test");
   REQUIRE(found);
   CHECK(found->front().last_reply == 5000);
-  CHECK_FALSE(vacations_for(*db, {*alice}, "dave@remote.test")->front().last_reply);
+  CHECK_FALSE(vacations_for(*db, {*alice}, "dave@remote.test")->front().last_reply.has_value());
 }
 
 TEST_CASE("vacation: one reply per sender per interval, queued from the null sender") {

@@ -25,6 +25,7 @@ enum class VacationReason {
   auto_submitted,    // Auto-Submitted other than "no", or another responder's marks (§2)
   list_mail,         // a List-* field (RFC 2369, RFC 2919): mail to a list (§2)
   bulk,              // Precedence: bulk, list or junk (§2)
+  spam,              // flagged as spam here (X-Spam-Flag: YES): a reply would be backscatter
   inactive,          // outside the setting's from/until
   not_addressed,     // none of the mailbox's addresses in To or Cc (§2, Bcc and lists)
   replied_recently,  // this sender had a reply within the interval (§2)
