@@ -12,7 +12,7 @@ namespace postroom::cli {
 
 namespace {
 
-constexpr const char* kUsage =
+constexpr const char* kVacationUsage =
     "usage: postroom vacation ADDRESS [--subject S] --message-file F [--from DATE] "
     "[--until DATE] [--days N] | vacation ADDRESS --off | vacation ADDRESS | vacation list";
 // A reply is a short note: more is a mistake (the wrong file).
@@ -159,10 +159,10 @@ int set(Context& ctx, Mailbox& box) {
 
 int vacation_command(Context& ctx) {
   const Args& args = ctx.args;
-  if (args.words.size() != 1) return usage_error(kUsage);
+  if (args.words.size() != 1) return usage_error(kVacationUsage);
   auto now = static_cast<std::int64_t>(std::time(nullptr));
   if (args.words[0] == "list") {
-    if (!args.flags.empty() || !args.values.empty()) return usage_error(kUsage);
+    if (!args.flags.empty() || !args.values.empty()) return usage_error(kVacationUsage);
     auto db = open_store(ctx.config);
     if (!db) return failure(db.error().message);
     auto all = store::list_vacations(*db);

@@ -127,7 +127,7 @@ std::string header_text(std::string_view text) {
            (static_cast<unsigned char>(text[pos + n]) & 0xC0) == 0x80)
       --n;
     if (!out.empty()) out += "\r\n ";
-    out += "=?UTF-8?B?" + base64_encode(text.substr(pos, n)) + "?=";
+    out += "=?UTF-8?B?" + sasl::base64_encode(text.substr(pos, n)) + "?=";
     pos += n;
   }
   return out;

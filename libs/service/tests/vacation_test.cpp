@@ -172,7 +172,7 @@ TEST_CASE("vacation: the default subject, a UTF-8 subject and a message without 
   std::string decoded;
   for (std::size_t pos = 0; (pos = subject.find("=?UTF-8?B?", pos)) != std::string::npos;) {
     auto end = subject.find("?=", pos + 10);
-    decoded += *base64_decode(subject.substr(pos + 10, end - pos - 10));
+    decoded += *sasl::base64_decode(subject.substr(pos + 10, end - pos - 10));
     pos = end;
   }
   CHECK(decoded == v.subject);
