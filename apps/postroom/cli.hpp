@@ -20,6 +20,8 @@ struct Args {
   std::vector<std::string> words;             // positional arguments after the command words
   std::vector<std::string> flags;             // --flags seen
   std::map<std::string, std::string> values;  // flags with a value: --selector S
+  // Every value of a flag given more than once (--from A --from B), in order.
+  std::map<std::string, std::vector<std::string>> all_values;
   bool has(const std::string& flag) const;
 };
 
@@ -67,5 +69,6 @@ int dns_records_command(Context& ctx);
 int check_dns_command(Context& ctx);
 int mobileconfig_command(Context& ctx);
 int vacation_command(Context& ctx);
+int device_command(Context& ctx, const std::string& sub);
 
 }  // namespace postroom::cli

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "postroom/auth/device_password.hpp"
 #include "postroom/auth/password.hpp"
 #include "postroom/base/wipe.hpp"
 #include "postroom/store/accounts.hpp"
@@ -86,6 +87,12 @@ int user_command(Context& ctx, const std::string& sub) {
   if (sub == "passwd" && !*existing) return failure("no mailbox " + address);
   auto password = read_password(args, true);
   if (!password) return failure(password.error().message);
+  if (auth::canonical_device_password(*password)) {
+    // Logins check such a password against the devices only: as a main one it could
+    // never work.
+    wipe(*password);
+    return failure("that password has the shape of a device password; choose another");
+  }
   auto hash = auth::hash_password(*password);
   wipe(*password);
   if (!hash) return failure(hash.error().message);

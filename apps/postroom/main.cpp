@@ -51,6 +51,13 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
                                              an away reply (RFC 3834), once per sender per N
                                              days (7); DATE is YYYY-MM-DD[THH:MM], local time
   vacation ADDRESS | vacation ADDRESS --off | vacation list
+  device add ADDRESS NAME [--pop3] [--smtp] [--from ADDRESS]... [--rate N/h]
+                                             a generated password for one device, printed once;
+                                             only for the protocols given (default both), sending
+                                             only as --from (default the mailbox's addresses)
+  device list [ADDRESS]                      ADDRESS NAME PROTOCOLS FROM RATE CREATED LAST-USE
+                                             LAST-ADDRESS
+  device revoke ADDRESS NAME                 remove it: its next login fails (also: device del)
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
 )";
@@ -80,6 +87,7 @@ const std::vector<CommandSpec> kCommands = {
     {"check-dns", {}, {}},
     {"mobileconfig", {}, {}},
     {"vacation", {}, {"--off"}, {"--subject", "--message-file", "--from", "--until", "--days"}},
+    {"device", {"add", "list", "revoke", "del"}, {"--pop3", "--smtp"}, {"--from", "--rate"}},
 };
 
 int run(int argc, char** argv);
@@ -151,6 +159,7 @@ int run(int argc, char** argv) {
       if (eq == std::string::npos && i + 1 >= rest.size())
         return usage_error(flag + " needs a value");
       args.values[flag] = eq == std::string::npos ? rest[++i] : word.substr(eq + 1);
+      args.all_values[flag].push_back(args.values[flag]);
     } else if (word.rfind("--", 0) == 0) {
       if (!spec->flags.contains(word)) return usage_error("unknown flag '" + word + "'");
       args.flags.push_back(word);
@@ -189,6 +198,7 @@ int run(int argc, char** argv) {
   if (spec->name == "check-dns") return check_dns_command(ctx);
   if (spec->name == "mobileconfig") return mobileconfig_command(ctx);
   if (spec->name == "vacation") return vacation_command(ctx);
+  if (spec->name == "device") return device_command(ctx, sub);
   return import_command(ctx, sub);
 }
 

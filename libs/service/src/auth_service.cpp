@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <optional>
 
+#include "postroom/auth/device_password.hpp"
 #include "postroom/auth/password.hpp"
 #include "postroom/base/address.hpp"
 #include "postroom/base/log.hpp"
@@ -48,6 +50,28 @@ void log_attempt(const auto& request, std::string_view result, std::string_view 
            " result=", result, extra);
 }
 
+// A device name as the admin typed it may hold spaces: quoted in the log line.
+std::string quote_device(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out += c;
+  }
+  return out + "\"";
+}
+
+std::string_view service_name(AuthService::Service service) {
+  switch (service) {
+    case AuthService::Service::pop3:
+      return "pop3";
+    case AuthService::Service::smtp:
+      return "smtp";
+    case AuthService::Service::other:
+      return "other";
+  }
+  return "other";
+}
+
 struct Credentials {
   std::string_view secret;     // password or APOP digest
   std::string_view timestamp;  // APOP only
@@ -71,21 +95,30 @@ bool verify_credentials(const Credentials& given, const std::optional<store::Acc
 
 void AuthService::check_password(const Peer& peer, const std::string& user,
                                  const std::string& password, Callback done) {
-  enqueue(Request{peer,
-                  limiter_key(peer.ip),
-                  to_lower_ascii(user),
-                  password,
-                  {},
-                  false,
-                  auth::secret_digest(password),
-                  std::move(done)});
+  Request request{peer,  limiter_key(peer.ip),          to_lower_ascii(user), password, {},
+                  false, auth::secret_digest(password), std::move(done)};
+  request.service = peer.service;
+  request.limit_user = request.user;
+  if (auto canonical = auth::canonical_device_password(password)) {
+    // A device's failures are that device's: counted under their own limiter key, so that
+    // guessing at it never delays nor locks out the main password.
+    request.selector = auth::device_selector(*canonical);
+    request.limit_user += '\0';
+    request.limit_user += "device:" + *request.selector;
+    wipe(request.secret);
+    request.secret = std::move(*canonical);
+  }
+  enqueue(std::move(request));
 }
 
 void AuthService::check_apop(const Peer& peer, const std::string& user,
                              const std::string& timestamp, const std::string& digest,
                              Callback done) {
-  enqueue(Request{peer, limiter_key(peer.ip), to_lower_ascii(user), digest, timestamp, true,
-                  auth::secret_digest(digest), std::move(done)});
+  Request request{peer, limiter_key(peer.ip),        to_lower_ascii(user), digest, timestamp,
+                  true, auth::secret_digest(digest), std::move(done)};
+  request.service = peer.service;
+  request.limit_user = request.user;
+  enqueue(std::move(request));
 }
 
 std::size_t AuthService::queue_level(const std::string& ip, const std::string& key) {
@@ -106,7 +139,7 @@ bool AuthService::trusted(const std::string& ip) const {
 void AuthService::enqueue(Request request) {
   // A locked-out attempt fails whatever it sends, so it gets no argon2id: otherwise its
   // attempts would hold the few verification slots and slow every other address's login.
-  if (limiter_.locked_out(request.key, request.user, Clock::now()))
+  if (limiter_.locked_out(request.key, request.limit_user, Clock::now()))
     return refuse(std::move(request));
   std::string key = request.key;
   auto level = queue_level(request.peer.ip, key);
@@ -119,10 +152,10 @@ void AuthService::start_next() {
   // argon2id costs kArgonMemLimit per verification: cap how many run at once.
   while (running_ < auth::kMaxConcurrentVerifications) {
     auto next = waiting_.pop(
-        [&](const Request& r) { return limiter_.not_before(r.key, r.user, now) <= now; });
+        [&](const Request& r) { return limiter_.not_before(r.key, r.limit_user, now) <= now; });
     if (!next) break;
     // Checked again at the head of the queue: a lockout may have begun while it waited.
-    if (limiter_.locked_out(next->second.key, next->second.user, now)) {
+    if (limiter_.locked_out(next->second.key, next->second.limit_user, now)) {
       waiting_.done(next->first, queue_level(next->second.peer.ip, next->first));
       refuse(std::move(next->second));
       continue;
@@ -138,7 +171,7 @@ void AuthService::schedule_wake(Clock::time_point now) {
   // Attempts whose address has one in flight start when it ends; only delays need a timer.
   std::optional<Clock::time_point> earliest;
   waiting_.for_each([&](const Request& r) {
-    auto at = limiter_.not_before(r.key, r.user, now);
+    auto at = limiter_.not_before(r.key, r.limit_user, now);
     if (at > now && (!earliest || at < *earliest)) earliest = at;
   });
   if (!earliest) return;
@@ -152,8 +185,8 @@ void AuthService::verify(std::string key, Request request) {
   wipe(request.secret);  // a short moved-from string keeps its bytes in place
   auto result = std::make_shared<AuthResult>();
   result->address = shared->user;
-  // The account from the store, the check on the thread pool, then the addresses the user
-  // may send as: three steps, each answered on the loop.
+  // The account (and for a device password the device) from the store, the check on the
+  // thread pool, then the addresses the user may send as: each step answered on the loop.
   context_.store->find_account(
       shared->user, [this, alive = alive_, key = std::move(key), shared,
                      result](Result<std::optional<store::Account>> account) mutable {
@@ -164,31 +197,114 @@ void AuthService::verify(std::string key, Request request) {
           return verified(std::move(key), shared, result);
         }
         auto found = std::make_shared<std::optional<store::Account>>(std::move(*account));
-        auto ok = std::make_shared<bool>(false);
-        net::queue_work(
-            context_.loop,
-            [shared, found, ok] {
-              *ok = verify_credentials({shared->secret, shared->timestamp, shared->apop}, *found);
-              wipe(shared->secret);  // verified: the secret is no longer needed
-            },
-            [this, alive = alive_, key = std::move(key), shared, result, found, ok]() mutable {
+        if (!shared->selector) return verify_hash(std::move(key), shared, result, found, nullptr);
+        auto device = std::make_shared<std::optional<store::Device>>();
+        if (!found->has_value()) return verify_hash(std::move(key), shared, result, found, device);
+        context_.store->find_device(
+            (**found).id, *shared->selector,
+            [this, alive = alive_, key = std::move(key), shared, result, found,
+             device](Result<std::optional<store::Device>> row) mutable {
               if (!*alive) return;
-              if (!*ok) return verified(std::move(key), shared, result);
-              result->outcome = AuthResult::Outcome::ok;
-              result->account_id = (**found).id;
-              context_.store->sender_addresses(
-                  shared->user, [this, alive = alive_, key = std::move(key), shared,
-                                 result](Result<std::vector<std::string>> senders) mutable {
-                    if (!*alive) return;
-                    if (!senders) {
-                      result->outcome = AuthResult::Outcome::temp_failure;
-                    } else {
-                      result->sender_addresses = std::move(*senders);
-                    }
-                    verified(std::move(key), shared, result);
-                  });
+              if (!row) {
+                result->outcome = AuthResult::Outcome::temp_failure;
+                wipe(shared->secret);
+                return verified(std::move(key), shared, result);
+              }
+              *device = std::move(*row);
+              verify_hash(std::move(key), shared, result, found, device);
             });
       });
+}
+
+namespace {
+
+bool permits(const store::DeviceRights& rights, AuthService::Service service) {
+  switch (service) {
+    case AuthService::Service::pop3:
+      return rights.pop3;
+    case AuthService::Service::smtp:
+      return rights.smtp;
+    case AuthService::Service::other:
+      return false;  // a device password opens only the protocols it names
+  }
+  return false;
+}
+
+// The addresses a device may send as: its --from list, but only those the account may
+// still send as (an alias removed since takes its address from the device too).
+std::vector<std::string> device_senders(const store::DeviceRights& rights,
+                                        std::vector<std::string> account_senders) {
+  if (rights.senders.empty()) return account_senders;
+  std::vector<std::string> out;
+  for (const auto& s : rights.senders) {
+    if (std::find(account_senders.begin(), account_senders.end(), s) != account_senders.end())
+      out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
+
+void AuthService::verify_hash(std::string key, std::shared_ptr<Request> shared,
+                              std::shared_ptr<AuthResult> result,
+                              std::shared_ptr<std::optional<store::Account>> found,
+                              std::shared_ptr<std::optional<store::Device>> device) {
+  auto ok = std::make_shared<bool>(false);
+  net::queue_work(
+      context_.loop,
+      [shared, found, device, ok] {
+        if (device) {
+          // A device password is checked against its device only (or a dummy hash when
+          // there is none, so that timing tells nothing), never against the main password.
+          const auto& d = *device;
+          *ok = auth::verify_password(d ? d->password_hash : auth::dummy_hash(), shared->secret) &&
+                d && found->has_value();
+        } else {
+          *ok = verify_credentials({shared->secret, shared->timestamp, shared->apop}, *found);
+        }
+        wipe(shared->secret);  // verified: the secret is no longer needed
+      },
+      [this, alive = alive_, key = std::move(key), shared, result, found, device, ok]() mutable {
+        if (!*alive) return;
+        if (!*ok) return verified(std::move(key), shared, result);
+        if (device && !permits((**device).rights, shared->service)) {
+          // The right password for a protocol it was not given: refused, but not a guess.
+          shared->not_permitted = true;
+          result->device = DeviceLogin{(**device).id, (**device).name, 0};
+          return verified(std::move(key), shared, result);
+        }
+        result->outcome = AuthResult::Outcome::ok;
+        result->account_id = (**found).id;
+        if (device) {
+          const auto& d = **device;
+          result->device = DeviceLogin{d.id, d.name, d.rights.rate_per_hour};
+        }
+        context_.store->sender_addresses(
+            shared->user, [this, alive = alive_, key = std::move(key), shared, result,
+                           device](Result<std::vector<std::string>> senders) mutable {
+              if (!*alive) return;
+              if (!senders) {
+                result->outcome = AuthResult::Outcome::temp_failure;
+              } else if (device) {
+                result->sender_addresses = device_senders((**device).rights, std::move(*senders));
+              } else {
+                result->sender_addresses = std::move(*senders);
+              }
+              verified(std::move(key), shared, result);
+            });
+      });
+}
+
+void AuthService::record_device_use(std::int64_t device, const std::string& ip) {
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  auto& last = device_uses_[device];
+  if (last.first == ip && now - last.second < 60 && now >= last.second) return;
+  last = {ip, now};
+  context_.store->record_device_use(device, now, ip, [device](Result<void> recorded) {
+    if (!recorded)
+      log_line("auth: recording the last use of device ", device,
+               " failed: ", recorded.error().message);
+  });
 }
 
 void AuthService::verified(std::string key, const std::shared_ptr<Request>& request,
@@ -210,36 +326,52 @@ void AuthService::refuse(Request request) {
 void AuthService::finish(Request request, AuthResult result, bool verified) {
   auto now = Clock::now();
   using Outcome = AuthResult::Outcome;
+  std::string device =
+      result.device ? " device=" + quote_device(result.device->name) : std::string();
+  if (request.not_permitted) {
+    // Not counted as a failure: the password was right, and the admin's choice of
+    // protocols must not turn a misconfigured scanner into a lockout.
+    log_attempt(request, "not-permitted", device + " service=" + service_name(request.service));
+    ++context_.metrics.logins_failed;
+    result = AuthResult{};
+    result.address = request.user;
+    return request.done(std::move(result));
+  }
   if (!verified) {
     log_attempt(request, "locked-out");
     ++context_.metrics.logins_locked_out;
-  } else if (result.outcome == Outcome::ok && limiter_.locked_out(request.key, request.user, now)) {
+  } else if (result.outcome == Outcome::ok &&
+             limiter_.locked_out(request.key, request.limit_user, now)) {
     // The lockout began while this attempt was verified: a right password still fails.
     result = AuthResult{};
     log_attempt(request, "locked-out");
     ++context_.metrics.logins_locked_out;
   } else if (result.outcome == Outcome::ok) {
-    limiter_.record_success(request.key, request.user, now);
-    log_attempt(request, "ok");
+    limiter_.record_success(request.key, request.limit_user, now);
+    log_attempt(request, "ok", device);
+    if (result.device) record_device_use(result.device->id, request.peer.ip);
     return request.done(std::move(result));
   } else if (result.outcome == Outcome::temp_failure) {
     log_attempt(request, "temp-failure");
     return request.done(std::move(result));
   } else {
-    switch (limiter_.record_failure(request.key, request.user, request.digest, now)) {
+    // A device password's failure names its selector (public), never the password.
+    std::string which = request.selector ? " device-selector=" + *request.selector : std::string();
+    switch (limiter_.record_failure(request.key, request.limit_user, request.digest, now)) {
       case auth::Limiter::Lockout::none:
-        log_attempt(request, "failed");
+        log_attempt(request, "failed", which);
         break;
       case auth::Limiter::Lockout::user:
-        log_attempt(request, "failed", " lockout=user");
+        log_attempt(request, "failed",
+                    which + (request.selector ? " lockout=device" : " lockout=user"));
         break;
       case auth::Limiter::Lockout::address:
-        log_attempt(request, "failed", " lockout=address");
+        log_attempt(request, "failed", which + " lockout=address");
         break;
     }
   }
   ++context_.metrics.logins_failed;
-  auto delay = limiter_.delay(request.key, request.user, now);
+  auto delay = limiter_.delay(request.key, request.limit_user, now);
   auto done = std::move(request.done);
   // An unverified refusal comes straight from enqueue(), inside the session's own call:
   // answering through the loop keeps the callback from re-entering the session.

@@ -65,13 +65,39 @@ void OutboundLimits::stop() {
 FilterFactory OutboundLimits::factory() {
   std::weak_ptr<OutboundLimits> weak = weak_from_this();
   return [weak](const FilterEnvelope& envelope) -> std::unique_ptr<MessageFilter> {
-    if (outbound_subject(envelope).empty()) return nullptr;
+    if (outbound_subject(envelope).empty() && device_subject(envelope).empty()) return nullptr;
     return std::make_unique<LimitFilter>(weak, envelope);
   };
 }
 
+std::string device_subject(const FilterEnvelope& envelope) {
+  if (!envelope.authenticated || envelope.device_id == 0 || envelope.device_rate_per_hour <= 0)
+    return {};
+  return "device:" + std::to_string(envelope.device_id);
+}
+
 FilterVerdict OutboundLimits::check(const FilterEnvelope& envelope, std::int64_t now) {
   FilterVerdict verdict;
+  // A device's own rate first, over every message sent with it (local ones too: a stolen
+  // scanner password must not flood the office's own mailboxes either). Counted in the
+  // same counters, so it holds across a restart like the others.
+  if (std::string device = device_subject(envelope); !device.empty()) {
+    OutboundLimitValues rate{static_cast<std::size_t>(envelope.device_rate_per_hour), 0, 0};
+    auto decision = counter_.admit(device, {}, now, rate);
+    if (!decision.allowed) {
+      log_line("outbound limit: device \"", envelope.device_name, "\" of ",
+               to_lower_ascii(envelope.auth_user), " reached ", decision.value, " ", decision.limit,
+               "; message ", envelope.transaction_id,
+               " refused with 451 4.7.0 peer=", envelope.peer_ip);
+      verdict.action = FilterVerdict::Action::tempfail;
+      verdict.code = 451;
+      verdict.enhanced = "4.7.0";
+      verdict.text = "Device rate limit reached: " + std::to_string(decision.value) + " " +
+                     decision.limit + " for this device; try again later";
+      verdict.log = "device_limit=" + device;
+      return verdict;
+    }
+  }
   std::string subject = outbound_subject(envelope);
   if (subject.empty()) return verdict;
   auto decision =

@@ -169,7 +169,8 @@ void Pop3Connection::login(const std::string& user, const std::string& secret, b
     context_.auth->check_apop({connection_->peer_ip(), id_}, user, timestamp_, secret,
                               std::move(done));
   } else {
-    context_.auth->check_password({connection_->peer_ip(), id_}, user, secret, std::move(done));
+    context_.auth->check_password({connection_->peer_ip(), id_, AuthService::Service::pop3}, user,
+                                  secret, std::move(done));
   }
 }
 

@@ -276,18 +276,19 @@ void SmtpConnection::check_recipient(const smtp::CheckRecipient& check) {
 
 void SmtpConnection::authenticate(const std::string& user, const std::string& password) {
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  context_.auth->check_password(
-      {connection_->peer_ip(), id_}, user, password, [weak](AuthResult result) {
-        auto s = weak.lock();
-        if (!s || s->connection_->closed()) return;
-        bool ok = result.outcome == AuthResult::Outcome::ok;
-        if (ok) {
-          s->context_.connections.logged_in(s->connection_->id());
-          s->login_deadline_.stop();
-        }
-        s->session_->on_auth_result(ok, std::move(result.sender_addresses));
-        s->pump();
-      });
+  AuthService::Peer who{connection_->peer_ip(), id_, AuthService::Service::smtp};
+  context_.auth->check_password(who, user, password, [weak](AuthResult result) {
+    auto s = weak.lock();
+    if (!s || s->connection_->closed()) return;
+    bool ok = result.outcome == AuthResult::Outcome::ok;
+    if (ok) {
+      s->context_.connections.logged_in(s->connection_->id());
+      s->login_deadline_.stop();
+      s->device_ = std::move(result.device);
+    }
+    s->session_->on_auth_result(ok, std::move(result.sender_addresses));
+    s->pump();
+  });
 }
 
 FilterEnvelope SmtpConnection::filter_envelope() {
@@ -295,6 +296,11 @@ FilterEnvelope SmtpConnection::filter_envelope() {
   e.submission = kind_ == Kind::submission;
   e.authenticated = !envelope_->auth_user.empty();
   e.auth_user = envelope_->auth_user;
+  if (e.authenticated && device_) {
+    e.device_id = device_->id;
+    e.device_name = device_->name;
+    e.device_rate_per_hour = device_->rate_per_hour;
+  }
   e.trusted = kind_ == Kind::mx && context_.config->is_trusted(connection_->peer());
   e.tls = connection_->tls_active();
   e.peer_ip = connection_->peer_ip();

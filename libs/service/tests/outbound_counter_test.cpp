@@ -137,3 +137,27 @@ TEST_CASE("outbound limits: who a message is counted for") {
   e.remote_recipients.clear();
   CHECK(outbound_subject(e).empty());  // stays here: not outbound
 }
+
+TEST_CASE("outbound limits: a device password's own rate is counted per device, local mail too") {
+  using postroom::service::device_subject;
+  using postroom::service::FilterEnvelope;
+  FilterEnvelope e;
+  e.authenticated = true;
+  e.auth_user = "alice@example.test";
+  CHECK(device_subject(e).empty());  // the main password: the account's limits only
+  e.device_id = 7;
+  CHECK(device_subject(e).empty());  // a device without a rate of its own
+  e.device_rate_per_hour = 2;
+  CHECK(device_subject(e) == "device:7");  // no remote recipient needed
+  e.authenticated = false;
+  CHECK(device_subject(e).empty());
+  // The rate is admitted through the same counter as the account's limits.
+  OutboundCounter counter;
+  OutboundLimitValues rate{2, 0, 0};
+  CHECK(counter.admit("device:7", {}, kStart, rate).allowed);
+  CHECK(counter.admit("device:7", {}, kStart + 1, rate).allowed);
+  auto refused = counter.admit("device:7", {}, kStart + 2, rate);
+  CHECK_FALSE(refused.allowed);
+  CHECK(refused.limit == "messages per hour");
+  CHECK(counter.admit("device:8", {}, kStart + 2, rate).allowed);  // another device
+}

@@ -75,6 +75,22 @@ void SqliteMailStore::sender_addresses(std::string address, Reply<std::vector<st
       std::move(done));
 }
 
+void SqliteMailStore::find_device(std::int64_t account, std::string selector,
+                                  Reply<std::optional<Device>> done) {
+  read<std::optional<Device>>(
+      [account, selector = std::move(selector)](Database& db) {
+        return store::find_device(db, account, selector);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::record_device_use(std::int64_t device, std::int64_t at, std::string ip,
+                                        Reply<void> done) {
+  write<void>([device, at, ip = std::move(ip)](
+                  Database& db) { return store::record_device_use(db, device, at, ip); },
+              std::move(done));
+}
+
 void SqliteMailStore::append_chunk(ContentId content, std::int64_t seq, bool first,
                                    std::string bytes, Reply<void> done) {
   write<void>(

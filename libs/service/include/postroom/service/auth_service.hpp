@@ -5,22 +5,36 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "postroom/auth/fair_queue.hpp"
 #include "postroom/auth/limiter.hpp"
 #include "postroom/net/handles.hpp"
+#include "postroom/store/accounts.hpp"
+#include "postroom/store/devices.hpp"
 
 namespace postroom::service {
 
 struct Context;
 
+// A login made with one of the account's device passwords (store/devices.hpp).
+struct DeviceLogin {
+  std::int64_t id = 0;
+  std::string name;
+  std::int64_t rate_per_hour = 0;  // 0: no limit of its own
+};
+
 struct AuthResult {
   enum class Outcome { ok, bad_credentials, temp_failure } outcome = Outcome::bad_credentials;
   std::int64_t account_id = 0;
-  std::string address;                        // the normalized login name
-  std::vector<std::string> sender_addresses;  // own address and aliases (RFC 6409 check)
+  std::string address;  // the normalized login name
+  // Own address and aliases (RFC 6409 check); for a device, those of its --from list.
+  std::vector<std::string> sender_addresses;
+  std::optional<DeviceLogin> device;  // set when a device password logged in
 };
 
 class AuthService {
@@ -30,14 +44,20 @@ class AuthService {
   ~AuthService();
 
   // Who is logging in, for the brute-force bookkeeping and the log line.
+  // Which protocol asks: a device password works only for those it was given.
+  enum class Service { other, pop3, smtp };
   struct Peer {
     std::string ip;
     std::string session;
+    Service service = Service::other;
   };
   // Checks a password. Attempts wait in a queue fair per source address (trusted_networks
   // first), one verification in flight per address; the answer for a failure is held back
   // by the delay of that user at that address; a locked-out attempt fails even with the
   // right password, without a hash being computed. Never logs the password.
+  // A password shaped like a device password (auth/device_password.hpp) is checked only
+  // against the device its selector names, and its failures are counted for that device
+  // apart from the main password's: guessing at a device never locks the user out.
   void check_password(const Peer& peer, const std::string& user, const std::string& password,
                       Callback done);
   // Checks an APOP digest against the account's separate APOP secret.
@@ -53,8 +73,12 @@ class AuthService {
     Peer peer;
     std::string key;  // the limiter's key: the IPv4 address, or the IPv6 /64
     std::string user;
-    std::string secret;     // password or APOP digest
-    std::string timestamp;  // APOP only
+    std::string secret;      // password or APOP digest
+    std::string limit_user;  // the limiter's user: the login name, or name+device selector
+    Service service = Service::other;
+    std::optional<std::string> selector;  // a device password's
+    bool not_permitted = false;           // a right device password for a protocol it lacks
+    std::string timestamp;                // APOP only
     bool apop = false;
     std::uint64_t digest = 0;  // secret_digest(secret): tells a repeated wrong secret
     Callback done;
@@ -64,6 +88,15 @@ class AuthService {
   // a hash what the limiter refuses by now.
   void start_next();
   void verify(std::string key, Request request);
+  // The argon2id check against the hash found (account or device) on the thread pool, then
+  // the sender addresses; `device` is null on the main password's path.
+  void verify_hash(std::string key, std::shared_ptr<Request> request,
+                   std::shared_ptr<AuthResult> result,
+                   std::shared_ptr<std::optional<store::Account>> account,
+                   std::shared_ptr<std::optional<store::Device>> device);
+  // Records a device's last use through the writer, at most once a minute per device and
+  // address: a phone that polls every minute must not cost a write each time.
+  void record_device_use(std::int64_t device, const std::string& ip);
   // Wakes start_next when the earliest attempt held back by a delay becomes ready.
   void schedule_wake(auth::Limiter::Clock::time_point now);
   // Fails a locked-out attempt without verifying it.
@@ -85,6 +118,7 @@ class AuthService {
   int running_ = 0;
   std::unique_ptr<net::Timer> wake_;
   std::list<std::unique_ptr<net::Timer>> delays_;
+  std::unordered_map<std::int64_t, std::pair<std::string, std::int64_t>> device_uses_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

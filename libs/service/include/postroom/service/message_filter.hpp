@@ -22,6 +22,10 @@ struct FilterEnvelope {
   bool submission = false;     // the submission listener (587/465); else port 25
   bool authenticated = false;  // AUTH succeeded; auth_user names the account
   std::string auth_user;
+  // A device password's login (device_id 0: the main password): its name and own rate.
+  std::int64_t device_id = 0;
+  std::string device_name;
+  std::int64_t device_rate_per_hour = 0;
   bool trusted = false;                        // the client is in trusted_networks
   bool tls = false;                            // the session is encrypted
   std::string peer_ip;                         // numeric, no brackets

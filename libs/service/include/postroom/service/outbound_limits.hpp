@@ -45,5 +45,7 @@ class OutboundLimits : public std::enable_shared_from_this<OutboundLimits> {
 
 // The subject a message is counted under, or empty when the limits do not apply to it.
 std::string outbound_subject(const FilterEnvelope& envelope);
+// The subject a device password's own rate is counted under ("device:ID"), or empty.
+std::string device_subject(const FilterEnvelope& envelope);
 
 }  // namespace postroom::service

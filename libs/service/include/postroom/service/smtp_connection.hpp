@@ -7,6 +7,7 @@
 
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
+#include "postroom/service/auth_service.hpp"
 #include "postroom/service/message_filter.hpp"
 #include "postroom/service/message_sink.hpp"
 #include "postroom/service/served.hpp"
@@ -69,6 +70,7 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   std::string filter_log_;                  // their verdicts, for the message's log line
   std::optional<smtp::Envelope> envelope_;  // of the message being received
   Address checking_;                        // the recipient being looked up
+  std::optional<DeviceLogin> device_;       // the AUTH was a device password's
 };
 
 }  // namespace postroom::service

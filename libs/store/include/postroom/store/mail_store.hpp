@@ -10,6 +10,7 @@
 
 #include "postroom/base/error.hpp"
 #include "postroom/store/accounts.hpp"
+#include "postroom/store/devices.hpp"
 #include "postroom/store/greylist.hpp"
 #include "postroom/store/health.hpp"
 #include "postroom/store/messages.hpp"
@@ -64,6 +65,12 @@ class MailStore {
                                  Reply<Route> done) = 0;
   virtual void find_account(std::string address, Reply<std::optional<Account>> done) = 0;
   virtual void sender_addresses(std::string address, Reply<std::vector<std::string>> done) = 0;
+  // Per-device passwords: the device a login names (store::find_device), and its last use
+  // recorded through the writer.
+  virtual void find_device(std::int64_t account, std::string selector,
+                           Reply<std::optional<Device>> done) = 0;
+  virtual void record_device_use(std::int64_t device, std::int64_t at, std::string ip,
+                                 Reply<void> done) = 0;
 
   // Writing a message in chunks: the first chunk written (`first`: chunk 0, or 1 when chunk
   // 0 comes with the commit as its `head`) creates the content, commit_message seals it
@@ -130,6 +137,10 @@ class SqliteMailStore final : public MailStore {
                          Reply<Route> done) override;
   void find_account(std::string address, Reply<std::optional<Account>> done) override;
   void sender_addresses(std::string address, Reply<std::vector<std::string>> done) override;
+  void find_device(std::int64_t account, std::string selector,
+                   Reply<std::optional<Device>> done) override;
+  void record_device_use(std::int64_t device, std::int64_t at, std::string ip,
+                         Reply<void> done) override;
   void append_chunk(ContentId content, std::int64_t seq, bool first, std::string bytes,
                     Reply<void> done) override;
   void commit_message(MessageCommit commit, Reply<StoredMessage> done) override;
