@@ -331,7 +331,8 @@ void AuthService::finish(Request request, AuthResult result, bool verified) {
   if (request.not_permitted) {
     // Not counted as a failure: the password was right, and the admin's choice of
     // protocols must not turn a misconfigured scanner into a lockout.
-    log_attempt(request, "not-permitted", device + " service=" + service_name(request.service));
+    log_attempt(request, "not-permitted",
+                device + " service=" + std::string(service_name(request.service)));
     ++context_.metrics.logins_failed;
     result = AuthResult{};
     result.address = request.user;

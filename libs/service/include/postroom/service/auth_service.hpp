@@ -73,15 +73,15 @@ class AuthService {
     Peer peer;
     std::string key;  // the limiter's key: the IPv4 address, or the IPv6 /64
     std::string user;
-    std::string secret;      // password or APOP digest
-    std::string limit_user;  // the limiter's user: the login name, or name+device selector
-    Service service = Service::other;
-    std::optional<std::string> selector;  // a device password's
-    bool not_permitted = false;           // a right device password for a protocol it lacks
-    std::string timestamp;                // APOP only
+    std::string secret;     // password or APOP digest
+    std::string timestamp;  // APOP only
     bool apop = false;
     std::uint64_t digest = 0;  // secret_digest(secret): tells a repeated wrong secret
     Callback done;
+    std::string limit_user = {};  // the limiter's user: the login name, or name+device selector
+    Service service = Service::other;
+    std::optional<std::string> selector = std::nullopt;  // a device password's
+    bool not_permitted = false;  // a right device password for a protocol it lacks
   };
   void enqueue(Request request);
   // Starts verifications while slots are free, in the fair queue's order; refuses without
