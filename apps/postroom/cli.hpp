@@ -66,5 +66,6 @@ int dkim_command(Context& ctx, const std::string& sub);
 int dns_records_command(Context& ctx);
 int check_dns_command(Context& ctx);
 int mobileconfig_command(Context& ctx);
+int retention_command(Context& ctx, const std::string& sub);
 
 }  // namespace postroom::cli

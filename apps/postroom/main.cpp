@@ -47,6 +47,11 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   dns-records [DOMAIN]                       every DNS record the office needs, to paste
   check-dns [DOMAIN]                         look them up: right, missing or wrong; blocklists
   mobileconfig ADDRESS                       an Apple mail profile for it (no password inside)
+  retention set ADDRESS|DOMAIN [--retrieved D|never] [--max-age D|never] [--login-delay D|none]
+                                             delete mail D after its first download, or any
+                                             mail D old; least time between two POP3 logins
+  retention clear ADDRESS|DOMAIN | list      back to the domain's or config's setting; the list
+  retention show ADDRESS                     what is enforced for it, and its POP3 EXPIRE
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
 )";
@@ -75,6 +80,7 @@ const std::vector<CommandSpec> kCommands = {
     {"dns-records", {}, {}},
     {"check-dns", {}, {}},
     {"mobileconfig", {}, {}},
+    {"retention", {"set", "clear", "list", "show"}, {}, {"--retrieved", "--max-age", "--login-delay"}},
 };
 
 int run(int argc, char** argv);
@@ -183,6 +189,7 @@ int run(int argc, char** argv) {
   if (spec->name == "dns-records") return dns_records_command(ctx);
   if (spec->name == "check-dns") return check_dns_command(ctx);
   if (spec->name == "mobileconfig") return mobileconfig_command(ctx);
+  if (spec->name == "retention") return retention_command(ctx, sub);
   return import_command(ctx, sub);
 }
 

@@ -87,7 +87,7 @@ void Dialog::run_host() {
               for (const FakeMessage& m : host_.maildrop) {
                 infos.push_back({m.id, wire_size(m.content), m.uidl});
               }
-              session_.on_login_result(outcome, Maildrop(infos));
+              session_.on_login_result(outcome, Maildrop(infos), host_.user_policy);
             } else if constexpr (std::is_same_v<T, Retrieve>) {
               auto it = std::find_if(host_.maildrop.begin(), host_.maildrop.end(),
                                      [&](const FakeMessage& m) { return m.id == a.id; });

@@ -25,6 +25,7 @@ struct FakeHost {
   std::map<std::string, std::string> apop_digests;      // user -> expected digest
   std::optional<Session::LoginOutcome> forced_outcome;  // overrides the credential check
   std::vector<FakeMessage> maildrop;
+  std::optional<Announced> user_policy;  // handed over with a successful login
   bool update_ok = true;
   std::size_t content_chunk = 0;  // 0: hand each message over in one chunk
 };

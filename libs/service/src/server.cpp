@@ -18,6 +18,7 @@
 #include "postroom/service/milter_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
+#include "postroom/service/retention_service.hpp"
 #include "postroom/service/smtp_connection.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/messages.hpp"
@@ -168,6 +169,8 @@ Result<void> Server::open_store() {
   context_.wake_relay = [this] { relay_->wake(); };
   context_.access = std::make_shared<AccessLists>(context_);
   context_.access->start();
+  context_.retention = std::make_shared<RetentionService>(context_);
+  context_.retention->start();
   relay_->start();
   start_resolver();
   install_filters();
@@ -337,6 +340,7 @@ void Server::stop() {
   // relay (issue 6): no new attempts; connections in flight are cut, their recipients stay due.
   if (relay_) relay_->stop();
   if (context_.access) context_.access->stop();
+  if (context_.retention) context_.retention->stop();
   // Copy: shutdown() may finish a session and erase it from the map.
   std::vector<std::shared_ptr<Served>> open;
   for (auto& [key, served] : sessions_) open.push_back(served);

@@ -206,6 +206,33 @@ void SqliteMailStore::purge_greylist(std::int64_t unretried_before, std::int64_t
              std::move(done));
 }
 
+void SqliteMailStore::retention_settings(Reply<std::vector<RetentionSetting>> done) {
+  read<std::vector<RetentionSetting>>([](Database& db) { return load_retention_settings(db); },
+                                      std::move(done));
+}
+
+void SqliteMailStore::mark_retrieved(std::int64_t account,
+                                     std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
+                                     Reply<int> done) {
+  write<int>([account, retrieved = std::move(retrieved)](
+                 Database& db) { return store::mark_retrieved(db, account, retrieved); },
+             std::move(done));
+}
+
+void SqliteMailStore::expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,
+                                            Reply<std::vector<std::int64_t>> done) {
+  read<std::vector<std::int64_t>>(
+      [defaults, now](Database& db) { return accounts_with_expired_mail(db, defaults, now); },
+      std::move(done));
+}
+
+void SqliteMailStore::purge_expired(RetentionPolicy defaults, std::int64_t now,
+                                    std::vector<std::int64_t> accounts, Reply<int> done) {
+  write<int>([defaults, now, accounts = std::move(accounts)](
+                 Database& db) { return store::purge_expired(db, defaults, now, accounts); },
+             std::move(done), Writer::Kind::frees);
+}
+
 void SqliteMailStore::health(std::int64_t now, Reply<StoreHealth> done) {
   write<StoreHealth>([now](Database& db) { return heartbeat(db, now); }, std::move(done));
 }

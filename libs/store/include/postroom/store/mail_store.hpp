@@ -15,6 +15,7 @@
 #include "postroom/store/messages.hpp"
 #include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/queue.hpp"
+#include "postroom/store/retention.hpp"
 #include "postroom/store/writer.hpp"
 
 namespace postroom::store {
@@ -100,6 +101,17 @@ class MailStore {
                         std::int64_t forget, Reply<bool> done) = 0;
   virtual void purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
                               Reply<int> done) = 0;
+  // Retention (retention.hpp): the domain and user settings; a POP3 session's first whole
+  // downloads, as (delivery, time); the accounts with expired mail (a read); and their purge,
+  // while the caller holds their maildrop locks.
+  virtual void retention_settings(Reply<std::vector<RetentionSetting>> done) = 0;
+  virtual void mark_retrieved(std::int64_t account,
+                              std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
+                              Reply<int> done) = 0;
+  virtual void expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,
+                                     Reply<std::vector<std::int64_t>> done) = 0;
+  virtual void purge_expired(RetentionPolicy defaults, std::int64_t now,
+                             std::vector<std::int64_t> accounts, Reply<int> done) = 0;
   // /healthz: a heartbeat write through the writer, and the queue's depth (store::heartbeat).
   virtual void health(std::int64_t now, Reply<StoreHealth> done) = 0;
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
@@ -144,6 +156,14 @@ class SqliteMailStore final : public MailStore {
                 Reply<bool> done) override;
   void purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
                       Reply<int> done) override;
+  void retention_settings(Reply<std::vector<RetentionSetting>> done) override;
+  void mark_retrieved(std::int64_t account,
+                      std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
+                      Reply<int> done) override;
+  void expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,
+                             Reply<std::vector<std::int64_t>> done) override;
+  void purge_expired(RetentionPolicy defaults, std::int64_t now,
+                     std::vector<std::int64_t> accounts, Reply<int> done) override;
   void health(std::int64_t now, Reply<StoreHealth> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
   void release_memory() override;

@@ -1,0 +1,66 @@
+// Retention in the daemon: the periodic purge of expired mail, what POP3 CAPA announces
+// (RFC 2449 EXPIRE, LOGIN-DELAY), and the login delay itself.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "postroom/config/config.hpp"
+#include "postroom/net/handles.hpp"
+#include "postroom/pop3/session.hpp"
+#include "postroom/store/retention.hpp"
+
+namespace postroom::service {
+
+struct Context;
+
+// The config's retention section as the store's policy (the level below domain and user).
+store::RetentionPolicy default_policy(const config::Retention& retention);
+
+// What CAPA announces before login: the defaults, with USER where some domain's or user's
+// setting gives another value. Pure, for tests.
+pop3::Announced server_announcement(const store::RetentionPolicy& defaults,
+                                    const std::vector<store::RetentionSetting>& settings);
+// What CAPA announces to `address` after login.
+pop3::Announced user_announcement(const store::RetentionPolicy& policy);
+
+class RetentionService : public std::enable_shared_from_this<RetentionService> {
+ public:
+  explicit RetentionService(Context& context);
+
+  // Reads the settings, then purges every retention.check_every and re-reads the settings
+  // every 30 s at most (so `postroom retention set` takes effect within that).
+  void start();
+  // Stops the timer; a purge in flight finishes (the writer commits it before it stops).
+  void stop();
+
+  pop3::Announced server_announcement() const;
+  pop3::Announced user_announcement(std::string_view address) const;
+
+  // LOGIN-DELAY (RFC 2449 §6.5): may `account` log in at `now`? Login times are kept in
+  // memory only: the rule protects the server from clients polling too often, and a restart
+  // (rare) forgetting them lets each user in once early, which costs nothing; writing every
+  // login durably would cost a commit (an fsync) per login.
+  bool login_allowed(std::int64_t account, std::string_view address, std::int64_t now) const;
+  // The login went through (the maildrop is locked): the delay counts from here.
+  void logged_in(std::int64_t account, std::int64_t now);
+
+ private:
+  void tick();
+  void refresh();
+  void purge(std::int64_t now);
+  void forget_old_logins(std::int64_t now);
+
+  Context& context_;
+  std::unique_ptr<net::Timer> timer_;
+  std::vector<store::RetentionSetting> settings_;  // as last read
+  std::unordered_map<std::int64_t, std::int64_t> last_login_;  // account -> unix time
+  std::int64_t last_purge_ = 0;
+  bool refreshing_ = false;
+  bool purging_ = false;  // one purge at a time: it holds maildrop locks
+};
+
+}  // namespace postroom::service

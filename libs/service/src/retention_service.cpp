@@ -1,0 +1,175 @@
+// The retention purge on a timer, the CAPA announcements and the in-memory login delay.
+#include "postroom/service/retention_service.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+#include "postroom/base/log.hpp"
+#include "postroom/service/context.hpp"
+#include "postroom/store/mail_store.hpp"
+
+namespace postroom::service {
+
+namespace {
+
+// The settings are re-read at least this often, so an admin's change reaches CAPA and the
+// login delay soon; the purge itself runs every retention.check_every.
+constexpr std::int64_t kRefreshSeconds = 30;
+
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+// The address whose policy a setting row decides ("@example.test" for a domain's row).
+std::string representative(const store::RetentionSetting& row) {
+  return row.scope.find('@') == std::string::npos ? "@" + row.scope : row.scope;
+}
+
+}  // namespace
+
+store::RetentionPolicy default_policy(const config::Retention& retention) {
+  return store::make_policy(retention.retrieved, retention.max_age, retention.login_delay);
+}
+
+pop3::Announced server_announcement(const store::RetentionPolicy& defaults,
+                                    const std::vector<store::RetentionSetting>& settings) {
+  pop3::Announced announced = user_announcement(defaults);
+  for (const auto& row : settings) {
+    auto policy = store::effective_policy(defaults, settings, representative(row));
+    if (store::expire_days(policy) != announced.expire_days) announced.expire_per_user = true;
+    if (policy.login_delay != announced.login_delay) announced.login_delay_per_user = true;
+  }
+  return announced;
+}
+
+pop3::Announced user_announcement(const store::RetentionPolicy& policy) {
+  return pop3::Announced{.expire_days = store::expire_days(policy),
+                         .expire_per_user = false,
+                         .login_delay = policy.login_delay,
+                         .login_delay_per_user = false};
+}
+
+RetentionService::RetentionService(Context& context) : context_(context) {}
+
+void RetentionService::start() {
+  timer_ = std::make_unique<net::Timer>(context_.loop);
+  last_purge_ = unix_now();  // the first purge after one period, not in the start-up rush
+  refresh();
+  tick();
+}
+
+void RetentionService::stop() {
+  timer_.reset();
+}
+
+void RetentionService::tick() {
+  if (!timer_) return;
+  auto period = context_.config->retention.check_every.count();
+  auto every = std::max<std::int64_t>(1, std::min(period, kRefreshSeconds));
+  std::weak_ptr<RetentionService> weak = weak_from_this();
+  timer_->start(static_cast<std::uint64_t>(every) * 1000, [weak] {
+    auto self = weak.lock();
+    if (!self || !self->timer_) return;
+    auto now = unix_now();
+    self->refresh();
+    self->forget_old_logins(now);
+    if (now - self->last_purge_ >= self->context_.config->retention.check_every.count())
+      self->purge(now);
+    self->tick();
+  });
+}
+
+void RetentionService::refresh() {
+  if (refreshing_ || !context_.store) return;
+  refreshing_ = true;
+  std::weak_ptr<RetentionService> weak = weak_from_this();
+  context_.store->retention_settings([weak](Result<std::vector<store::RetentionSetting>> rows) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->refreshing_ = false;
+    if (!rows) {
+      log_line("retention: reading the settings failed: ", rows.error().message);
+      return;  // the last ones read stay in force
+    }
+    self->settings_ = std::move(*rows);
+  });
+}
+
+void RetentionService::purge(std::int64_t now) {
+  if (purging_ || !context_.store) return;
+  last_purge_ = now;
+  auto defaults = default_policy(context_.config->retention);
+  purging_ = true;
+  std::weak_ptr<RetentionService> weak = weak_from_this();
+  context_.store->expired_mail_accounts(
+      defaults, now, [weak, defaults, now](Result<std::vector<std::int64_t>> accounts) {
+        auto self = weak.lock();
+        if (!self) return;
+        if (!accounts) {
+          self->purging_ = false;
+          log_line("retention: looking for expired mail failed: ", accounts.error().message);
+          return;
+        }
+        // RFC 2449 §6.7 lets the server delete at the next session: a maildrop a POP3 session
+        // holds is left alone, and one being purged answers a login [IN-USE] meanwhile.
+        std::vector<std::int64_t> locked;
+        std::size_t skipped = 0;
+        for (auto account : *accounts) {
+          if (self->context_.locks.try_lock(account)) {
+            locked.push_back(account);
+          } else {
+            ++skipped;
+          }
+        }
+        if (skipped > 0)
+          log_line("retention: ", skipped, " mailbox(es) in use, purged at a later check");
+        if (locked.empty()) {
+          self->purging_ = false;
+          return;
+        }
+        self->context_.store->purge_expired(
+            defaults, now, locked, [weak, locked](Result<int> removed) {
+              auto s = weak.lock();
+              if (!s) return;
+              for (auto account : locked) s->context_.locks.unlock(account);
+              s->purging_ = false;
+              if (!removed) {
+                log_line("retention: deleting expired mail failed: ", removed.error().message);
+              } else if (*removed > 0) {
+                log_line("retention: deleted ", *removed, " expired message(s) from ",
+                         locked.size(), " mailbox(es)");
+              }
+            });
+      });
+}
+
+void RetentionService::forget_old_logins(std::int64_t now) {
+  std::int64_t longest = default_policy(context_.config->retention).login_delay;
+  for (const auto& row : settings_) longest = std::max(longest, row.login_delay.value_or(0));
+  std::erase_if(last_login_, [&](const auto& entry) { return now - entry.second >= longest; });
+}
+
+pop3::Announced RetentionService::server_announcement() const {
+  return service::server_announcement(default_policy(context_.config->retention), settings_);
+}
+
+pop3::Announced RetentionService::user_announcement(std::string_view address) const {
+  return service::user_announcement(
+      store::effective_policy(default_policy(context_.config->retention), settings_, address));
+}
+
+bool RetentionService::login_allowed(std::int64_t account, std::string_view address,
+                                     std::int64_t now) const {
+  auto delay =
+      store::effective_policy(default_policy(context_.config->retention), settings_, address)
+          .login_delay;
+  if (delay <= 0) return true;
+  auto it = last_login_.find(account);
+  return it == last_login_.end() || now - it->second >= delay;
+}
+
+void RetentionService::logged_in(std::int64_t account, std::int64_t now) {
+  last_login_[account] = now;
+}
+
+}  // namespace postroom::service
