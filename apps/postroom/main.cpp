@@ -80,7 +80,10 @@ const std::vector<CommandSpec> kCommands = {
     {"dns-records", {}, {}},
     {"check-dns", {}, {}},
     {"mobileconfig", {}, {}},
-    {"retention", {"set", "clear", "list", "show"}, {}, {"--retrieved", "--max-age", "--login-delay"}},
+    {"retention",
+     {"set", "clear", "list", "show"},
+     {},
+     {"--retrieved", "--max-age", "--login-delay"}},
 };
 
 int run(int argc, char** argv);

@@ -662,12 +662,27 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   config.file = fs::absolute(file, ec);
   if (ec) return one_error(name, 1, "(file)", "cannot make the path absolute: " + ec.message());
   fs::path base = config.file.parent_path();
-  auto entries = c.mapping(
-      root, "",
-      {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
-       "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user", "run_as_root",
-       "public_addresses", "mail_auth", "milters", "dnsbl", "greylisting", "http",
-       "retention"});
+  auto entries = c.mapping(root, "",
+                           {"hostname",
+                            "domains",
+                            "data_dir",
+                            "listen",
+                            "tls",
+                            "trusted_networks",
+                            "trusted_networks_allow_wide",
+                            "auth",
+                            "relay",
+                            "dkim",
+                            "limits",
+                            "user",
+                            "run_as_root",
+                            "public_addresses",
+                            "mail_auth",
+                            "milters",
+                            "dnsbl",
+                            "greylisting",
+                            "http",
+                            "retention"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {

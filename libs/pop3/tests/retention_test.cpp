@@ -63,10 +63,8 @@ TEST_CASE("pop3: CAPA before login gives the server's values, USER where they va
 
 TEST_CASE("pop3: CAPA after login gives the user's own values, without USER") {
   FakeHost host = default_host();
-  host.params.announced = {.expire_days = 30,
-                           .expire_per_user = true,
-                           .login_delay = 0,
-                           .login_delay_per_user = true};
+  host.params.announced = {
+      .expire_days = 30, .expire_per_user = true, .login_delay = 0, .login_delay_per_user = true};
   host.user_policy = Announced{.expire_days = 0,
                                .expire_per_user = true,  // dropped: it is the user's value
                                .login_delay = 600,
@@ -106,8 +104,8 @@ TEST_CASE("pop3: RETR and a TOP that reaches the end report the whole download")
     if (e.starts_with("retrieved ")) retrieved.push_back(e);
   }
   // TOP 3 0 stopped after the header: message 103 was not downloaded whole.
-  CHECK(retrieved == std::vector<std::string>{"retrieved id=102", "retrieved id=101",
-                                              "retrieved id=102"});
+  CHECK(retrieved ==
+        std::vector<std::string>{"retrieved id=102", "retrieved id=101", "retrieved id=102"});
 }
 
 TEST_CASE("pop3: a RETR that fails reports no download") {

@@ -215,8 +215,7 @@ void Pop3Connection::load_maildrop(std::int64_t account_id) {
                                            static_cast<std::int64_t>(std::time(nullptr)));
           policy = s->context_.retention->user_announcement(s->login_address_);
         }
-        s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(*maildrop),
-                                     policy);
+        s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(*maildrop), policy);
         s->pump();
       });
 }
@@ -302,7 +301,8 @@ void Pop3Connection::on_closed(const std::string& reason) {
   if (locked_account_ && !retrieved_.empty()) {
     context_.store->mark_retrieved(
         *locked_account_, std::move(retrieved_), [id = id_](Result<int> marked) {
-          if (!marked) log_line("session=", id, " recording downloads failed: ", marked.error().message);
+          if (!marked)
+            log_line("session=", id, " recording downloads failed: ", marked.error().message);
         });
     retrieved_.clear();
   }

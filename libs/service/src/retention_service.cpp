@@ -51,10 +51,10 @@ pop3::Announced user_announcement(const store::RetentionPolicy& policy) {
 
 RetentionService::RetentionService(Context& context) : context_(context) {}
 
-void RetentionService::start() {
+void RetentionService::start(std::vector<store::RetentionSetting> settings) {
+  settings_ = std::move(settings);
   timer_ = std::make_unique<net::Timer>(context_.loop);
   last_purge_ = unix_now();  // the first purge after one period, not in the start-up rush
-  refresh();
   tick();
 }
 

@@ -143,6 +143,10 @@ Result<void> Server::open_store() {
   if (!counts) return fail("cannot read the outbound limit counters: " + counts.error().message);
   outbound_limits_ = std::make_shared<OutboundLimits>(context_);
   outbound_limits_->load(*counts);
+  // Retention: the domain and user settings, so the first CAPA already announces them.
+  auto retention_settings = store::load_retention_settings(*db);
+  if (!retention_settings)
+    return fail("cannot read the retention settings: " + retention_settings.error().message);
   // The SRS key is made once, here, by the account that owns data_dir; it is never logged.
   auto srs_key = relay::load_or_create_srs_key(config.data_dir / "srs.key");
   if (!srs_key) return fail(srs_key.error().message);
@@ -170,7 +174,7 @@ Result<void> Server::open_store() {
   context_.access = std::make_shared<AccessLists>(context_);
   context_.access->start();
   context_.retention = std::make_shared<RetentionService>(context_);
-  context_.retention->start();
+  context_.retention->start(std::move(*retention_settings));
   relay_->start();
   start_resolver();
   install_filters();

@@ -76,8 +76,9 @@ TEST_CASE("retention: retrieved mail goes exactly `retrieved` after its first do
   CHECK(exists(*db, unread));
   // The deleted message's content and chunks went with it; the other's stayed.
   CHECK(count(*db, "SELECT count(*) FROM contents") == 1);
-  CHECK(count(*db, "SELECT count(*) FROM content_chunks WHERE content_id NOT IN "
-                   "(SELECT content_id FROM deliveries)") == 0);
+  CHECK(count(*db,
+              "SELECT count(*) FROM content_chunks WHERE content_id NOT IN "
+              "(SELECT content_id FROM deliveries)") == 0);
 }
 
 TEST_CASE("retention: the first download counts, a later one does not move it") {

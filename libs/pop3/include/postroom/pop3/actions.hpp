@@ -58,8 +58,7 @@ struct Close {
   std::string reason;
 };
 
-using Action =
-    std::variant<Send, StartTls, Login, LoginApop, Retrieve, Retrieved, Update, Close>;
+using Action = std::variant<Send, StartTls, Login, LoginApop, Retrieve, Retrieved, Update, Close>;
 
 // One line describing the action for a debug log; passwords and digests are
 // shown as <redacted> and Send shows only its length.

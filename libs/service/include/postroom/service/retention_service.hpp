@@ -31,9 +31,10 @@ class RetentionService : public std::enable_shared_from_this<RetentionService> {
  public:
   explicit RetentionService(Context& context);
 
-  // Reads the settings, then purges every retention.check_every and re-reads the settings
-  // every 30 s at most (so `postroom retention set` takes effect within that).
-  void start();
+  // Starts with `settings` (read at start-up), then purges every retention.check_every and
+  // re-reads the settings every 30 s at most (so `postroom retention set` takes effect
+  // within that).
+  void start(std::vector<store::RetentionSetting> settings);
   // Stops the timer; a purge in flight finishes (the writer commits it before it stops).
   void stop();
 
@@ -56,7 +57,7 @@ class RetentionService : public std::enable_shared_from_this<RetentionService> {
 
   Context& context_;
   std::unique_ptr<net::Timer> timer_;
-  std::vector<store::RetentionSetting> settings_;  // as last read
+  std::vector<store::RetentionSetting> settings_;              // as last read
   std::unordered_map<std::int64_t, std::int64_t> last_login_;  // account -> unix time
   std::int64_t last_purge_ = 0;
   bool refreshing_ = false;
