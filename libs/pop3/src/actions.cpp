@@ -21,8 +21,6 @@ std::string describe(const Action& action) {
           std::string text = "retrieve id=" + std::to_string(a.id);
           if (a.top_lines) text += " top=" + std::to_string(*a.top_lines);
           return text;
-        } else if constexpr (std::is_same_v<T, Retrieved>) {
-          return "retrieved id=" + std::to_string(a.id);
         } else if constexpr (std::is_same_v<T, Update>) {
           std::string text = "update delete=[";
           for (std::size_t i = 0; i < a.deleted_ids.size(); ++i) {

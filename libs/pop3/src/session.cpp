@@ -63,6 +63,10 @@ void Session::on_login_result(LoginOutcome outcome, Maildrop maildrop,
   core_->login_result(outcome, std::move(maildrop), std::move(user_policy));
 }
 
+std::vector<std::int64_t> Session::take_retrieved() {
+  return std::exchange(core_->retrieved_ids, {});
+}
+
 void Session::on_content(std::string_view chunk) {
   core_->content(chunk);
 }

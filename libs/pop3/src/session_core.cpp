@@ -250,7 +250,7 @@ void SessionCore::content_end() {
   if (!retrieval->is_top) ++retrieved;
   // A TOP whose encoder still wanted more passed the whole message (RFC 2449 §6.7 retention
   // counts from the first whole download).
-  if (!retrieval->is_top || retrieval->encoder.wants_more()) push(Retrieved{retrieval->id});
+  if (!retrieval->is_top || retrieval->encoder.wants_more()) retrieved_ids.push_back(retrieval->id);
   retrieval.reset();
   pending = Pending::nothing;
   process();

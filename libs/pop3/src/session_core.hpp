@@ -99,6 +99,7 @@ struct SessionCore {
   std::vector<bool> marked;  // DELE marks, committed only in UPDATE (RFC 1939 §6)
   std::optional<Retrieval> retrieval;
   int marked_for_update = 0;
+  std::vector<std::int64_t> retrieved_ids;  // sent whole, not yet taken by the host
 
   // Stats.
   std::string user;

@@ -58,6 +58,7 @@ std::string Dialog::take_output() {
 void Dialog::run_host() {
   while (true) {
     std::vector<Action> actions = session_.take_actions();
+    for (auto id : session_.take_retrieved()) transcript_.retrieved.push_back(id);
     if (actions.empty()) return;
     for (Action& action : actions) {
       if (!std::holds_alternative<Send>(action)) {

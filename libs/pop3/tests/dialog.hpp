@@ -36,9 +36,10 @@ FakeHost default_host();
 // Everything the client saw and every request the host got.
 struct Transcript {
   std::string greeting;
-  std::string output;               // all bytes sent after the greeting
-  std::vector<std::string> events;  // describe() of every action except Send
-  std::vector<Action> requests;     // the same actions, unredacted
+  std::string output;                   // all bytes sent after the greeting
+  std::vector<std::string> events;      // describe() of every action except Send
+  std::vector<Action> requests;         // the same actions, unredacted
+  std::vector<std::int64_t> retrieved;  // Session::take_retrieved(), in order
   bool closed = false;
 };
 

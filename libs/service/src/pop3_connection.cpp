@@ -99,7 +99,13 @@ void Pop3Connection::pump() {
   while (run_actions()) session_->feed({});
 }
 
+void Pop3Connection::collect_retrieved() {
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (auto id : session_->take_retrieved()) retrieved_.emplace_back(id, now);
+}
+
 bool Pop3Connection::run_actions() {
+  collect_retrieved();
   if (connection_->closed()) return false;
   // Consecutive replies (a RETR's status line, message and terminator; a pipelined
   // batch's answers) leave in one write: one syscall instead of several.
@@ -127,8 +133,6 @@ bool Pop3Connection::run_actions() {
       this->login(apop->user, apop->digest, true);
     } else if (auto* retrieve = std::get_if<pop3::Retrieve>(&action)) {
       this->retrieve(retrieve->id);
-    } else if (auto* whole = std::get_if<pop3::Retrieved>(&action)) {
-      retrieved_.emplace_back(whole->id, static_cast<std::int64_t>(std::time(nullptr)));
     } else if (auto* upd = std::get_if<pop3::Update>(&action)) {
       update(std::move(upd->deleted_ids));
     } else if (auto* close = std::get_if<pop3::Close>(&action)) {
@@ -298,6 +302,7 @@ void Pop3Connection::on_closed(const std::string& reason) {
   login_deadline_.stop();
   // Submitted before the lock goes, so a purge (which takes the lock first) is written after.
   // A session that ends without QUIT still counts its downloads.
+  if (session_) collect_retrieved();
   if (locked_account_ && !retrieved_.empty()) {
     context_.store->mark_retrieved(
         *locked_account_, std::move(retrieved_), [id = id_](Result<int> marked) {

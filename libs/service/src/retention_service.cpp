@@ -102,19 +102,19 @@ void RetentionService::purge(std::int64_t now) {
   purging_ = true;
   std::weak_ptr<RetentionService> weak = weak_from_this();
   context_.store->expired_mail_accounts(
-      defaults, now, [weak, defaults, now](Result<std::vector<std::int64_t>> accounts) {
+      defaults, now, [weak, defaults, now](Result<store::ExpiredMailboxes> expired) {
         auto self = weak.lock();
         if (!self) return;
-        if (!accounts) {
+        if (!expired) {
           self->purging_ = false;
-          log_line("retention: looking for expired mail failed: ", accounts.error().message);
+          log_line("retention: looking for expired mail failed: ", expired.error().message);
           return;
         }
         // RFC 2449 §6.7 lets the server delete at the next session: a maildrop a POP3 session
         // holds is left alone, and one being purged answers a login [IN-USE] meanwhile.
         std::vector<std::int64_t> locked;
         std::size_t skipped = 0;
-        for (auto account : *accounts) {
+        for (auto account : expired->accounts) {
           if (self->context_.locks.try_lock(account)) {
             locked.push_back(account);
           } else {

@@ -148,14 +148,13 @@ Result<int> mark_retrieved(Database& db, std::int64_t account_id,
   return marked;
 }
 
-Result<std::vector<std::int64_t>> accounts_with_expired_mail(Database& db,
-                                                             const RetentionPolicy& defaults,
-                                                             std::int64_t now) {
+Result<ExpiredMailboxes> accounts_with_expired_mail(Database& db, const RetentionPolicy& defaults,
+                                                    std::int64_t now) {
   auto settings = load_retention_settings(db);
   if (!settings) return std::unexpected(settings.error());
   auto accounts = live_accounts(db);
   if (!accounts) return std::unexpected(accounts.error());
-  std::vector<std::int64_t> out;
+  ExpiredMailboxes out;
   for (const auto& account : *accounts) {
     RetentionPolicy policy = effective_policy(defaults, *settings, account.address);
     if (!policy.retrieved && !policy.max_age) continue;
@@ -166,7 +165,7 @@ Result<std::vector<std::int64_t>> accounts_with_expired_mail(Database& db,
     bind_cutoffs(*s, policy, now);
     auto row = s->step();
     if (!row) return std::unexpected(row.error());
-    if (*row) out.push_back(account.id);
+    if (*row) out.accounts.push_back(account.id);
   }
   return out;
 }

@@ -15,6 +15,15 @@ namespace {
 constexpr std::int64_t kDay = 86400;
 constexpr std::int64_t kT0 = 1'700'000'000;  // the test's clock: every call gets its `now`
 
+RetentionPolicy policy(std::optional<std::int64_t> retrieved, std::optional<std::int64_t> max_age,
+                       std::int64_t login_delay) {
+  RetentionPolicy p;
+  p.retrieved = retrieved;
+  p.max_age = max_age;
+  p.login_delay = login_delay;
+  return p;
+}
+
 std::int64_t account(Database& db, const char* address) {
   REQUIRE(add_account(db, address, "hash"));
   auto found = find_account(db, address);
@@ -50,7 +59,7 @@ bool exists(Database& db, std::int64_t delivery) {
 int purge_at(Database& db, const RetentionPolicy& defaults, std::int64_t now) {
   auto accounts = accounts_with_expired_mail(db, defaults, now);
   REQUIRE(accounts);
-  auto removed = purge_expired(db, defaults, now, *accounts);
+  auto removed = purge_expired(db, defaults, now, accounts->accounts);
   REQUIRE(removed);
   return *removed;
 }
@@ -64,15 +73,15 @@ TEST_CASE("retention: retrieved mail goes exactly `retrieved` after its first do
   auto alice = account(*db, "alice@example.test");
   auto read = deliver(*db, alice, kT0);
   auto unread = deliver(*db, alice, kT0);
-  RetentionPolicy policy{.retrieved = 3 * kDay};
+  RetentionPolicy rules = policy(3 * kDay, std::nullopt, 0);
   REQUIRE(mark_retrieved(*db, alice, {{read, kT0 + 100}}) == 1);
 
-  CHECK(purge_at(*db, policy, kT0 + 100 + 3 * kDay - 1) == 0);
+  CHECK(purge_at(*db, rules, kT0 + 100 + 3 * kDay - 1) == 0);
   CHECK(exists(*db, read));
-  CHECK(purge_at(*db, policy, kT0 + 100 + 3 * kDay) == 1);
+  CHECK(purge_at(*db, rules, kT0 + 100 + 3 * kDay) == 1);
   CHECK_FALSE(exists(*db, read));
   // Never downloaded: no retrieved rule applies, however old.
-  CHECK(purge_at(*db, policy, kT0 + 1000 * kDay) == 0);
+  CHECK(purge_at(*db, rules, kT0 + 1000 * kDay) == 0);
   CHECK(exists(*db, unread));
   // The deleted message's content and chunks went with it; the other's stayed.
   CHECK(count(*db, "SELECT count(*) FROM contents") == 1);
@@ -93,8 +102,8 @@ TEST_CASE("retention: the first download counts, a later one does not move it") 
   auto bob = account(*db, "bob@example.test");
   auto bobs = deliver(*db, bob, kT0);
   CHECK(mark_retrieved(*db, alice, {{bobs, kT0}}) == 0);
-  RetentionPolicy policy{.retrieved = kDay};
-  CHECK(purge_at(*db, policy, kT0 + 10 + kDay) == 1);
+  RetentionPolicy rules = policy(kDay, std::nullopt, 0);
+  CHECK(purge_at(*db, rules, kT0 + 10 + kDay) == 1);
   CHECK(exists(*db, bobs));
 }
 
@@ -105,9 +114,9 @@ TEST_CASE("retention: max_age removes any mail that old, downloaded or not") {
   auto alice = account(*db, "alice@example.test");
   auto old_mail = deliver(*db, alice, kT0);
   auto young = deliver(*db, alice, kT0 + 5 * kDay);
-  RetentionPolicy policy{.max_age = 30 * kDay};
-  CHECK(purge_at(*db, policy, kT0 + 30 * kDay - 1) == 0);
-  CHECK(purge_at(*db, policy, kT0 + 30 * kDay) == 1);
+  RetentionPolicy rules = policy(std::nullopt, 30 * kDay, 0);
+  CHECK(purge_at(*db, rules, kT0 + 30 * kDay - 1) == 0);
+  CHECK(purge_at(*db, rules, kT0 + 30 * kDay) == 1);
   CHECK_FALSE(exists(*db, old_mail));
   CHECK(exists(*db, young));
   CHECK(purge_at(*db, RetentionPolicy{}, kT0 + 1000 * kDay) == 0);  // nothing set: kept
@@ -122,12 +131,12 @@ TEST_CASE("retention: an account left out of the purge (its maildrop is locked) 
   auto bob = account(*db, "bob@example.test");
   auto alices = deliver(*db, alice, kT0);
   auto bobs = deliver(*db, bob, kT0);
-  RetentionPolicy policy{.max_age = kDay};
-  auto listed = accounts_with_expired_mail(*db, policy, kT0 + kDay);
+  RetentionPolicy rules = policy(std::nullopt, kDay, 0);
+  auto listed = accounts_with_expired_mail(*db, rules, kT0 + kDay);
   REQUIRE(listed);
-  CHECK(*listed == std::vector<std::int64_t>{alice, bob});
+  CHECK(listed->accounts == std::vector<std::int64_t>{alice, bob});
   // The daemon could lock alice only: bob's session holds his maildrop.
-  CHECK(purge_expired(*db, policy, kT0 + kDay, {alice}) == 1);
+  CHECK(purge_expired(*db, rules, kT0 + kDay, {alice}) == 1);
   CHECK_FALSE(exists(*db, alices));
   CHECK(exists(*db, bobs));
 }
@@ -136,7 +145,7 @@ TEST_CASE("retention: an address's setting wins over its domain's, which wins ov
   TempDir dir;
   auto db = Database::open(dir.db());
   REQUIRE(db);
-  RetentionPolicy defaults{.retrieved = 7 * kDay, .max_age = 90 * kDay, .login_delay = 0};
+  RetentionPolicy defaults = policy(7 * kDay, 90 * kDay, 0);
   REQUIRE(set_retention(*db, {"example.test", 2 * kDay, std::nullopt, 300}));
   REQUIRE(set_retention(*db, {"boss@example.test", kNever, kNever, std::nullopt}));
   // A later set merges: only the fields it names change.
@@ -168,7 +177,7 @@ TEST_CASE("retention: the purge applies each mailbox's own policy") {
   auto alices = deliver(*db, alice, kT0);
   auto bosses = deliver(*db, boss, kT0);
   REQUIRE(set_retention(*db, {"boss@example.test", std::nullopt, kNever, std::nullopt}));
-  RetentionPolicy defaults{.max_age = kDay};
+  RetentionPolicy defaults = policy(std::nullopt, kDay, 0);
   CHECK(purge_at(*db, defaults, kT0 + 2 * kDay) == 1);
   CHECK_FALSE(exists(*db, alices));
   CHECK(exists(*db, bosses));
@@ -176,11 +185,11 @@ TEST_CASE("retention: the purge applies each mailbox's own policy") {
 
 TEST_CASE("retention: EXPIRE announces the tighter rule in whole days, rounded down") {
   CHECK(expire_days(RetentionPolicy{}) == std::nullopt);  // EXPIRE NEVER
-  CHECK(expire_days(RetentionPolicy{.retrieved = 30 * kDay}) == 30);
-  CHECK(expire_days(RetentionPolicy{.retrieved = 30 * kDay, .max_age = 10 * kDay}) == 10);
-  CHECK(expire_days(RetentionPolicy{.max_age = 90 * kDay}) == 90);
-  CHECK(expire_days(RetentionPolicy{.retrieved = 36 * 3600}) == 1);
-  CHECK(expire_days(RetentionPolicy{.retrieved = 30}) == 0);
+  CHECK(expire_days(policy(30 * kDay, std::nullopt, 0)) == 30);
+  CHECK(expire_days(policy(30 * kDay, 10 * kDay, 0)) == 10);
+  CHECK(expire_days(policy(std::nullopt, 90 * kDay, 0)) == 90);
+  CHECK(expire_days(policy(36 * 3600, std::nullopt, 0)) == 1);
+  CHECK(expire_days(policy(30, std::nullopt, 0)) == 0);
   // The login delay has nothing to do with EXPIRE.
-  CHECK(expire_days(RetentionPolicy{.login_delay = 600}) == std::nullopt);
+  CHECK(expire_days(policy(std::nullopt, std::nullopt, 600)) == std::nullopt);
 }

@@ -39,13 +39,6 @@ struct Retrieve {
   std::optional<std::uint64_t> top_lines;
 };
 
-// The message was just sent whole (RETR, or a TOP that reached its end): the host records
-// when it was first retrieved, for the retention rules announced by EXPIRE (RFC 2449 §6.7).
-// Nothing waits for it.
-struct Retrieved {
-  std::int64_t id = 0;
-};
-
 // RFC 1939 §6 UPDATE state: delete these messages durably (possibly none),
 // then call Session::on_update_done().
 struct Update {
@@ -58,7 +51,7 @@ struct Close {
   std::string reason;
 };
 
-using Action = std::variant<Send, StartTls, Login, LoginApop, Retrieve, Retrieved, Update, Close>;
+using Action = std::variant<Send, StartTls, Login, LoginApop, Retrieve, Update, Close>;
 
 // One line describing the action for a debug log; passwords and digests are
 // shown as <redacted> and Send shows only its length.

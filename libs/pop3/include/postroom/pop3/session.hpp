@@ -111,6 +111,12 @@ class Session {
   void on_tls_started();
   void set_plaintext_allowed(bool allowed);
 
+  // The ids of messages sent whole since the last call (RETR, or a TOP that reached the
+  // end), oldest first: the host records when each was first retrieved, for the retention
+  // that EXPIRE announces (RFC 2449 §6.7). Not an action, so replies still merge into one
+  // write.
+  std::vector<std::int64_t> take_retrieved();
+
   // For the host's one log line per session.
   const std::string& user() const;  // the last login name tried (or authenticated)
   bool authenticated() const;

@@ -42,7 +42,8 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   void retrieve(std::int64_t message);
   void read_next_chunk();
   void update(std::vector<std::int64_t> ids);
-  void touch();  // restarts the idle timer
+  void touch();              // restarts the idle timer
+  void collect_retrieved();  // the session's whole downloads, stamped now
 
   Context& context_;
   std::shared_ptr<net::Connection> connection_;

@@ -109,7 +109,7 @@ class MailStore {
                               std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
                               Reply<int> done) = 0;
   virtual void expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,
-                                     Reply<std::vector<std::int64_t>> done) = 0;
+                                     Reply<ExpiredMailboxes> done) = 0;
   virtual void purge_expired(RetentionPolicy defaults, std::int64_t now,
                              std::vector<std::int64_t> accounts, Reply<int> done) = 0;
   // /healthz: a heartbeat write through the writer, and the queue's depth (store::heartbeat).
@@ -161,7 +161,7 @@ class SqliteMailStore final : public MailStore {
                       std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
                       Reply<int> done) override;
   void expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,
-                             Reply<std::vector<std::int64_t>> done) override;
+                             Reply<ExpiredMailboxes> done) override;
   void purge_expired(RetentionPolicy defaults, std::int64_t now, std::vector<std::int64_t> accounts,
                      Reply<int> done) override;
   void health(std::int64_t now, Reply<StoreHealth> done) override;

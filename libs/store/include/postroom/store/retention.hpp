@@ -61,9 +61,11 @@ Result<int> mark_retrieved(Database& db, std::int64_t account_id,
                            const std::vector<std::pair<std::int64_t, std::int64_t>>& retrieved);
 
 // The accounts holding mail that has expired at `now` (a read: what to lock before purging).
-Result<std::vector<std::int64_t>> accounts_with_expired_mail(Database& db,
-                                                             const RetentionPolicy& defaults,
-                                                             std::int64_t now);
+struct ExpiredMailboxes {
+  std::vector<std::int64_t> accounts;
+};
+Result<ExpiredMailboxes> accounts_with_expired_mail(Database& db, const RetentionPolicy& defaults,
+                                                    std::int64_t now);
 // Deletes the expired deliveries of `accounts` (their chunks go with the last delivery that
 // holds them), deciding again inside the write: run in one writer job, while the caller
 // holds those accounts' maildrop locks. Accounts being deleted are skipped. Returns how many
