@@ -101,18 +101,13 @@ TEST_CASE("pop3: a login too soon gets -ERR [LOGIN-DELAY] and the session goes o
 
 TEST_CASE("pop3: RETR and a TOP that reaches the end report the whole download") {
   Transcript t = converse(std::string(kLogin) + "RETR 2\r\nTOP 1 5\r\nTOP 3 0\r\nRETR 2\r\n");
-  std::vector<std::string> retrieved;
-  for (const auto& e : t.events) {
-    if (e.starts_with("retrieved ")) retrieved.push_back(e);
-  }
   // TOP 3 0 stopped after the header: message 103 was not downloaded whole.
-  CHECK(retrieved ==
-        std::vector<std::string>{"retrieved id=102", "retrieved id=101", "retrieved id=102"});
+  CHECK(t.retrieved == std::vector<std::int64_t>{102, 101, 102});
 }
 
 TEST_CASE("pop3: a RETR that fails reports no download") {
   FakeHost host = default_host();
-  host.maildrop[0].fail_after = 5;
+  host.maildrop[0].fail_after = 0;  // -ERR [SYS/TEMP], and the session goes on
   Transcript t = converse(host, std::string(kLogin) + "RETR 1\r\nRETR 2\r\n");
   CHECK(t.retrieved == std::vector<std::int64_t>{102});
 }
