@@ -118,6 +118,16 @@ def test_retrieved_mail_goes_when_announced_and_never_under_a_session(office):
 
 def test_capa_announces_what_is_enforced_before_and_after_login(office):
     d, users = office
+    # What the admin sees is what CAPA says.
+    assert d.admin("retention", "show", users["carol"]).stdout == (
+        "carol@example.test\t30d\tnever\tnone\tEXPIRE 30\n")
+    assert d.admin("retention", "show", users["bob"]).stdout == (
+        "bob@example.test\t4s\t3s\tnone\tEXPIRE 0\n")
+    assert "carol@example.test\t30d\t-\t-" in d.admin("retention", "list").stdout.splitlines()
+    # Usage errors exit 2, a well-formed command that fails exits 1 (interface.md).
+    assert d.admin("retention", "set", users["carol"], check=False).returncode == 2
+    assert d.admin("retention", "set", "x@other.test", "--retrieved", "1d", check=False).returncode == 1
+    assert d.admin("retention", "set", users["carol"], "--max-age", "soon", check=False).returncode == 1
     client = poplib.POP3("127.0.0.1", d.ports["pop3"], timeout=30)
     before = capa(client)
     # Retrieved mail goes after 4 s: 0 whole days; carol's 30 days differ, hence USER.
