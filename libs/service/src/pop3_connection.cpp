@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <ctime>
-
 #include <variant>
 
 #include "postroom/base/log.hpp"
