@@ -9,7 +9,7 @@ namespace postroom::cli {
 
 namespace {
 
-constexpr const char* kUsage =
+constexpr const char* kRetentionUsage =
     "usage: postroom retention set ADDRESS|DOMAIN [--retrieved D|never] [--max-age D|never] "
     "[--login-delay D|none] | clear ADDRESS|DOMAIN | list | show ADDRESS";
 
@@ -53,9 +53,9 @@ std::string show_policy_value(const std::optional<std::int64_t>& seconds) {
 int retention_command(Context& ctx, const std::string& sub) {
   const Args& args = ctx.args;
   std::size_t words = (sub == "list") ? 0 : 1;
-  if (args.words.size() != words) return usage_error(kUsage);
+  if (args.words.size() != words) return usage_error(kRetentionUsage);
   bool has_values = !args.values.empty();
-  if (sub != "set" && has_values) return usage_error(kUsage);
+  if (sub != "set" && has_values) return usage_error(kRetentionUsage);
   if (sub == "set" && !has_values)
     return usage_error("retention set needs --retrieved, --max-age or --login-delay");
 
