@@ -16,6 +16,10 @@ namespace {
 // login delay soon; the purge itself runs every retention.check_every.
 constexpr std::int64_t kRefreshSeconds = 30;
 
+// Deliveries deleted per writer job, so mail arriving meanwhile waits for a short job only:
+// 20,000 messages of 2 KiB took 3 s in one job on a loaded 2-core box, so 1,000 about 150 ms.
+constexpr int kPurgeBatch = 1000;
+
 std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
@@ -127,19 +131,30 @@ void RetentionService::purge(std::int64_t now) {
           self->purging_ = false;
           return;
         }
-        self->context_.store->purge_expired(
-            defaults, now, locked, [weak, locked](Result<int> removed) {
-              auto s = weak.lock();
-              if (!s) return;
-              for (auto account : locked) s->context_.locks.unlock(account);
-              s->purging_ = false;
-              if (!removed) {
-                log_line("retention: deleting expired mail failed: ", removed.error().message);
-              } else if (*removed > 0) {
-                log_line("retention: deleted ", *removed, " expired message(s) from ",
-                         locked.size(), " mailbox(es)");
-              }
-            });
+        self->purge_batches(defaults, now, std::move(locked), 0);
+      });
+}
+
+void RetentionService::purge_batches(store::RetentionPolicy defaults, std::int64_t now,
+                                     std::vector<std::int64_t> locked, int removed_so_far) {
+  std::weak_ptr<RetentionService> weak = weak_from_this();
+  auto accounts = locked;
+  context_.store->purge_expired(
+      defaults, now, std::move(accounts), kPurgeBatch,
+      [weak, defaults, now, locked, removed_so_far](Result<int> removed) {
+        auto s = weak.lock();
+        if (!s) return;
+        // A full batch: more may be left; the locks stay held for the next one.
+        if (removed && *removed == kPurgeBatch && s->timer_)
+          return s->purge_batches(defaults, now, locked, removed_so_far + *removed);
+        for (auto account : locked) s->context_.locks.unlock(account);
+        s->purging_ = false;
+        int total = removed_so_far + (removed ? *removed : 0);
+        if (!removed)
+          log_line("retention: deleting expired mail failed: ", removed.error().message);
+        if (total > 0)
+          log_line("retention: deleted ", total, " expired message(s) from ", locked.size(),
+                   " mailbox(es)");
       });
 }
 

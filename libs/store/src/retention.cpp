@@ -171,11 +171,12 @@ Result<ExpiredMailboxes> accounts_with_expired_mail(Database& db, const Retentio
 }
 
 Result<int> purge_expired(Database& db, const RetentionPolicy& defaults, std::int64_t now,
-                          const std::vector<std::int64_t>& accounts) {
+                          const std::vector<std::int64_t>& accounts, int limit) {
   auto settings = load_retention_settings(db);
   if (!settings) return std::unexpected(settings.error());
   int removed = 0;
   for (auto id : accounts) {
+    if (removed >= limit) break;
     TRY_STMT(find, db, "SELECT address FROM accounts WHERE id = ? AND deleting = 0");
     find->bind(1, id);
     auto row = find->step();
@@ -185,10 +186,11 @@ Result<int> purge_expired(Database& db, const RetentionPolicy& defaults, std::in
     if (!policy.retrieved && !policy.max_age) continue;
     // The delete trigger releases a content (and its chunks) with its last delivery.
     TRY_STMT(s, db,
-             "DELETE FROM deliveries WHERE account_id = ?1 "
-             "AND (first_retrieved_at <= ?2 OR delivered_at <= ?3)");
+             "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE account_id = ?1 "
+             "AND (first_retrieved_at <= ?2 OR delivered_at <= ?3) LIMIT ?4)");
     s->bind(1, id);
     bind_cutoffs(*s, policy, now);
+    s->bind(4, static_cast<std::int64_t>(limit - removed));
     TRY(s->run());
     removed += db.changes();
   }

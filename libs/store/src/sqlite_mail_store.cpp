@@ -233,9 +233,10 @@ void SqliteMailStore::expired_mail_accounts(RetentionPolicy defaults, std::int64
       std::move(done));
 }
 void SqliteMailStore::purge_expired(RetentionPolicy defaults, std::int64_t now,
-                                    std::vector<std::int64_t> accounts, Reply<int> done) {
-  write<int>([defaults, now, accounts = std::move(accounts)](
-                 Database& db) { return store::purge_expired(db, defaults, now, accounts); },
+                                    std::vector<std::int64_t> accounts, int limit,
+                                    Reply<int> done) {
+  write<int>([defaults, now, accounts = std::move(accounts), limit](
+                 Database& db) { return store::purge_expired(db, defaults, now, accounts, limit); },
              std::move(done), Writer::Kind::frees);
 }
 

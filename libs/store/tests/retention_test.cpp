@@ -59,7 +59,7 @@ bool exists(Database& db, std::int64_t delivery) {
 int purge_at(Database& db, const RetentionPolicy& defaults, std::int64_t now) {
   auto accounts = accounts_with_expired_mail(db, defaults, now);
   REQUIRE(accounts);
-  auto removed = purge_expired(db, defaults, now, accounts->accounts);
+  auto removed = purge_expired(db, defaults, now, accounts->accounts, 1000);
   REQUIRE(removed);
   return *removed;
 }
@@ -136,7 +136,7 @@ TEST_CASE("retention: an account left out of the purge (its maildrop is locked) 
   REQUIRE(listed);
   CHECK(listed->accounts == std::vector<std::int64_t>{alice, bob});
   // The daemon could lock alice only: bob's session holds his maildrop.
-  CHECK(purge_expired(*db, rules, kT0 + kDay, {alice}) == 1);
+  CHECK(purge_expired(*db, rules, kT0 + kDay, {alice}, 1000) == 1);
   CHECK_FALSE(exists(*db, alices));
   CHECK(exists(*db, bobs));
 }
@@ -192,4 +192,22 @@ TEST_CASE("retention: EXPIRE announces the tighter rule in whole days, rounded d
   CHECK(expire_days(policy(30, std::nullopt, 0)) == 0);
   // The login delay has nothing to do with EXPIRE.
   CHECK(expire_days(policy(std::nullopt, std::nullopt, 600)) == std::nullopt);
+}
+
+TEST_CASE("retention: the purge deletes at most `limit` per call, the rest at the next") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  REQUIRE(db);
+  auto alice = account(*db, "alice@example.test");
+  auto bob = account(*db, "bob@example.test");
+  for (int i = 0; i < 3; ++i) deliver(*db, alice, kT0);
+  for (int i = 0; i < 2; ++i) deliver(*db, bob, kT0);
+  RetentionPolicy rules = policy(std::nullopt, kDay, 0);
+  std::vector<std::int64_t> both{alice, bob};
+  CHECK(purge_expired(*db, rules, kT0 + kDay, both, 2) == 2);
+  CHECK(purge_expired(*db, rules, kT0 + kDay, both, 2) == 2);  // alice's last, bob's first
+  CHECK(purge_expired(*db, rules, kT0 + kDay, both, 2) == 1);
+  CHECK(purge_expired(*db, rules, kT0 + kDay, both, 2) == 0);
+  CHECK(count(*db, "SELECT count(*) FROM deliveries") == 0);
+  CHECK(count(*db, "SELECT count(*) FROM content_chunks") == 0);
 }

@@ -53,6 +53,9 @@ class RetentionService : public std::enable_shared_from_this<RetentionService> {
   void tick();
   void refresh();
   void purge(std::int64_t now);
+  // One writer job of the purge after another, while they come back full; then unlocks.
+  void purge_batches(store::RetentionPolicy defaults, std::int64_t now,
+                     std::vector<std::int64_t> locked, int removed_so_far);
   void forget_old_logins(std::int64_t now);
 
   Context& context_;

@@ -111,7 +111,7 @@ class MailStore {
   virtual void expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,
                                      Reply<ExpiredMailboxes> done) = 0;
   virtual void purge_expired(RetentionPolicy defaults, std::int64_t now,
-                             std::vector<std::int64_t> accounts, Reply<int> done) = 0;
+                             std::vector<std::int64_t> accounts, int limit, Reply<int> done) = 0;
   // /healthz: a heartbeat write through the writer, and the queue's depth (store::heartbeat).
   virtual void health(std::int64_t now, Reply<StoreHealth> done) = 0;
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).

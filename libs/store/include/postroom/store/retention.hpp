@@ -66,11 +66,12 @@ struct ExpiredMailboxes {
 };
 Result<ExpiredMailboxes> accounts_with_expired_mail(Database& db, const RetentionPolicy& defaults,
                                                     std::int64_t now);
-// Deletes the expired deliveries of `accounts` (their chunks go with the last delivery that
-// holds them), deciding again inside the write: run in one writer job, while the caller
-// holds those accounts' maildrop locks. Accounts being deleted are skipped. Returns how many
-// deliveries went.
+// Deletes up to `limit` expired deliveries of `accounts` (their chunks go with the last
+// delivery that holds them), deciding again inside the write: run in one writer job, while
+// the caller holds those accounts' maildrop locks, and again while it returns `limit` (a
+// mailbox of years takes several short jobs rather than one that holds up every commit).
+// Accounts being deleted are skipped. Returns how many deliveries went.
 Result<int> purge_expired(Database& db, const RetentionPolicy& defaults, std::int64_t now,
-                          const std::vector<std::int64_t>& accounts);
+                          const std::vector<std::int64_t>& accounts, int limit);
 
 }  // namespace postroom::store
