@@ -163,7 +163,7 @@ class SqliteMailStore final : public MailStore {
   void expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,
                              Reply<ExpiredMailboxes> done) override;
   void purge_expired(RetentionPolicy defaults, std::int64_t now, std::vector<std::int64_t> accounts,
-                     Reply<int> done) override;
+                     int limit, Reply<int> done) override;
   void health(std::int64_t now, Reply<StoreHealth> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
   void release_memory() override;
