@@ -160,9 +160,8 @@ void Pop3Connection::login(const std::string& user, const std::string& secret, b
     switch (result.outcome) {
       case AuthResult::Outcome::ok: {
         s->context_.connections.logged_in(s->connection_->id());
-        auto now = static_cast<std::int64_t>(std::time(nullptr));
         auto* retention = s->context_.retention.get();
-        if (retention && !retention->login_allowed(result.account_id, result.address, now)) {
+        if (retention && !retention->login_allowed(result.account_id, result.address)) {
           s->session_->on_login_result(Outcome::login_delay);
           return s->pump();
         }
@@ -214,8 +213,7 @@ void Pop3Connection::load_maildrop(std::int64_t account_id) {
         std::optional<pop3::Announced> policy;
         if (s->context_.retention) {
           // LOGIN-DELAY counts from logins that reached TRANSACTION.
-          s->context_.retention->logged_in(*s->locked_account_,
-                                           static_cast<std::int64_t>(std::time(nullptr)));
+          s->context_.retention->logged_in(*s->locked_account_);
           policy = s->context_.retention->user_announcement(s->login_address_);
         }
         s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(*maildrop), policy);

@@ -76,7 +76,7 @@ void RetentionService::tick() {
     if (!self || !self->timer_) return;
     auto now = unix_now();
     self->refresh();
-    self->forget_old_logins(now);
+    self->forget_old_logins();
     if (now - self->last_purge_ >= self->context_.config->retention.check_every.count())
       self->purge(now);
     self->tick();
@@ -158,10 +158,16 @@ void RetentionService::purge_batches(store::RetentionPolicy defaults, std::int64
       });
 }
 
-void RetentionService::forget_old_logins(std::int64_t now) {
+std::uint64_t RetentionService::now_ms() const {
+  return uv_now(context_.loop);
+}
+
+void RetentionService::forget_old_logins() {
   std::int64_t longest = default_policy(context_.config->retention).login_delay;
   for (const auto& row : settings_) longest = std::max(longest, row.login_delay.value_or(0));
-  std::erase_if(last_login_, [&](const auto& entry) { return now - entry.second >= longest; });
+  auto now = now_ms();
+  auto keep = static_cast<std::uint64_t>(std::max<std::int64_t>(longest, 0)) * 1000;
+  std::erase_if(last_login_, [&](const auto& entry) { return now - entry.second >= keep; });
 }
 
 pop3::Announced RetentionService::server_announcement() const {
@@ -173,18 +179,18 @@ pop3::Announced RetentionService::user_announcement(std::string_view address) co
       store::effective_policy(default_policy(context_.config->retention), settings_, address));
 }
 
-bool RetentionService::login_allowed(std::int64_t account, std::string_view address,
-                                     std::int64_t now) const {
+bool RetentionService::login_allowed(std::int64_t account, std::string_view address) const {
   auto delay =
       store::effective_policy(default_policy(context_.config->retention), settings_, address)
           .login_delay;
   if (delay <= 0) return true;
   auto it = last_login_.find(account);
-  return it == last_login_.end() || now - it->second >= delay;
+  return it == last_login_.end() ||
+         now_ms() - it->second >= static_cast<std::uint64_t>(delay) * 1000;
 }
 
-void RetentionService::logged_in(std::int64_t account, std::int64_t now) {
-  last_login_[account] = now;
+void RetentionService::logged_in(std::int64_t account) {
+  last_login_[account] = now_ms();
 }
 
 }  // namespace postroom::service

@@ -41,13 +41,15 @@ class RetentionService : public std::enable_shared_from_this<RetentionService> {
   pop3::Announced server_announcement() const;
   pop3::Announced user_announcement(std::string_view address) const;
 
-  // LOGIN-DELAY (RFC 2449 §6.5): may `account` log in at `now`? Login times are kept in
+  // LOGIN-DELAY (RFC 2449 §6.5): may `account` log in now? Login times are kept in
   // memory only: the rule protects the server from clients polling too often, and a restart
   // (rare) forgetting them lets each user in once early, which costs nothing; writing every
   // login durably would cost a commit (an fsync) per login.
-  bool login_allowed(std::int64_t account, std::string_view address, std::int64_t now) const;
-  // The login went through (the maildrop is locked): the delay counts from here.
-  void logged_in(std::int64_t account, std::int64_t now);
+  // They are the loop's monotonic milliseconds: a whole-second clock would let a login in
+  // up to a second early, and a wall clock set back would hold users out.
+  bool login_allowed(std::int64_t account, std::string_view address) const;
+  // The login went through (the maildrop is ready): the delay counts from here.
+  void logged_in(std::int64_t account);
 
  private:
   void tick();
@@ -56,12 +58,13 @@ class RetentionService : public std::enable_shared_from_this<RetentionService> {
   // One writer job of the purge after another, while they come back full; then unlocks.
   void purge_batches(store::RetentionPolicy defaults, std::int64_t now,
                      std::vector<std::int64_t> locked, int removed_so_far);
-  void forget_old_logins(std::int64_t now);
+  void forget_old_logins();
+  std::uint64_t now_ms() const;
 
   Context& context_;
   std::unique_ptr<net::Timer> timer_;
-  std::vector<store::RetentionSetting> settings_;              // as last read
-  std::unordered_map<std::int64_t, std::int64_t> last_login_;  // account -> unix time
+  std::vector<store::RetentionSetting> settings_;               // as last read
+  std::unordered_map<std::int64_t, std::uint64_t> last_login_;  // account -> now_ms()
   std::int64_t last_purge_ = 0;
   bool refreshing_ = false;
   bool purging_ = false;  // one purge at a time: it holds maildrop locks
