@@ -70,5 +70,6 @@ int check_dns_command(Context& ctx);
 int mobileconfig_command(Context& ctx);
 int vacation_command(Context& ctx);
 int device_command(Context& ctx, const std::string& sub);
+int retention_command(Context& ctx, const std::string& sub);
 
 }  // namespace postroom::cli

@@ -58,6 +58,11 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   device list [ADDRESS]                      ADDRESS NAME PROTOCOLS FROM RATE CREATED LAST-USE
                                              LAST-ADDRESS
   device revoke ADDRESS NAME                 remove it: its next login fails (also: device del)
+  retention set ADDRESS|DOMAIN [--retrieved D|never] [--max-age D|never] [--login-delay D|none]
+                                             delete mail D after its first download, or any
+                                             mail D old; least time between two POP3 logins
+  retention clear ADDRESS|DOMAIN | list      back to the domain's or config's setting; the list
+  retention show ADDRESS                     what is enforced for it, and its POP3 EXPIRE
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
 )";
@@ -88,6 +93,10 @@ const std::vector<CommandSpec> kCommands = {
     {"mobileconfig", {}, {}},
     {"vacation", {}, {"--off"}, {"--subject", "--message-file", "--from", "--until", "--days"}},
     {"device", {"add", "list", "revoke", "del"}, {"--pop3", "--smtp"}, {"--from", "--rate"}},
+    {"retention",
+     {"set", "clear", "list", "show"},
+     {},
+     {"--retrieved", "--max-age", "--login-delay"}},
 };
 
 int run(int argc, char** argv);
@@ -199,6 +208,7 @@ int run(int argc, char** argv) {
   if (spec->name == "mobileconfig") return mobileconfig_command(ctx);
   if (spec->name == "vacation") return vacation_command(ctx);
   if (spec->name == "device") return device_command(ctx, sub);
+  if (spec->name == "retention") return retention_command(ctx, sub);
   return import_command(ctx, sub);
 }
 

@@ -579,6 +579,22 @@ void check_greylisting(Checker& c, const YAML::Node& node, Greylisting& out) {
     c.error(node, "greylisting.forget", "must be longer than greylisting.window");
 }
 
+void check_retention(Checker& c, const YAML::Node& node, Retention& out) {
+  auto entries =
+      c.mapping(node, "retention", {"retrieved", "max_age", "login_delay", "check_every"});
+  if (!entries) return;
+  auto duration_or_never = [](std::string_view t) -> Result<std::optional<Seconds>> {
+    if (t == "never") return std::nullopt;
+    auto d = parse_positive_duration(t);
+    if (!d) return fail(d.error().message + " (or never)");
+    return *d;
+  };
+  c.parse_into(*entries, "retention", "retrieved", out.retrieved, duration_or_never);
+  c.parse_into(*entries, "retention", "max_age", out.max_age, duration_or_never);
+  c.parse_into(*entries, "retention", "login_delay", out.login_delay, parse_duration);
+  c.parse_into(*entries, "retention", "check_every", out.check_every, parse_positive_duration);
+}
+
 void check_http(Checker& c, const YAML::Node& node, Http& out) {
   auto entries = c.mapping(node, "http", {"metrics_allow", "request_timeout", "mta_sts"});
   if (!entries) return;
@@ -646,11 +662,27 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
   config.file = fs::absolute(file, ec);
   if (ec) return one_error(name, 1, "(file)", "cannot make the path absolute: " + ec.message());
   fs::path base = config.file.parent_path();
-  auto entries = c.mapping(
-      root, "",
-      {"hostname", "domains", "data_dir", "listen", "tls", "trusted_networks",
-       "trusted_networks_allow_wide", "auth", "relay", "dkim", "limits", "user", "run_as_root",
-       "public_addresses", "mail_auth", "milters", "dnsbl", "greylisting", "http"});
+  auto entries = c.mapping(root, "",
+                           {"hostname",
+                            "domains",
+                            "data_dir",
+                            "listen",
+                            "tls",
+                            "trusted_networks",
+                            "trusted_networks_allow_wide",
+                            "auth",
+                            "relay",
+                            "dkim",
+                            "limits",
+                            "user",
+                            "run_as_root",
+                            "public_addresses",
+                            "mail_auth",
+                            "milters",
+                            "dnsbl",
+                            "greylisting",
+                            "http",
+                            "retention"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -746,6 +778,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
     check_greylisting(c, it->second.second, config.greylisting);
   if (auto it = entries->find("http"); it != entries->end())
     check_http(c, it->second.second, config.http);
+  if (auto it = entries->find("retention"); it != entries->end())
+    check_retention(c, it->second.second, config.retention);
 
   if (!c.errors().empty()) {
     auto errors = std::move(c.errors());

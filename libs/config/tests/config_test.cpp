@@ -648,3 +648,39 @@ TEST_CASE("config: the http section and listeners parse; bad values are errors a
   CHECK(has_error(b.error(), "http.mta_sts.max_age", 8));
   CHECK(has_error(b.error(), "http.colour", 9));
 }
+
+TEST_CASE("config: retention takes durations or never, and is off by default") {
+  TempConfig t(std::string(kMinimal) + R"(retention:
+  retrieved: 30d
+  max_age: never
+  login_delay: 15m
+  check_every: 2s
+)");
+  auto c = t.load();
+  REQUIRE(c);
+  CHECK(c->retention.retrieved == Seconds(30 * 86400));
+  CHECK_FALSE(c->retention.max_age);
+  CHECK(c->retention.login_delay == Seconds(900));
+  CHECK(c->retention.check_every == Seconds(2));
+  TempConfig defaults(kMinimal);
+  auto d = defaults.load();
+  REQUIRE(d);
+  CHECK_FALSE(d->retention.retrieved);
+  CHECK_FALSE(d->retention.max_age);
+  CHECK(d->retention.login_delay == Seconds(0));
+  CHECK(d->retention.check_every == Seconds(3600));
+
+  TempConfig bad(std::string(kMinimal) + R"(retention:
+  retrieved: 0s
+  max_age: forever
+  check_every: 0s
+  keep: yes
+)");
+  auto e = bad.load();
+  REQUIRE_FALSE(e);
+  const int base = 6;  // the line of `retention:`, after kMinimal's five
+  CHECK(has_error(e.error(), "retention.retrieved", base + 1));
+  CHECK(has_error(e.error(), "retention.max_age", base + 2));
+  CHECK(has_error(e.error(), "retention.check_every", base + 3));
+  CHECK(has_error(e.error(), "retention.keep", base + 4));
+}

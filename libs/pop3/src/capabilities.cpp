@@ -1,4 +1,4 @@
-// CAPA (RFC 2449 §5): the capability list, the same in AUTHORIZATION and TRANSACTION.
+// CAPA (RFC 2449 §5): the capability list; EXPIRE and LOGIN-DELAY may change at login.
 #include "commands.hpp"
 
 namespace postroom::pop3::detail {
@@ -20,7 +20,17 @@ std::vector<std::string> capability_lines(const SessionParams& params) {
     lines.push_back(sasl);
   }
   if (params.stls_available && !params.tls_active) lines.emplace_back("STLS");  // RFC 2595 §4
-  lines.push_back("IMPLEMENTATION " + params.implementation);                   // RFC 2449 §6.9
+  // RFC 2449 §6.7 and §6.5: the policy the host enforces, "USER" where it varies per user
+  // (only in AUTHORIZATION: the host replaces these with the user's own at login).
+  const Announced& policy = params.announced;
+  std::string expire =
+      "EXPIRE " + (policy.expire_days ? std::to_string(*policy.expire_days) : std::string("NEVER"));
+  lines.push_back(policy.expire_per_user ? expire + " USER" : expire);
+  if (policy.login_delay > 0 || policy.login_delay_per_user) {
+    std::string delay = "LOGIN-DELAY " + std::to_string(policy.login_delay);
+    lines.push_back(policy.login_delay_per_user ? delay + " USER" : delay);
+  }
+  lines.push_back("IMPLEMENTATION " + params.implementation);  // RFC 2449 §6.9
   return lines;
 }
 

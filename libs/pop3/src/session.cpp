@@ -58,8 +58,13 @@ const Maildrop& Session::maildrop() const {
   return core_->maildrop;
 }
 
-void Session::on_login_result(LoginOutcome outcome, Maildrop maildrop) {
-  core_->login_result(outcome, std::move(maildrop));
+void Session::on_login_result(LoginOutcome outcome, Maildrop maildrop,
+                              std::optional<Announced> user_policy) {
+  core_->login_result(outcome, std::move(maildrop), std::move(user_policy));
+}
+
+std::vector<std::int64_t> Session::take_retrieved() {
+  return std::exchange(core_->retrieved_ids, {});
 }
 
 void Session::on_content(std::string_view chunk) {

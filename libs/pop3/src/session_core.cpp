@@ -1,6 +1,7 @@
 // The session loop: command lines to handlers, replies to Send actions, host answers to resumption.
 #include "session_core.hpp"
 
+#include <optional>
 #include <utility>
 
 #include "commands.hpp"
@@ -185,11 +186,18 @@ std::uint64_t SessionCore::live_size() const {
   return size;
 }
 
-void SessionCore::login_result(Session::LoginOutcome outcome, Maildrop snapshot) {
+void SessionCore::login_result(Session::LoginOutcome outcome, Maildrop snapshot,
+                               std::optional<Announced> user_policy) {
   if (pending != Pending::login) return;
   pending = Pending::nothing;
   switch (outcome) {
     case Session::LoginOutcome::ok:
+      // RFC 2449 §6.5, §6.7: after login CAPA gives this user's values, without USER.
+      if (user_policy) {
+        params.announced = *user_policy;
+        params.announced.expire_per_user = false;
+        params.announced.login_delay_per_user = false;
+      }
       maildrop = std::move(snapshot);
       marked.assign(maildrop.size(), false);
       authenticated = true;
@@ -205,6 +213,10 @@ void SessionCore::login_result(Session::LoginOutcome outcome, Maildrop snapshot)
       break;
     case Session::LoginOutcome::temp_failure:
       reply_failure("[SYS/TEMP] Temporary failure, try again later");  // RFC 3206 §5
+      break;
+    case Session::LoginOutcome::login_delay:
+      // RFC 2449 §8.1.1: not a wrong password, so it does not count toward the failures.
+      reply_failure("[LOGIN-DELAY] Minimum time between logins has not passed yet");
       break;
   }
   process();
@@ -236,6 +248,9 @@ void SessionCore::content_end() {
   out += ".\r\n";
   send(out);
   if (!retrieval->is_top) ++retrieved;
+  // A TOP whose encoder still wanted more passed the whole message (RFC 2449 §6.7 retention
+  // counts from the first whole download).
+  if (!retrieval->is_top || retrieval->encoder.wants_more()) retrieved_ids.push_back(retrieval->id);
   retrieval.reset();
   pending = Pending::nothing;
   process();

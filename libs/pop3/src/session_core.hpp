@@ -24,6 +24,7 @@ struct Retrieval {
   TransferEncoder encoder;
   bool status_sent = false;
   bool is_top = false;
+  std::int64_t id = 0;  // the store's id of the message
 };
 
 struct SessionCore {
@@ -61,7 +62,8 @@ struct SessionCore {
   void push(Action action);
 
   // --- Host answers (session_core.cpp).
-  void login_result(Session::LoginOutcome outcome, Maildrop maildrop);
+  void login_result(Session::LoginOutcome outcome, Maildrop maildrop,
+                    std::optional<Announced> user_policy);
   void content(std::string_view chunk);
   void content_end();
   void content_failed();
@@ -97,6 +99,7 @@ struct SessionCore {
   std::vector<bool> marked;  // DELE marks, committed only in UPDATE (RFC 1939 §6)
   std::optional<Retrieval> retrieval;
   int marked_for_update = 0;
+  std::vector<std::int64_t> retrieved_ids;  // sent whole, not yet taken by the host
 
   // Stats.
   std::string user;

@@ -82,7 +82,8 @@ void start_retrieval(SessionCore& core, std::size_t index, std::optional<std::ui
                                     : std::to_string(core.maildrop.octets(index)) + " octets",
                       .encoder = TransferEncoder(top),
                       .status_sent = false,
-                      .is_top = top.has_value()};
+                      .is_top = top.has_value(),
+                      .id = core.maildrop.id(index)};
   core.retrieval = std::move(retrieval);
   core.push(Retrieve{core.maildrop.id(index), top});
   core.wait_for(Pending::content);

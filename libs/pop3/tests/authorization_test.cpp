@@ -238,7 +238,7 @@ TEST_CASE("pop3: CAPA in AUTHORIZATION lists every capability") {
   Transcript t = converse("CAPA\r\n");
   CHECK(t.output ==
         "+OK capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-        "PIPELINING\r\nUSER\r\nSASL PLAIN\r\nIMPLEMENTATION postroom\r\n.\r\n");
+        "PIPELINING\r\nUSER\r\nSASL PLAIN\r\nEXPIRE NEVER\r\nIMPLEMENTATION postroom\r\n.\r\n");
 }
 
 TEST_CASE("pop3: CAPA lists STLS only while it is available") {

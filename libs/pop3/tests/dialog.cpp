@@ -58,6 +58,7 @@ std::string Dialog::take_output() {
 void Dialog::run_host() {
   while (true) {
     std::vector<Action> actions = session_.take_actions();
+    for (auto id : session_.take_retrieved()) transcript_.retrieved.push_back(id);
     if (actions.empty()) return;
     for (Action& action : actions) {
       if (!std::holds_alternative<Send>(action)) {
@@ -87,7 +88,7 @@ void Dialog::run_host() {
               for (const FakeMessage& m : host_.maildrop) {
                 infos.push_back({m.id, wire_size(m.content), m.uidl});
               }
-              session_.on_login_result(outcome, Maildrop(infos));
+              session_.on_login_result(outcome, Maildrop(infos), host_.user_policy);
             } else if constexpr (std::is_same_v<T, Retrieve>) {
               auto it = std::find_if(host_.maildrop.begin(), host_.maildrop.end(),
                                      [&](const FakeMessage& m) { return m.id == a.id; });

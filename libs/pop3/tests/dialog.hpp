@@ -25,6 +25,7 @@ struct FakeHost {
   std::map<std::string, std::string> apop_digests;      // user -> expected digest
   std::optional<Session::LoginOutcome> forced_outcome;  // overrides the credential check
   std::vector<FakeMessage> maildrop;
+  std::optional<Announced> user_policy;  // handed over with a successful login
   bool update_ok = true;
   std::size_t content_chunk = 0;  // 0: hand each message over in one chunk
 };
@@ -35,9 +36,10 @@ FakeHost default_host();
 // Everything the client saw and every request the host got.
 struct Transcript {
   std::string greeting;
-  std::string output;               // all bytes sent after the greeting
-  std::vector<std::string> events;  // describe() of every action except Send
-  std::vector<Action> requests;     // the same actions, unredacted
+  std::string output;                   // all bytes sent after the greeting
+  std::vector<std::string> events;      // describe() of every action except Send
+  std::vector<Action> requests;         // the same actions, unredacted
+  std::vector<std::int64_t> retrieved;  // Session::take_retrieved(), in order
   bool closed = false;
 };
 

@@ -71,7 +71,7 @@ TEST_CASE("pop3: after TLS, CAPA drops STLS and offers plaintext logins") {
   std::string after = dialog.take_output();
   CHECK(after ==
         "+OK capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-        "PIPELINING\r\nUSER\r\nSASL PLAIN\r\nIMPLEMENTATION postroom\r\n.\r\n"
+        "PIPELINING\r\nUSER\r\nSASL PLAIN\r\nEXPIRE NEVER\r\nIMPLEMENTATION postroom\r\n.\r\n"
         "-ERR TLS already active\r\n");
 }
 

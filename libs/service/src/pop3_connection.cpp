@@ -3,12 +3,14 @@
 
 #include <unistd.h>
 
+#include <ctime>
 #include <variant>
 
 #include "postroom/base/log.hpp"
 #include "postroom/base/wipe.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
+#include "postroom/service/retention_service.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "read_ahead.hpp"
 #include "session_wiring.hpp"
@@ -45,6 +47,7 @@ void Pop3Connection::start() {
   params.tls_active = implicit_tls_;
   params.stls_available = context_.tls && !implicit_tls_;
   params.plaintext_allowed = implicit_tls_ || context_.plaintext_allowed(*connection_);
+  if (context_.retention) params.announced = context_.retention->server_announcement();
   session_.emplace(std::move(params));
   ++context_.metrics.pop3_sessions;
   log_line("session=", id_, " pop3 connect peer=", connection_->peer_ip(),
@@ -95,7 +98,13 @@ void Pop3Connection::pump() {
   while (run_actions()) session_->feed({});
 }
 
+void Pop3Connection::collect_retrieved() {
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (auto id : session_->take_retrieved()) retrieved_.emplace_back(id, now);
+}
+
 bool Pop3Connection::run_actions() {
+  collect_retrieved();
   if (connection_->closed()) return false;
   // Consecutive replies (a RETR's status line, message and terminator; a pipelined
   // batch's answers) leave in one write: one syscall instead of several.
@@ -149,14 +158,21 @@ void Pop3Connection::login(const std::string& user, const std::string& secret, b
     if (!s || s->connection_->closed()) return;
     using Outcome = pop3::Session::LoginOutcome;
     switch (result.outcome) {
-      case AuthResult::Outcome::ok:
+      case AuthResult::Outcome::ok: {
         s->context_.connections.logged_in(s->connection_->id());
+        auto* retention = s->context_.retention.get();
+        if (retention && !retention->login_allowed(result.account_id, result.address)) {
+          s->session_->on_login_result(Outcome::login_delay);
+          return s->pump();
+        }
         if (!s->context_.locks.try_lock(result.account_id)) {
           s->session_->on_login_result(Outcome::in_use);
           return s->pump();
         }
         s->locked_account_ = result.account_id;
+        s->login_address_ = result.address;
         return s->load_maildrop(result.account_id);
+      }
       case AuthResult::Outcome::bad_credentials:
         s->session_->on_login_result(Outcome::bad_credentials);
         return s->pump();
@@ -195,7 +211,13 @@ void Pop3Connection::load_maildrop(std::int64_t account_id) {
           s->session_->on_login_result(pop3::Session::LoginOutcome::temp_failure);
           return s->pump();
         }
-        s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(*maildrop));
+        std::optional<pop3::Announced> policy;
+        if (s->context_.retention) {
+          // LOGIN-DELAY counts from logins that reached TRANSACTION.
+          s->context_.retention->logged_in(*s->locked_account_);
+          policy = s->context_.retention->user_announcement(s->login_address_);
+        }
+        s->session_->on_login_result(pop3::Session::LoginOutcome::ok, std::move(*maildrop), policy);
         s->pump();
       });
 }
@@ -276,6 +298,17 @@ void Pop3Connection::shutdown() {
 void Pop3Connection::on_closed(const std::string& reason) {
   idle_.stop();
   login_deadline_.stop();
+  // Submitted before the lock goes, so a purge (which takes the lock first) is written after.
+  // A session that ends without QUIT still counts its downloads.
+  if (session_) collect_retrieved();
+  if (locked_account_ && !retrieved_.empty()) {
+    context_.store->mark_retrieved(
+        *locked_account_, std::move(retrieved_), [id = id_](Result<int> marked) {
+          if (!marked)
+            log_line("session=", id, " recording downloads failed: ", marked.error().message);
+        });
+    retrieved_.clear();
+  }
   if (locked_account_) context_.locks.unlock(*locked_account_);
   locked_account_.reset();
   context_.connections.release(connection_->id());

@@ -18,6 +18,7 @@
 #include "postroom/service/milter_filter.hpp"
 #include "postroom/service/pop3_connection.hpp"
 #include "postroom/service/refusal.hpp"
+#include "postroom/service/retention_service.hpp"
 #include "postroom/service/smtp_connection.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/messages.hpp"
@@ -142,6 +143,10 @@ Result<void> Server::open_store() {
   if (!counts) return fail("cannot read the outbound limit counters: " + counts.error().message);
   outbound_limits_ = std::make_shared<OutboundLimits>(context_);
   outbound_limits_->load(*counts);
+  // Retention: the domain and user settings, so the first CAPA already announces them.
+  auto retention_settings = store::load_retention_settings(*db);
+  if (!retention_settings)
+    return fail("cannot read the retention settings: " + retention_settings.error().message);
   // The SRS key is made once, here, by the account that owns data_dir; it is never logged.
   auto srs_key = relay::load_or_create_srs_key(config.data_dir / "srs.key");
   if (!srs_key) return fail(srs_key.error().message);
@@ -168,6 +173,8 @@ Result<void> Server::open_store() {
   context_.wake_relay = [this] { relay_->wake(); };
   context_.access = std::make_shared<AccessLists>(context_);
   context_.access->start();
+  context_.retention = std::make_shared<RetentionService>(context_);
+  context_.retention->start(std::move(*retention_settings));
   relay_->start();
   start_resolver();
   install_filters();
@@ -337,6 +344,7 @@ void Server::stop() {
   // relay (issue 6): no new attempts; connections in flight are cut, their recipients stay due.
   if (relay_) relay_->stop();
   if (context_.access) context_.access->stop();
+  if (context_.retention) context_.retention->stop();
   // Copy: shutdown() may finish a session and erase it from the map.
   std::vector<std::shared_ptr<Served>> open;
   for (auto& [key, served] : sessions_) open.push_back(served);

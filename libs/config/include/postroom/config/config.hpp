@@ -177,6 +177,15 @@ struct Greylisting {
   Seconds forget{7 * 86400};  // a triplet not retried by then starts over
 };
 
+// Mail that leaves the server on a schedule, announced to POP3 clients (RFC 2449 §6.5 and
+// §6.7); `postroom retention set` overrides it per domain or address. Unset: never.
+struct Retention {
+  std::optional<Seconds> retrieved;  // delete mail this long after its first download
+  std::optional<Seconds> max_age;    // delete any mail this long after delivery
+  Seconds login_delay{0};            // least time between two logins of a user; 0: none
+  Seconds check_every{3600};         // how often the daemon looks for expired mail
+};
+
 // The HTTP(S) listeners' answers (listen.http, listen.https).
 struct Http {
   // Who may read /metrics besides trusted_networks.
@@ -217,6 +226,7 @@ struct Config {
   Dnsbl dnsbl;
   Greylisting greylisting;
   Http http;
+  Retention retention;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;

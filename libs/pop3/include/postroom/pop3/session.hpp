@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,16 @@ struct Limits {
   int max_failed_logins = 3;           // per session; the last "-ERR [AUTH]" is followed by Close
 };
 
+// RFC 2449 §6.5 LOGIN-DELAY and §6.7 EXPIRE as CAPA announces them: exactly what the host
+// enforces. Before login the server's defaults, followed by USER when some users' values
+// differ (then CAPA after login gives the user's own, which login replaces these with).
+struct Announced {
+  std::optional<std::int64_t> expire_days;  // least days mail stays; nullopt: EXPIRE NEVER
+  bool expire_per_user = false;
+  std::int64_t login_delay = 0;  // least seconds between logins; 0 and not per user: no line
+  bool login_delay_per_user = false;
+};
+
 struct SessionParams {
   std::string hostname;        // shown in the greeting
   std::string apop_timestamp;  // "<unique@hostname>" for the greeting (RFC 1939 §7); empty: no APOP
@@ -31,6 +42,7 @@ struct SessionParams {
   // refused with "-ERR [AUTH] ...".
   bool plaintext_allowed = true;
   std::string implementation = "postroom";  // RFC 2449 §6.9 IMPLEMENTATION
+  Announced announced;
   Limits limits;
 };
 
@@ -70,10 +82,13 @@ class Session {
   // max_command_line octets, plus whatever was fed while waiting()).
   std::size_t buffered_input() const;
 
-  enum class LoginOutcome { ok, bad_credentials, in_use, temp_failure };
+  // login_delay: the user logged in less than their LOGIN-DELAY ago (RFC 2449 §8.1.1).
+  enum class LoginOutcome { ok, bad_credentials, in_use, temp_failure, login_delay };
   // The answer to Login or LoginApop. `ok` enters TRANSACTION with `maildrop`
-  // as the snapshot that message numbers index (1-based).
-  void on_login_result(LoginOutcome outcome, Maildrop maildrop = {});
+  // as the snapshot that message numbers index (1-based), and `user_policy` (when given)
+  // as what CAPA announces from then on.
+  void on_login_result(LoginOutcome outcome, Maildrop maildrop = {},
+                       std::optional<Announced> user_policy = std::nullopt);
   // The snapshot the session works on (the host's read-ahead follows its order).
   const Maildrop& maildrop() const;
 
@@ -95,6 +110,12 @@ class Session {
   // with tls_active set, STLS no longer offered, plaintext allowed. No greeting.
   void on_tls_started();
   void set_plaintext_allowed(bool allowed);
+
+  // The ids of messages sent whole since the last call (RETR, or a TOP that reached the
+  // end), oldest first: the host records when each was first retrieved, for the retention
+  // that EXPIRE announces (RFC 2449 §6.7). Not an action, so replies still merge into one
+  // write.
+  std::vector<std::int64_t> take_retrieved();
 
   // For the host's one log line per session.
   const std::string& user() const;  // the last login name tried (or authenticated)

@@ -34,6 +34,7 @@ namespace postroom::service {
 
 class AuthService;
 class AccessLists;
+class RetentionService;
 struct HttpSite;
 
 // POP3 maildrop locks (RFC 1939 §8): one TRANSACTION session per mailbox.
@@ -91,6 +92,8 @@ struct Context {
   // The allow and block lists (`postroom allow|block`), refreshed every 2 s; null until the
   // store is open.
   std::shared_ptr<AccessLists> access;
+  // Retention and LOGIN-DELAY (retention_service.hpp); null until the store is open.
+  std::shared_ptr<RetentionService> retention;
   std::uint64_t next_session = 1;
   // Counters for /metrics, incremented where each event happens.
   http::Metrics metrics;

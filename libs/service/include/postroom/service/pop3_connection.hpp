@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
@@ -40,7 +42,8 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   void retrieve(std::int64_t message);
   void read_next_chunk();
   void update(std::vector<std::int64_t> ids);
-  void touch();  // restarts the idle timer
+  void touch();              // restarts the idle timer
+  void collect_retrieved();  // the session's whole downloads, stamped now
 
   Context& context_;
   std::shared_ptr<net::Connection> connection_;
@@ -51,6 +54,9 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   net::Timer idle_;
   net::Timer login_deadline_;  // greeting to TRANSACTION, whatever the traffic
   std::optional<std::int64_t> locked_account_;
+  std::string login_address_;  // the normalized login name, for its retention policy
+  // First whole downloads (delivery, unix time), recorded when the session ends.
+  std::vector<std::pair<std::int64_t, std::int64_t>> retrieved_;
   std::unique_ptr<ReadAhead> read_ahead_;
   // The message being streamed by RETR/TOP.
   struct Transfer {

@@ -17,6 +17,7 @@
 #include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/queue.hpp"
 #include "postroom/store/vacation.hpp"
+#include "postroom/store/retention.hpp"
 #include "postroom/store/writer.hpp"
 
 namespace postroom::store {
@@ -114,6 +115,17 @@ class MailStore {
                              Reply<std::vector<VacationCandidate>> done) = 0;
   virtual void send_vacation_reply(VacationReply reply, DomainTest is_local_domain,
                                    Reply<VacationOutcome> done) = 0;
+  // Retention (retention.hpp): the domain and user settings; a POP3 session's first whole
+  // downloads, as (delivery, time); the accounts with expired mail (a read); and their purge,
+  // while the caller holds their maildrop locks.
+  virtual void retention_settings(Reply<std::vector<RetentionSetting>> done) = 0;
+  virtual void mark_retrieved(std::int64_t account,
+                              std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
+                              Reply<int> done) = 0;
+  virtual void expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,
+                                     Reply<ExpiredMailboxes> done) = 0;
+  virtual void purge_expired(RetentionPolicy defaults, std::int64_t now,
+                             std::vector<std::int64_t> accounts, int limit, Reply<int> done) = 0;
   // /healthz: a heartbeat write through the writer, and the queue's depth (store::heartbeat).
   virtual void health(std::int64_t now, Reply<StoreHealth> done) = 0;
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
@@ -166,6 +178,14 @@ class SqliteMailStore final : public MailStore {
                      Reply<std::vector<VacationCandidate>> done) override;
   void send_vacation_reply(VacationReply reply, DomainTest is_local_domain,
                            Reply<VacationOutcome> done) override;
+  void retention_settings(Reply<std::vector<RetentionSetting>> done) override;
+  void mark_retrieved(std::int64_t account,
+                      std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
+                      Reply<int> done) override;
+  void expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,
+                             Reply<ExpiredMailboxes> done) override;
+  void purge_expired(RetentionPolicy defaults, std::int64_t now, std::vector<std::int64_t> accounts,
+                     int limit, Reply<int> done) override;
   void health(std::int64_t now, Reply<StoreHealth> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
   void release_memory() override;
