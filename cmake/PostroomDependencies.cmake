@@ -7,6 +7,8 @@ find_package(SQLite3 REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
 find_package(yaml-cpp 0.7 REQUIRED)
 find_package(Threads REQUIRED)
+# Header-only; only `postroom status --json` uses it.
+find_package(nlohmann_json 3.11 REQUIRED)
 if(POSTROOM_TESTS)
   find_package(doctest REQUIRED)
   include(doctest)

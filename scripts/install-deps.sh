@@ -16,6 +16,7 @@ packages=(
   rspamd python3-milter
   dovecot-core dovecot-pop3d
   libh2o-dev python3-prometheus-client python3-lxml
+  nlohmann-json3-dev
 )
 
 missing=()

@@ -1,8 +1,10 @@
 // postroom: the admin command (interface.md "Admin commands").
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sys/stat.h>
@@ -63,6 +65,11 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
                                              mail D old; least time between two POP3 logins
   retention clear ADDRESS|DOMAIN | list      back to the domain's or config's setting; the list
   retention show ADDRESS                     what is enforced for it, and its POP3 EXPIRE
+  status [--json]                            the daemon, listeners, queue, certificate, errors;
+                                             exit 1 when postroomd is not running
+  sendmail [-t] [-i] [-f SENDER] [-F NAME] [RECIPIENT...] < MESSAGE
+                                             submit a message to the local postroomd (also
+                                             installed as sbin/sendmail); sysexits codes
 
 The config is --config PATH, else $POSTROOM_CONFIG, else /etc/postroom/postroom.yaml.
 )";
@@ -97,6 +104,7 @@ const std::vector<CommandSpec> kCommands = {
      {"set", "clear", "list", "show"},
      {},
      {"--retrieved", "--max-age", "--login-delay"}},
+    {"status", {}, {"--json"}},
 };
 
 int run(int argc, char** argv);
@@ -136,6 +144,23 @@ int main(int argc, char** argv) {
 namespace {
 
 int run(int argc, char** argv) {
+  // Called as sendmail (a symlink), or as `postroom [--config PATH] sendmail ...`: sendmail's
+  // own options follow, which the admin command's parser would refuse.
+  if (argc > 0 && std::filesystem::path(argv[0]).filename() == "sendmail")
+    return sendmail_main(nullptr, std::vector<std::string>(argv + 1, argv + argc));
+  {
+    int at = 1;
+    const char* config = nullptr;
+    if (argc > 2 && std::string_view(argv[1]) == "--config") {
+      config = argv[2];
+      at = 3;
+    } else if (argc > 1 && std::string_view(argv[1]).starts_with("--config=")) {
+      config = argv[1] + 9;
+      at = 2;
+    }
+    if (at < argc && std::string_view(argv[at]) == "sendmail")
+      return sendmail_main(config, std::vector<std::string>(argv + at + 1, argv + argc));
+  }
   std::vector<std::string> argv_words(argv + 1, argv + argc);
   const char* config_flag = nullptr;
   std::vector<std::string> rest;
@@ -209,6 +234,7 @@ int run(int argc, char** argv) {
   if (spec->name == "vacation") return vacation_command(ctx);
   if (spec->name == "device") return device_command(ctx, sub);
   if (spec->name == "retention") return retention_command(ctx, sub);
+  if (spec->name == "status") return status_command(ctx);
   return import_command(ctx, sub);
 }
 

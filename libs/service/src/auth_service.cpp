@@ -365,9 +365,12 @@ void AuthService::finish(Request request, AuthResult result, bool verified) {
       case auth::Limiter::Lockout::user:
         log_attempt(request, "failed",
                     which + (request.selector ? " lockout=device" : " lockout=user"));
+        context_.recent.lockout({std::time(nullptr), request.selector ? "device" : "user",
+                                 request.peer.ip, request.user});
         break;
       case auth::Limiter::Lockout::address:
         log_attempt(request, "failed", which + " lockout=address");
+        context_.recent.lockout({std::time(nullptr), "address", request.peer.ip, request.user});
         break;
     }
   }

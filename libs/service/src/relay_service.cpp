@@ -252,6 +252,11 @@ void RelayService::record(const store::QueuedMessage& message, std::vector<std::
         // The log follows the commit, so whoever reads it finds the queue already updated.
         for (const auto& recipient : decided->recipients) {
           if (bounce) context_.metrics.relay_outcome(store::to_string(recipient.state));
+          if (bounce && recipient.state != store::RecipientState::delivered)
+            context_.recent.delivery_error({std::time(nullptr), decided->queue_id,
+                                            recipient.address,
+                                            std::string(store::to_string(recipient.state)),
+                                            recipient.remote_host, recipient.reply});
           log_line("relay queue=", decided->queue_id, " rcpt=", recipient.address,
                    " host=", recipient.remote_host.empty() ? "none" : recipient.remote_host,
                    " result=", store::to_string(recipient.state), " reply=\"",

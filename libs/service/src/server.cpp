@@ -183,7 +183,21 @@ Result<void> Server::open_store() {
   trim_ = std::make_unique<net::Timer>(loop_);
   schedule_trim(30000);
   for (const auto& [name, endpoint] : bound()) log_line("listening ", name, " ", endpoint.str());
+  status_ =
+      std::make_unique<StatusReporter>(loop_, context_, config.data_dir / system::kStatusFileName,
+                                       [this] { return listener_status(); });
+  status_->start();
   return {};
+}
+
+std::vector<system::ListenerStatus> Server::listener_status() const {
+  std::vector<system::ListenerStatus> out;
+  for (const auto& [name, endpoint] : bound()) {
+    bool implicit = name == "submissions" || name == "pop3s" || name == "https";
+    bool upgrade = context_.tls && (name == "smtp" || name == "submission" || name == "pop3");
+    out.push_back({name, endpoint.str(), implicit ? "implicit" : upgrade ? "starttls" : "none"});
+  }
+  return out;
 }
 
 void Server::start_resolver() {
@@ -340,6 +354,7 @@ void Server::stop() {
   log_line("stopping: ", sessions_.size(), " session(s) open");
   for (auto& l : listeners_) l.second->close();
   listeners_.clear();
+  if (status_) status_->stop();
   if (auth_) auth_->shutdown();
   // relay (issue 6): no new attempts; connections in flight are cut, their recipients stay due.
   if (relay_) relay_->stop();

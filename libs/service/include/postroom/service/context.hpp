@@ -17,6 +17,7 @@
 #include "postroom/net/connection.hpp"
 #include "postroom/net/tls.hpp"
 #include "postroom/service/message_filter.hpp"
+#include "postroom/system/daemon_status.hpp"
 
 namespace postroom::store {
 class MailStore;
@@ -97,6 +98,8 @@ struct Context {
   std::uint64_t next_session = 1;
   // Counters for /metrics, incremented where each event happens.
   http::Metrics metrics;
+  // The last lockouts and delivery errors, for `postroom status` (status_reporter.hpp).
+  system::RecentEvents recent;
   // What the HTTP listeners answer with (http_connection.hpp); null until the store is open.
   std::shared_ptr<const HttpSite> http;
 

@@ -16,6 +16,7 @@
 #include "postroom/service/outbound_limits.hpp"
 #include "postroom/service/relay_service.hpp"  // relay (issue 6)
 #include "postroom/service/served.hpp"
+#include "postroom/service/status_reporter.hpp"
 #include "postroom/store/mail_store.hpp"
 #include "postroom/store/writer.hpp"
 
@@ -76,6 +77,8 @@ class Server {
   std::shared_ptr<OutboundLimits> outbound_limits_;
   std::string srs_key_;  // data_dir/srs.key; never logged
   bool stopping_ = false;
+  std::unique_ptr<StatusReporter> status_;  // data_dir/postroomd.status for `postroom status`
+  std::vector<system::ListenerStatus> listener_status() const;
 };
 
 }  // namespace postroom::service
