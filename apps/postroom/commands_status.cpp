@@ -95,17 +95,17 @@ Daemon daemon_state(const config::Config& config, std::int64_t now) {
             "postroomd is not running: process " + std::to_string(status->pid) +
                 " is gone without a clean stop (last status " + format_time(status->updated_at) +
                 ")",
-            std::move(status)};
+            std::move(*status)};
   if (now - status->updated_at > kStaleAfterSeconds)
     return {"not_responding",
             "postroomd (pid " + std::to_string(status->pid) + ") is NOT RESPONDING: status last " +
                 "written " + format_duration(now - status->updated_at) + " ago",
-            std::move(status)};
+            std::move(*status)};
   return {"running",
           "running, pid " + std::to_string(status->pid) + ", up " +
               format_duration(now - status->started_at) + " (since " +
               format_time(status->started_at) + ")",
-          std::move(status)};
+          std::move(*status)};
 }
 
 std::string protocol_of(const std::string& listener) {

@@ -96,7 +96,7 @@ def test_sendmail_f_with_recipients_as_arguments(daemon_with_peer):
     message = b"Subject: from cron\n\nline one\n..starts with two dots\n.\nafter the dot\n"
     # `postroom sendmail`, the subcommand, with a comma list and a bare name: "alice" is
     # alice@ the first domain.
-    result = sendmail(d, ["-f", ALICE, "alice, %s" % REMOTE], message, program=POSTROOM)
+    result = sendmail(d, ["sendmail", "-f", ALICE, "alice, %s" % REMOTE], message, program=POSTROOM)
     assert result.returncode == 0, result.stderr
     [m] = pop3_messages(d, ALICE)
     assert header(m, "Return-Path") == [b"<" + ALICE.encode() + b">"]

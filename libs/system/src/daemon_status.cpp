@@ -11,7 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "postroom/base/file.hpp"
 
 namespace postroom::system {
 
@@ -184,10 +183,13 @@ Result<void> write_status_file(const std::filesystem::path& file, const std::str
 bool is_postroomd(std::int64_t pid) {
   if (pid <= 0) return false;
   if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
-  auto comm = read_small_file("/proc/" + std::to_string(pid) + "/comm", 256);
   // Without /proc (not Linux) the signal test is all there is.
-  if (!comm) return true;
-  return comm->starts_with("postroomd");
+  std::error_code ec;
+  if (!std::filesystem::exists("/proc/self/comm", ec)) return true;
+  // /proc files claim a size of 0, so they are read as a stream, not as a small file.
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  return std::getline(comm, name) && name.starts_with("postroomd");
 }
 
 }  // namespace postroom::system
