@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "postroom/store/database.hpp"
+#include "postroom/store/health.hpp"
 #include "postroom/store/messages.hpp"
 #include "put_message.hpp"
 #include "temp_dir.hpp"
@@ -62,6 +63,52 @@ TEST_CASE("queue: recipients are listed, found, retried and attempts recorded") 
   auto gone = db->prepare("SELECT count(*) FROM contents");
   REQUIRE(gone->step().value());
   CHECK(gone->column_int(0) == 0);  // the last recipient done releases the content
+}
+
+TEST_CASE("queue: the overview counts waiting recipients and names the oldest deferred one") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto empty = queue_overview(*db, 5);
+  REQUIRE(empty);
+  CHECK(empty->waiting_recipients == 0);
+  CHECK_FALSE(empty->oldest_deferred);
+  CHECK(empty->recent_failures.empty());
+
+  auto first = enqueue(*db, {"a@remote.test", "b@remote.test"});
+  auto second = enqueue(*db, {"c@remote.test"});
+  auto due = due_messages(*db, list_queue(*db)->front().next_attempt, 10);
+  REQUIRE(due->size() == 2);
+  auto now = (*due)[0].created_at;
+  const auto& one = (*due)[0].queue_id == first ? (*due)[0] : (*due)[1];
+  const auto& two = (*due)[0].queue_id == first ? (*due)[1] : (*due)[0];
+  REQUIRE(record_attempt(*db,
+                         {one.recipients[0].row, "a@remote.test", RecipientState::delivered, now,
+                          "mx.remote.test", "250 ok"},
+                         now));
+  REQUIRE(record_attempt(*db,
+                         {one.recipients[1].row, "b@remote.test", RecipientState::deferred,
+                          now + 300, "mx.remote.test", "451 4.7.1 later"},
+                         now + 1));
+  REQUIRE(record_attempt(*db,
+                         {two.recipients[0].row, "c@remote.test", RecipientState::deferred,
+                          now + 300, "", "4.4.1 connection refused"},
+                         now + 2));
+  auto overview = queue_overview(*db, 5);
+  REQUIRE(overview);
+  CHECK(overview->waiting_recipients == 2);
+  CHECK(overview->waiting_messages == 2);
+  CHECK(overview->deferred_recipients == 2);
+  REQUIRE(overview->oldest_deferred);
+  CHECK(overview->oldest_deferred->queue_id == first);  // queued first
+  CHECK(overview->oldest_deferred->recipient == "b@remote.test");
+  CHECK(overview->oldest_deferred->attempts == 1);
+  CHECK(overview->oldest_deferred->last_reply == "451 4.7.1 later");
+  // The delivered attempt is no failure; the newest failure comes first.
+  REQUIRE(overview->recent_failures.size() == 2);
+  CHECK(overview->recent_failures[0].queue_id == second);
+  CHECK(overview->recent_failures[0].reply == "4.4.1 connection refused");
+  CHECK(overview->recent_failures[1].recipient == "b@remote.test");
+  CHECK(queue_overview(*db, 1)->recent_failures.size() == 1);
 }
 
 TEST_CASE("queue: delete drops the message, unknown IDs are errors") {
