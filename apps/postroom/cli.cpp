@@ -3,6 +3,7 @@
 
 #include <termios.h>
 #include <unistd.h>
+#include <ctime>
 
 #include <algorithm>
 #include <cctype>
@@ -18,6 +19,15 @@ namespace postroom::cli {
 
 bool Args::has(const std::string& flag) const {
   return std::find(flags.begin(), flags.end(), flag) != flags.end();
+}
+
+std::string format_time(std::int64_t unix_seconds) {
+  auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
 }
 
 int usage_error(const std::string& message) {

@@ -30,6 +30,9 @@ struct Context {
   Args args;
 };
 
+// A Unix time as ISO 8601 in UTC (2026-12-02T15:20:00Z), as every listing prints it.
+std::string format_time(std::int64_t unix_seconds);
+
 int usage_error(const std::string& message);
 int failure(const std::string& message);
 

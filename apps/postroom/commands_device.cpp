@@ -17,15 +17,6 @@ namespace {
 constexpr const char* kAddUsage =
     "usage: postroom device add ADDRESS NAME [--pop3] [--smtp] [--from ADDRESS]... [--rate N/h]";
 
-std::string format_time(std::int64_t unix_seconds) {
-  auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
 // "N/h", N a whole number from 1 on.
 std::optional<std::int64_t> parse_rate(const std::string& text) {
   if (!text.ends_with("/h")) return std::nullopt;

@@ -10,15 +10,6 @@ namespace postroom::cli {
 
 namespace {
 
-std::string format_time(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
 // The header section of a stored message: chunks up to the first empty line.
 std::string header_section(store::Database& db, std::int64_t content_id) {
   std::string text;

@@ -28,15 +28,6 @@ constexpr std::int64_t kStaleAfterSeconds = 3 * system::kStatusIntervalSeconds +
 // Delivery failures shown.
 constexpr int kFailuresShown = 5;
 
-std::string format_time(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
 std::string format_duration(std::int64_t seconds) {
   if (seconds < 0) seconds = 0;
   char text[64];
