@@ -81,10 +81,12 @@ def mailbox_count(daemon, address=ALICE):
 
 
 def wait_until(predicate, timeout=20, what="condition"):
+    """The predicate's first true value, polled until `timeout` seconds have passed."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if predicate():
-            return
+        value = predicate()
+        if value:
+            return value
         time.sleep(0.05)
     raise AssertionError("timed out waiting for " + what)
 

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timezone
 
 from conftest import DOMAIN, PASSWORD, free_port
+from smtp_helpers import wait_until
 
 ALICE = "alice@" + DOMAIN
 REMOTE = "carol@remote.test"
@@ -33,15 +34,6 @@ def status_json(d):
     result = status(d, "--json")
     return result.returncode, json.loads(result.stdout)
 
-
-def wait_until(condition, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def not_after(cert):
