@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import DOMAIN, PASSWORD, free_port
+from smtp_helpers import wait_until
 from peers.smtp_peer import Dnsmasq, Peer, server_context
 
 ALICE = "alice@" + DOMAIN
@@ -55,15 +56,6 @@ def send(d, recipients, message=MESSAGE, sender=ALICE):
 def queue_rows(d):
     return [line.split("\t") for line in d.admin("queue", "list").stdout.splitlines()]
 
-
-def wait_until(condition, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def pop3_messages(d, user=ALICE):
