@@ -9,6 +9,7 @@
 #include "postroom/base/address.hpp"
 #include "postroom/config/config.hpp"
 #include "postroom/store/database.hpp"
+#include "postroom/store/quotas.hpp"
 #include "postroom/system/run_as.hpp"
 
 namespace postroom::cli {
@@ -66,5 +67,11 @@ int dkim_command(Context& ctx, const std::string& sub);
 int dns_records_command(Context& ctx);
 int check_dns_command(Context& ctx);
 int mobileconfig_command(Context& ctx);
+int user_quota_command(Context& ctx);
+int domain_command(Context& ctx, const std::string& sub);
+// The config's quota section as the store takes it, and a mailbox's or domain's limits as
+// the list commands print them: MAX-MESSAGES<TAB>MAX-BYTES, "-" for none.
+store::QuotaDefaults quota_defaults(const config::Config& config);
+std::string quota_columns(const store::QuotaLimit& limit);
 
 }  // namespace postroom::cli
