@@ -75,8 +75,8 @@ std::string limit_column(const std::optional<std::int64_t>& limit) {
 }
 
 // "10000 (set)", "50MiB (default)", "unlimited (set)", "none".
-std::string describe(const std::optional<std::int64_t>& set, const std::optional<std::int64_t>& dflt,
-                     bool bytes) {
+std::string describe(const std::optional<std::int64_t>& set,
+                     const std::optional<std::int64_t>& dflt, bool bytes) {
   auto show = [&](std::int64_t v) {
     if (v == 0) return std::string("unlimited");
     return bytes ? format_size(static_cast<std::uint64_t>(v)) : std::to_string(v);
@@ -88,8 +88,9 @@ std::string describe(const std::optional<std::int64_t>& set, const std::optional
 
 void print_setting(const std::string& who, const store::QuotaSetting& set,
                    const store::QuotaLimit& defaults) {
-  std::cout << "quota for " << who << ": messages " << describe(set.messages, defaults.messages, false)
-            << ", bytes " << describe(set.bytes, defaults.bytes, true) << "\n";
+  std::cout << "quota for " << who << ": messages "
+            << describe(set.messages, defaults.messages, false) << ", bytes "
+            << describe(set.bytes, defaults.bytes, true) << "\n";
 }
 
 int expect_one_word(const Args& args, const char* usage) {
@@ -111,8 +112,9 @@ std::string quota_columns(const store::QuotaLimit& limit) {
 }
 
 int user_quota_command(Context& ctx) {
-  const char* usage = "user quota ADDRESS [--bytes SIZE|none|unlimited] "
-                      "[--messages N|none|unlimited]";
+  const char* usage =
+      "user quota ADDRESS [--bytes SIZE|none|unlimited] "
+      "[--messages N|none|unlimited]";
   if (int rc = expect_one_word(ctx.args, usage)) return rc;
   auto mailbox = open_mailbox(ctx.config, ctx.args.words[0]);
   if (!mailbox) return failure(mailbox.error().message);
@@ -155,8 +157,9 @@ int domain_command(Context& ctx, const std::string& sub) {
     }
     return kOk;
   }
-  const char* usage = "domain quota DOMAIN [--bytes SIZE|none|unlimited] "
-                      "[--messages N|none|unlimited]";
+  const char* usage =
+      "domain quota DOMAIN [--bytes SIZE|none|unlimited] "
+      "[--messages N|none|unlimited]";
   if (int rc = expect_one_word(args, usage)) return rc;
   std::string domain = to_lower_ascii(args.words[0]);
   if (!ctx.config.is_local_domain(domain))

@@ -17,6 +17,11 @@ BOB = "bob@" + DOMAIN
 NO_WARNINGS = "quota:\n  warnings: false\n"
 
 
+def filler(octets, char=b"x"):
+    """About `octets` octets of body in 100-octet lines (SMTP allows at most 998 a line)."""
+    return (char * 98 + b"\r\n") * (octets // 100)
+
+
 def message(n, subject="quota test", body=b"hello\r\n"):
     return b"From: sender@remote.test\r\nSubject: %s %d\r\n\r\n" % (subject.encode(), n) + body
 
@@ -118,13 +123,13 @@ def test_declared_size_that_cannot_fit_is_refused_at_rcpt(make_daemon):
     d.admin("user", "quota", ALICE, "--bytes", "4K")
     d.start()
     # smtplib declares SIZE= whenever the server offers it.
-    assert send(d, [ALICE], 1, body=b"x" * 2000 + b"\r\n") == {}
-    code, text = refused_reply(d, ALICE, body=b"y" * 2500 + b"\r\n")
+    assert send(d, [ALICE], 1, body=filler(2000)) == {}
+    code, text = refused_reply(d, ALICE, body=filler(2500, b"y"))
     assert code == 452 and text.startswith(b"4.2.2 ")
-    code, text = refused_reply(d, ALICE, body=b"z" * 5000 + b"\r\n")
+    code, text = refused_reply(d, ALICE, body=filler(5000, b"z"))
     assert (code, text) == (552, b"5.2.2 <alice@example.test>: Message is larger than the mailbox's whole quota")
     # What fits still arrives.
-    assert send(d, [ALICE], 2, body=b"w" * 1000 + b"\r\n") == {}
+    assert send(d, [ALICE], 2, body=filler(1000, b"w")) == {}
     assert subjects(d, ALICE) == ["quota test 1", "quota test 2"]
 
 

@@ -85,8 +85,8 @@ void apply_quota(Context& context, const std::string& session_id,
       [session_id, declared_size, verdict = std::move(verdict),
        done = std::move(done)](Result<std::vector<store::MailboxQuota>> quotas) mutable {
         if (!quotas) {
-          log_line("session=", session_id, " quota: cannot check (letting it through): ",
-                   quotas.error().message);
+          log_line("session=", session_id,
+                   " quota: cannot check (letting it through): ", quotas.error().message);
           return done(std::move(verdict));
         }
         for (const auto& q : *quotas) {
@@ -95,10 +95,11 @@ void apply_quota(Context& context, const std::string& session_id,
             verdict.quota_limited = verdict.quota_limited || q.limited();
             continue;
           }
-          log_line("session=", session_id, " quota: ", q.address, " refused with ",
-                   refusal->code, " ", refusal->enhanced, " mailbox ",
-                   standing(q.usage, q.limit), " domain ", q.domain, " ",
-                   standing(q.domain_usage, q.domain_limit),
+          log_line("session=", session_id, " quota: ", q.address, " refused with ", refusal->code,
+                   " ", refusal->enhanced, " mailbox ", standing(q.usage, q.limit),
+                   q.domain_limit.any()
+                       ? " domain " + q.domain + " " + standing(q.domain_usage, q.domain_limit)
+                       : std::string(),
                    declared_size ? " size=" + std::to_string(*declared_size) : std::string());
           verdict.kind = smtp::RecipientVerdict::Kind::refused;
           verdict.code = refusal->code;
@@ -130,8 +131,8 @@ void send_quota_warnings(Context& context, std::vector<std::int64_t> accounts) {
 
 std::string quota_warning_message(const store::QuotaWarning& warning, const std::string& hostname,
                                   std::time_t now) {
-  std::string domain = warning.domain ? warning.subject
-                                      : warning.subject.substr(warning.subject.rfind('@') + 1);
+  std::string domain =
+      warning.domain ? warning.subject : warning.subject.substr(warning.subject.rfind('@') + 1);
   std::string level = std::to_string(warning.level) + "%";
   std::string m;
   m += "From: Postmaster <postmaster@" + domain + ">\r\n";
@@ -149,8 +150,8 @@ std::string quota_warning_message(const store::QuotaWarning& warning, const std:
     m += "The mailboxes of " + domain + " together have used " + level +
          " or more of the domain's quota:\r\n\r\n";
   } else {
-    m += "Your mailbox " + warning.subject + " has used " + level +
-         " or more of its quota:\r\n\r\n";
+    m +=
+        "Your mailbox " + warning.subject + " has used " + level + " or more of its quota:\r\n\r\n";
   }
   if (warning.limit.messages)
     m += "  messages: " + std::to_string(warning.usage.messages) + " of " +

@@ -270,23 +270,22 @@ void SmtpConnection::check_recipient(const smtp::CheckRecipient& check) {
 void SmtpConnection::greylist_then_answer(const smtp::CheckRecipient& check,
                                           smtp::RecipientVerdict verdict) {
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  greylist_recipient(
-      context_, connection_->peer_ip(), kind_ == Kind::mx,
-      kind_ == Kind::mx && context_.config->is_trusted(connection_->peer()), check.authenticated,
-      check.reverse_path, check.address,
-      [weak, verdict = std::move(verdict)](GreylistDecision d) mutable {
-        auto s = weak.lock();
-        if (!s || s->connection_->closed()) return;
-        verdict.greylist_unless_aligned = d == GreylistDecision::unless_aligned;
-        if (d == GreylistDecision::defer) {
-          verdict.kind = smtp::RecipientVerdict::Kind::refused;
-          verdict.code = 451;
-          verdict.enhanced = "4.7.1";
-          verdict.text = "Greylisted, please try again later";
-        }
-        s->session_->on_recipient_checked(std::move(verdict));
-        s->pump();
-      });
+  greylist_recipient(context_, connection_->peer_ip(), kind_ == Kind::mx,
+                     kind_ == Kind::mx && context_.config->is_trusted(connection_->peer()),
+                     check.authenticated, check.reverse_path, check.address,
+                     [weak, verdict = std::move(verdict)](GreylistDecision d) mutable {
+                       auto s = weak.lock();
+                       if (!s || s->connection_->closed()) return;
+                       verdict.greylist_unless_aligned = d == GreylistDecision::unless_aligned;
+                       if (d == GreylistDecision::defer) {
+                         verdict.kind = smtp::RecipientVerdict::Kind::refused;
+                         verdict.code = 451;
+                         verdict.enhanced = "4.7.1";
+                         verdict.text = "Greylisted, please try again later";
+                       }
+                       s->session_->on_recipient_checked(std::move(verdict));
+                       s->pump();
+                     });
 }
 
 void SmtpConnection::authenticate(const std::string& user, const std::string& password) {

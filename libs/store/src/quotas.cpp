@@ -57,8 +57,7 @@ Result<bool> warned_recently(Database& db, const std::string& subject, int level
   return *row;
 }
 
-Result<void> record_warning(Database& db, const std::string& subject, int level,
-                            std::int64_t now) {
+Result<void> record_warning(Database& db, const std::string& subject, int level, std::int64_t now) {
   // A 95 warning says all an 80 one would: it counts for both.
   for (int each : {80, 95}) {
     if (each > level) continue;
@@ -281,8 +280,8 @@ Result<int> send_quota_warnings(Database& db, const std::vector<std::int64_t>& a
     if (q.limit.any()) {
       Destination to_mailbox;
       to_mailbox.accounts = {q.account};
-      auto warned = warn_if_due(db, {q.address, false, 0, q.usage, q.limit}, to_mailbox, now,
-                                compose);
+      auto warned =
+          warn_if_due(db, {q.address, false, 0, q.usage, q.limit}, to_mailbox, now, compose);
       if (!warned) return std::unexpected(warned.error());
       sent += *warned ? 1 : 0;
     }

@@ -202,8 +202,8 @@ void SqliteMailStore::mailbox_quotas(std::vector<std::int64_t> accounts, QuotaDe
 }
 
 void SqliteMailStore::quota_warnings(std::vector<std::int64_t> accounts, QuotaDefaults defaults,
-                                     std::vector<std::string> local_domains,
-                                     ComposeWarning compose, Reply<int> done) {
+                                     std::vector<std::string> local_domains, ComposeWarning compose,
+                                     Reply<int> done) {
   auto now = static_cast<std::int64_t>(std::time(nullptr));
   write<int>(
       [accounts = std::move(accounts), defaults, local_domains = std::move(local_domains),

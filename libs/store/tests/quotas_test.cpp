@@ -56,9 +56,11 @@ std::vector<std::string> warnings_in(Database& db, std::int64_t account) {
     auto chunk = read_chunk(db, m.content_id, 0);
     REQUIRE(chunk);
     REQUIRE(*chunk);
-    auto at = (*chunk)->find("Subject: quota ");
+    const std::string field = "Subject: quota ";
+    auto at = (*chunk)->find(field);
     if (at == std::string::npos) continue;
-    out.push_back((*chunk)->substr(at + 9, (*chunk)->find("\r\n", at) - at - 9));
+    auto start = at + field.size();
+    out.push_back((*chunk)->substr(start, (*chunk)->find("\r\n", start) - start));
   }
   return out;
 }

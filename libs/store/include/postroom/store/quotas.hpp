@@ -59,8 +59,7 @@ Result<QuotaSetting> account_quota(Database& db, std::int64_t account);
 Result<QuotaSetting> domain_quota(Database& db, const std::string& domain);
 // Replaces the setting (nullopt fields: back to the default). The account must exist.
 Result<void> set_account_quota(Database& db, std::int64_t account, const QuotaSetting& setting);
-Result<void> set_domain_quota(Database& db, const std::string& domain,
-                              const QuotaSetting& setting);
+Result<void> set_domain_quota(Database& db, const std::string& domain, const QuotaSetting& setting);
 
 // A mailbox's usage, straight from the counters (no scan of its messages).
 Result<Usage> mailbox_usage(Database& db, std::int64_t account);
