@@ -9,6 +9,7 @@
 #include "postroom/base/address.hpp"
 #include "postroom/config/config.hpp"
 #include "postroom/store/database.hpp"
+#include "postroom/store/quotas.hpp"
 #include "postroom/system/run_as.hpp"
 
 namespace postroom::cli {
@@ -77,5 +78,11 @@ int retention_command(Context& ctx, const std::string& sub);
 int status_command(Context& ctx);
 // The sendmail-compatible command: `args` are sendmail's arguments; returns a sysexits code.
 int sendmail_main(const char* config_flag, const std::vector<std::string>& args);
+int user_quota_command(Context& ctx);
+int domain_command(Context& ctx, const std::string& sub);
+// The config's quota section as the store takes it, and a mailbox's or domain's limits as
+// the list commands print them: MAX-MESSAGES<TAB>MAX-BYTES, "-" for none.
+store::QuotaDefaults quota_defaults(const config::Config& config);
+std::string quota_columns(const store::QuotaLimit& limit);
 
 }  // namespace postroom::cli

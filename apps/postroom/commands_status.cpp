@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "postroom/base/file.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/health.hpp"
+#include "postroom/store/quotas.hpp"
 #include "postroom/system/daemon_status.hpp"
 
 namespace postroom::cli {
@@ -164,6 +166,18 @@ std::int64_t days_left(std::int64_t not_after, std::int64_t now) {
   return left >= 0 ? left / 86400 : -((-left + 86399) / 86400);
 }
 
+// How full a mailbox is against its own limit, in whole percent of whichever of octets and
+// messages is fuller.
+int percent_full(const store::AccountSummary& a, const store::QuotaLimit& limit) {
+  auto percent = [](std::int64_t used, const std::optional<std::int64_t>& max) {
+    return max && *max > 0 ? static_cast<int>(used * 100 / *max) : 0;
+  };
+  return std::max(percent(a.bytes, limit.bytes), percent(a.messages, limit.messages));
+}
+
+// Mailboxes at or past the first warning level are listed by name.
+constexpr int kNearlyFullPercent = 80;
+
 json or_null(const std::optional<std::int64_t>& value) {
   return value ? json(*value) : json(nullptr);
 }
@@ -193,6 +207,17 @@ int status_command(Context& ctx) {
     std::error_code ec;
     auto size = std::filesystem::file_size(config.database_path().string() + suffix, ec);
     if (!ec) store_bytes += size;
+  }
+  auto limits = store::mailbox_limits(*db, quota_defaults(config));
+  if (!limits) return failure(limits.error().message);
+  std::size_t limited = 0;
+  std::vector<std::pair<const store::AccountSummary*, int>> nearly_full;
+  for (const auto& a : *accounts) {
+    auto limit = limits->find(a.address);
+    if (limit == limits->end() || !limit->second.any()) continue;
+    ++limited;
+    if (int p = percent_full(a, limit->second); p >= kNearlyFullPercent)
+      nearly_full.emplace_back(&a, p);
   }
   auto listeners = live ? daemon.status->listeners : configured_listeners(config);
   std::optional<Certificate> cert;
@@ -238,6 +263,12 @@ int status_command(Context& ctx) {
                           {"max", config.limits.max_connections}};
     out["mailboxes"] = {
         {"count", accounts->size()}, {"messages", messages}, {"bytes", message_bytes}};
+    out["quota"] = {{"limited_mailboxes", limited}, {"nearly_full", json::array()}};
+    for (const auto& [a, p] : nearly_full)
+      out["quota"]["nearly_full"].push_back({{"address", a->address},
+                                             {"percent", p},
+                                             {"messages", a->messages},
+                                             {"bytes", a->bytes}});
     out["store"] = {{"file", config.database_path().string()}, {"bytes", store_bytes}};
     json q = {{"recipients", queue->waiting_recipients},
               {"messages", queue->waiting_messages},
@@ -295,6 +326,11 @@ int status_command(Context& ctx) {
               << config.limits.max_connections << ")\n";
   std::cout << "mailboxes:    " << accounts->size() << " (" << messages << " messages, "
             << format_size(static_cast<std::uint64_t>(message_bytes)) << ")\n";
+  std::cout << "quotas:       " << limited << " mailbox(es) limited, " << nearly_full.size()
+            << " at " << kNearlyFullPercent << "% or more\n";
+  for (const auto& [a, p] : nearly_full)
+    std::cout << "  " << a->address << " " << p << "% full (" << a->messages << " messages, "
+              << format_size(static_cast<std::uint64_t>(a->bytes)) << ")\n";
   std::cout << "store:        " << config.database_path().string() << ", "
             << format_size(store_bytes) << "\n";
   std::cout << "queue:        " << queue->waiting_recipients << " recipient(s) in "

@@ -1,4 +1,4 @@
-// postroom user add|passwd|del|list|apop.
+// postroom user add|passwd|del|list|apop (user quota: commands_quota.cpp).
 #include <unistd.h>
 
 #include <iostream>
@@ -23,6 +23,8 @@ int expect_words(const Args& args, std::size_t count, const char* usage) {
 
 int user_command(Context& ctx, const std::string& sub) {
   const Args& args = ctx.args;
+  if (sub == "quota") return user_quota_command(ctx);
+  if (!args.values.empty()) return usage_error("--bytes and --messages are only for user quota");
   if (sub == "list") {
     if (int rc = expect_words(args, 0, "user list")) return rc;
   } else if (sub == "add" || sub == "passwd" || sub == "del" || sub == "apop") {
@@ -46,8 +48,12 @@ int user_command(Context& ctx, const std::string& sub) {
   if (sub == "list") {
     auto accounts = store::list_accounts(*db);
     if (!accounts) return failure(accounts.error().message);
+    auto limits = store::mailbox_limits(*db, quota_defaults(ctx.config));
+    if (!limits) return failure(limits.error().message);
+    // The quota columns come after the original three, so scripts reading those still work.
     for (const auto& a : *accounts)
-      std::cout << a.address << '\t' << a.messages << '\t' << a.bytes << '\n';
+      std::cout << a.address << '\t' << a.messages << '\t' << a.bytes << '\t'
+                << quota_columns((*limits)[a.address]) << '\n';
     return kOk;
   }
   if (sub == "del") {

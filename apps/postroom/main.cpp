@@ -24,8 +24,15 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   user add ADDRESS [--password-stdin]        create a mailbox
   user passwd ADDRESS [--password-stdin]     change its password
   user del ADDRESS                           delete a mailbox and its messages
-  user list                                  ADDRESS<TAB>MESSAGES<TAB>BYTES
+  user list                                  ADDRESS<TAB>MESSAGES<TAB>BYTES<TAB>MAX-MESSAGES<TAB>
+                                             MAX-BYTES (limits: - for none)
   user apop ADDRESS --password-stdin | --off enable APOP with its own secret, or disable it
+  user quota ADDRESS [--bytes SIZE|none|unlimited] [--messages N|none|unlimited]
+                                             show or set a mailbox's limits (none: the config's
+                                             default; SIZE like 50M or 2GiB)
+  domain quota DOMAIN [--bytes ...] [--messages ...]
+                                             the same for all of a domain's mailboxes together
+  domain list                                DOMAIN<TAB>MESSAGES<TAB>BYTES<TAB>MAX-MESSAGES<TAB>MAX-BYTES
   alias add ALIAS TARGET [TARGET...]         a local alias to local or remote addresses
   alias del ALIAS | alias list
   allow|block add|del ADDRESS|DOMAIN|NETWORK [LOCAL-DOMAIN|LOCAL-ADDRESS]
@@ -83,7 +90,11 @@ struct CommandSpec {
 
 const std::vector<CommandSpec> kCommands = {
     {"check-config", {}, {}},
-    {"user", {"add", "passwd", "del", "list", "apop"}, {"--password-stdin", "--off"}},
+    {"user",
+     {"add", "passwd", "del", "list", "apop", "quota"},
+     {"--password-stdin", "--off"},
+     {"--bytes", "--messages"}},
+    {"domain", {"quota", "list"}, {}, {"--bytes", "--messages"}},
     {"alias", {"add", "del", "list"}, {}},
     {"allow", {"add", "del", "list"}, {}},
     {"block", {"add", "del", "list"}, {}},
@@ -222,6 +233,7 @@ int run(int argc, char** argv) {
   if (!config) return kFailed;
   Context ctx{std::move(*config), std::move(args)};
   if (spec->name == "user") return user_command(ctx, sub);
+  if (spec->name == "domain") return domain_command(ctx, sub);
   if (spec->name == "alias") return alias_command(ctx, sub);
   if (spec->name == "allow" || spec->name == "block") return access_command(ctx, spec->name, sub);
   if (spec->name == "queue") return queue_command(ctx, sub);

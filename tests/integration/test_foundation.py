@@ -15,9 +15,10 @@ def test_user_add_list_del_on_a_fresh_config(tmp_path):
     assert d.db.exists()  # created and migrated by the admin tool before any daemon ran
     d.add_user("bob")
     listed = d.admin("user", "list").stdout.splitlines()
-    assert listed == ["alice@%s\t0\t0" % DOMAIN, "bob@%s\t0\t0" % DOMAIN]
+    # ADDRESS MESSAGES BYTES, then the quota limits (none: "-").
+    assert listed == ["alice@%s\t0\t0\t-\t-" % DOMAIN, "bob@%s\t0\t0\t-\t-" % DOMAIN]
     d.admin("user", "del", "bob@" + DOMAIN)
-    assert d.admin("user", "list").stdout.splitlines() == ["alice@%s\t0\t0" % DOMAIN]
+    assert d.admin("user", "list").stdout.splitlines() == ["alice@%s\t0\t0\t-\t-" % DOMAIN]
     stored = subprocess.run(["sqlite3", str(d.db), "SELECT password_hash FROM accounts"],
                             capture_output=True, text=True).stdout
     assert stored.startswith("$argon2id$")

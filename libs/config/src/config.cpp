@@ -595,6 +595,34 @@ void check_retention(Checker& c, const YAML::Node& node, Retention& out) {
   c.parse_into(*entries, "retention", "check_every", out.check_every, parse_positive_duration);
 }
 
+void check_quota(Checker& c, const YAML::Node& node, Quota& out) {
+  auto entries =
+      c.mapping(node, "quota",
+                {"user_bytes", "user_messages", "domain_bytes", "domain_messages", "warnings"});
+  if (!entries) return;
+  auto bytes = [](std::string_view t) -> Result<std::optional<std::uint64_t>> {
+    if (t == "none") return std::nullopt;
+    auto n = parse_size(t);
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) return fail("must be at least 1B (none: no limit)");
+    return *n;
+  };
+  auto messages = [](std::string_view t) -> Result<std::optional<std::uint64_t>> {
+    if (t == "none") return std::nullopt;
+    auto n = parse_count(t);
+    if (!n) return fail(quoted_value(t) + " is not a whole number or none");
+    if (*n == 0) return fail("must be at least 1 (none: no limit)");
+    return *n;
+  };
+  c.parse_into(*entries, "quota", "user_bytes", out.user_bytes, bytes);
+  c.parse_into(*entries, "quota", "user_messages", out.user_messages, messages);
+  c.parse_into(*entries, "quota", "domain_bytes", out.domain_bytes, bytes);
+  c.parse_into(*entries, "quota", "domain_messages", out.domain_messages, messages);
+  c.parse_into(*entries, "quota", "warnings", out.warnings, [](std::string_view t) {
+    return parse_enum<bool>(t, {{"false", false}, {"true", true}});
+  });
+}
+
 void check_http(Checker& c, const YAML::Node& node, Http& out) {
   auto entries = c.mapping(node, "http", {"metrics_allow", "request_timeout", "mta_sts"});
   if (!entries) return;
@@ -682,7 +710,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
                             "dnsbl",
                             "greylisting",
                             "http",
-                            "retention"});
+                            "retention",
+                            "quota"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -780,6 +809,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
     check_http(c, it->second.second, config.http);
   if (auto it = entries->find("retention"); it != entries->end())
     check_retention(c, it->second.second, config.retention);
+  if (auto it = entries->find("quota"); it != entries->end())
+    check_quota(c, it->second.second, config.quota);
 
   if (!c.errors().empty()) {
     auto errors = std::move(c.errors());

@@ -684,3 +684,39 @@ TEST_CASE("config: retention takes durations or never, and is off by default") {
   CHECK(has_error(e.error(), "retention.check_every", base + 3));
   CHECK(has_error(e.error(), "retention.keep", base + 4));
 }
+
+TEST_CASE("config: quota defaults are none; sizes, counts and none parse; bad values are errors") {
+  TempConfig t(std::string(kMinimal) + R"(quota:
+  user_bytes: 50MiB
+  user_messages: 10000
+  domain_bytes: none
+  domain_messages: 200000
+  warnings: false
+)");
+  auto c = t.load();
+  REQUIRE(c);
+  CHECK(c->quota.user_bytes == std::optional<std::uint64_t>(50ULL << 20));
+  CHECK(c->quota.user_messages == std::optional<std::uint64_t>(10000));
+  CHECK_FALSE(c->quota.domain_bytes);
+  CHECK(c->quota.domain_messages == std::optional<std::uint64_t>(200000));
+  CHECK_FALSE(c->quota.warnings);
+  TempConfig defaults(kMinimal);
+  auto d = defaults.load();
+  REQUIRE(d);
+  CHECK_FALSE(d->quota.user_bytes);
+  CHECK_FALSE(d->quota.user_messages);
+  CHECK(d->quota.warnings);
+
+  TempConfig bad(std::string(kMinimal) + R"(quota:
+  user_bytes: 50M
+  user_messages: 0
+  domain_bytes: 0B
+  colour: blue
+)");
+  auto e = bad.load();
+  REQUIRE_FALSE(e);
+  CHECK(has_error(e.error(), "quota.user_bytes", 7));
+  CHECK(has_error(e.error(), "quota.user_messages", 8));
+  CHECK(has_error(e.error(), "quota.domain_bytes", 9));
+  CHECK(has_error(e.error(), "quota.colour", 10));
+}

@@ -11,6 +11,7 @@
 #include "postroom/service/context.hpp"
 #include "postroom/service/dnsbl.hpp"
 #include "postroom/service/greylisting.hpp"
+#include "postroom/service/quota_check.hpp"
 #include "postroom/service/srs_routing.hpp"
 #include "postroom/service/vacation.hpp"
 #include "postroom/store/accounts.hpp"
@@ -252,26 +253,40 @@ void SmtpConnection::check_recipient(const smtp::CheckRecipient& check) {
           s->session_->on_recipient_checked(std::move(verdict));
           return s->pump();
         }
-        // Greylisting (greylisting.cpp) for mail to local mailboxes from outside.
-        greylist_recipient(
-            s->context_, s->connection_->peer_ip(), s->kind_ == SmtpConnection::Kind::mx,
-            s->kind_ == SmtpConnection::Kind::mx &&
-                s->context_.config->is_trusted(s->connection_->peer()),
-            check.authenticated, check.reverse_path, check.address,
-            [weak, verdict = std::move(verdict)](GreylistDecision d) mutable {
-              auto s = weak.lock();
-              if (!s || s->connection_->closed()) return;
-              verdict.greylist_unless_aligned = d == GreylistDecision::unless_aligned;
-              if (d == GreylistDecision::defer) {
-                verdict.kind = smtp::RecipientVerdict::Kind::refused;
-                verdict.code = 451;
-                verdict.enhanced = "4.7.1";
-                verdict.text = "Greylisted, please try again later";
-              }
-              s->session_->on_recipient_checked(std::move(verdict));
-              s->pump();
-            });
+        // Quotas (quota_check.cpp), then greylisting (greylisting.cpp) for mail to local
+        // mailboxes from outside.
+        apply_quota(s->context_, s->id_, check.declared_size, std::move(verdict),
+                    [weak, check](smtp::RecipientVerdict verdict) {
+                      auto s = weak.lock();
+                      if (!s || s->connection_->closed()) return;
+                      if (verdict.kind != smtp::RecipientVerdict::Kind::local) {
+                        s->session_->on_recipient_checked(std::move(verdict));
+                        return s->pump();
+                      }
+                      s->greylist_then_answer(check, std::move(verdict));
+                    });
       });
+}
+
+void SmtpConnection::greylist_then_answer(const smtp::CheckRecipient& check,
+                                          smtp::RecipientVerdict verdict) {
+  std::weak_ptr<SmtpConnection> weak = shared_from_this();
+  greylist_recipient(context_, connection_->peer_ip(), kind_ == Kind::mx,
+                     kind_ == Kind::mx && context_.config->is_trusted(connection_->peer()),
+                     check.authenticated, check.reverse_path, check.address,
+                     [weak, verdict = std::move(verdict)](GreylistDecision d) mutable {
+                       auto s = weak.lock();
+                       if (!s || s->connection_->closed()) return;
+                       verdict.greylist_unless_aligned = d == GreylistDecision::unless_aligned;
+                       if (d == GreylistDecision::defer) {
+                         verdict.kind = smtp::RecipientVerdict::Kind::refused;
+                         verdict.code = 451;
+                         verdict.enhanced = "4.7.1";
+                         verdict.text = "Greylisted, please try again later";
+                       }
+                       s->session_->on_recipient_checked(std::move(verdict));
+                       s->pump();
+                     });
 }
 
 void SmtpConnection::authenticate(const std::string& user, const std::string& password) {
@@ -407,12 +422,15 @@ void SmtpConnection::commit() {
   queue.sender = envelope_ && envelope_->reverse_path ? envelope_->reverse_path->str() : "";
   queue.smtputf8 = envelope_ && envelope_->smtputf8;
   queue.body_8bit = envelope_ && envelope_->body == smtp::BodyType::eight_bit_mime;
+  std::vector<std::int64_t> quota_limited;  // looked at for warnings once stored
   if (envelope_) {
     for (const auto& rcpt : envelope_->recipients) {
       for (auto id : rcpt.verdict.mailboxes) {
         if (std::find(destination.accounts.begin(), destination.accounts.end(), id) ==
-            destination.accounts.end())
+            destination.accounts.end()) {
           destination.accounts.push_back(id);
+          if (rcpt.verdict.quota_limited) quota_limited.push_back(id);
+        }
       }
       for (const auto& remote : rcpt.verdict.forward_to) {
         if (std::find(queue.recipients.begin(), queue.recipients.end(), remote) ==
@@ -428,11 +446,13 @@ void SmtpConnection::commit() {
                              destination.accounts, sink_.headers());
   envelope_.reset();
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
-  sink_.commit(std::move(destination), [weak, queued, &context = context_, away = std::move(away)](
+  sink_.commit(std::move(destination), [weak, queued, &context = context_, away = std::move(away),
+                                        quota_limited = std::move(quota_limited)](
                                            Result<store::StoredMessage> stored) mutable {
     if (stored && queued && context.wake_relay) context.wake_relay();
     if (stored && away) send_away_replies(context, std::move(*away));
     if (stored) ++context.metrics.messages_received;
+    if (stored) send_quota_warnings(context, quota_limited);
     auto s = weak.lock();
     if (!s || s->connection_->closed()) return;
     if (!stored) {

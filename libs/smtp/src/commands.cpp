@@ -128,7 +128,7 @@ void cmd_rcpt(Impl& s, std::string_view args) {
   // "\"u@h\"@local" are local parts of a local domain, never re-routed here.
   s.transaction->pending_recipient = rcpt->forward_path;
   s.push(CheckRecipient{std::move(rcpt->forward_path), s.transaction->envelope.reverse_path,
-                        !s.auth_user.empty()});
+                        !s.auth_user.empty(), s.transaction->envelope.declared_size});
   s.enter(State::wait_recipient);
 }
 

@@ -474,6 +474,7 @@ TEST_CASE("session: a refused recipient gets the host's reply; the check carries
   REQUIRE(check->reverse_path);
   CHECK(check->reverse_path->str() == "a@remote.test");
   CHECK_FALSE(check->authenticated);
+  CHECK_FALSE(check->declared_size);
   RecipientVerdict refused;
   refused.kind = RecipientVerdict::Kind::refused;
   refused.code = 451;
@@ -487,4 +488,15 @@ TEST_CASE("session: a refused recipient gets the host's reply; the check carries
   // Nothing was accepted: DATA still needs a recipient.
   s.feed("DATA\r\n");
   CHECK(std::get<Send>(s.take_actions()[0]).bytes.starts_with("554 5.5.1"));
+}
+
+TEST_CASE("session: the recipient check carries MAIL's SIZE= for the host's quota") {
+  Session s(test_params());
+  s.take_actions();
+  s.feed(ehlo() + "MAIL FROM:<a@remote.test> SIZE=4096\r\nRCPT TO:<b@example.test>\r\n");
+  std::optional<CheckRecipient> check;
+  for (auto& action : s.take_actions())
+    if (auto* c = std::get_if<CheckRecipient>(&action)) check = *c;
+  REQUIRE(check);
+  CHECK(check->declared_size == std::optional<std::uint64_t>(4096));
 }

@@ -215,6 +215,27 @@ void SqliteMailStore::sweep_abandoned(std::int64_t created_before, Reply<int> do
              std::move(done));
 }
 
+void SqliteMailStore::mailbox_quotas(std::vector<std::int64_t> accounts, QuotaDefaults defaults,
+                                     Reply<std::vector<MailboxQuota>> done) {
+  read<std::vector<MailboxQuota>>(
+      [accounts = std::move(accounts), defaults](Database& db) {
+        return store::mailbox_quotas(db, accounts, defaults);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::quota_warnings(std::vector<std::int64_t> accounts, QuotaDefaults defaults,
+                                     std::vector<std::string> local_domains, ComposeWarning compose,
+                                     Reply<int> done) {
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  write<int>(
+      [accounts = std::move(accounts), defaults, local_domains = std::move(local_domains),
+       compose = std::move(compose), now](Database& db) {
+        return send_quota_warnings(db, accounts, defaults, now, local_domains, compose);
+      },
+      std::move(done));
+}
+
 void SqliteMailStore::greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window,
                                std::int64_t forget, Reply<bool> done) {
   write<bool>([triplet = std::move(triplet), now, window,

@@ -132,6 +132,12 @@ Result<VerifyReport> verify_store(Database& db) {
            Rule{"SELECT d.id FROM deliveries d LEFT JOIN accounts a ON a.id = d.account_id"
                 " WHERE a.id IS NULL",
                 "delivery to a missing mailbox:"},
+           Rule{"SELECT a.address FROM accounts a LEFT JOIN mailbox_usage u ON u.account_id = a.id"
+                " WHERE u.account_id IS NULL OR u.messages !="
+                " (SELECT count(*) FROM deliveries WHERE account_id = a.id) OR u.bytes !="
+                " (SELECT coalesce(sum(c.pop3_size), 0) FROM deliveries d"
+                "  JOIN contents c ON c.id = d.content_id WHERE d.account_id = a.id)",
+                "mailbox whose quota usage counter disagrees with its messages:"},
        }) {
     if (auto r = list_violations(db, rule.sql, rule.what, report); !r)
       return std::unexpected(r.error());

@@ -186,6 +186,17 @@ struct Retention {
   Seconds check_every{3600};         // how often the daemon looks for expired mail
 };
 
+// Default quotas for mailboxes and domains the admin gave no limit of their own (`postroom
+// user quota`, `postroom domain quota`); nullopt: no limit. A domain's limit holds for all
+// its mailboxes together. Off by default: a quota can surprise an office (interface.md).
+struct Quota {
+  std::optional<std::uint64_t> user_bytes;
+  std::optional<std::uint64_t> user_messages;
+  std::optional<std::uint64_t> domain_bytes;
+  std::optional<std::uint64_t> domain_messages;
+  bool warnings = true;  // a message into the mailbox at 80% and at 95%, once a day per level
+};
+
 // The HTTP(S) listeners' answers (listen.http, listen.https).
 struct Http {
   // Who may read /metrics besides trusted_networks.
@@ -227,6 +238,7 @@ struct Config {
   Greylisting greylisting;
   Http http;
   Retention retention;
+  Quota quota;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;

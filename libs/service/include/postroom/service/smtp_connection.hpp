@@ -42,6 +42,8 @@ class SmtpConnection : public Served, public std::enable_shared_from_this<SmtpCo
   void track_deadlines(std::string_view bytes);
   void deadline_passed(std::string_view which);
   void check_recipient(const smtp::CheckRecipient& check);
+  // The last step of a local recipient's check: greylisting, then the session's answer.
+  void greylist_then_answer(const smtp::CheckRecipient& check, smtp::RecipientVerdict verdict);
   void authenticate(const std::string& user, const std::string& password);
   FilterEnvelope filter_envelope();
   void start_filters();

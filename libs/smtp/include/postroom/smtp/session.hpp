@@ -54,6 +54,9 @@ struct RecipientVerdict {
   // Accepted now, but greylisted at the end of DATA unless SPF or DKIM proves the
   // allow-listed sender; opaque to the session.
   bool greylist_unless_aligned = false;
+  // A mailbox in `mailboxes` is under a quota: the host looks for warnings to send once the
+  // message is stored; opaque to the session.
+  bool quota_limited = false;
 };
 
 struct Recipient {
@@ -96,6 +99,7 @@ struct CheckRecipient {
   Address address;
   std::optional<Address> reverse_path;  // the transaction's sender (policy checks)
   bool authenticated = false;
+  std::optional<std::uint64_t> declared_size;  // MAIL's SIZE= (RFC 1870 §6.2: quotas)
 };
 struct MessageBegin {  // a message for this envelope starts; MessageData follows
   Envelope envelope;

@@ -16,8 +16,9 @@
 #include "postroom/store/messages.hpp"
 #include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/queue.hpp"
-#include "postroom/store/vacation.hpp"
+#include "postroom/store/quotas.hpp"
 #include "postroom/store/retention.hpp"
+#include "postroom/store/vacation.hpp"
 #include "postroom/store/writer.hpp"
 
 namespace postroom::store {
@@ -104,6 +105,14 @@ class MailStore {
   virtual void notify_postmaster(std::string message, std::vector<std::string> local_domains,
                                  Reply<bool> done) = 0;
 
+  // Quotas (quotas.hpp): the standing of each mailbox (a read), and the warnings due after a
+  // delivery to them (send_quota_warnings, as one write job; answers how many went out).
+  virtual void mailbox_quotas(std::vector<std::int64_t> accounts, QuotaDefaults defaults,
+                              Reply<std::vector<MailboxQuota>> done) = 0;
+  virtual void quota_warnings(std::vector<std::int64_t> accounts, QuotaDefaults defaults,
+                              std::vector<std::string> local_domains, ComposeWarning compose,
+                              Reply<int> done) = 0;
+
   // Greylisting: does this attempt pass (greylist_check, as one write job)?
   virtual void greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window,
                         std::int64_t forget, Reply<bool> done) = 0;
@@ -170,6 +179,11 @@ class SqliteMailStore final : public MailStore {
                             std::int64_t bucket_seconds, Reply<void> done) override;
   void notify_postmaster(std::string message, std::vector<std::string> local_domains,
                          Reply<bool> done) override;
+  void mailbox_quotas(std::vector<std::int64_t> accounts, QuotaDefaults defaults,
+                      Reply<std::vector<MailboxQuota>> done) override;
+  void quota_warnings(std::vector<std::int64_t> accounts, QuotaDefaults defaults,
+                      std::vector<std::string> local_domains, ComposeWarning compose,
+                      Reply<int> done) override;
   void greylist(GreylistTriplet triplet, std::int64_t now, std::int64_t window, std::int64_t forget,
                 Reply<bool> done) override;
   void purge_greylist(std::int64_t unretried_before, std::int64_t passed_before,
