@@ -11,8 +11,8 @@ from smtp_helpers import ALICE, message, pop3_messages, sha, strip_trace
 pytestmark = needs_root
 
 
-def test_full_disk_gets_451_and_loses_nothing_acknowledged(tmpfs):
-    d = Daemon(tmpfs("3m") / "d")
+def test_full_disk_gets_451_and_loses_nothing_acknowledged(tmpfs, tmp_path):
+    d = Daemon(tmpfs("3m") / "d", log_path=tmp_path / "postroomd.log")
     d.add_user("alice")
     d.start()
     try:
