@@ -275,7 +275,9 @@ void RelayService::record(const store::QueuedMessage& message, std::vector<std::
           in_flight_rows_.erase(row);
           settling_rows_[row] = poll_seq_;
         }
-        if (!stopping_) poll();  // a bounce may have been queued
+        // A finished attempt polls for the freed slot already (finished()); another poll is
+        // needed only for a bounce this commit put in the queue.
+        if (!stopping_ && bounce && bounce->where == store::BounceStored::Where::queue) poll();
       });
 }
 
