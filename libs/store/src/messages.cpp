@@ -318,4 +318,13 @@ Result<StoredMessage> MessageWriter::commit(const Destination& destination) {
   return commit_content(db_, id_, chunker_.summary(), destination);
 }
 
+Result<StoredMessage> store_from_null_sender(Database& db, std::string_view message,
+                                             const Destination& destination) {
+  MessageWriter writer(db);
+  if (auto r = writer.begin(); !r) return std::unexpected(r.error());
+  if (auto r = writer.add("Return-Path: <>\r\n"); !r) return std::unexpected(r.error());
+  if (auto r = writer.add(message); !r) return std::unexpected(r.error());
+  return writer.commit(destination);
+}
+
 }  // namespace postroom::store

@@ -101,12 +101,7 @@ Result<bool> deliver_to_postmaster(Database& db, const std::string& message,
     request.recipients = route->remote;
     destination.queue = std::move(request);
   }
-  MessageWriter writer(db);
-  TRY(writer.begin());
-  // RFC 5321 §4.4: the trace line a local delivery adds; the relay strips it again.
-  TRY(writer.add("Return-Path: <>\r\n"));
-  TRY(writer.add(message));
-  auto stored = writer.commit(destination);
+  auto stored = store_from_null_sender(db, message, destination);
   if (!stored) return std::unexpected(stored.error());
   return true;
 }

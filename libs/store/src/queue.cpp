@@ -220,12 +220,7 @@ Result<BounceStored> store_bounce(Database& db, const Bounce& bounce,
     request.body_8bit = !is_ascii(bounce.message);
     destination.queue = std::move(request);
   }
-  MessageWriter writer(db);
-  if (auto r = writer.begin(); !r) return std::unexpected(r.error());
-  // RFC 5321 §4.4: the trace line local delivery adds; the relay strips it again.
-  if (auto r = writer.add("Return-Path: <>\r\n"); !r) return std::unexpected(r.error());
-  if (auto r = writer.add(bounce.message); !r) return std::unexpected(r.error());
-  auto stored = writer.commit(destination);
+  auto stored = store_from_null_sender(db, bounce.message, destination);
   if (!stored) return std::unexpected(stored.error());
   if (stored->queue_id.empty()) return BounceStored{Where::mailbox, {}};
   return BounceStored{Where::queue, stored->queue_id};

@@ -72,13 +72,7 @@ Result<void> record_warning(Database& db, const std::string& subject, int level,
 
 Result<void> store_warning(Database& db, const std::string& message,
                            const Destination& destination) {
-  MessageWriter writer(db);
-  TRY(writer.begin());
-  // RFC 5321 §4.4: the trace line a local delivery adds; from the null sender, so that a
-  // warning forwarded elsewhere is never bounced back.
-  TRY(writer.add("Return-Path: <>\r\n"));
-  TRY(writer.add(message));
-  auto stored = writer.commit(destination);
+  auto stored = store_from_null_sender(db, message, destination);
   if (!stored) return std::unexpected(stored.error());
   return {};
 }

@@ -163,6 +163,12 @@ class MessageWriter {
   Result<void> status_{};
 };
 
+// A whole message from the null sender (a bounce, a notice, a warning) in the caller's
+// transaction: it gets the "Return-Path: <>" trace line a local delivery adds (RFC 5321
+// §4.4; the relay strips it again), so that it is never bounced back.
+Result<StoredMessage> store_from_null_sender(Database& db, std::string_view message,
+                                             const Destination& destination);
+
 // A random token of printable characters (UIDLs, queue IDs): never reused, even after a
 // backup restore, because it is not a counter.
 std::string random_token(std::size_t bytes);
