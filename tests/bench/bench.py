@@ -283,7 +283,7 @@ class Postroom(Server):
     name = "postroom"
 
     def __init__(self, base, postroomd, postroom, smtp=True, pop3=True, extra_limits=(), extra=(),
-                 trusted=True, listen_extra=(), tls=None):
+                 trusted=True, listen_extra=(), tls=None, max_connections=2000):
         super().__init__(base, "postroom")
         self.postroomd, self.postroom = postroomd, postroom
         self.proc = None
@@ -306,8 +306,8 @@ class Postroom(Server):
             "  plaintext_without_tls: always",
             "limits:",
             "  max_message_size: 64MiB",
-            "  max_connections: 2000",
-            "  max_connections_per_ip: 2000",
+            "  max_connections: %d" % max_connections,
+            "  max_connections_per_ip: %d" % max_connections,
             *("  " + line for line in extra_limits),
             *extra,
         ]) + "\n")
@@ -482,7 +482,7 @@ class Dovecot(Server):
     """A private Dovecot serving POP3 from Maildirs; passwd-file with ARGON2ID hashes."""
     name = "dovecot"
 
-    def __init__(self, base, mailroot, hashes, ssl=None):
+    def __init__(self, base, mailroot, hashes, ssl=None, max_connections=2000):
         super().__init__(base, "dovecot")
         self.pop3_port = free_port()
         self.pop3s_port = free_port() if ssl else None
@@ -495,8 +495,8 @@ class Dovecot(Server):
         # 1,000 idle connections need no 1,000 processes (the default would cap at 100).
         login_extra = """  service_count = 0
   process_min_avail = 2
-  client_limit = 2000
-"""
+  client_limit = %d
+""" % max_connections
         if ssl:  # POP3S (implicit TLS) beside the plaintext listener
             login_extra += """  inet_listener pop3s {
     address = %s
@@ -508,11 +508,11 @@ class Dovecot(Server):
   process_limit = 2000
 }
 service anvil {
-  client_limit = 5000
+  client_limit = %d
 }
-default_client_limit = 5000
+default_client_limit = %d
 default_vsz_limit = 1G
-"""
+""" % (max(5000, 2 * max_connections), max(5000, 2 * max_connections))
         self.conf.write_text(dovecot_pop3.pop3_config(self.base, mailroot, HOST, self.pop3_port,
                                                       self.base / "passwd", scheme="ARGON2ID",
                                                       ssl=ssl, login_extra=login_extra,
@@ -597,10 +597,11 @@ def compile_loaders(work):
 
 
 def pop3_clients(port, users, hold=0.0, timeout=600, barrier=None, at_barrier=None, tls=False, cafile=None,
-                 info=None):
+                 info=None, newest=False):
     """One pop3load process per element of users (a name, or a list of names that the one process
     retrieves in turn: USER/PASS, STAT, RETR 1..n, QUIT); returns (t0, t1, msgs, bytes).
-    tls: POP3S (implicit TLS); `info`, a dict, gets the clients' JSON results."""
+    tls: POP3S (implicit TLS); `info`, a dict, gets the clients' JSON results; newest: UIDL and
+    RETR of the newest message only (pop3load --newest)."""
     procs = []
     for group in users:
         argv = [POP3LOAD, "--port", str(port), "--password", PASSWORD, "--hold", str(hold)]
@@ -608,6 +609,8 @@ def pop3_clients(port, users, hold=0.0, timeout=600, barrier=None, at_barrier=No
             argv += ["--tls"] + (["--cafile", str(cafile)] if cafile else [])
         if barrier:
             argv += ["--barrier", str(barrier)]
+        if newest:
+            argv.append("--newest")
         for u in ([group] if isinstance(group, str) else group):
             argv += ["--user", "%s@%s" % (u, DOMAIN)]
         procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
@@ -968,9 +971,10 @@ def main():
     b.add_argument("--pairs", type=int, default=3)
     # A POP3 retrieval run lasts under a second, so one run is noisy: more pairs, same minutes
     b.add_argument("--pop-pairs", type=int, default=7)
-    b.add_argument("--only", default="smtp,pop3,dkim,auth,tls",
+    b.add_argument("--only", default="smtp,pop3,dkim,auth,tls,growth",
                    help="comma-separated: smtp, pop3, dkim (DKIM-signed outbound), auth (inbound SPF/DKIM/DMARC), "
-                        "tls (submission with STARTTLS + AUTH, and POP3S; tls-submission or tls-pop3s for one of them)")
+                        "tls (submission with STARTTLS + AUTH, and POP3S; tls-submission or tls-pop3s for one of them), "
+                        "growth (growth-mailbox, growth-connections, growth-store)")
     b.add_argument("--n-1k-1", type=int, default=400)
     b.add_argument("--n-1k-10", type=int, default=2000)
     b.add_argument("--n-1k-50", type=int, default=4000)
@@ -993,6 +997,11 @@ def main():
     b.add_argument("--n-tls-100k-50", type=int, default=500)
     b.add_argument("--tls-per-conn", type=int, default=10,
                    help="submission: messages per connection (each connection: handshake + one AUTH)")
+    # Growth curves (growth_scenarios.py)
+    b.add_argument("--growth-mailboxes", default="1000,10000,100000", help="mailbox sizes, messages")
+    b.add_argument("--growth-msg-size", type=int, default=2 * KIB)
+    b.add_argument("--growth-connections", default="10,100,1000,5000", help="connections held open")
+    b.add_argument("--growth-store-gb", default="0,5,20", help="store sizes, GB (the first: the reference)")
     b.add_argument("--pop-boxes", type=int, default=10)
     b.add_argument("--pop-msgs", type=int, default=1000)
     b.add_argument("--pop-size", type=int, default=10 * KIB)
@@ -1011,7 +1020,10 @@ def main():
     only = set(args.only.split(","))
     if "tls" in only:
         only = (only - {"tls"}) | {"tls-submission", "tls-pop3s"}
-    unknown = only - {"smtp", "pop3", "dkim", "auth", "tls-submission", "tls-pop3s"}
+    growth = {"growth-mailbox", "growth-connections", "growth-store"}
+    if "growth" in only:
+        only = (only - {"growth"}) | growth
+    unknown = only - {"smtp", "pop3", "dkim", "auth", "tls-submission", "tls-pop3s"} - growth
     if unknown:
         ap.error("--only: unknown scenario group(s) %s" % ", ".join(sorted(unknown)))
     args.postfix_version = args.dovecot_version = args.opendkim_version = args.opendmarc_version = "-"
@@ -1058,6 +1070,15 @@ def main():
                 tls_scenarios.run_submission(args, report, work, bins)
             if "tls-pop3s" in only:
                 tls_scenarios.run_pop3s(args, report, work, bins)
+        if only & growth:
+            sys.modules.setdefault("bench", sys.modules[__name__])
+            import growth_scenarios
+            if "growth-mailbox" in only:
+                growth_scenarios.run_mailbox(args, report, work, bins)
+            if "growth-connections" in only:
+                growth_scenarios.run_connections(args, report, work, bins)
+            if "growth-store" in only:
+                growth_scenarios.run_store(args, report, work, bins)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     elapsed = time.time() - started

@@ -7,12 +7,16 @@
  * fraction of the CPU: on 2 cores a Python client took about one core away from the
  * server it was measuring.
  *
- *   pop3load --port P --password S [--hold SECS] [--barrier PATH] [--tls] [--cafile PEM]
+ *   pop3load --port P --password S [--hold SECS] [--barrier PATH] [--newest] [--tls] [--cafile PEM]
  *            --user U [--user U ...]
  *
  * --hold: after the first MiB of each RETR, sleep SECS (a slow reader, for memory tests).
  * --barrier: after the first login and STAT, create PATH.ready.PID, then wait (at most
  *            120 s) until PATH exists; t0 is taken after the wait.
+ * --newest: instead of RETR 1..n: UIDL (the whole listing), then RETR of the newest message
+ *           only (n), then QUIT: what a "leave mail on server" client does on each poll. With
+ *           --barrier the wait comes after UIDL (the session holds its listing state), and
+ *           the JSON's "waited" says how long it lasted, for the driver to subtract.
  * --tls: POP3S (implicit TLS 1.3 from the first byte, the 995 listener); --cafile: verify
  *        the server's certificate against PEM (name mail.example.test). See loadtls.h.
  */
@@ -100,13 +104,12 @@ static char *command(int fd, const char *fmt, const char *arg) {
     return status_line(fd);
 }
 
-/* RETR n: reads the status line and the message to its terminator; returns the bytes
- * of the message as sent (dot-stuffed, with the terminator). A message line "." is
- * stuffed to "..", so the terminator can only be the end of what arrived. */
-static size_t retrieve(int fd, long n, double hold) {
-    char number[32];
-    snprintf(number, sizeof number, "%ld", n);
-    command(fd, "RETR %s\r\n", number);
+/* Sends a command with a multi-line answer (fmt with arg), reads its status line and the
+ * lines to their terminator; returns the bytes as sent (dot-stuffed, with the
+ * terminator). A line "." is stuffed to "..", so the terminator can only be the end of
+ * what arrived. */
+static size_t multiline(int fd, const char *fmt, const char *arg, double hold) {
+    command(fd, fmt, arg);
     size_t total = have;
     char tail[5] = "\r\n\0\0";  /* the last bytes seen: the status line ended in CRLF */
     size_t tail_len = 2;
@@ -143,6 +146,13 @@ static size_t retrieve(int fd, long n, double hold) {
     }
 }
 
+/* RETR n: the message to its terminator; returns its bytes as sent. */
+static size_t retrieve(int fd, long n, double hold) {
+    char number[32];
+    snprintf(number, sizeof number, "%ld", n);
+    return multiline(fd, "RETR %s\r\n", number, hold);
+}
+
 static int connect_to(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) die("socket");
@@ -154,7 +164,8 @@ static int connect_to(int port) {
     return fd;
 }
 
-static void wait_for_barrier(const char *barrier) {
+/* Returns the seconds spent waiting. */
+static double wait_for_barrier(const char *barrier) {
     char ready[4096];
     snprintf(ready, sizeof ready, "%s.ready.%d", barrier, (int)getpid());
     int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -166,6 +177,7 @@ static void wait_for_barrier(const char *barrier) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    return now() - (deadline - 120);
 }
 
 int main(int argc, char **argv) {
@@ -173,12 +185,17 @@ int main(int argc, char **argv) {
     const char *password = NULL, *barrier = NULL;
     double hold = 0;
     const char *users[kMaxUsers];
-    int nusers = 0, use_tls = 0;
+    int nusers = 0, use_tls = 0, newest = 0;
     const char *cafile = NULL;
     for (int i = 1; i < argc; i += 2) {
         if (strcmp(argv[i], "--tls") == 0) {
             use_tls = 1;
             --i;  /* a flag: no value */
+            continue;
+        }
+        if (strcmp(argv[i], "--newest") == 0) {
+            newest = 1;
+            --i;
             continue;
         }
         if (i + 1 >= argc) {
@@ -197,13 +214,14 @@ int main(int argc, char **argv) {
         }
     }
     if (port <= 0 || !password || nusers == 0) {
-        fprintf(stderr, "usage: pop3load --port P --password S [--hold SECS] [--barrier PATH] [--tls] "
+        fprintf(stderr, "usage: pop3load --port P --password S [--hold SECS] [--barrier PATH] [--newest] [--tls] "
                         "[--cafile PEM] --user U ...\n");
         return 2;
     }
     if (use_tls) tls_init(cafile);
     double t0 = now();
     long messages = 0;
+    double waited = 0;
     unsigned long long bytes = 0;
     for (int u = 0; u < nusers; ++u) {
         int fd = connect_to(port);
@@ -213,6 +231,16 @@ int main(int argc, char **argv) {
         command(fd, "USER %s\r\n", users[u]);
         command(fd, "PASS %s\r\n", password);
         long count = strtol(command(fd, "STAT\r\n", "") + 4, NULL, 10);
+        if (newest) {
+            bytes += multiline(fd, "UIDL\r\n", "", 0);
+            if (barrier && u == 0) waited = wait_for_barrier(barrier);
+            if (count > 0) bytes += retrieve(fd, count, hold);
+            command(fd, "QUIT\r\n", "");
+            tls_end();
+            close(fd);
+            messages += count > 0;
+            continue;
+        }
         if (barrier && u == 0) {
             wait_for_barrier(barrier);
             t0 = now();
@@ -223,7 +251,8 @@ int main(int argc, char **argv) {
         close(fd);
         messages += count;
     }
-    printf("{\"t0\": %.6f, \"t1\": %.6f, \"messages\": %ld, \"bytes\": %llu", t0, now(), messages, bytes);
+    printf("{\"t0\": %.6f, \"t1\": %.6f, \"messages\": %ld, \"bytes\": %llu, \"waited\": %.6f", t0, now(),
+           messages, bytes, waited);
     tls_print_json_fields();
     printf("}\n");
     return 0;
