@@ -7,10 +7,11 @@ connections and the size of the store, beside Dovecot where a peer does the same
   `pop3load --newest`: login, STAT, UIDL, RETR of the newest message, QUIT. The client holds
   the session after UIDL at a barrier while the driver samples the session's memory:
   postroom's added VmRSS/RssAnon (`/proc/PID/status` of postroomd, before the session and at
-  the barrier), Dovecot's pop3 process of that login (it exists only for the session).
+  the barrier; and the peak, VmHWM, reset before the session), Dovecot's pop3 process of that
+  login (it exists only for the session).
 - connections (`--only growth-connections`): a holder process (this file run as a script,
   outside the servers' cgroups) opens N POP3 connections and reads their greetings; every
-  tenth connection is active (CAPA every 2 s), the rest idle. With them open: the server's
+  tenth connection is active (CAPA every second), the rest idle. With them open: the server's
   memory (postroomd's VmRSS; Dovecot: RSS and PSS summed over all its processes, since its
   pop3-login processes hold unauthenticated connections) and the latency of fresh sessions
   (pop3load: connect, USER/PASS, STAT, RETR 1, QUIT; 5 in a row, median), against the same
@@ -96,24 +97,32 @@ def run_mailbox(args, report, work, bins):
         subprocess.run(["chown", "-R", "nobody:nogroup", str(mailroot)], check=True)
         servers.insert(0, Dovecot(root / "dovecot", mailroot, hashes))
     run_no = [0]
+    res_by_size = {}
 
     def session(s, user):
-        """One measured session; returns (seconds, added RSS KiB, added anonymous KiB)."""
+        """One measured session; returns (seconds, added RSS KiB, added anonymous KiB, added peak KiB)."""
         run_no[0] += 1
         barrier = root / ("barrier-%d" % run_no[0])
-        before = (proc_status_kib(postroomd_pid(s), "VmRSS"), proc_status_kib(postroomd_pid(s), "RssAnon")) \
-            if s.name == "postroom" else (0, 0)
+        before = (0, 0)
+        if s.name == "postroom":
+            pid = postroomd_pid(s)
+            # "5" resets the peak RSS (VmHWM) to the current RSS (proc(5), clear_refs): the peak at
+            # the barrier is then the session's, the UIDL listing's transient buffers included.
+            Path("/proc/%d/clear_refs" % pid).write_text("5")
+            before = (proc_status_kib(pid, "VmRSS"), proc_status_kib(pid, "RssAnon"))
         held = {}
 
         def at_barrier():
             if s.name == "postroom":
                 pid = postroomd_pid(s)
-                held["mem"] = (proc_status_kib(pid, "VmRSS") - before[0], proc_status_kib(pid, "RssAnon") - before[1])
+                held["mem"] = (proc_status_kib(pid, "VmRSS") - before[0], proc_status_kib(pid, "RssAnon") - before[1],
+                               proc_status_kib(pid, "VmHWM") - before[0])
             else:
                 pids = dovecot_pop3_pids(s)
                 if len(pids) != 1:
                     raise RuntimeError("dovecot: %d pop3 processes at the barrier, expected 1" % len(pids))
-                held["mem"] = (proc_status_kib(pids[0], "VmRSS"), proc_status_kib(pids[0], "RssAnon"))
+                held["mem"] = (proc_status_kib(pids[0], "VmRSS"), proc_status_kib(pids[0], "RssAnon"),
+                               proc_status_kib(pids[0], "VmHWM"))
 
         info = {}
         t0, t1, m, b = bench.pop3_clients(s.pop3_port, [user], barrier=barrier, at_barrier=at_barrier, info=info,
@@ -121,7 +130,7 @@ def run_mailbox(args, report, work, bins):
         if m != 1:
             raise RuntimeError("%s: the session retrieved %d messages, expected the newest one" % (s.name, m))
         waited = info["results"][0]["waited"]
-        return t1 - t0 - waited, held["mem"][0], held["mem"][1]
+        return (t1 - t0 - waited, *held["mem"])
 
     try:
         for s in servers:
@@ -129,7 +138,7 @@ def run_mailbox(args, report, work, bins):
         time.sleep(1.5)  # postroom trims its heap 1 s after start and after the last session
         for s in servers:  # warm-up: Dovecot's index and uidlist, both servers' page cache
             for n, u in users.items():
-                secs, _, _ = session(s, u)
+                secs = session(s, u)[0]
                 say("growth-mailbox warm-up %-8s %6d msgs: %.3f s" % (s.name, n, secs))
         time.sleep(1.5)
         sec = ("Growth: mailbox size (login, STAT, UIDL, RETR newest, QUIT; %d-byte messages; Dovecot's index warm), "
@@ -138,10 +147,10 @@ def run_mailbox(args, report, work, bins):
             res = {s.name: [] for s in servers}
             for rep in range(max(args.pairs, 3) if not args.smoke else 1):
                 for s in servers:
-                    secs, rss, anon = session(s, u)
-                    res[s.name].append((secs, rss, anon))
-                    say("growth-mailbox %6d msgs %-8s rep %d: %.4f s, session RSS +%d KiB (anon +%d KiB), "
-                        "%.1f bytes/msg" % (n, s.name, rep + 1, secs, rss, anon, rss * 1024 / n))
+                    secs, rss, anon, peak = session(s, u)
+                    res[s.name].append((secs, rss, anon, peak))
+                    say("growth-mailbox %6d msgs %-8s rep %d: %.4f s, session RSS +%d KiB (anon +%d KiB, peak +%d KiB), "
+                        "%.1f bytes/msg" % (n, s.name, rep + 1, secs, rss, anon, peak, rss * 1024 / n))
                     time.sleep(1.2)  # postroom's trim after the last session, so the next "before" is idle
             R = res["postroom"]
             label = "%d messages" % n
@@ -155,8 +164,20 @@ def run_mailbox(args, report, work, bins):
                         [r[1] for r in D], [r[1] for r in R], "", "lower")
             report.pair(sec, label, "session anonymous RSS KiB (RssAnon)", "dovecot", [r[2] for r in D],
                         [r[2] for r in R], "", "lower")
+            report.pair(sec, label, "session peak RSS KiB (VmHWM; postroom: added)", "dovecot", [r[3] for r in D],
+                        [r[3] for r in R], "", "lower")
             report.pair(sec, label, "session RSS bytes per message", "dovecot", [r[1] * 1024 / n for r in D],
                         [r[1] * 1024 / n for r in R], "", "lower")
+            res_by_size[n] = res
+        if not args.smoke and len(sizes) > 1:
+            # The slope between the two largest mailboxes: what each further message costs, without
+            # the costs a session has whatever its size (a read connection's page cache, buffers).
+            a, b = sizes[-2], sizes[-1]
+            for name in ("dovecot", "postroom"):
+                slope = (med([r[1] for r in res_by_size[b][name]]) - med([r[1] for r in res_by_size[a][name]])) \
+                    * 1024 / (b - a)
+                report.notes.append("Growth, mailbox: %s's session RSS grows by %.1f bytes per message between %d "
+                                    "and %d messages (medians)." % (name, slope, a, b))
         report.notes.append("Growth, mailbox: Maildirs written in %s; `postroom import maildir` took %s."
                             % ("; ".join(fill["maildir"]), "; ".join(fill["import"])))
     finally:
@@ -167,9 +188,9 @@ def run_mailbox(args, report, work, bins):
 
 # --------------------------------------------------------------------------- connections
 def hold_main(port, n, active_every, interval):
-    """The connection holder: opens n connections, reads each greeting, prints "ready";
-    then every `interval` s sends CAPA on every `active_every`-th connection and reads the
-    answer, until stdin closes; prints a JSON summary."""
+    """The connection holder: opens n connections, reads each greeting, sends CAPA on every
+    `active_every`-th connection and reads the answer, prints "ready"; then does the CAPA
+    round again every `interval` s until stdin closes; prints a JSON summary."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     socks = []
@@ -184,13 +205,10 @@ def hold_main(port, n, active_every, interval):
             data += chunk
         if not data.startswith(b"+OK"):
             raise SystemExit("holder: greeting %r" % data[:80])
-    print("ready", flush=True)
     active = socks[::active_every] if active_every else []
     commands = 0
+    ready = False
     while True:
-        readable, _, _ = select.select([sys.stdin], [], [], interval)
-        if readable:
-            break
         for s in active:
             s.sendall(b"CAPA\r\n")
             data = b""
@@ -200,6 +218,12 @@ def hold_main(port, n, active_every, interval):
                     raise SystemExit("holder: an active connection was closed")
                 data += chunk
             commands += 1
+        if not ready:  # the active connections have each answered once
+            print("ready", flush=True)
+            ready = True
+        readable, _, _ = select.select([sys.stdin], [], [], interval)
+        if readable:
+            break
     closed = 0
     for s in socks:
         s.setblocking(False)
@@ -214,7 +238,7 @@ def hold_main(port, n, active_every, interval):
 
 
 class Holder:
-    def __init__(self, port, n, active_every=10, interval=2.0):
+    def __init__(self, port, n, active_every=10, interval=1.0):
         self.n = n
         self.proc = subprocess.Popen([sys.executable, __file__, "hold", str(port), str(n), str(active_every),
                                       str(interval)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -280,7 +304,7 @@ def run_connections(args, report, work, bins):
                     base = server_memory(s)
                     holder = Holder(s.pop3_port, n) if n else None
                     try:
-                        time.sleep(0.5)
+                        time.sleep(1.2)  # a second round of CAPA on the active connections
                         held = server_memory(s)
                         lat = latency(s)
                         held2 = server_memory(s)
@@ -293,7 +317,7 @@ def run_connections(args, report, work, bins):
                         "RSS %.1f MiB (+%d KiB, %.2f KiB/conn), PSS +%d KiB"
                         % (n, summary["active"], summary["commands"], s.name, rep + 1, lat * 1000, held[0] / 1024,
                            rss, rss / n if n else 0, pss))
-        sec = ("Growth: open POP3 connections (every 10th active: CAPA every 2 s) and a fresh session beside them "
+        sec = ("Growth: open POP3 connections (every 10th active: CAPA every second) and a fresh session beside them "
                "(connect, USER/PASS, STAT, RETR 1, QUIT), vs Dovecot %s" % args.dovecot_version)
         for n in [0] + counts:
             R = res["postroom"][n]

@@ -38,6 +38,7 @@ struct SessionCore {
 
   // --- Replies. Each line is capped at 512 octets with its CRLF (RFC 1939 §3).
   void send(std::string_view bytes);      // queued; merged into a preceding Send
+  void send_owned(std::string bytes);     // the same, without a copy when it starts a Send
   void send_line(std::string_view line);  // appends CRLF
   // "+OK text": the command succeeded, so the bad-command run ends.
   void reply_ok(std::string_view text);

@@ -2,6 +2,8 @@
 // QUIT.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "dialog.hpp"
 
 using namespace postroom::pop3;
@@ -292,4 +294,46 @@ TEST_CASE("pop3: answers the host gives out of turn are ignored") {
   CHECK(dialog.take_output().empty());
   CHECK(dialog.session().state() == State::authorization);
   CHECK_FALSE(dialog.session().content_wanted());
+}
+
+TEST_CASE("pop3: a listing of a big maildrop is one buffer, sized exactly, status line first") {
+  // A session on 10,000 messages: the whole UIDL listing leaves as one Send that was
+  // sized before it was filled (a buffer that doubled while filling would have up to
+  // twice the capacity, and a copy on the way would show as a second allocation).
+  Session session(default_host().params);
+  session.feed(kLogin);
+  std::vector<Action> actions = session.take_actions();
+  REQUIRE(std::any_of(actions.begin(), actions.end(),
+                      [](const Action& a) { return std::holds_alternative<Login>(a); }));
+  Maildrop maildrop;
+  constexpr std::size_t kMessages = 10'000;
+  for (std::size_t i = 0; i < kMessages; ++i)
+    maildrop.add(static_cast<std::int64_t>(i + 1), 100, "uidl-" + std::to_string(i + 1));
+  session.on_login_result(Session::LoginOutcome::ok, std::move(maildrop));
+  session.take_actions();
+  session.feed("DELE 2\r\nUIDL\r\n");
+  actions = session.take_actions();
+  REQUIRE(actions.size() == 1);
+  const auto* send = std::get_if<Send>(&actions[0]);
+  REQUIRE(send != nullptr);
+  // DELE's reply, then the listing in the same Send (merged).
+  CHECK(send->bytes.starts_with("+OK"));
+  std::size_t listing = send->bytes.find("\r\n+OK") + 2;
+  REQUIRE(listing != std::string::npos + 2);
+  std::string_view body = std::string_view(send->bytes).substr(listing);
+  CHECK(body.starts_with("+OK"));
+  CHECK(body.find("\r\n1 uidl-1\r\n3 uidl-3\r\n") != std::string_view::npos);  // 2 is deleted
+  CHECK(body.find("\r\n2 uidl-2\r\n") == std::string_view::npos);
+  CHECK(body.ends_with("\r\n10000 uidl-10000\r\n.\r\n"));
+  CHECK(std::count(body.begin(), body.end(), '\n') == static_cast<long>(kMessages - 1 + 2));
+
+  // Alone (nothing queued before it), the listing is handed over as built: its capacity
+  // is its size.
+  session.feed("UIDL\r\n");
+  actions = session.take_actions();
+  REQUIRE(actions.size() == 1);
+  send = std::get_if<Send>(&actions[0]);
+  REQUIRE(send != nullptr);
+  CHECK(send->bytes.ends_with("\r\n10000 uidl-10000\r\n.\r\n"));
+  CHECK(send->bytes.capacity() == send->bytes.size());
 }
