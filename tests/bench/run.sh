@@ -10,7 +10,7 @@
 #
 # Environment: POSTROOMD / POSTROOM to use prebuilt binaries (else it builds into
 # $BENCH_BUILD, default /tmp/postroom-bench-build); extra arguments go to bench.py run
-# (e.g. --pairs 5, --only smtp,dkim, --n-1k-50 5000; groups: smtp, pop3, dkim, auth, tls). Must run
+# (e.g. --pairs 5, --only smtp,dkim, --n-1k-50 5000; groups: smtp, pop3, dkim, auth, tls, growth). Must run
 # as root (smtp-source/smtp-sink, private Postfix/Dovecot/OpenDKIM/OpenDMARC, dnsmasq on port 53
 # of 127.0.54.25, mount namespaces, cgroups).
 set -euo pipefail
