@@ -54,7 +54,7 @@ cleanup() {
   done
   if [ "${KEEP:-}" = 1 ]; then
     echo "kept: $work"
-  elif findmnt -rn -o TARGET | grep -q "^$work"; then
+  elif findmnt -rn -o TARGET | grep "^$work" >/dev/null; then
     # Never remove through a bind mount (the host's /dev, the package cache).
     echo "test_package: mounts left under $work, not removing it" >&2
   else
@@ -79,8 +79,9 @@ size=$(stat -c %s "$deb1")
 echo "package: $(basename "$deb1"), $((size / 1024)) KiB"
 # Stripped binaries: the RelWithDebInfo build with its debug information is several times that.
 [ "$size" -lt $((6 * 1024 * 1024)) ] || fail "the package is $size bytes: are the binaries stripped?"
-dpkg-deb --info "$deb1" | grep -q "Depends: .*adduser" || fail "the package does not depend on adduser"
-dpkg-deb --ctrl-tarfile "$deb1" | tar -tf - | grep -q conffiles || fail "no conffiles in the package"
+# (grep reads everything: with -q it could stop early and pipefail blame the writer)
+dpkg-deb --info "$deb1" | grep "Depends: .*adduser" >/dev/null || fail "the package does not depend on adduser"
+dpkg-deb --ctrl-tarfile "$deb1" | tar -tf - | grep conffiles >/dev/null || fail "no conffiles in the package"
 
 # ---------------------------------------------------------------------------------------
 # minbase has no init; a Debian 12 machine has systemd, which systemd-analyze verify --root
@@ -142,8 +143,8 @@ expect_stat /etc/postroom/postroom.yaml "root:postroom 640"
 expect_stat /usr/sbin/postroomd "root:root 755"
 expect_stat /usr/bin/postroom "root:root 755"
 [ "$(in_root readlink -f /usr/sbin/sendmail)" = /usr/bin/postroom ] || fail "/usr/sbin/sendmail is not postroom"
-file -L "$root/usr/sbin/postroomd" | grep -q ", stripped" || fail "postroomd is not stripped"
-in_root dpkg-query -W -f='${Conffiles}\n' postroom | grep -q "^ /etc/postroom/postroom.yaml " ||
+file -L "$root/usr/sbin/postroomd" | grep ", stripped" >/dev/null || fail "postroomd is not stripped"
+in_root dpkg-query -W -f='${Conffiles}\n' postroom | grep "^ /etc/postroom/postroom.yaml " >/dev/null ||
   fail "/etc/postroom/postroom.yaml is not a conffile"
 wants=$root/etc/systemd/system/multi-user.target.wants/postroomd.service
 [ "$(readlink "$wants")" = /lib/systemd/system/postroomd.service ] || fail "the unit is not enabled"
