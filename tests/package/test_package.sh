@@ -108,7 +108,7 @@ deb http://deb.debian.org/debian-security bookworm-security main
 EOF
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mount -t proc proc "$root/proc"
-mount --bind /dev "$root/dev"
+mount --rbind /dev "$root/dev"   # with /dev/pts: dpkg logs through a pty
 # Downloaded packages are kept between runs (apt checks their hashes against the new lists).
 mount --bind "$cache/archives" "$root/var/cache/apt/archives"
 in_root apt-get update -q >"$work/apt-update.log" 2>&1 || { cat "$work/apt-update.log"; fail "apt-get update"; }

@@ -5,39 +5,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <ctime>
 
 namespace postroom::net {
-
-namespace {
-
-// A key only root can read is the usual first-start failure (certbot makes them 0600): say
-// which account needs it and the two commands that let it read the key, as OpenSSL's
-// "Permission denied" names neither.
-std::optional<std::string> unreadable_key(const std::filesystem::path& key) {
-  int fd = ::open(key.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  if (errno != EACCES) return std::nullopt;
-  const passwd* user = ::getpwuid(::geteuid());
-  const group* group_entry = ::getgrgid(::getegid());
-  std::string user_name = user ? user->pw_name : std::to_string(::geteuid());
-  std::string group_name = group_entry ? group_entry->gr_name : std::to_string(::getegid());
-  return "tls.key " + key.string() + " cannot be read by " + user_name +
-         ", the account postroomd runs as: let its group read it (chgrp " + group_name + " " +
-         key.string() + "; chmod 640 " + key.string() +
-         ") and make sure the directories above it let that group in";
-}
-
-}  // namespace
 
 std::string openssl_error(std::string_view what) {
   unsigned long code = ERR_get_error();
@@ -65,7 +35,6 @@ Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::filesystem::pa
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_chain.c_str()) != 1)
     return fail(openssl_error("tls.cert " + cert_chain.string() +
                               " is not a readable PEM certificate chain"));
-  if (auto unreadable = unreadable_key(key)) return fail(*unreadable);
   if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
     std::string error =
         openssl_error("tls.key " + key.string() + " is not a readable PEM private key");
