@@ -132,11 +132,19 @@ in_root dpkg -s postroom >/dev/null 2>&1 && fail "postroom is already in the fre
 # ---------------------------------------------------------------------------------------
 step "apt install ./$(basename "$deb1")"
 cp "$deb1" "$deb2" "$root/tmp/"
-export DEBIAN_FRONTEND=noninteractive
+# systemd does not run in the chroot: the maintainer scripts see a running one (the
+# directory they test for) and call stand-ins that write down what they were asked to do
+# and answer that the unit is active, so the test can check what would start when.
+mkdir -p "$root/run/systemd/system"
+for tool in systemctl deb-systemd-invoke; do
+  printf '#!/bin/sh\necho "%s $*" >>/var/log/systemd-calls\nexit 0\n' "$tool" >"$root/usr/bin/$tool"
+done
+: >"$root/var/log/systemd-calls"
+systemd_calls() { cat "$root/var/log/systemd-calls"; }
+# Run from /: apt takes ./tmp/... relative to the chroot's working directory, its root.
 in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   "./tmp/$(basename "$deb1")" </dev/null >"$work/install.log" 2>&1 ||
   { cat "$work/install.log"; fail "apt install of the package"; }
-# Run from /: apt takes ./tmp/... relative to the chroot's working directory, its root.
 if grep -Ei "warning|can.t be accessed|cannot be accessed|^E:" "$work/install.log" | grep -v "^W: .*unsandboxed"; then
   fail "the installation printed a warning (above)"
 fi
@@ -164,6 +172,10 @@ in_root dpkg-query -W -f='${Conffiles}\n' postroom | grep "^ /etc/postroom/postr
 wants=$root/etc/systemd/system/multi-user.target.wants/postroomd.service
 [ "$(readlink "$wants")" = /lib/systemd/system/postroomd.service ] || fail "the unit is not enabled"
 [ -z "$(running_from_root)" ] || fail "the package started postroomd before the config was edited"
+if systemd_calls | grep -E "start|restart" >/dev/null; then
+  systemd_calls
+  fail "the first installation started the unit"
+fi
 in_root postroom check-config >"$work/check.log" 2>&1 || { cat "$work/check.log"; fail "check-config fails on the config as installed"; }
 
 step "systemd-analyze verify and security on the installed unit"
@@ -293,6 +305,9 @@ in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-re
   "./tmp/$(basename "$deb2")" </dev/null >"$work/upgrade.log" 2>&1 ||
   { cat "$work/upgrade.log"; fail "the upgrade"; }
 [ "$(in_root dpkg-query -W -f='${Version}' postroom)" = "$version+upgrade" ] || fail "not upgraded"
+# A running daemon (the stand-in says active) is restarted, as its config passes check-config.
+systemd_calls | grep -x "deb-systemd-invoke restart postroomd.service" >/dev/null ||
+  { systemd_calls; fail "the upgrade did not restart the running daemon"; }
 grep -q "^# edited by the package test$" "$config" || fail "the upgrade replaced the edited config"
 expect_stat /etc/postroom/postroom.yaml "root:postroom 640"
 [ -L "$wants" ] || fail "the upgrade disabled the unit"
@@ -304,6 +319,8 @@ step "purge: config gone, mail kept"
 in_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q postroom </dev/null >"$work/purge.log" 2>&1 ||
   { cat "$work/purge.log"; fail "apt purge"; }
 grep -q "the mail in /var/lib/postroom is kept" "$work/purge.log" || fail "purge did not say the mail is kept"
+systemd_calls | grep -x "deb-systemd-invoke stop postroomd.service" >/dev/null ||
+  { systemd_calls; fail "removal did not stop the daemon"; }
 [ ! -e "$config" ] || fail "purge left /etc/postroom/postroom.yaml"
 [ -e "$root/etc/postroom/tls/privkey.pem" ] || fail "purge removed the admin's own key"
 [ ! -e "$wants" ] || fail "purge left the unit enabled"
