@@ -134,11 +134,20 @@ step "apt install ./$(basename "$deb1")"
 cp "$deb1" "$deb2" "$root/tmp/"
 # systemd does not run in the chroot: the maintainer scripts see a running one (the
 # directory they test for) and call stand-ins that write down what they were asked to do
-# and answer that the unit is active, so the test can check what would start when.
+# and answer that the unit is active, so the test can check what would start when. What
+# works offline (deb-systemd-helper's `systemctl preset`) goes to the real systemctl.
 mkdir -p "$root/run/systemd/system"
-for tool in systemctl deb-systemd-invoke; do
-  printf '#!/bin/sh\necho "%s $*" >>/var/log/systemd-calls\nexit 0\n' "$tool" >"$root/usr/bin/$tool"
-done
+mv "$root/usr/bin/systemctl" "$root/usr/bin/systemctl.real"
+cat >"$root/usr/bin/systemctl" <<'EOF'
+#!/bin/sh
+echo "systemctl $*" >>/var/log/systemd-calls
+case " $* " in
+  *" is-active "* | *" start "* | *" stop "* | *" restart "* | *" reload "* | *" daemon-reload "*) exit 0 ;;
+esac
+exec /usr/bin/systemctl.real "$@"
+EOF
+printf '#!/bin/sh\necho "deb-systemd-invoke $*" >>/var/log/systemd-calls\n' >"$root/usr/bin/deb-systemd-invoke"
+chmod 755 "$root/usr/bin/systemctl" "$root/usr/bin/deb-systemd-invoke"
 : >"$root/var/log/systemd-calls"
 systemd_calls() { cat "$root/var/log/systemd-calls"; }
 # Run from /: apt takes ./tmp/... relative to the chroot's working directory, its root.
