@@ -238,6 +238,7 @@ ip -n "$netns" link set lo up
 # CAP_NET_BIND_SERVICE only, NoNewPrivileges.
 # An array, not a function: started in the background, $! is then postroomd itself (each of
 # these execs the next).
+# shellcheck disable=SC2054 # the commas belong to setpriv's capability lists
 as_unit=(ip netns exec "$netns" chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin LANG=C.UTF-8
   setpriv --reuid=postroom --regid=postroom --init-groups --no-new-privs
   --inh-caps=-all,+net_bind_service --ambient-caps=-all,+net_bind_service
@@ -245,8 +246,8 @@ as_unit=(ip netns exec "$netns" chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/u
 start_daemon() {
   "${as_unit[@]}" /usr/sbin/postroomd --config /etc/postroom/postroom.yaml >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!
-  local i ports
-  for i in $(seq 100); do
+  local ports
+  for _ in $(seq 100); do
     ports=$(ip netns exec "$netns" ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -n | tr '\n' ' ')
     [ "$ports" = "25 110 465 587 995 " ] && return 0
     kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.log"; fail "postroomd exited"; }
