@@ -17,6 +17,7 @@ packages=(
   dovecot-core dovecot-pop3d
   libh2o-dev python3-prometheus-client python3-lxml
   nlohmann-json3-dev
+  file debootstrap systemd
 )
 
 missing=()

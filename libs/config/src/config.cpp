@@ -1,11 +1,16 @@
 // Loads postroom.yaml with yaml-cpp and checks every key, collecting all errors with file:line.
 #include "postroom/config/config.hpp"
 
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -160,11 +165,31 @@ bool is_wide(const Cidr& net) {
   return net.prefix() < (net.ipv6() ? kWidestIpv6Prefix : kWidestIpv4Prefix);
 }
 
+// Denied by permissions: the usual first-start failure is a key or secret only root can read
+// (certbot makes them 0600) while postroomd runs as its own account. Names that account's
+// group and the two commands that let it read the file.
+std::string permission_hint(const fs::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+    return {};
+  }
+  if (errno != EACCES) return {};
+  const passwd* user = ::getpwuid(::geteuid());
+  const group* grp = ::getgrgid(::getegid());
+  std::string user_name = user ? user->pw_name : std::to_string(::geteuid());
+  std::string group_name = grp ? grp->gr_name : std::to_string(::getegid());
+  return " (it must be readable by " + user_name + ", the account reading the config: chgrp " +
+         group_name + " " + p.string() + "; chmod 640 " + p.string() +
+         "; and its directories must let that group in)";
+}
+
 // A file the config names (relative to the config's directory) that must be readable now.
 Result<fs::path> readable(const fs::path& base, std::string_view text) {
   fs::path p = base / fs::path(text);
   if (auto r = check_readable_file(p); !r)
-    return fail("cannot read " + quoted_value(p.string(), 200) + ": " + r.error().message);
+    return fail("cannot read " + quoted_value(p.string(), 200) + ": " + r.error().message +
+                permission_hint(p));
   return p;
 }
 
