@@ -4,7 +4,8 @@
 # memory and undefined-behaviour checks; the whole suite twice would not fit CI's 40
 # minutes); the normal build runs the integration files whose memory bounds the sanitizer
 # build relaxes (those that import SANITIZED). Then the store and service tests under
-# ThreadSanitizer, and a smoke run of tests/bench with the normal build's binaries.
+# ThreadSanitizer, and a smoke run of tests/bench with the normal build's binaries. The
+# Debian package test (tests/package) runs after the normal build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -30,6 +31,12 @@ run_build() {
 
 echo "== normal build"
 run_build build memory-bounds
+echo "== the Debian package: built, installed, upgraded and purged in a fresh Debian 12 root"
+if [[ $(id -u) -eq 0 ]]; then
+  bash tests/package/test_package.sh build
+else
+  echo "skipped: tests/package/test_package.sh needs root (debootstrap, chroot, namespaces)"
+fi
 # The sanitizer builds at -O1 with line tables only (-g1): what the sanitizers' own docs
 # advise, reports keep file:line, and an ASan file compiles about 2.5x faster than at -O2 -g.
 sanitizer_flags=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
