@@ -676,7 +676,61 @@ void check_http(Checker& c, const YAML::Node& node, Http& out) {
   }
 }
 
+void check_acme(Checker& c, const YAML::Node& where, const YAML::Node& node, const fs::path& base,
+                Acme& out) {
+  const std::string path = "acme";
+  auto entries =
+      c.mapping(node, path, {"directory_url", "contact", "challenge", "ca_bundle", "names"});
+  if (!entries) return;
+  c.parse_into(*entries, path, "directory_url", out.directory_url,
+               [](std::string_view t) -> Result<std::string> {
+                 if (!t.starts_with("https://") || t.size() <= 8)
+                   return fail(quoted_value(t) + " is not an https:// URL");
+                 return std::string(t);
+               });
+  c.parse_into(*entries, path, "contact", out.contact,
+               [](std::string_view t) -> Result<std::string> {
+                 if (!parse_address(t)) return fail(quoted_value(t) + " is not an email address");
+                 return std::string(t);
+               });
+  c.parse_into(*entries, path, "challenge", out.challenge, [](std::string_view t) {
+    return parse_enum<Acme::Challenge>(
+        t, {{"http-01", Acme::Challenge::http01}, {"tls-alpn-01", Acme::Challenge::tls_alpn01}});
+  });
+  c.parse_into(*entries, path, "ca_bundle", out.ca_bundle,
+               [&](std::string_view t) -> Result<std::optional<fs::path>> {
+                 auto p = readable(base, t);
+                 if (!p) return std::unexpected(p.error());
+                 return std::optional<fs::path>(*p);
+               });
+  if (auto it = entries->find("names"); it != entries->end()) {
+    c.for_each_item(it->second.second, path + ".names",
+                    [&](const YAML::Node& item, const std::string& text) {
+                      if (!is_ascii_domain(text) || text.find('.') == std::string::npos)
+                        return c.error(item, path + ".names",
+                                       quoted_value(text) + " is not a DNS name");
+                      out.names.push_back(to_lower_ascii(text));
+                    });
+  }
+  (void)where;
+}
+
 }  // namespace
+
+std::vector<std::string> Config::acme_names() const {
+  if (!acme) return {};
+  if (!acme->names.empty()) return acme->names;
+  std::vector<std::string> out;
+  auto add = [&](std::string name) {
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));
+  };
+  if (!hostname.starts_with("[")) add(hostname);
+  for (const auto& d : domains) {
+    add("autoconfig." + d);
+    add("mta-sts." + d);
+  }
+  return out;
+}
 
 std::string ConfigError::str() const {
   return file + ":" + std::to_string(line) + ": " + key + ": " + message;
@@ -736,7 +790,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
                             "greylisting",
                             "http",
                             "retention",
-                            "quota"});
+                            "quota",
+                            "acme"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
   for (const char* required : {"hostname", "domains", "data_dir", "listen"}) {
@@ -781,11 +836,24 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
       config.tls = out;
     }
   }
-  if (!config.tls) {
+  if (auto it = entries->find("acme"); it != entries->end()) {
+    Acme acme;
+    check_acme(c, it->second.first, it->second.second, base, acme);
+    const auto& l = config.listen;
+    if (acme.challenge == Acme::Challenge::http01 && l.http.empty())
+      c.error(it->second.first, "acme.challenge",
+              "http-01 needs an http listener (listen.http, port 80 from the internet)");
+    if (acme.challenge == Acme::Challenge::tls_alpn01 && l.https.empty())
+      c.error(it->second.first, "acme.challenge",
+              "tls-alpn-01 needs an https listener (listen.https, port 443 from the internet)");
+    config.acme = std::move(acme);
+  }
+  if (!config.tls && !config.acme) {
     const auto& l = config.listen;
     if (!l.submissions.empty() || !l.pop3s.empty() || !l.https.empty())
       c.error(entries->contains("listen") ? entries->at("listen").first : root, "listen",
-              "submissions, pop3s and https need TLS: add a tls section with cert and key");
+              "submissions, pop3s and https need TLS: add a tls section with cert and key, or "
+              "an acme section");
   }
   c.parse_into(*entries, "", "trusted_networks_allow_wide", config.trusted_networks_allow_wide,
                [](std::string_view t) {

@@ -721,3 +721,38 @@ TEST_CASE("config: quota defaults are none; sizes, counts and none parse; bad va
   CHECK(has_error(e.error(), "quota.domain_bytes", 9));
   CHECK(has_error(e.error(), "quota.colour", 10));
 }
+
+TEST_CASE("config: acme derives its names, replaces tls for TLS listeners, and checks its keys") {
+  TempConfig t(std::string(R"(hostname: mail.example.test
+domains: [example.test, other.test]
+data_dir: data
+listen:
+  pop3s: ["127.0.0.1:995"]
+  http: ["127.0.0.1:80"]
+acme:
+  contact: admin@example.test
+)"));
+  auto c = t.load();
+  REQUIRE(c);
+  REQUIRE(c->acme);
+  CHECK(c->acme->directory_url == "https://acme-v02.api.letsencrypt.org/directory");
+  CHECK(c->acme->challenge == Acme::Challenge::http01);
+  CHECK(c->acme_names() ==
+        std::vector<std::string>{"mail.example.test", "autoconfig.example.test",
+                                 "mta-sts.example.test", "autoconfig.other.test",
+                                 "mta-sts.other.test"});
+  CHECK(c->acme_dir() == t.dir / "data" / "acme");
+
+  TempConfig bad(std::string(kMinimal) + R"(acme:
+  directory_url: http://plain.example/dir
+  challenge: tls-alpn-01
+  names: [bad_name]
+  colour: blue
+)");
+  auto errors = bad.load();
+  REQUIRE_FALSE(errors);
+  CHECK(has_error(errors.error(), "acme.directory_url", 7));
+  CHECK(has_error(errors.error(), "acme.names", 9));
+  CHECK(has_error(errors.error(), "acme.colour", 10));
+  CHECK(has_error(errors.error(), "acme.challenge", 6));  // no https listener
+}

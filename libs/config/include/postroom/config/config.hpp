@@ -31,6 +31,19 @@ struct Tls {
   std::filesystem::path key;
 };
 
+// Certificates from an ACME CA (RFC 8555) for the box's names, kept in data_dir/acme and
+// renewed two thirds into their lifetime; they replace tls.cert/tls.key once obtained.
+struct Acme {
+  enum class Challenge { http01, tls_alpn01 };
+  std::string directory_url = "https://acme-v02.api.letsencrypt.org/directory";
+  std::string contact;  // an email address for the CA's expiry notices; empty: none
+  Challenge challenge = Challenge::http01;  // http01 needs listen.http, tls_alpn01 listen.https
+  // Trusted for the CA's HTTPS besides the system CAs (a test CA such as Pebble's).
+  std::optional<std::filesystem::path> ca_bundle;
+  // The names to certify; empty: hostname, then autoconfig.D and mta-sts.D of each domain.
+  std::vector<std::string> names;
+};
+
 enum class PlaintextPolicy { never, trusted_networks, always };
 
 struct Auth {
@@ -216,6 +229,7 @@ struct Config {
   std::filesystem::path data_dir;    // absolute
   Listeners listen;
   std::optional<Tls> tls;
+  std::optional<Acme> acme;
   std::vector<Cidr> trusted_networks;
   // Lets trusted_networks hold networks wider than /8 (IPv4) or /16 (IPv6), 0.0.0.0/0
   // included: off, such a network is a config error, since it would make an open relay.
@@ -244,6 +258,9 @@ struct Config {
   bool is_trusted(const sockaddr* peer) const;
   std::filesystem::path database_path() const { return data_dir / "postroom.db"; }
   std::filesystem::path dkim_dir() const { return data_dir / "dkim"; }
+  std::filesystem::path acme_dir() const { return data_dir / "acme"; }
+  // acme.names, or the names derived from hostname and domains; empty without acme.
+  std::vector<std::string> acme_names() const;
 };
 
 // One problem found in the file, printed as `FILE:LINE: KEY: what is wrong`.
