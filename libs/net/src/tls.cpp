@@ -5,6 +5,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <openssl/pem.h>
+
+#include <algorithm>
+#include <cctype>
 #include <ctime>
 
 namespace postroom::net {
@@ -21,15 +25,175 @@ TlsContext::~TlsContext() {
   SSL_CTX_free(ctx_);
 }
 
-Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::filesystem::path& cert_chain,
-                                                       const std::filesystem::path& key) {
+struct AcmeAlpnCertificates::Entry {
+  X509* cert = nullptr;
+  EVP_PKEY* key = nullptr;
+  ~Entry() {
+    X509_free(cert);
+    EVP_PKEY_free(key);
+  }
+};
+
+AcmeAlpnCertificates::~AcmeAlpnCertificates() {
+  clear();
+}
+
+void AcmeAlpnCertificates::clear() {
+  for (auto& [name, entry] : entries_) delete entry;
+  entries_.clear();
+}
+
+Result<void> AcmeAlpnCertificates::add(const std::string& name, std::string_view cert_pem,
+                                       std::string_view key_pem) {
+  auto entry = std::make_unique<Entry>();
+  BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  entry->cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  entry->key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (!entry->cert || !entry->key) return fail(openssl_error("tls-alpn-01 certificate"));
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  entries_.emplace_back(lower, entry.release());
+  return {};
+}
+
+const AcmeAlpnCertificates::Entry* AcmeAlpnCertificates::find(std::string_view name) const {
+  for (const auto& [n, entry] : entries_) {
+    if (n.size() == name.size() &&
+        std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+          return a == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return entry;
+  }
+  return nullptr;
+}
+
+namespace {
+
+constexpr std::string_view kAcmeTls = "acme-tls/1";
+
+// True when a ClientHello ALPN list (RFC 7301 §3.1 ProtocolNameList) names acme-tls/1.
+bool offers_acme_tls(const unsigned char* data, std::size_t size) {
+  if (size < 2) return false;
+  std::size_t total = static_cast<std::size_t>(data[0]) << 8 | data[1];
+  data += 2;
+  size = std::min(size - 2, total);
+  while (size > 0) {
+    std::size_t n = data[0];
+    if (n + 1 > size) return false;
+    if (std::string_view(reinterpret_cast<const char*>(data + 1), n) == kAcmeTls) return true;
+    data += n + 1;
+    size -= n + 1;
+  }
+  return false;
+}
+
+// The host_name of a ClientHello server_name extension (RFC 6066 §3), or empty.
+std::string client_hello_sni(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  std::size_t size = 0;
+  if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &size) || size < 5) return {};
+  std::size_t list = static_cast<std::size_t>(p[0]) << 8 | p[1];
+  if (list + 2 > size || p[2] != TLSEXT_NAMETYPE_host_name) return {};
+  std::size_t n = static_cast<std::size_t>(p[3]) << 8 | p[4];
+  if (n + 5 > size) return {};
+  return std::string(reinterpret_cast<const char*>(p + 5), n);
+}
+
+// RFC 8737 §3: a ClientHello offering acme-tls/1 is a validation; it gets the challenge
+// certificate for its SNI name, or the handshake fails.
+int acme_client_hello(SSL* ssl, int* alert, void* arg) {
+  const auto* certs = static_cast<const AcmeAlpnCertificates*>(arg);
+  const unsigned char* alpn = nullptr;
+  std::size_t size = 0;
+  if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &alpn,
+                                 &size) ||
+      !offers_acme_tls(alpn, size))
+    return SSL_CLIENT_HELLO_SUCCESS;
+  const auto* entry = certs->find(client_hello_sni(ssl));
+  if (!entry || SSL_use_certificate(ssl, entry->cert) != 1 ||
+      SSL_use_PrivateKey(ssl, entry->key) != 1) {
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+int acme_alpn_select(SSL*, const unsigned char** out, unsigned char* outlen,
+                     const unsigned char* in, unsigned int inlen, void*) {
+  // The same list without its two-octet length prefix (OpenSSL hands the bare list here).
+  const unsigned char* p = in;
+  unsigned int left = inlen;
+  while (left > 0) {
+    unsigned int n = p[0];
+    if (n + 1 > left) break;
+    if (std::string_view(reinterpret_cast<const char*>(p + 1), n) == kAcmeTls) {
+      *out = p + 1;
+      *outlen = static_cast<unsigned char>(n);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    p += n + 1;
+    left -= n + 1;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+SSL_CTX* new_server_ctx() {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (!ctx) return fail(openssl_error("TLS"));
-  std::shared_ptr<TlsContext> context(new TlsContext(ctx, false));
+  if (!ctx) return nullptr;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // Keep the per-connection buffers small: idle TLS sessions should cost little memory.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  return ctx;
+}
+
+}  // namespace
+
+void TlsContext::answer_acme_alpn(std::shared_ptr<const AcmeAlpnCertificates> certificates) {
+  acme_alpn_ = std::move(certificates);
+  if (!acme_alpn_) return;
+  SSL_CTX_set_client_hello_cb(ctx_, acme_client_hello, const_cast<AcmeAlpnCertificates*>(acme_alpn_.get()));
+  SSL_CTX_set_alpn_select_cb(ctx_, acme_alpn_select, nullptr);
+}
+
+Result<std::shared_ptr<TlsContext>> TlsContext::server_pem(std::string_view cert_chain_pem,
+                                                           std::string_view key_pem) {
+  SSL_CTX* ctx = new_server_ctx();
+  if (!ctx) return fail(openssl_error("TLS"));
+  std::shared_ptr<TlsContext> context(new TlsContext(ctx, false));
+  BIO* bio = BIO_new_mem_buf(cert_chain_pem.data(), static_cast<int>(cert_chain_pem.size()));
+  X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  bool ok = leaf && SSL_CTX_use_certificate(ctx, leaf) == 1;
+  X509_free(leaf);
+  while (ok) {
+    X509* extra = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    if (!extra) break;
+    if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+      X509_free(extra);
+      ok = false;
+    }
+  }
+  BIO_free(bio);
+  ERR_clear_error();  // the end of the chain reads as a "no start line" error
+  if (!ok) return fail(openssl_error("certificate chain is not PEM"));
+  bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+  EVP_PKEY_free(key);
+  if (!ok) return fail(openssl_error("the key does not match the certificate"));
+  return context;
+}
+
+Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::filesystem::path& cert_chain,
+                                                       const std::filesystem::path& key) {
+  SSL_CTX* ctx = new_server_ctx();
+  if (!ctx) return fail(openssl_error("TLS"));
+  std::shared_ptr<TlsContext> context(new TlsContext(ctx, false));
   // Admins read these at start-up and after SIGHUP: say what the file should have been,
   // with OpenSSL's own words last for whoever has to dig further.
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_chain.c_str()) != 1)

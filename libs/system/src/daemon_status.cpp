@@ -109,6 +109,12 @@ std::string render_status(const DaemonStatus& s) {
   for (const auto& e : s.recent.delivery_errors)
     out << "delivery-error " << e.at << ' ' << encode(e.queue_id) << ' ' << encode(e.recipient)
         << ' ' << encode(e.state) << ' ' << encode(e.remote_host) << ' ' << tail(e.reply) << "\n";
+  if (s.acme.enabled) {
+    const auto& a = s.acme;
+    out << "acme " << encode(a.state) << ' ' << encode(a.names) << ' ' << a.not_after << ' '
+        << a.renew_at << ' ' << a.next_attempt << ' ' << a.failures << ' ' << a.last_failure << ' '
+        << tail(a.error) << "\n";
+  }
   return out.str();
 }
 
@@ -142,6 +148,14 @@ Result<DaemonStatus> parse_status(std::string_view text) {
       auto f = split(rest, 3);
       if (f.size() == 4 && to_int(f[0], number))
         s.recent.lockouts.push_back({number, decode(f[1]), decode(f[2]), std::string(f[3])});
+    } else if (key == "acme") {
+      auto f = split(rest, 7);
+      std::int64_t n[5] = {};
+      if (f.size() == 8 && to_int(f[2], n[0]) && to_int(f[3], n[1]) && to_int(f[4], n[2]) &&
+          to_int(f[5], n[3]) && to_int(f[6], n[4])) {
+        s.acme = {true,  decode(f[0]), decode(f[1]), n[0], n[1],
+                  n[2], static_cast<int>(n[3]), n[4], std::string(f[7])};
+      }
     } else if (key == "delivery-error") {
       auto f = split(rest, 5);
       if (f.size() == 6 && to_int(f[0], number))

@@ -43,6 +43,25 @@ TEST_CASE("daemon status: every field survives render and parse, spaces and cont
   CHECK(e.remote_host.empty());
   CHECK(e.state == "deferred");
   CHECK(e.reply == "421 4.3.0 try later?X");
+  CHECK_FALSE(back->acme.enabled);  // no acme line without an acme section
+}
+
+TEST_CASE("daemon status: the acme line survives render and parse") {
+  DaemonStatus s;
+  s.pid = 1;
+  s.acme = {true, "failing", "mail.example.test,mta-sts.example.test", 1700086400, 1700050000,
+            1700000300, 3, 1700000200, "nowhere.test: http-01 failed: dns: no\nsuch host"};
+  auto back = parse_status(render_status(s));
+  REQUIRE(back);
+  CHECK(back->acme.enabled);
+  CHECK(back->acme.state == "failing");
+  CHECK(back->acme.names == "mail.example.test,mta-sts.example.test");
+  CHECK(back->acme.not_after == 1700086400);
+  CHECK(back->acme.renew_at == 1700050000);
+  CHECK(back->acme.next_attempt == 1700000300);
+  CHECK(back->acme.failures == 3);
+  CHECK(back->acme.last_failure == 1700000200);
+  CHECK(back->acme.error == "nowhere.test: http-01 failed: dns: no?such host");
 }
 
 TEST_CASE("daemon status: a file that is not one, or names no pid, is refused") {

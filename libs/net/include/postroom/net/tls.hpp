@@ -20,6 +20,22 @@ namespace postroom::net {
 // `what` followed by OpenSSL's oldest queued error, and the queue cleared.
 std::string openssl_error(std::string_view what);
 
+// Certificates for RFC 8737 tls-alpn-01 validation: while a name is here, a handshake that
+// offers ALPN "acme-tls/1" with that name as SNI gets this certificate and the protocol;
+// one that offers acme-tls/1 for another name fails. Loop thread only.
+class AcmeAlpnCertificates {
+ public:
+  ~AcmeAlpnCertificates();
+  Result<void> add(const std::string& name, std::string_view cert_pem, std::string_view key_pem);
+  void clear();
+  // For the OpenSSL callbacks: the certificate and key for `name`, or null.
+  struct Entry;
+  const Entry* find(std::string_view name) const;
+
+ private:
+  std::vector<std::pair<std::string, Entry*>> entries_;
+};
+
 // An SSL_CTX limited to TLS 1.2 and 1.3. Sessions keep their context alive, so a
 // reload (SIGHUP) can swap in a new one without touching open connections.
 class TlsContext {
@@ -27,6 +43,11 @@ class TlsContext {
   // Server side: the certificate chain and key must load and match.
   static Result<std::shared_ptr<TlsContext>> server(const std::filesystem::path& cert_chain,
                                                     const std::filesystem::path& key);
+  // Server side from PEM text (an ACME certificate chain and its key).
+  static Result<std::shared_ptr<TlsContext>> server_pem(std::string_view cert_chain_pem,
+                                                        std::string_view key_pem);
+  // Server side: answer tls-alpn-01 validations from `certificates` (RFC 8737).
+  void answer_acme_alpn(std::shared_ptr<const AcmeAlpnCertificates> certificates);
   // Client side: verify the peer against `ca_file` (or the system CAs) when `verify`.
   static Result<std::shared_ptr<TlsContext>> client(
       bool verify, const std::optional<std::filesystem::path>& ca_file);
@@ -44,6 +65,7 @@ class TlsContext {
   explicit TlsContext(SSL_CTX* ctx, bool verify) : ctx_(ctx), verify_(verify) {}
   SSL_CTX* ctx_;
   bool verify_ = false;
+  std::shared_ptr<const AcmeAlpnCertificates> acme_alpn_;
 };
 
 // How a client checks the server's certificate on one connection.
