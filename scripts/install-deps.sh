@@ -18,6 +18,7 @@ packages=(
   libh2o-dev python3-prometheus-client python3-lxml
   nlohmann-json3-dev
   file debootstrap systemd
+  pebble
 )
 
 missing=()

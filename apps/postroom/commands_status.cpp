@@ -221,7 +221,15 @@ int status_command(Context& ctx) {
   }
   auto listeners = live ? daemon.status->listeners : configured_listeners(config);
   std::optional<Certificate> cert;
-  if (config.tls) cert = read_certificate(config.tls->cert);
+  // With acme, the certificate in use is the one in data_dir/acme once there is one.
+  auto acme_chain = config.acme_dir() / "cert.pem";
+  std::error_code acme_ec;
+  if (config.acme && std::filesystem::exists(acme_chain, acme_ec))
+    cert = read_certificate(acme_chain);
+  else if (config.tls)
+    cert = read_certificate(config.tls->cert);
+  std::optional<system::AcmeStatus> acme;
+  if (config.acme && live && daemon.status->acme.enabled) acme = daemon.status->acme;
 
   // Delivery failures: the daemon's own (bounces included) and the queue's history, newest
   // first, each once.
@@ -290,6 +298,22 @@ int status_command(Context& ctx) {
     } else {
       out["certificate"] = nullptr;
     }
+    if (!config.acme) {
+      out["acme"] = nullptr;
+    } else if (!acme) {
+      out["acme"] = {{"state", "unknown"}, {"names", config.acme_names()}};
+    } else {
+      out["acme"] = {
+          {"state", acme->state},
+          {"names", config.acme_names()},
+          {"not_after", acme->not_after ? json(acme->not_after) : json(nullptr)},
+          {"days_left", acme->not_after ? json(days_left(acme->not_after, now)) : json(nullptr)},
+          {"renew_at", acme->renew_at ? json(acme->renew_at) : json(nullptr)},
+          {"next_attempt", acme->next_attempt},
+          {"failures", acme->failures},
+          {"last_failure", acme->last_failure ? json(acme->last_failure) : json(nullptr)},
+          {"error", acme->error.empty() ? json(nullptr) : json(acme->error)}};
+    }
     if (live) {
       out["lockouts"] = json::array();
       for (const auto& e : daemon.status->recent.lockouts)
@@ -353,6 +377,25 @@ int status_command(Context& ctx) {
                            : std::to_string(days) + " day(s) left")
               << " (until " << format_time(*cert->not_after) << ")"
               << (days >= 0 && days < 14 ? "  RENEW SOON" : "") << "\n";
+  }
+  if (config.acme) {
+    if (!acme) {
+      std::cout << "acme:         unknown (postroomd is not running)\n";
+    } else if (acme->state == "failing") {
+      std::cout << "acme:         FAILING: " << acme->failures << " attempt(s) failed, last "
+                << format_time(acme->last_failure) << ": " << acme->error << "\n";
+      std::cout << "  next attempt " << format_time(acme->next_attempt) << "; "
+                << (acme->not_after
+                        ? std::to_string(days_left(acme->not_after, now)) +
+                              " day(s) left on the ACME certificate"
+                        : std::string("no ACME certificate yet"))
+                << "\n";
+    } else if (acme->state == "valid") {
+      std::cout << "acme:         certificate valid " << days_left(acme->not_after, now)
+                << " more day(s), renewal due " << format_time(acme->renew_at) << "\n";
+    } else {
+      std::cout << "acme:         obtaining the first certificate\n";
+    }
   }
   if (!live) {
     std::cout << "lockouts:     unknown (postroomd is not running)\n";

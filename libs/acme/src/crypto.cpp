@@ -242,4 +242,15 @@ Result<Validity> certificate_validity(std::string_view pem) {
   return Validity{timegm(&before), timegm(&after)};
 }
 
+bool certificate_covers(std::string_view pem, const std::vector<std::string>& names) {
+  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!cert) return false;
+  for (const auto& name : names)
+    if (X509_check_host(cert.get(), name.c_str(), name.size(), X509_CHECK_FLAG_NO_WILDCARDS,
+                        nullptr) != 1)
+      return false;
+  return true;
+}
+
 }  // namespace postroom::acme

@@ -107,4 +107,7 @@ TEST_CASE("acme: a tls-alpn-01 certificate carries the critical acmeIdentifier (
   CHECK(validity->not_after - validity->not_before == 3600);
   CHECK(std::abs(validity->not_before - std::time(nullptr)) < 60);
   CHECK_FALSE(certificate_validity("garbage"));
+  CHECK(certificate_covers(*pem, {"mail.example.test"}));
+  CHECK(certificate_covers(*pem, {"MAIL.example.test"}));
+  CHECK_FALSE(certificate_covers(*pem, {"mail.example.test", "mta-sts.example.test"}));
 }

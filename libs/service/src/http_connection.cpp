@@ -78,6 +78,19 @@ void HttpConnection::process() {
 
 void HttpConnection::handle(http::Request request) {
   ++requests_;
+  // RFC 8555 §8.3: the CA fetches the key authorization over plain HTTP (port 80, any Host,
+  // redirects allowed but not needed); only tokens of a validation under way are answered.
+  constexpr std::string_view kAcmeChallenge = "/.well-known/acme-challenge/";
+  if (context_.acme_http && request.path.starts_with(kAcmeChallenge) &&
+      (request.method == "GET" || request.method == "HEAD")) {
+    auto it = context_.acme_http->find(request.path.substr(kAcmeChallenge.size()));
+    if (it == context_.acme_http->end())
+      return answer(request, http::text_response(404, "not found\n"));
+    http::Response key_authorization;
+    key_authorization.content_type = "application/octet-stream";
+    key_authorization.body = it->second;
+    return answer(request, std::move(key_authorization));
+  }
   auto site = context_.http;
   if (!site) return answer(request, http::text_response(404, "not found\n"));
   const auto& config = *context_.config;

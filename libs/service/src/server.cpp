@@ -101,6 +101,7 @@ Result<void> Server::bind(std::shared_ptr<const config::Config> config) {
     if (!tls) return std::unexpected(tls.error());
     context_.tls = *tls;
   }
+  if (auto r = prepare_acme_tls(); !r) return r;
   const std::pair<const char*, const std::vector<Endpoint>*> groups[] = {
       {"smtp", &config->listen.smtp},
       {"submission", &config->listen.submission},
@@ -183,6 +184,10 @@ Result<void> Server::open_store() {
   trim_ = std::make_unique<net::Timer>(loop_);
   schedule_trim(30000);
   for (const auto& [name, endpoint] : bound()) log_line("listening ", name, " ", endpoint.str());
+  if (config.acme) {
+    acme_ = std::make_unique<AcmeService>(loop_, context_);
+    acme_->start();
+  }
   status_ =
       std::make_unique<StatusReporter>(loop_, context_, config.data_dir / system::kStatusFileName,
                                        [this] { return listener_status(); });
@@ -319,6 +324,12 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
     }
     tls = *loaded;
   }
+  if (config->acme && acme_ && acme_->has_certificate()) {
+    tls = context_.tls;  // the ACME certificate stays; tls.cert is only its stand-in
+  } else if (config->acme && !tls) {
+    tls = context_.tls;  // the self-signed stand-in until the first ACME certificate
+  }
+  if (tls && context_.acme_alpn) tls->answer_acme_alpn(context_.acme_alpn);
   if (!tls && context_.tls) {
     log_line(
         "reload failed, keeping the running config: tls cannot be removed while TLS listeners run");
@@ -336,6 +347,7 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   if (dkim_) dkim_->load(activate_after(*fixed));  // keys added or activated since
   if (!srs_key_.empty()) apply_srs(*context_.config);
   apply_http_site();
+  if (acme_) acme_->reload();
   log_line("reloaded ", fixed->file.string());
   // The domains may have changed: look for the (new) main postmaster off the loop.
   context_.store->resolve_recipient(
@@ -355,6 +367,7 @@ void Server::stop() {
   for (auto& l : listeners_) l.second->close();
   listeners_.clear();
   if (status_) status_->stop();
+  if (acme_) acme_->stop();
   if (auth_) auth_->shutdown();
   // relay (issue 6): no new attempts; connections in flight are cut, their recipients stay due.
   if (relay_) relay_->stop();
@@ -392,6 +405,25 @@ void Server::apply_http_site() {
     return h;
   };
   context_.http = std::move(site);
+}
+
+Result<void> Server::prepare_acme_tls() {
+  const auto& config = *context_.config;
+  if (!config.acme) return {};
+  context_.acme_http = std::make_shared<std::map<std::string, std::string, std::less<>>>();
+  if (config.acme->challenge == config::Acme::Challenge::tls_alpn01)
+    context_.acme_alpn = std::make_shared<net::AcmeAlpnCertificates>();
+  // The stored ACME certificate wins over tls.cert; without either, a self-signed stand-in
+  // lets the TLS listeners start while the first certificate is obtained.
+  if (auto stored = load_acme_context(AcmeFiles{config.acme_dir()})) {
+    context_.tls = *stored;
+  } else if (!context_.tls) {
+    auto bootstrap = bootstrap_context(config.hostname);
+    if (!bootstrap) return std::unexpected(bootstrap.error());
+    context_.tls = *bootstrap;
+  }
+  if (context_.acme_alpn) context_.tls->answer_acme_alpn(context_.acme_alpn);
+  return {};
 }
 
 void Server::apply_srs(const config::Config& config) {
@@ -469,6 +501,7 @@ void Server::maybe_finish_stop() {
   }
   if (writer_wake_) writer_wake_->close();
   trim_.reset();
+  acme_.reset();  // its timer and worker pool close; a request in flight is abandoned
   context_.filters.clear();
   if (dkim_) dkim_->stop();
   context_.resolver.reset();  // its handles close; no session is left to ask it

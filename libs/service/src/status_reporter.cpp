@@ -48,6 +48,7 @@ void StatusReporter::write() {
   status.listeners = listeners_();
   status.connections = static_cast<std::int64_t>(context_.connections.total());
   status.recent = context_.recent;
+  status.acme = context_.acme_status;
   auto text = std::make_shared<std::string>(system::render_status(status));
   auto result = std::make_shared<Result<void>>();
   shared_->writing = true;

@@ -54,6 +54,9 @@ struct Validity {
 // The validity of the first certificate in a PEM chain.
 Result<Validity> certificate_validity(std::string_view pem);
 
+// True when the first certificate of a PEM chain is valid for every name in `names`.
+bool certificate_covers(std::string_view pem, const std::vector<std::string>& names);
+
 std::string sha256(std::string_view bytes);
 
 }  // namespace postroom::acme

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -102,6 +103,13 @@ struct Context {
   system::RecentEvents recent;
   // What the HTTP listeners answer with (http_connection.hpp); null until the store is open.
   std::shared_ptr<const HttpSite> http;
+
+  // ACME challenge answers being served (acme_service.hpp): http-01 token -> key
+  // authorization, and tls-alpn-01 certificates; null without an acme section.
+  std::shared_ptr<std::map<std::string, std::string, std::less<>>> acme_http;
+  std::shared_ptr<net::AcmeAlpnCertificates> acme_alpn;
+  // The ACME certificate's state for `postroom status`.
+  system::AcmeStatus acme_status;
 
   std::string new_session_id();
   // auth.plaintext_without_tls applied to one connection: may a password cross it now?

@@ -10,6 +10,7 @@
 #include "postroom/config/config.hpp"
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
+#include "postroom/service/acme_service.hpp"
 #include "postroom/service/auth_service.hpp"
 #include "postroom/service/context.hpp"
 #include "postroom/service/dkim_sign_filter.hpp"
@@ -77,7 +78,10 @@ class Server {
   std::shared_ptr<OutboundLimits> outbound_limits_;
   std::string srs_key_;  // data_dir/srs.key; never logged
   bool stopping_ = false;
-  std::unique_ptr<StatusReporter> status_;  // data_dir/postroomd.status for `postroom status`
+  std::unique_ptr<StatusReporter> status_;
+  std::unique_ptr<AcmeService> acme_;  // keeps the ACME certificate when acme is configured
+  // With acme: the challenge answer tables, and the TLS context the listeners start with.
+  Result<void> prepare_acme_tls();  // data_dir/postroomd.status for `postroom status`
   std::vector<system::ListenerStatus> listener_status() const;
 };
 
