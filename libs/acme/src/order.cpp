@@ -164,7 +164,8 @@ void Order::on_response(const Response& response) {
   if (!response.nonce.empty()) nonce_ = response.nonce;
   if (fetching_nonce_) {
     fetching_nonce_ = false;
-    if (response.nonce.empty()) fail("the CA's newNonce gave no Replay-Nonce: " + problem(response));
+    if (response.nonce.empty())
+      fail("the CA's newNonce gave no Replay-Nonce: " + problem(response));
     return;
   }
   if (post_ && is_bad_nonce(response)) {

@@ -15,8 +15,8 @@ std::int64_t retry_delay(int failures, std::optional<std::int64_t> seconds_left)
   delay = std::min(delay, kMaxRetryDelay);
   // A certificate about to expire is worth trying more often: at most a quarter of the
   // time left, but at least a second so a failing CA is not hammered.
-  if (seconds_left && *seconds_left > 0) delay = std::min(delay, std::max<std::int64_t>(
-                                                                     1, *seconds_left / 4));
+  if (seconds_left && *seconds_left > 0)
+    delay = std::min(delay, std::max<std::int64_t>(1, *seconds_left / 4));
   return delay;
 }
 

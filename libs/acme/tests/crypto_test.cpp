@@ -69,8 +69,8 @@ TEST_CASE("acme: the CSR names every name and is signed by the certificate key")
   REQUIRE(req);
   CHECK(X509_REQ_verify(req, key->get()) == 1);
   STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req);
-  auto* names = static_cast<GENERAL_NAMES*>(X509V3_get_d2i(exts, NID_subject_alt_name, nullptr,
-                                                           nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509V3_get_d2i(exts, NID_subject_alt_name, nullptr, nullptr));
   REQUIRE(names);
   CHECK(sk_GENERAL_NAME_num(names) == 2);
   GENERAL_NAMES_free(names);

@@ -105,16 +105,17 @@ struct FakeCa {
       CHECK(payload.empty());  // POST-as-GET
       std::string status = authz_status[path];
       std::string name = path == "/authz/1" ? "mail.example.test" : "autoconfig.example.test";
-      json challenge = {{"type", "http-01"}, {"url", base + "/chall" + path.substr(6)},
+      json challenge = {{"type", "http-01"},
+                        {"url", base + "/chall" + path.substr(6)},
                         {"token", "tok" + path.substr(7)}};
       if (status == "invalid")
         challenge["error"] = {{"type", "urn:ietf:params:acme:error:connection"},
                               {"detail", "connection refused"}};
       r.body = json{{"status", status},
                     {"identifier", {{"type", "dns"}, {"value", name}}},
-                    {"challenges", {json{{"type", "tls-alpn-01"}, {"url", base + "/x"},
-                                         {"token", "other"}},
-                                    challenge}}}
+                    {"challenges",
+                     {json{{"type", "tls-alpn-01"}, {"url", base + "/x"}, {"token", "other"}},
+                      challenge}}}
                    .dump();
       // An answered challenge is validated after a poll that still shows it pending.
       if (answered.contains(path) && --polls_until_valid < 0)

@@ -259,7 +259,7 @@ void AcmeService::begin() {
   const auto& config = *context_.config;
   order_names_ = config.acme_names();
   log_line("acme: requesting a certificate for ", joined(order_names_), " from ",
-           config.acme->directory_url, " (", 
+           config.acme->directory_url, " (",
            config.acme->challenge == config::Acme::Challenge::http01 ? "http-01" : "tls-alpn-01",
            ")");
   struct Prepared {
@@ -304,15 +304,14 @@ void AcmeService::step() {
       case acme::Step::Kind::request: {
         // The answer comes back through `slot`; the order is only touched on the loop.
         auto slot = std::make_shared<acme::Response>();
-        bool queued = pool_.submit(
-            [request = std::move(s.request), ca = context_.config->acme->ca_bundle, slot] {
-              *slot = perform(request, ca);
-            },
-            [this, slot, alive = alive_] {
-              if (!*alive || !order_) return;
-              order_->on_response(*slot);
-              step();
-            });
+        bool queued =
+            pool_.submit([request = std::move(s.request), ca = context_.config->acme->ca_bundle,
+                          slot] { *slot = perform(request, ca); },
+                         [this, slot, alive = alive_] {
+                           if (!*alive || !order_) return;
+                           order_->on_response(*slot);
+                           step();
+                         });
         if (!queued) return failed("the ACME worker is busy");
         return;
       }
@@ -322,9 +321,9 @@ void AcmeService::step() {
           (*context_.acme_http)[c.token] = c.key_authorization;
         } else {
           auto key = acme::EcKey::generate();
-          auto cert = key ? acme::self_signed(*key, {c.name}, 86400,
-                                              acme::sha256(c.key_authorization))
-                          : Result<std::string>(std::unexpected(key.error()));
+          auto cert =
+              key ? acme::self_signed(*key, {c.name}, 86400, acme::sha256(c.key_authorization))
+                  : Result<std::string>(std::unexpected(key.error()));
           if (!cert) return failed(cert.error().message);
           if (auto r = context_.acme_alpn->add(c.name, *cert, key->pem()); !r)
             return failed(r.error().message);

@@ -44,8 +44,7 @@ Result<std::string> make_csr(const EcKey& key, const std::vector<std::string>& n
 // A self-signed certificate for `names`, PEM. With `acme_identifier` (the SHA-256 of a key
 // authorization, 32 octets) it carries RFC 8737 §3's critical id-pe-acmeIdentifier extension.
 Result<std::string> self_signed(const EcKey& key, const std::vector<std::string>& names,
-                                std::int64_t valid_seconds,
-                                std::string_view acme_identifier = {});
+                                std::int64_t valid_seconds, std::string_view acme_identifier = {});
 
 struct Validity {
   std::int64_t not_before = 0;  // unix seconds

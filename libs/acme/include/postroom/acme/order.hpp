@@ -22,11 +22,11 @@ struct Request {
 };
 
 struct Response {
-  long status = 0;          // 0: the request failed before an answer (see `error`)
-  std::string location;     // Location header
-  std::string nonce;        // Replay-Nonce header
+  long status = 0;       // 0: the request failed before an answer (see `error`)
+  std::string location;  // Location header
+  std::string nonce;     // Replay-Nonce header
   std::string body;
-  std::string error;        // transport failure, when status is 0
+  std::string error;  // transport failure, when status is 0
 };
 
 // A challenge answer the host must serve until the issuance ends: for http01 the key
