@@ -385,10 +385,9 @@ int status_command(Context& ctx) {
       std::cout << "acme:         FAILING: " << acme->failures << " attempt(s) failed, last "
                 << format_time(acme->last_failure) << ": " << acme->error << "\n";
       std::cout << "  next attempt " << format_time(acme->next_attempt) << "; "
-                << (acme->not_after
-                        ? std::to_string(days_left(acme->not_after, now)) +
-                              " day(s) left on the ACME certificate"
-                        : std::string("no ACME certificate yet"))
+                << (acme->not_after ? std::to_string(days_left(acme->not_after, now)) +
+                                          " day(s) left on the ACME certificate"
+                                    : std::string("no ACME certificate yet"))
                 << "\n";
     } else if (acme->state == "valid") {
       std::cout << "acme:         certificate valid " << days_left(acme->not_after, now)

@@ -704,13 +704,12 @@ void check_acme(Checker& c, const YAML::Node& where, const YAML::Node& node, con
                  return std::optional<fs::path>(*p);
                });
   if (auto it = entries->find("names"); it != entries->end()) {
-    c.for_each_item(it->second.second, path + ".names",
-                    [&](const YAML::Node& item, const std::string& text) {
-                      if (!is_ascii_domain(text) || text.find('.') == std::string::npos)
-                        return c.error(item, path + ".names",
-                                       quoted_value(text) + " is not a DNS name");
-                      out.names.push_back(to_lower_ascii(text));
-                    });
+    c.for_each_item(
+        it->second.second, path + ".names", [&](const YAML::Node& item, const std::string& text) {
+          if (!is_ascii_domain(text) || text.find('.') == std::string::npos)
+            return c.error(item, path + ".names", quoted_value(text) + " is not a DNS name");
+          out.names.push_back(to_lower_ascii(text));
+        });
   }
   (void)where;
 }

@@ -737,10 +737,9 @@ acme:
   REQUIRE(c->acme);
   CHECK(c->acme->directory_url == "https://acme-v02.api.letsencrypt.org/directory");
   CHECK(c->acme->challenge == Acme::Challenge::http01);
-  CHECK(c->acme_names() ==
-        std::vector<std::string>{"mail.example.test", "autoconfig.example.test",
-                                 "mta-sts.example.test", "autoconfig.other.test",
-                                 "mta-sts.other.test"});
+  CHECK(c->acme_names() == std::vector<std::string>{"mail.example.test", "autoconfig.example.test",
+                                                    "mta-sts.example.test", "autoconfig.other.test",
+                                                    "mta-sts.other.test"});
   CHECK(c->acme_dir() == t.dir / "data" / "acme");
 
   TempConfig bad(std::string(kMinimal) + R"(acme:

@@ -62,8 +62,7 @@ Result<void> AcmeAlpnCertificates::add(const std::string& name, std::string_view
 
 const AcmeAlpnCertificates::Entry* AcmeAlpnCertificates::find(std::string_view name) const {
   for (const auto& [n, entry] : entries_) {
-    if (n.size() == name.size() &&
-        std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+    if (n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
           return a == std::tolower(static_cast<unsigned char>(b));
         }))
       return entry;
@@ -156,7 +155,8 @@ SSL_CTX* new_server_ctx() {
 void TlsContext::answer_acme_alpn(std::shared_ptr<const AcmeAlpnCertificates> certificates) {
   acme_alpn_ = std::move(certificates);
   if (!acme_alpn_) return;
-  SSL_CTX_set_client_hello_cb(ctx_, acme_client_hello, const_cast<AcmeAlpnCertificates*>(acme_alpn_.get()));
+  SSL_CTX_set_client_hello_cb(ctx_, acme_client_hello,
+                              const_cast<AcmeAlpnCertificates*>(acme_alpn_.get()));
   SSL_CTX_set_alpn_select_cb(ctx_, acme_alpn_select, nullptr);
 }
 

@@ -11,7 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-
 namespace postroom::system {
 
 namespace {
@@ -153,8 +152,8 @@ Result<DaemonStatus> parse_status(std::string_view text) {
       std::int64_t n[5] = {};
       if (f.size() == 8 && to_int(f[2], n[0]) && to_int(f[3], n[1]) && to_int(f[4], n[2]) &&
           to_int(f[5], n[3]) && to_int(f[6], n[4])) {
-        s.acme = {true,  decode(f[0]), decode(f[1]), n[0], n[1],
-                  n[2], static_cast<int>(n[3]), n[4], std::string(f[7])};
+        s.acme = {true, decode(f[0]),     decode(f[1]), n[0], n[1], n[2], static_cast<int>(n[3]),
+                  n[4], std::string(f[7])};
       }
     } else if (key == "delivery-error") {
       auto f = split(rest, 5);

@@ -49,8 +49,9 @@ TEST_CASE("daemon status: every field survives render and parse, spaces and cont
 TEST_CASE("daemon status: the acme line survives render and parse") {
   DaemonStatus s;
   s.pid = 1;
-  s.acme = {true, "failing", "mail.example.test,mta-sts.example.test", 1700086400, 1700050000,
-            1700000300, 3, 1700000200, "nowhere.test: http-01 failed: dns: no\nsuch host"};
+  s.acme = {true,       "failing",  "mail.example.test,mta-sts.example.test",
+            1700086400, 1700050000, 1700000300,
+            3,          1700000200, "nowhere.test: http-01 failed: dns: no\nsuch host"};
   auto back = parse_status(render_status(s));
   REQUIRE(back);
   CHECK(back->acme.enabled);

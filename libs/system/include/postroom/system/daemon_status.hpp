@@ -55,14 +55,14 @@ struct RecentEvents {
 // Where the ACME certificate stands (the daemon's acme section).
 struct AcmeStatus {
   bool enabled = false;
-  std::string state;            // obtaining | valid | failing
-  std::string names;            // comma-separated
-  std::int64_t not_after = 0;   // the ACME certificate in use; 0: none yet
-  std::int64_t renew_at = 0;    // when its renewal is due
+  std::string state;           // obtaining | valid | failing
+  std::string names;           // comma-separated
+  std::int64_t not_after = 0;  // the ACME certificate in use; 0: none yet
+  std::int64_t renew_at = 0;   // when its renewal is due
   std::int64_t next_attempt = 0;
-  int failures = 0;             // consecutive failed attempts
+  int failures = 0;  // consecutive failed attempts
   std::int64_t last_failure = 0;
-  std::string error;            // the last failure's reason
+  std::string error;  // the last failure's reason
 };
 
 struct DaemonStatus {
