@@ -257,6 +257,9 @@ void AcmeService::schedule() {
 void AcmeService::begin() {
   if (!running_ || order_) return;
   const auto& config = *context_.config;
+  // A reload removed the acme section: nothing to renew until the next restart.
+  if (!config.acme) return;
+  ca_bundle_ = config.acme->ca_bundle;
   order_names_ = config.acme_names();
   log_line("acme: requesting a certificate for ", joined(order_names_), " from ",
            config.acme->directory_url, " (",
@@ -280,6 +283,7 @@ void AcmeService::begin() {
         if (!prepared->account) return failed(prepared->account.error().message);
         if (!prepared->key) return failed(prepared->key.error().message);
         if (!prepared->csr) return failed(prepared->csr.error().message);
+        if (!context_.config->acme) return failed("the acme section was removed");
         const auto& acme_config = *context_.config->acme;
         acme::OrderSettings settings;
         settings.directory_url = acme_config.directory_url;
@@ -304,14 +308,13 @@ void AcmeService::step() {
       case acme::Step::Kind::request: {
         // The answer comes back through `slot`; the order is only touched on the loop.
         auto slot = std::make_shared<acme::Response>();
-        bool queued =
-            pool_.submit([request = std::move(s.request), ca = context_.config->acme->ca_bundle,
-                          slot] { *slot = perform(request, ca); },
-                         [this, slot, alive = alive_] {
-                           if (!*alive || !order_) return;
-                           order_->on_response(*slot);
-                           step();
-                         });
+        bool queued = pool_.submit([request = std::move(s.request), ca = ca_bundle_,
+                                    slot] { *slot = perform(request, ca); },
+                                   [this, slot, alive = alive_] {
+                                     if (!*alive || !order_) return;
+                                     order_->on_response(*slot);
+                                     step();
+                                   });
         if (!queued) return failed("the ACME worker is busy");
         return;
       }

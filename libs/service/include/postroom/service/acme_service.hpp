@@ -72,6 +72,7 @@ class AcmeService {
   std::unique_ptr<acme::Order> order_;
   std::string order_key_pem_;  // the key of the certificate being ordered
   std::vector<std::string> order_names_;
+  std::optional<std::filesystem::path> ca_bundle_;  // of the config the order began with
   std::optional<acme::Validity> current_;
   bool current_covers_ = false;
   int failures_ = 0;
