@@ -8,13 +8,13 @@ import re
 import signal
 import socket
 import ssl
-import time
 
 import pytest
 
 from conftest import free_port
 from peers.pebble import Pebble
 from peers.smtp_peer import Dnsmasq
+from smtp_helpers import wait_until
 
 # Every name under example.test is the daemon on 127.0.0.1; other .test names do not exist.
 DNS_RECORDS = ["--local=/test/", "--address=/example.test/127.0.0.1"]
@@ -62,16 +62,6 @@ def installed(d):
     return len(re.findall(r"acme: certificate for \S+ installed", d.log()))
 
 
-def wait_for(predicate, what, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("never: " + what)
-
-
 def status_json(d):
     result = d.admin("status", "--json", check=False)
     return json.loads(result.stdout)
@@ -84,7 +74,7 @@ def test_http01_certificate_renewed_and_served_by_pop3s_and_submissions(make_dae
     d = make_daemon(listen={"http": ["127.0.0.1:%d" % ports["http"]], "pop3s": ["127.0.0.1:0"],
                             "submissions": ["127.0.0.1:0"]},
                     extra=acme_config(pebble, certificate, "http-01"))
-    wait_for(lambda: installed(d) >= 1, "a first certificate")
+    wait_until(lambda: installed(d) >= 1, 15, "a first certificate")
     root = tmp_path / "pebble-root.pem"
     root.write_text(pebble.root())
     # The names of the box: hostname, autoconfig. and mta-sts. of the domain, each validated
@@ -104,7 +94,7 @@ def test_http01_certificate_renewed_and_served_by_pop3s_and_submissions(make_dae
                               server_hostname="mail.example.test")
     assert old.recv(512).startswith(b"+OK")
 
-    wait_for(lambda: installed(d) >= 2, "a renewal", timeout=20)
+    wait_until(lambda: installed(d) >= 2, 20, "a renewal")
     second = peer_certificate(d.ports["pop3s"], root)
     assert second != first
     assert peer_certificate(d.ports["submissions"], root) == second
@@ -124,7 +114,7 @@ def test_tls_alpn01_certificate_then_a_failing_name_reported_in_status(make_daem
     pebble, ports = acme_world()
     d = make_daemon(listen={"https": ["127.0.0.1:%d" % ports["https"]], "pop3s": ["127.0.0.1:0"]},
                     extra=acme_config(pebble, certificate, "tls-alpn-01", names=["mail.example.test"]))
-    wait_for(lambda: installed(d) >= 1, "a certificate by tls-alpn-01")
+    wait_until(lambda: installed(d) >= 1, 15, "a certificate by tls-alpn-01")
     root = tmp_path / "pebble-root.pem"
     root.write_text(pebble.root())
     cert = peer_certificate(d.ports["https"], root)
@@ -140,8 +130,8 @@ def test_tls_alpn01_certificate_then_a_failing_name_reported_in_status(make_daem
     d.proc.send_signal(signal.SIGHUP)
     d.wait_for_log(r"acme: ERROR: obtaining a certificate for mail.example.test,mail.nowhere.test "
                    r"failed \(attempt 1\): mail.nowhere.test")
-    status = wait_for(lambda: (lambda s: s if s["acme"]["state"] == "failing" else None)(status_json(d)),
-                      "status reporting the failure")
+    status = wait_until(lambda: (lambda s: s if s["acme"]["state"] == "failing" else None)(status_json(d)),
+                        15, "status reporting the failure")
     assert "mail.nowhere.test" in status["acme"]["error"]
     assert status["acme"]["failures"] == 1
     assert status["acme"]["days_left"] > 300  # Pebble's default lifetime is years
