@@ -5,6 +5,7 @@
 
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <fstream>
@@ -191,4 +192,108 @@ TEST_CASE("tls: a DANE-EE check matches the key whatever the name and the CA") {
   auto refused = checked_handshake(certs, std::nullopt, dane);
   REQUIRE_FALSE(refused.client_result);
   CHECK(refused.client_result.error().message.find("TLSA") != std::string::npos);
+}
+
+namespace {
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A raw OpenSSL client (TlsEngine offers no ALPN) that offers `alpn` with `sni`, driven
+// against a server engine over memory BIOs. Returns whether the handshake completed, the
+// protocol the server chose and the certificate it showed (DER).
+struct AlpnHandshake {
+  bool done = false;
+  std::string protocol;
+  std::string certificate_der;
+};
+
+AlpnHandshake alpn_handshake(const std::shared_ptr<TlsContext>& server_ctx, const char* sni,
+                             const std::string& alpn) {
+  AlpnHandshake out;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* wire = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl, in, wire);
+  SSL_set_connect_state(ssl);
+  SSL_set_tlsext_host_name(ssl, sni);
+  if (!alpn.empty()) {
+    std::string wire_alpn = std::string(1, static_cast<char>(alpn.size())) + alpn;
+    SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(wire_alpn.data()),
+                        static_cast<unsigned>(wire_alpn.size()));
+  }
+  TlsEngine server(server_ctx, TlsEngine::Role::server);
+  std::string plain;
+  for (int i = 0; i < 20 && !out.done; ++i) {
+    int r = SSL_do_handshake(ssl);
+    if (r == 1) out.done = true;
+    if (r <= 0 && SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ) break;
+    std::string to_server;
+    char buffer[16384];
+    int n;
+    while ((n = BIO_read(wire, buffer, sizeof buffer)) > 0) to_server.append(buffer, n);
+    if (!to_server.empty() && !server.receive(to_server, plain)) break;
+    auto to_client = server.take_outgoing();
+    if (!to_client.empty()) BIO_write(in, to_client.data(), static_cast<int>(to_client.size()));
+  }
+  if (out.done) {
+    const unsigned char* chosen = nullptr;
+    unsigned chosen_length = 0;
+    SSL_get0_alpn_selected(ssl, &chosen, &chosen_length);
+    out.protocol.assign(reinterpret_cast<const char*>(chosen), chosen_length);
+    if (X509* peer = SSL_get1_peer_certificate(ssl)) {
+      unsigned char* der = nullptr;
+      int length = i2d_X509(peer, &der);
+      out.certificate_der.assign(reinterpret_cast<const char*>(der), length);
+      OPENSSL_free(der);
+      X509_free(peer);
+    }
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  return out;
+}
+
+std::string der_of(const fs::path& cert_pem) {
+  auto pem = read_file(cert_pem);
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  unsigned char* der = nullptr;
+  int length = i2d_X509(x, &der);
+  std::string out(reinterpret_cast<const char*>(der), length);
+  OPENSSL_free(der);
+  X509_free(x);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tls: tls-alpn-01 answers acme-tls/1 for a pending name only (RFC 8737)") {
+  Certs served, challenge;  // the listener's certificate, and the validation certificate
+  auto server_ctx = TlsContext::server(served.cert, served.key);
+  REQUIRE(server_ctx);
+  auto pending = std::make_shared<AcmeAlpnCertificates>();
+  REQUIRE(pending->add("Mail.Example.Test", read_file(challenge.cert), read_file(challenge.key)));
+  (*server_ctx)->answer_acme_alpn(pending);
+
+  // The CA's validation: acme-tls/1 with the name as SNI gets the challenge certificate.
+  auto validation = alpn_handshake(*server_ctx, "mail.example.test", "acme-tls/1");
+  CHECK(validation.done);
+  CHECK(validation.protocol == "acme-tls/1");
+  CHECK(validation.certificate_der == der_of(challenge.cert));
+
+  // acme-tls/1 for a name with no validation under way is refused, not answered with the
+  // listener's certificate (RFC 8737 §3: only a validation certificate may be offered).
+  auto other = alpn_handshake(*server_ctx, "other.example.test", "acme-tls/1");
+  CHECK_FALSE(other.done);
+
+  // An ordinary client of the same name never sees the validation certificate.
+  auto ordinary = alpn_handshake(*server_ctx, "mail.example.test", "");
+  CHECK(ordinary.done);
+  CHECK(ordinary.protocol.empty());
+  CHECK(ordinary.certificate_der == der_of(served.cert));
 }
