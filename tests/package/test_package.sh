@@ -30,7 +30,14 @@ done
 # Every mount below is private to this process and gone when it ends, however it ends.
 if [ -z "${POSTROOM_PKGTEST_UNSHARED:-}" ]; then
   export POSTROOM_PKGTEST_UNSHARED=1
-  exec unshare --mount --propagation private -- "$0" "$build"
+  if mountpoint -q /; then
+    exec unshare --mount --propagation private -- "$0" "$build"
+  fi
+  # In a chroot "/" is no mount point and its propagation cannot be changed; make private
+  # the mounts that can be instead (a chroot runner's namespace keeps them private anyway).
+  # shellcheck disable=SC2016 # $0 and $1 are bash -c's own arguments
+  exec unshare --mount --propagation unchanged -- bash -c \
+    'mount --make-rprivate / 2>/dev/null || true; exec "$0" "$1"' "$0" "$build"
 fi
 
 start=$SECONDS
