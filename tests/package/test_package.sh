@@ -49,7 +49,7 @@ fail() {
 
 work=$(mktemp -d /var/tmp/postroom-pkgtest.XXXXXX)
 root=$work/root
-netns=postroom-pkgtest-$$
+netns_holder=""  # a process whose network namespace the daemon runs in
 daemon_pid=""
 # The processes whose program lies in the test root (the chroot has no init of its own).
 running_from_root() {
@@ -66,7 +66,7 @@ cleanup() {
   # Anything else still running from the test root (they would keep its mounts alive).
   local pid
   for pid in $(running_from_root); do kill -KILL "$pid" 2>/dev/null || true; done
-  ip netns del "$netns" 2>/dev/null || true
+  [ -n "$netns_holder" ] && kill "$netns_holder" 2>/dev/null
   local mount
   for mount in var/cache/apt/archives proc dev ""; do
     mountpoint -q "$root/$mount" && umount -l "$root/$mount"
@@ -239,14 +239,21 @@ EOF
 in_root postroom check-config >"$work/check.log" 2>&1 || { cat "$work/check.log"; fail "check-config after the edit"; }
 
 # ---------------------------------------------------------------------------------------
-ip netns add "$netns"
-ip -n "$netns" link set lo up
+# A network namespace of its own, held by a sleeping process and entered with nsenter: `ip
+# netns` would need to remount / (impossible in a chroot such as fresh-debian's).
+unshare --net -- sh -c 'ip link set lo up && exec sleep infinity' &
+netns_holder=$!
+in_netns=(nsenter --net=/proc/"$netns_holder"/ns/net)
+for _ in $(seq 50); do
+  "${in_netns[@]}" ip -o link show lo 2>/dev/null | grep -q "state UNKNOWN\|,UP" && break
+  sleep 0.1
+done
 # As the unit runs it: User=postroom, AmbientCapabilities and CapabilityBoundingSet
 # CAP_NET_BIND_SERVICE only, NoNewPrivileges.
 # An array, not a function: started in the background, $! is then postroomd itself (each of
 # these execs the next).
 # shellcheck disable=SC2054 # the commas belong to setpriv's capability lists
-as_unit=(ip netns exec "$netns" chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin LANG=C.UTF-8
+as_unit=("${in_netns[@]}" chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin LANG=C.UTF-8
   setpriv --reuid=postroom --regid=postroom --init-groups --no-new-privs
   --inh-caps=-all,+net_bind_service --ambient-caps=-all,+net_bind_service
   --bounding-set=-all,+net_bind_service)
@@ -255,7 +262,7 @@ start_daemon() {
   daemon_pid=$!
   local ports
   for _ in $(seq 100); do
-    ports=$(ip netns exec "$netns" ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -n | tr '\n' ' ')
+    ports=$("${in_netns[@]}" ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -n | tr '\n' ' ')
     [ "$ports" = "25 110 465 587 995 " ] && return 0
     kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.log"; fail "postroomd exited"; }
     sleep 0.1
@@ -289,7 +296,7 @@ grep -Eq "^CapEff:\s+0000000000000000$" <<<"$status" || fail "postroomd kept a c
 
 step "a message in on port 25, out by POP3S on 995 and STLS on 110"
 mail_test() { # deliver|count N
-  ip netns exec "$netns" python3 - "$@" <<'EOF'
+  "${in_netns[@]}" python3 - "$@" <<'EOF'
 import poplib, smtplib, ssl, sys
 tls = ssl.create_default_context()
 tls.check_hostname = False
