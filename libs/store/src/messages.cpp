@@ -318,8 +318,31 @@ Result<StoredMessage> MessageWriter::commit(const Destination& destination) {
   return commit_content(db_, id_, chunker_.summary(), destination);
 }
 
+namespace {
+
+bool is_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+}  // namespace
+
+Destination null_sender_destination(const Route& route) {
+  Destination destination;
+  destination.accounts = route.accounts;
+  if (!route.remote.empty()) {
+    QueueRequest request;  // sender "": the null reverse-path
+    request.recipients = route.remote;
+    request.smtputf8 = std::any_of(route.remote.begin(), route.remote.end(),
+                                   [](const std::string& a) { return !is_ascii(a); });
+    destination.queue = std::move(request);
+  }
+  return destination;
+}
+
 Result<StoredMessage> store_from_null_sender(Database& db, std::string_view message,
-                                             const Destination& destination) {
+                                             Destination destination) {
+  if (destination.queue) destination.queue->body_8bit = !is_ascii(message);
   MessageWriter writer(db);
   if (auto r = writer.begin(); !r) return std::unexpected(r.error());
   if (auto r = writer.add("Return-Path: <>\r\n"); !r) return std::unexpected(r.error());

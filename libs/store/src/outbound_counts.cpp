@@ -94,14 +94,7 @@ Result<bool> deliver_to_postmaster(Database& db, const std::string& message,
   auto route = resolve_with_postmaster(db, Address{"postmaster", ""}, local_domains);
   if (!route) return std::unexpected(route.error());
   if (route->accounts.empty() && route->remote.empty()) return false;
-  Destination destination;
-  destination.accounts = route->accounts;
-  if (!route->remote.empty()) {
-    QueueRequest request;  // from the null sender: a notice is never bounced
-    request.recipients = route->remote;
-    destination.queue = std::move(request);
-  }
-  auto stored = store_from_null_sender(db, message, destination);
+  auto stored = store_from_null_sender(db, message, null_sender_destination(*route));
   if (!stored) return std::unexpected(stored.error());
   return true;
 }

@@ -191,11 +191,6 @@ Result<void> record_attempt(Database& db, const AttemptResult& result, std::int6
 
 namespace {
 
-bool is_ascii(std::string_view text) {
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -209,18 +204,7 @@ Result<BounceStored> store_bounce(Database& db, const Bounce& bounce,
   auto route = resolve_recipient(db, lower(bounce.to), is_local_domain);
   if (!route) return std::unexpected(route.error());
   if (route->accounts.empty() && route->remote.empty()) return BounceStored{Where::dropped, {}};
-  Destination destination;
-  destination.accounts = route->accounts;
-  if (!route->remote.empty()) {
-    QueueRequest request;
-    request.sender = "";
-    request.recipients = route->remote;
-    request.smtputf8 = std::any_of(route->remote.begin(), route->remote.end(),
-                                   [](const std::string& a) { return !is_ascii(a); });
-    request.body_8bit = !is_ascii(bounce.message);
-    destination.queue = std::move(request);
-  }
-  auto stored = store_from_null_sender(db, bounce.message, destination);
+  auto stored = store_from_null_sender(db, bounce.message, null_sender_destination(*route));
   if (!stored) return std::unexpected(stored.error());
   if (stored->queue_id.empty()) return BounceStored{Where::mailbox, {}};
   return BounceStored{Where::queue, stored->queue_id};

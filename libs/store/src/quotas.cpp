@@ -287,13 +287,7 @@ Result<int> send_quota_warnings(Database& db, const std::vector<std::int64_t>& a
     auto route = resolve_with_postmaster(db, Address{"postmaster", q.domain}, local_domains);
     if (!route) return std::unexpected(route.error());
     if (route->accounts.empty() && route->remote.empty()) continue;  // nobody to tell
-    Destination to_postmaster;
-    to_postmaster.accounts = route->accounts;
-    if (!route->remote.empty()) {
-      QueueRequest request;  // from the null sender: a warning is never bounced
-      request.recipients = route->remote;
-      to_postmaster.queue = std::move(request);
-    }
+    Destination to_postmaster = null_sender_destination(*route);
     auto warned = warn_if_due(db, {q.domain, true, 0, q.domain_usage, q.domain_limit},
                               to_postmaster, now, compose);
     if (!warned) return std::unexpected(warned.error());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "postroom/base/error.hpp"
+#include "postroom/store/accounts.hpp"
 
 namespace postroom::store {
 
@@ -163,11 +164,16 @@ class MessageWriter {
   Result<void> status_{};
 };
 
+// Where a message from the null sender to `route` goes: its mailboxes, and the queue for its
+// remote addresses (SMTPUTF8 when one of them needs it).
+Destination null_sender_destination(const Route& route);
+
 // A whole message from the null sender (a bounce, a notice, a warning) in the caller's
 // transaction: it gets the "Return-Path: <>" trace line a local delivery adds (RFC 5321
-// §4.4; the relay strips it again), so that it is never bounced back.
+// §4.4; the relay strips it again), so that it is never bounced back. A queued copy is
+// marked 8-bit when the message is.
 Result<StoredMessage> store_from_null_sender(Database& db, std::string_view message,
-                                             const Destination& destination);
+                                             Destination destination);
 
 // A random token of printable characters (UIDLs, queue IDs): never reused, even after a
 // backup restore, because it is not a counter.
