@@ -54,6 +54,35 @@ Result<int> open_regular(const std::filesystem::path& file, off_t& size) {
   return fd;
 }
 
+// Writes all of `data` to `fd`; the errno of a failed write, 0 when all went out.
+int write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
+// Writes `data` to the newly opened `fd` (synced when asked) and closes it; on an error the
+// file is removed and the message says what failed.
+Result<void> fill_new_file(int fd, const std::filesystem::path& file, std::string_view data,
+                           FileSync sync) {
+  int error = write_all(fd, data);
+  const char* what = "cannot write ";
+  if (error == 0 && sync == FileSync::durable && ::fsync(fd) != 0) {
+    error = errno;
+    what = "cannot sync ";
+  }
+  // close() reports a delayed write error on some file systems (NFS).
+  if (::close(fd) != 0 && error == 0) error = errno;
+  if (error == 0) return {};
+  ::unlink(file.c_str());
+  return fail(what + file.string() + ": " + std::strerror(error));
+}
+
 }  // namespace
 
 Result<std::string> read_small_file(const std::filesystem::path& file, std::size_t max_bytes) {
@@ -90,6 +119,38 @@ Result<void> check_readable_file(const std::filesystem::path& file) {
   if (!opened) return std::unexpected(opened.error());
   Fd fd(*opened);
   return {};
+}
+
+Result<void> replace_file(const std::filesystem::path& file, std::string_view data, mode_t mode,
+                          FileSync sync) {
+  auto temporary = file;
+  temporary += ".new";
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return fail("cannot write " + temporary.string() + ": " + std::strerror(errno));
+  // An old temporary left by a crash keeps its mode through O_TRUNC.
+  ::fchmod(fd, mode);
+  if (auto filled = fill_new_file(fd, temporary, data, sync); !filled) return filled;
+  if (::rename(temporary.c_str(), file.c_str()) != 0) {
+    int error = errno;
+    ::unlink(temporary.c_str());
+    return fail("cannot replace " + file.string() + ": " + std::strerror(error));
+  }
+  if (sync == FileSync::durable) {
+    auto parent = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
+    int dir = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
+  return {};
+}
+
+Result<void> create_new_file(const std::filesystem::path& file, std::string_view data,
+                             mode_t mode) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return fail("cannot create " + file.string() + ": " + std::strerror(errno));
+  return fill_new_file(fd, file, data, FileSync::durable);
 }
 
 }  // namespace postroom

@@ -1,10 +1,13 @@
 #include "postroom/base/file.hpp"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
+#include <sstream>
 
 using namespace postroom;
 namespace fs = std::filesystem;
@@ -24,7 +27,89 @@ struct TempDir {
   }
 };
 
+std::string content_of(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream all;
+  all << in.rdbuf();
+  return all.str();
+}
+
+mode_t mode_of(const fs::path& file) {
+  struct stat st {};
+  ::stat(file.c_str(), &st);
+  return st.st_mode & 07777;
+}
+
+// While it lives, this process may write no file beyond `bytes`: a write past it fails with
+// EFBIG as on a full disk (SIGXFSZ ignored), without needing a small file system.
+struct FileSizeLimit {
+  rlimit old{};
+  void (*old_handler)(int);
+  explicit FileSizeLimit(rlim_t bytes) {
+    old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    ::getrlimit(RLIMIT_FSIZE, &old);
+    rlimit limit = old;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+  }
+};
+
 }  // namespace
+
+TEST_CASE("file: replace_file puts the new content in place with its mode, old or not") {
+  TempDir dir;
+  auto file = dir.path / "key.pem";
+  REQUIRE(replace_file(file, "first", 0600, FileSync::durable));
+  CHECK(content_of(file) == "first");
+  CHECK(mode_of(file) == 0600);
+  REQUIRE(replace_file(file, "second, longer", 0644, FileSync::none));
+  CHECK(content_of(file) == "second, longer");
+  CHECK(mode_of(file) == 0644);
+  CHECK_FALSE(fs::exists(dir.path / "key.pem.new"));
+}
+
+TEST_CASE("file: a write that fails as on a full disk leaves the old file whole") {
+  TempDir dir;
+  auto file = dir.path / "chain.pem";
+  REQUIRE(replace_file(file, "old certificate", 0644, FileSync::durable));
+  // A stale temporary from a crash, world-readable: it must not keep that mode or content.
+  { std::ofstream(dir.path / "chain.pem.new") << "stale"; }
+  Result<void> written;
+  {
+    FileSizeLimit limit(64);
+    written = replace_file(file, std::string(4096, 'k'), 0600, FileSync::durable);
+  }
+  REQUIRE_FALSE(written);
+  CHECK(written.error().message.find(file.string() + ".new") != std::string::npos);
+  CHECK(written.error().message.find("too large") != std::string::npos);
+  CHECK(content_of(file) == "old certificate");
+  CHECK_FALSE(fs::exists(dir.path / "chain.pem.new"));
+}
+
+TEST_CASE("file: create_new_file refuses an existing file and removes a part written") {
+  TempDir dir;
+  auto file = dir.path / "selector.pem";
+  REQUIRE(create_new_file(file, "key", 0600));
+  CHECK(content_of(file) == "key");
+  CHECK(mode_of(file) == 0600);
+  auto again = create_new_file(file, "other", 0600);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().message.find("cannot create") != std::string::npos);
+  CHECK(content_of(file) == "key");
+
+  auto big = dir.path / "big.pem";
+  Result<void> written;
+  {
+    FileSizeLimit limit(64);
+    written = create_new_file(big, std::string(4096, 'k'), 0600);
+  }
+  REQUIRE_FALSE(written);
+  CHECK_FALSE(fs::exists(big));
+}
 
 TEST_CASE("file: a regular file is read whole, binary bytes included") {
   TempDir dir;

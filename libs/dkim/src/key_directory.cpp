@@ -27,32 +27,6 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-// Writes `content` to `path` (which must not exist), mode 0600, and syncs it.
-Result<void> write_exclusive(const fs::path& path, std::string_view content) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return fail("cannot create " + path.string() + ": " + errno_text());
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string why = errno_text();
-      ::close(fd);
-      ::unlink(path.c_str());
-      return fail("cannot write " + path.string() + ": " + why);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  bool synced = ::fsync(fd) == 0;
-  std::string why = synced ? "" : errno_text();
-  ::close(fd);
-  if (!synced) {
-    ::unlink(path.c_str());
-    return fail("cannot sync " + path.string() + ": " + why);
-  }
-  return {};
-}
-
 // Creates `dir` with mode 0700 if it is missing; true when it was created.
 Result<bool> make_private_dir(const fs::path& dir) {
   if (::mkdir(dir.c_str(), 0700) == 0) return true;
@@ -153,10 +127,10 @@ Result<std::vector<fs::path>> write_new_key(const fs::path& dkim_dir, std::strin
   if (fs::exists(pem_path, ec) || fs::exists(state_path, ec))
     return fail("a key " + std::string(selector) + " already exists for " + std::string(domain));
   // The state first, so a reader that finds the .pem always finds its state with it.
-  if (auto r = write_exclusive(state_path, state_text(state)); !r)
+  if (auto r = create_new_file(state_path, state_text(state), 0600); !r)
     return std::unexpected(r.error());
   created.push_back(state_path);
-  if (auto r = write_exclusive(pem_path, pem); !r) {
+  if (auto r = create_new_file(pem_path, pem, 0600); !r) {
     ::unlink(state_path.c_str());
     return std::unexpected(r.error());
   }
@@ -167,15 +141,8 @@ Result<std::vector<fs::path>> write_new_key(const fs::path& dkim_dir, std::strin
 Result<fs::path> write_state(const fs::path& dkim_dir, std::string_view domain,
                              std::string_view selector, const StoredState& state) {
   auto path = state_file(dkim_dir, domain, selector);
-  fs::path temp = path;
-  temp += ".new";
-  ::unlink(temp.c_str());
-  if (auto r = write_exclusive(temp, state_text(state)); !r) return std::unexpected(r.error());
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    std::string why = errno_text();
-    ::unlink(temp.c_str());
-    return fail("cannot replace " + path.string() + ": " + why);
-  }
+  if (auto r = replace_file(path, state_text(state), 0600, FileSync::durable); !r)
+    return std::unexpected(r.error());
   return path;
 }
 

@@ -2,7 +2,6 @@
 // and the certificate swap. The protocol decisions are libs/acme's (order.hpp, schedule.hpp).
 #include "postroom/service/acme_service.hpp"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "https_exchange.hpp"
 #include "postroom/acme/schedule.hpp"
 #include "postroom/base/file.hpp"
 #include "postroom/base/log.hpp"
@@ -31,111 +31,31 @@ std::int64_t now_seconds() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
-struct Transfer {
-  acme::Response response;
-};
-
-std::size_t collect_body(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  std::size_t n = size * count;
-  if (t->response.body.size() + n > kMaxAnswer) return 0;
-  t->response.body.append(data, n);
-  return n;
-}
-
-std::size_t collect_header(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  std::string_view line(data, size * count);
-  auto colon = line.find(':');
-  if (colon == std::string_view::npos) return size * count;
-  std::string name(line.substr(0, colon));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string_view value = line.substr(colon + 1);
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-    value.remove_suffix(1);
-  if (name == "location") t->response.location = value;
-  if (name == "replay-nonce") t->response.nonce = value;
-  return size * count;
-}
-
 // One blocking HTTPS exchange with the CA (runs on the pool, never on the loop).
 acme::Response perform(const acme::Request& request,
                        const std::optional<std::filesystem::path>& ca_bundle) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  Transfer t;
-  CURL* curl = curl_easy_init();
-  if (!curl) {
-    t.response.error = "cannot start libcurl";
-    return t.response;
-  }
-  curl_slist* headers = nullptr;
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, kRequestTimeoutSeconds);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "postroom (ACME)");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
-  if (ca_bundle) {
-    curl_easy_setopt(curl, CURLOPT_CAINFO, ca_bundle->c_str());
-    curl_easy_setopt(curl, CURLOPT_CAPATH, "/etc/ssl/certs");
-  }
+  HttpsRequest https;
+  https.url = request.url;
+  https.user_agent = "postroom (ACME)";
+  https.ca_file = ca_bundle;
+  https.timeout_seconds = kRequestTimeoutSeconds;
+  https.max_body = kMaxAnswer;
   if (request.method == acme::Request::Method::head) {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    https.method = HttpsRequest::Method::head;
   } else if (request.method == acme::Request::Method::post) {
+    https.method = HttpsRequest::Method::post;
     // RFC 8555 §6.2: JWS bodies are application/jose+json.
-    headers = curl_slist_append(headers, "Content-Type: application/jose+json");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.c_str());
+    https.content_type = "application/jose+json";
+    https.body = request.body;
   }
-  CURLcode code = curl_easy_perform(curl);
-  if (code != CURLE_OK) {
-    t.response = {};
-    t.response.error = request.url + ": " + curl_easy_strerror(code);
-  } else {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.response.status);
-  }
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return t.response;
-}
-
-// Writes `data` to `file` so that a crash leaves the old file or the new one: a temporary
-// file in the same directory, fsync, rename, fsync of the directory. `mode` 0600 for keys.
-Result<void> write_atomically(const std::filesystem::path& file, std::string_view data,
-                              mode_t mode) {
-  auto temporary = file;
-  temporary += ".new";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return fail("cannot write " + temporary.string() + ": " + std::strerror(errno));
-  ::fchmod(fd, mode);
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  int error = data.empty() && ::fsync(fd) == 0 ? 0 : (errno ? errno : EIO);
-  ::close(fd);
-  if (error != 0 || ::rename(temporary.c_str(), file.c_str()) != 0) {
-    error = error ? error : errno;
-    ::unlink(temporary.c_str());
-    return fail("cannot write " + file.string() + ": " + std::strerror(error));
-  }
-  int dir = ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return {};
+  auto answer = https_exchange(https);
+  acme::Response response;
+  response.error = std::move(answer.error);
+  response.status = answer.status;
+  response.location = answer.header("location");
+  response.nonce = answer.header("replay-nonce");
+  response.body = std::move(answer.body);
+  return response;
 }
 
 Result<void> make_private_dir(const std::filesystem::path& dir) {
@@ -159,7 +79,7 @@ Result<acme::EcKey> account_key(const AcmeFiles& files) {
   }
   auto key = acme::EcKey::generate();
   if (!key) return key;
-  if (auto r = write_atomically(files.account_key(), key->pem(), 0600); !r)
+  if (auto r = replace_file(files.account_key(), key->pem(), 0600, FileSync::durable); !r)
     return std::unexpected(r.error());
   return key;
 }
@@ -358,8 +278,8 @@ void AcmeService::finish(std::string chain, std::string key_pem) {
   // mismatched pair.
   pool_.submit(
       [files = files_, chain, key_pem, written] {
-        *written = write_atomically(files.key(), key_pem, 0600);
-        if (*written) *written = write_atomically(files.chain(), chain, 0644);
+        *written = replace_file(files.key(), key_pem, 0600, FileSync::durable);
+        if (*written) *written = replace_file(files.chain(), chain, 0644, FileSync::durable);
       },
       [this, tls = *tls, validity = *validity, written, alive = alive_] {
         if (!*alive) return;

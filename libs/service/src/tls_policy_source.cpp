@@ -2,12 +2,12 @@
 // delivery, each blocking call on its own small pool.
 #include "tls_policy_source.hpp"
 
-#include <curl/curl.h>
 #include <unbound.h>
 
 #include <ctime>
 #include <mutex>
 
+#include "https_exchange.hpp"
 #include "postroom/base/log.hpp"
 #include "postroom/net/handles.hpp"
 
@@ -38,63 +38,31 @@ struct FetchResult {
   std::string error;
 };
 
-std::size_t collect(char* data, std::size_t size, std::size_t count, void* user) {
-  auto* out = static_cast<std::string*>(user);
-  std::size_t n = size * count;
-  // RFC 8461 §3.3: more than 64 KiB is not a policy; returning less aborts the transfer.
-  if (out->size() + n > relay::kMtaStsMaxPolicySize) return 0;
-  out->append(data, n);
-  return n;
-}
-
 FetchResult fetch_policy(const std::string& domain, const config::TlsPolicy& config) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   FetchResult result;
-  CURL* curl = curl_easy_init();
-  if (!curl) {
-    result.error = "cannot start libcurl";
-    return result;
-  }
-  std::string url = "https://mta-sts." + domain + "/.well-known/mta-sts.txt";
-  curl_slist* resolve = nullptr;
-  for (const auto& entry : config.mta_sts_resolve)
-    resolve = curl_slist_append(resolve, entry.c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-  // RFC 8461 §3.3: no redirects; the certificate must be valid for mta-sts.DOMAIN.
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, kFetchTimeoutSeconds);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "postroom");
-  if (config.ca_file) {
-    // The extra CA and the system's: curl with OpenSSL loads both.
-    curl_easy_setopt(curl, CURLOPT_CAINFO, config.ca_file->c_str());
-    curl_easy_setopt(curl, CURLOPT_CAPATH, "/etc/ssl/certs");
-  }
-  if (resolve) curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
-  CURLcode code = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  char* type = nullptr;
-  curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
-  if (code != CURLE_OK) {
-    result.error = std::string("fetching ") + url + " failed: " + curl_easy_strerror(code);
-  } else if (status != 200) {
+  HttpsRequest request;
+  request.url = "https://mta-sts." + domain + "/.well-known/mta-sts.txt";
+  // RFC 8461 §3.3: no redirects (https_exchange follows none); the certificate must be valid
+  // for mta-sts.DOMAIN; more than 64 KiB is not a policy.
+  request.max_body = relay::kMtaStsMaxPolicySize;
+  request.timeout_seconds = kFetchTimeoutSeconds;
+  request.ca_file = config.ca_file;
+  request.resolve = config.mta_sts_resolve;
+  auto answer = https_exchange(request);
+  std::string_view type = answer.header("content-type");
+  if (!answer.error.empty()) {
+    result.error = "fetching " + answer.error;
+  } else if (answer.status != 200) {
     // RFC 8461 §3.3: only a 200 answer is a policy.
-    result.error = "fetching " + url + " answered HTTP " + std::to_string(status);
-  } else if (!type || std::string_view(type).substr(0, 10) != "text/plain") {
-    result.error =
-        "fetching " + url + " answered " + (type ? type : "no Content-Type") + ", not text/plain";
+    result.error = "fetching " + request.url + " answered HTTP " + std::to_string(answer.status);
+  } else if (type.substr(0, 10) != "text/plain") {
+    result.error = "fetching " + request.url + " answered " +
+                   (type.empty() ? std::string("no Content-Type") : std::string(type)) +
+                   ", not text/plain";
   } else {
     result.ok = true;
+    result.body = std::move(answer.body);
   }
-  curl_slist_free_all(resolve);
-  curl_easy_cleanup(curl);
   return result;
 }
 

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "postroom/base/file.hpp"
+
 namespace postroom::system {
 
 namespace {
@@ -167,30 +169,8 @@ Result<DaemonStatus> parse_status(std::string_view text) {
 }
 
 Result<void> write_status_file(const std::filesystem::path& file, const std::string& text) {
-  auto temporary = file;
-  temporary += ".new";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return fail("cannot write " + temporary.string() + ": " + std::strerror(errno));
-  std::string_view left = text;
-  while (!left.empty()) {
-    ssize_t n = ::write(fd, left.data(), left.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int error = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      return fail("cannot write " + temporary.string() + ": " + std::strerror(error));
-    }
-    left.remove_prefix(static_cast<std::size_t>(n));
-  }
-  // No fsync: the file describes the running process; after a power loss it is stale anyway.
-  ::close(fd);
-  if (::rename(temporary.c_str(), file.c_str()) != 0) {
-    int error = errno;
-    ::unlink(temporary.c_str());
-    return fail("cannot replace " + file.string() + ": " + std::strerror(error));
-  }
-  return {};
+  // Not synced: the file describes the running process; after a power loss it is stale anyway.
+  return replace_file(file, text, 0600, FileSync::none);
 }
 
 bool is_postroomd(std::int64_t pid) {

@@ -1,9 +1,13 @@
-// Reading small files (the config, secrets) as values: no exception, whatever the path names.
+// Reading small files (the config, secrets) and writing them whole, as values: no exception,
+// whatever the path names.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "postroom/base/error.hpp"
 
@@ -18,5 +22,20 @@ Result<std::string> read_small_file(const std::filesystem::path& file, std::size
 // Succeeds when `file` is a regular file this process can open for reading; the error says why
 // not, as read_small_file's does. Reads nothing.
 Result<void> check_readable_file(const std::filesystem::path& file);
+
+// Whether a written file must survive a power loss once the call returns (keys, certificates,
+// state) or only describes the running process (a status file, stale after a reboot anyway).
+enum class FileSync { durable, none };
+
+// Replaces `file` with `data` so that a crash, a full disk or a failed write leaves the old
+// file or the new one, never a part: written to `file` + ".new" with `mode`, then renamed over
+// `file`. FileSync::durable syncs the file before the rename and the directory after. On an
+// error nothing is left beside `file`, and the message names the file and the reason.
+Result<void> replace_file(const std::filesystem::path& file, std::string_view data, mode_t mode,
+                          FileSync sync);
+
+// Creates `file`, which must not exist, with `data` and `mode`, synced to disk. A failed
+// write removes what was created.
+Result<void> create_new_file(const std::filesystem::path& file, std::string_view data, mode_t mode);
 
 }  // namespace postroom
