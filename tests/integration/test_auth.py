@@ -305,7 +305,9 @@ def test_unknown_user_fails_like_a_wrong_password(make_daemon, certificate):
 def test_a_burst_of_logins_does_not_stall_other_sessions(make_daemon, certificate):
     """argon2id runs off the loop, two at a time: while a burst of logins is still being
     verified, an unrelated session gets its answers."""
-    d = tls_daemon(make_daemon, certificate, extra="limits:\n  max_connections_per_ip: 100\n")
+    # Every login runs argon2id here: remembered logins would end the burst at once.
+    d = tls_daemon(make_daemon, certificate,
+                   extra="limits:\n  max_connections_per_ip: 100\nauth:\n  verified_login_cache: 0s\n")
     burst = 30
     bystander = smtp(d.ports["smtp"], source=TRUSTED)
     done = []
@@ -331,3 +333,44 @@ def test_a_burst_of_logins_does_not_stall_other_sessions(make_daemon, certificat
     # one loop turn. If hashing ran on the loop the NOOPs would wait for the whole burst.
     assert answered_while_busy[0], "the loop was blocked by password hashing"
     bystander.quit()
+
+
+def test_a_remembered_login_skips_argon2id_but_never_a_wrong_or_changed_password(make_daemon, certificate):
+    """auth.verified_login_cache: the second login with the same password is answered from
+    the digest kept after the first argon2id check; a wrong password still fails and counts,
+    and a password changed with `postroom user passwd` forgets the old one at once."""
+    d = tls_daemon(make_daemon, certificate, extra=LOCKOUT)
+    p = pop3(d.ports["pop3"])
+    assert pop3_login(p).startswith(b"+OK")
+    p.quit()
+    d.wait_for_log(r"(?m)user=%s result=ok\s*$" % ALICE)
+    s = smtp(d.ports["smtp"], source=TRUSTED)
+    assert smtp_auth(s, "PLAIN")[0] == 235
+    s.quit()
+    d.wait_for_log(r"peer=127\.0\.0\.5 user=%s result=ok verified=remembered" % ALICE)
+
+    # A wrong password is not a near miss of the remembered one: it fails and is counted.
+    p = pop3(d.ports["pop3"])
+    assert pop3_login(p, password=PASSWORD + "x").startswith(b"-ERR")
+    p.quit()
+    d.wait_for_log(r"user=%s result=failed" % ALICE)
+
+    d.admin("user", "passwd", ALICE, "--password-stdin", input="new-password-2\n")
+    p = pop3(d.ports["pop3"])
+    assert pop3_login(p).startswith(b"-ERR"), "the old password must not outlive a change"
+    p.quit()
+    p = pop3(d.ports["pop3"])
+    assert pop3_login(p, password="new-password-2").startswith(b"+OK")
+    p.quit()
+    assert len(re.findall(r"result=ok verified=remembered", d.log())) == 1
+    assert_no_password_logged(d, PASSWORD)
+
+
+def test_verified_login_cache_zero_checks_every_login(make_daemon, certificate):
+    d = tls_daemon(make_daemon, certificate, extra="auth:\n  verified_login_cache: 0s\n")
+    for _ in range(3):
+        p = pop3(d.ports["pop3"])
+        assert pop3_login(p).startswith(b"+OK")
+        p.quit()
+    logins = re.findall(r"user=%s result=ok.*$" % ALICE, d.log(), re.M)
+    assert len(logins) == 3 and not any("remembered" in line for line in logins)

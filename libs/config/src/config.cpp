@@ -219,7 +219,8 @@ void check_listen(Checker& c, const YAML::Node& where, const YAML::Node& node, L
 void check_auth(Checker& c, const YAML::Node& node, Auth& out) {
   auto entries = c.mapping(node, "auth",
                            {"plaintext_without_tls", "failure_delay_max", "lockout_failures",
-                            "lockout_failures_per_address", "lockout_window", "lockout_duration"});
+                            "lockout_failures_per_address", "lockout_window", "lockout_duration",
+                            "verified_login_cache"});
   if (!entries) return;
   c.parse_into(*entries, "auth", "plaintext_without_tls", out.plaintext_without_tls,
                [](std::string_view t) {
@@ -242,6 +243,14 @@ void check_auth(Checker& c, const YAML::Node& node, Auth& out) {
   out.lockout_failures_per_address = static_cast<unsigned>(per_address);
   c.parse_into(*entries, "auth", "lockout_window", out.lockout_window, parse_duration);
   c.parse_into(*entries, "auth", "lockout_duration", out.lockout_duration, parse_duration);
+  c.parse_into(*entries, "auth", "verified_login_cache", out.verified_login_cache,
+               [](std::string_view t) -> Result<Seconds> {
+                 auto d = parse_duration(t);
+                 // A day bounds how long a password changed elsewhere (LDAP-less offices
+                 // change it here, which forgets at once) could be remembered.
+                 if (d && *d > std::chrono::hours(24)) return fail("must be at most 24h");
+                 return d;
+               });
 }
 
 void check_dkim(Checker& c, const YAML::Node& node, Dkim& out) {

@@ -401,6 +401,22 @@ TEST_CASE("config: login deadline, reserved slots and the per-address lockout ca
   CHECK(has_error(b.error(), "limits.login_timeout", 11));
 }
 
+TEST_CASE(
+    "config: auth.verified_login_cache defaults to 15m, 0s turns it off, over a day is refused") {
+  TempConfig defaults(kMinimal);
+  auto d = defaults.load();
+  REQUIRE(d);
+  CHECK(d->auth.verified_login_cache == Seconds(15 * 60));
+  TempConfig off(std::string(kMinimal) + "auth:\n  verified_login_cache: 0s\n");
+  auto o = off.load();
+  REQUIRE(o);
+  CHECK(o->auth.verified_login_cache == Seconds(0));
+  TempConfig bad(std::string(kMinimal) + "auth:\n  verified_login_cache: 2d\n");
+  auto b = bad.load();
+  REQUIRE_FALSE(b);
+  CHECK(has_error(b.error(), "auth.verified_login_cache", 7));
+}
+
 TEST_CASE("config: relay.tls_policy keys parse, with their defaults and errors at their line") {
   TempConfig defaults(kMinimal);
   auto d = defaults.load();

@@ -245,14 +245,37 @@ std::vector<std::string> device_senders(const store::DeviceRights& rights,
 
 }  // namespace
 
+namespace {
+
+// The argon2id string a password is checked against, when there is a real one to remember a
+// success by (not for APOP, nor against the dummy hash of a missing account or device).
+std::optional<std::string> stored_hash(bool apop, const std::optional<store::Account>& account,
+                                       const std::optional<store::Device>* device) {
+  if (apop || !account) return std::nullopt;
+  if (device) return *device ? std::optional<std::string>((*device)->password_hash) : std::nullopt;
+  return account->password_hash;
+}
+
+}  // namespace
+
 void AuthService::verify_hash(std::string key, std::shared_ptr<Request> shared,
                               std::shared_ptr<AuthResult> result,
                               std::shared_ptr<std::optional<store::Account>> found,
                               std::shared_ptr<std::optional<store::Device>> device) {
+  using LoginClock = auth::VerifiedLogins::Clock;
+  auto stored = stored_hash(shared->apop, *found, device.get());
+  auto ttl = context_.config->auth.verified_login_cache;
+  if (stored && verified_logins_->matches(*stored, shared->secret, LoginClock::now(), ttl)) {
+    wipe(shared->secret);
+    shared->remembered = true;
+    return checked(std::move(key), shared, result, found, device, true);
+  }
   auto ok = std::make_shared<bool>(false);
+  auto digest = std::make_shared<std::optional<auth::VerifiedLogins::Digest>>();
+  bool remember = stored && ttl.count() > 0;
   net::queue_work(
       context_.loop,
-      [shared, found, device, ok] {
+      [shared, found, device, ok, digest, remember, logins = verified_logins_] {
         if (device) {
           // A device password is checked against its device only (or a dummy hash when
           // there is none, so that timing tells nothing), never against the main password.
@@ -262,36 +285,46 @@ void AuthService::verify_hash(std::string key, std::shared_ptr<Request> shared,
         } else {
           *ok = verify_credentials({shared->secret, shared->timestamp, shared->apop}, *found);
         }
+        if (*ok && remember) *digest = logins->digest(shared->secret);
         wipe(shared->secret);  // verified: the secret is no longer needed
       },
-      [this, alive = alive_, key = std::move(key), shared, result, found, device, ok]() mutable {
+      [this, alive = alive_, key = std::move(key), shared, result, found, device, ok, digest,
+       stored = std::move(stored)]() mutable {
         if (!*alive) return;
-        if (!*ok) return verified(std::move(key), shared, result);
-        if (device && !permits((**device).rights, shared->service)) {
-          // The right password for a protocol it was not given: refused, but not a guess.
-          shared->not_permitted = true;
-          result->device = DeviceLogin{(**device).id, (**device).name, 0};
-          return verified(std::move(key), shared, result);
+        if (*digest) verified_logins_->remember(*stored, **digest, LoginClock::now());
+        checked(std::move(key), shared, result, found, device, *ok);
+      });
+}
+
+void AuthService::checked(std::string key, std::shared_ptr<Request> shared,
+                          std::shared_ptr<AuthResult> result,
+                          std::shared_ptr<std::optional<store::Account>> found,
+                          std::shared_ptr<std::optional<store::Device>> device, bool ok) {
+  if (!ok) return verified(std::move(key), shared, result);
+  if (device && !permits((**device).rights, shared->service)) {
+    // The right password for a protocol it was not given: refused, but not a guess.
+    shared->not_permitted = true;
+    result->device = DeviceLogin{(**device).id, (**device).name, 0};
+    return verified(std::move(key), shared, result);
+  }
+  result->outcome = AuthResult::Outcome::ok;
+  result->account_id = (**found).id;
+  if (device) {
+    const auto& d = **device;
+    result->device = DeviceLogin{d.id, d.name, d.rights.rate_per_hour};
+  }
+  context_.store->sender_addresses(
+      shared->user, [this, alive = alive_, key = std::move(key), shared, result,
+                     device](Result<std::vector<std::string>> senders) mutable {
+        if (!*alive) return;
+        if (!senders) {
+          result->outcome = AuthResult::Outcome::temp_failure;
+        } else if (device) {
+          result->sender_addresses = device_senders((**device).rights, std::move(*senders));
+        } else {
+          result->sender_addresses = std::move(*senders);
         }
-        result->outcome = AuthResult::Outcome::ok;
-        result->account_id = (**found).id;
-        if (device) {
-          const auto& d = **device;
-          result->device = DeviceLogin{d.id, d.name, d.rights.rate_per_hour};
-        }
-        context_.store->sender_addresses(
-            shared->user, [this, alive = alive_, key = std::move(key), shared, result,
-                           device](Result<std::vector<std::string>> senders) mutable {
-              if (!*alive) return;
-              if (!senders) {
-                result->outcome = AuthResult::Outcome::temp_failure;
-              } else if (device) {
-                result->sender_addresses = device_senders((**device).rights, std::move(*senders));
-              } else {
-                result->sender_addresses = std::move(*senders);
-              }
-              verified(std::move(key), shared, result);
-            });
+        verified(std::move(key), shared, result);
       });
 }
 
@@ -349,7 +382,7 @@ void AuthService::finish(Request request, AuthResult result, bool verified) {
     ++context_.metrics.logins_locked_out;
   } else if (result.outcome == Outcome::ok) {
     limiter_.record_success(request.key, request.limit_user, now);
-    log_attempt(request, "ok", device);
+    log_attempt(request, "ok", device + (request.remembered ? " verified=remembered" : ""));
     if (result.device) record_device_use(result.device->id, request.peer.ip);
     return request.done(std::move(result));
   } else if (result.outcome == Outcome::temp_failure) {

@@ -57,6 +57,9 @@ struct Auth {
   unsigned lockout_failures_per_address = 100;
   Seconds lockout_window{15 * 60};
   Seconds lockout_duration{15 * 60};
+  // How long a password that passed argon2id is remembered (auth/verified_logins.hpp) so the
+  // same password for the same account or device skips argon2id; 0 turns it off.
+  Seconds verified_login_cache{15 * 60};
 };
 
 enum class RelayMode { smarthost, direct };

@@ -13,6 +13,7 @@
 
 #include "postroom/auth/fair_queue.hpp"
 #include "postroom/auth/limiter.hpp"
+#include "postroom/auth/verified_logins.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/devices.hpp"
@@ -82,6 +83,7 @@ class AuthService {
     Service service = Service::other;
     std::optional<std::string> selector = std::nullopt;  // a device password's
     bool not_permitted = false;  // a right device password for a protocol it lacks
+    bool remembered = false;     // passed by the verified-login cache, without argon2id
   };
   void enqueue(Request request);
   // Starts verifications while slots are free, in the fair queue's order; refuses without
@@ -94,6 +96,12 @@ class AuthService {
                    std::shared_ptr<AuthResult> result,
                    std::shared_ptr<std::optional<store::Account>> account,
                    std::shared_ptr<std::optional<store::Device>> device);
+  // What follows the password check (`ok`): the protocol rights of a device, then the
+  // sender addresses.
+  void checked(std::string key, std::shared_ptr<Request> request,
+               std::shared_ptr<AuthResult> result,
+               std::shared_ptr<std::optional<store::Account>> account,
+               std::shared_ptr<std::optional<store::Device>> device, bool ok);
   // Records a device's last use through the writer, at most once a minute per device and
   // address: a phone that polls every minute must not cost a write each time.
   void record_device_use(std::int64_t device, const std::string& ip);
@@ -119,6 +127,8 @@ class AuthService {
   std::unique_ptr<net::Timer> wake_;
   std::list<std::unique_ptr<net::Timer>> delays_;
   std::unordered_map<std::int64_t, std::pair<std::string, std::int64_t>> device_uses_;
+  // Shared with the pool threads, which compute a digest while they hold the password.
+  std::shared_ptr<auth::VerifiedLogins> verified_logins_ = std::make_shared<auth::VerifiedLogins>();
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
