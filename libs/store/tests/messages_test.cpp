@@ -2,8 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <ctime>
+#include <functional>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/database.hpp"
@@ -119,6 +123,31 @@ TEST_CASE("store: incomplete contents are swept, complete ones stay") {
   CHECK(sweep_incomplete(*db, std::time(nullptr) + 1).value() == 1);
   CHECK(count(*db, "contents") == 1);
   CHECK(count(*db, "content_chunks") == 2);  // "kept\r\n" in chunks of 4
+}
+
+TEST_CASE("store: content ids grow with time and never repeat, from any thread") {
+  auto before = static_cast<std::uint64_t>(std::time(nullptr));
+  std::vector<ContentId> mine, theirs;
+  std::thread other([&] {
+    for (int i = 0; i < 20000; ++i) theirs.push_back(new_content_id());
+  });
+  for (int i = 0; i < 20000; ++i) mine.push_back(new_content_id());
+  other.join();
+  auto after = static_cast<std::uint64_t>(std::time(nullptr));
+  // Each thread's ids only grow (new contents go at the right edge of the B-trees)...
+  CHECK(std::adjacent_find(mine.begin(), mine.end(), std::greater_equal<>{}) == mine.end());
+  CHECK(std::adjacent_find(theirs.begin(), theirs.end(), std::greater_equal<>{}) == theirs.end());
+  // ...no two are the same...
+  std::set<ContentId> all(mine.begin(), mine.end());
+  all.insert(theirs.begin(), theirs.end());
+  CHECK(all.size() == 40000);
+  // ...and their top bits are the time they were made (a count that runs past the end of
+  // its second's range may carry into the next).
+  CHECK(*all.begin() > 0);
+  auto first_second = static_cast<std::uint64_t>(*all.begin()) >> kContentIdCountBits;
+  auto last_second = static_cast<std::uint64_t>(*all.rbegin()) >> kContentIdCountBits;
+  CHECK(first_second >= before);
+  CHECK(last_second <= after + 1);
 }
 
 TEST_CASE("store: size counter counts bare LF across chunk boundaries") {

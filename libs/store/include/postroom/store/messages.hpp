@@ -20,10 +20,13 @@ class Database;
 // reading or writing one never matters for memory.
 constexpr std::size_t kChunkSize = 256 * 1024;
 
-// A content is named by a random id that the writing session picks before its first
-// chunk: never a rowid, which SQLite hands out again after a rolled-back insert, so a
-// session that outlives a failed commit cannot write into someone else's message.
+// A content is named by an id that the writing session picks before its first chunk:
+// never a rowid, which SQLite hands out again after a rolled-back insert, so a session
+// that outlives a failed commit cannot write into someone else's message. The id is the
+// time in seconds above a per-process count (kContentIdCountBits), so ids only grow.
 using ContentId = std::int64_t;
+inline constexpr int kContentIdCountBits = 30;
+inline constexpr std::uint64_t kContentIdCountMask = (std::uint64_t{1} << kContentIdCountBits) - 1;
 ContentId new_content_id();
 
 using DomainTest = std::function<bool(std::string_view)>;
