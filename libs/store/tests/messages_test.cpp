@@ -79,6 +79,15 @@ TEST_CASE("store: UIDLs are unique printable tokens of at most 70 characters") {
     seen.insert(e.uidl);
   }
   CHECK(seen.size() == 50);
+  // The time leads, in delivery order, so the UIDL index grows at its end; 25 characters.
+  std::vector<std::string> in_order;
+  for (auto& e : *box) in_order.push_back(e.uidl.substr(0, 7));  // random after the time
+  CHECK(std::is_sorted(in_order.begin(), in_order.end()));
+  CHECK(box->front().uidl.size() == 25);
+  auto first = in_order.front();
+  CHECK(std::stoll(first.substr(0, 7), nullptr, 32) <= static_cast<long long>(std::time(nullptr)));
+  CHECK(std::stoll(first.substr(0, 7), nullptr, 32) >=
+        static_cast<long long>(std::time(nullptr)) - 60);
 }
 
 TEST_CASE("store: deleting the last delivery releases the content, not before") {
