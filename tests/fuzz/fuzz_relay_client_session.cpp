@@ -65,6 +65,12 @@ struct Host {
       }
     }
   }
+  // With reuse the session goes idle after its one transaction; the host has no more mail.
+  void carry_out(ClientSession& s, Ready&) {
+    FUZZ_CHECK(dones == 1);
+    FUZZ_CHECK(s.state() == ClientSession::State::idle);
+    s.quit();
+  }
   void carry_out(ClientSession&, Close&) { closed = true; }
 };
 
@@ -102,6 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   params.envelope.size = kBody.size();
   params.envelope.needs_smtputf8 = (flags & 32) != 0;
   params.envelope.body_8bit = (flags & 64) != 0;
+  params.reuse = (more & 16) != 0;
 
   Host host;
   host.tls_fails = (more & 4) != 0;

@@ -495,3 +495,51 @@ def test_direct_mode_uses_opportunistic_starttls_without_verification(make_daemo
         assert got.content.endswith(MESSAGE)
     finally:
         dns.stop()
+
+
+# --- connection reuse -------------------------------------------------------------------
+
+
+def send_batch(d, count, refused=()):
+    """`count` messages in one client session, each to its own recipient; those whose index
+    is in `refused` go to nobody@remote.test."""
+    recipients = ["nobody@remote.test" if i in refused else "user%d@remote.test" % i for i in range(count)]
+    with smtplib.SMTP("127.0.0.1", d.ports["smtp"], timeout=30) as client:
+        for i, rcpt in enumerate(recipients):
+            assert client.sendmail(ALICE, [rcpt], MESSAGE.replace(b"relay test", b"relay test %d" % i)) == {}
+    return recipients
+
+
+def test_messages_sent_together_share_smarthost_connections_each_delivered_once(make_daemon, peers):
+    # Two refused recipients on the way: their 550 (RCPT, then RSET) must not fail the
+    # messages that follow them on the same connection.
+    peer = peers(rcpt_replies={"nobody@remote.test": "550 5.1.1 no such user"}).start()
+    d = start_daemon(make_daemon, smarthost_config(peer.port))
+    recipients = send_batch(d, 20, refused={3, 11})
+    wait_until(lambda: queue_rows(d) == [], what="an empty queue")
+    delivered = sorted(m.rcpt_tos[0] for m in peer.messages)
+    assert delivered == sorted(r for r in recipients if r != "nobody@remote.test")  # once each
+    for m in peer.messages:
+        i = int(m.rcpt_tos[0][4:].split("@")[0])
+        assert m.content.endswith(MESSAGE.replace(b"relay test", b"relay test %d" % i))
+    # At most 10 connections run at once to a smarthost: 18 messages on fewer than 18
+    # connections means they were reused; fewer than 10 is the usual case.
+    assert len(peer.connections()) <= 10
+    log = since_last_start(d)
+    assert len(re.findall(r"rcpt=nobody@remote\.test .*result=bounced", log)) == 2
+    assert "result=deferred" not in log
+    bounces = pop3_messages(d)
+    assert len(bounces) == 2 and all(b"no such user" in b for b in bounces)
+
+
+def test_a_smarthost_that_drops_each_connection_after_a_message_still_gets_each_once(make_daemon, peers):
+    # The server hangs up shortly after each message: the next message either finds the idle
+    # connection gone or loses it right after MAIL; either way it goes on a new connection
+    # and is neither deferred nor sent twice.
+    peer = peers(close_after_data=0.05).start()
+    d = start_daemon(make_daemon, smarthost_config(peer.port))
+    recipients = send_batch(d, 8)
+    wait_until(lambda: queue_rows(d) == [], what="an empty queue")
+    assert sorted(m.rcpt_tos[0] for m in peer.messages) == sorted(recipients)
+    assert len(peer.connections()) == 8
+    assert "result=deferred" not in since_last_start(d)

@@ -68,6 +68,8 @@ std::string_view to_string(Attempt::State state) {
       return "connecting";
     case S::session:
       return "session";
+    case S::idle:
+      return "idle";
     case S::closing:
       return "closing";
     case S::finished:
@@ -105,6 +107,7 @@ std::string describe(const AttemptAction& action) {
         out += " " + r.address + "=" + std::string(to_string(r.kind));
       return out;
     }
+    std::string operator()(const Idle&) const { return "== idle"; }
     std::string operator()(const Finished&) const { return "== finished"; }
   };
   return std::visit(Describe{}, action);
@@ -326,20 +329,66 @@ void Attempt::on_connect_failed(std::string_view text) {
   next_address();
 }
 
+void Attempt::reconnect() {
+  if (next_address_ > 0) --next_address_;
+  connect_current();
+}
+
+bool Attempt::may_reuse() const {
+  if (messages_on_connection_ >= params_.reuse.max_messages) return false;
+  return !params_.now || params_.now() - connected_at_ < params_.reuse.max_age;
+}
+
 void Attempt::on_connected() {
   if (state_ != State::connecting) return;
   ClientParams client = params_.client;
   client.tls = host_policy_.mode;
   client.tls_available = params_.tls_available;
+  client.reuse = params_.reuse.max_messages > 1;
   session_.emplace(std::move(client));
+  messages_on_connection_ = 0;
+  if (params_.now) connected_at_ = params_.now();
   state_ = State::session;
+  pump();
+}
+
+void Attempt::next_message(Envelope envelope) {
+  if (state_ != State::idle) return;
+  params_.client.envelope = std::move(envelope);
+  reached_transaction_ = false;
+  final_ = false;
+  reported_ = false;
+  retrying_ = false;
+  retried_ = false;
+  failures_ = AttemptFailures{};
+  if (!session_) return reconnect();  // the server closed the idle connection
+  state_ = State::session;
+  session_->next_envelope(params_.client.envelope);
+  pump();
+}
+
+void Attempt::quit() {
+  if (state_ != State::idle) return;
+  final_ = true;
+  if (!session_) return finish();
+  state_ = State::session;
+  session_->quit();
   pump();
 }
 
 void Attempt::pump() {
   if (!session_ || state_ == State::finished) return;
   if (in_transaction(session_->state())) reached_transaction_ = true;
-  for (Action& action : session_->take_actions()) {
+  // A session's action may make it act again (quit() after Ready): drain until quiet.
+  for (auto actions = session_->take_actions(); !actions.empty();
+       actions = session_ ? session_->take_actions() : std::vector<Action>{}) {
+    pump_actions(actions);
+    if (state_ == State::finished) return;
+  }
+}
+
+void Attempt::pump_actions(std::vector<Action>& actions) {
+  for (Action& action : actions) {
     if (auto* send = std::get_if<Send>(&action)) {
       emit(std::move(*send));
     } else if (std::holds_alternative<StartTls>(action)) {
@@ -348,6 +397,16 @@ void Attempt::pump() {
       emit(NeedBody{});
     } else if (auto* done = std::get_if<Done>(&action)) {
       for (RecipientResult& result : done->results) result.remote_host = current_host_;
+      if (messages_on_connection_ > 0 && done->unanswered && !retried_) {
+        // The server dropped the reused connection (or said 421) before it answered MAIL:
+        // it took nothing, so this is the reused connection's failure, not the message's.
+        retrying_ = true;
+        retried_ = true;
+        emit(Note{"connection to " + current_host_ + " lost after " +
+                  std::to_string(messages_on_connection_) +
+                  " message(s); sending the next on a new connection"});
+        continue;
+      }
       bool all_temporary =
           std::all_of(done->results.begin(), done->results.end(),
                       [](const RecipientResult& r) { return r.kind == Outcome::temporary; });
@@ -364,6 +423,14 @@ void Attempt::pump() {
         final_ = true;
         report(std::move(done->results));
       }
+    } else if (std::holds_alternative<Ready>(action)) {
+      ++messages_on_connection_;
+      if (may_reuse()) {
+        state_ = State::idle;
+        emit(Idle{});
+      } else {
+        session_->quit();
+      }
     } else if (auto* close = std::get_if<Close>(&action)) {
       if (state_ == State::closing) continue;
       state_ = State::closing;
@@ -373,6 +440,8 @@ void Attempt::pump() {
 }
 
 void Attempt::on_data(std::string_view bytes) {
+  // While idle nothing was asked; whatever comes (a 421 before the server closes) is
+  // left unread, and the close that follows is what counts.
   if (!session_ || state_ != State::session) return;
   session_->feed(bytes);
   pump();
@@ -419,6 +488,10 @@ void Attempt::on_timeout() {
 }
 
 void Attempt::on_closed(std::string_view reason) {
+  if (state_ == State::idle) {
+    session_.reset();  // next_message() will connect again; quit() just finishes
+    return;
+  }
   if (state_ != State::session && state_ != State::closing) return;
   if (session_ && !session_->closed()) {
     state_ = State::closing;  // the session's Close needs no Disconnect: nothing is open
@@ -432,6 +505,10 @@ void Attempt::on_closed(std::string_view reason) {
   }
   session_.reset();
   if (state_ == State::finished) return;
+  if (retrying_) {
+    retrying_ = false;
+    return reconnect();
+  }
   if (final_) return finish();
   next_address();
 }

@@ -58,6 +58,10 @@ std::string_view waiting_for(ClientSession::State state) {
       return "the message body to be sent";
     case State::data_end:
       return "the reply to the end of data";
+    case State::rset:
+      return "the reply to RSET";
+    case State::idle:
+      return "the next message";
     case State::quit:
       return "the reply to QUIT";
     case State::closed:
@@ -107,6 +111,10 @@ std::string_view to_string(ClientSession::State state) {
       return "body";
     case State::data_end:
       return "data_end";
+    case State::rset:
+      return "rset";
+    case State::idle:
+      return "idle";
     case State::quit:
       return "quit";
     case State::closed:
@@ -133,17 +141,28 @@ std::string describe(const Action& action) {
       }
       return out;
     }
+    std::string operator()(const Ready&) const { return "ready"; }
     std::string operator()(const Close& close) const { return "close reason=" + close.reason; }
   };
   return std::visit(Describe{}, action);
 }
 
-ClientSession::ClientSession(ClientParams params)
-    : params_(std::move(params)),
-      results_(params_.envelope.recipients.size()),
-      accepted_(params_.envelope.recipients.size(), false) {
+ClientSession::ClientSession(ClientParams params) : params_(std::move(params)) {
   tls_active_ = params_.tls == TlsMode::implicit;
+  if (!load_envelope()) close_now("nothing to deliver");
+}
+
+bool ClientSession::load_envelope() {
   const Envelope& envelope = params_.envelope;
+  results_.assign(envelope.recipients.size(), std::nullopt);
+  accepted_.assign(envelope.recipients.size(), false);
+  pending_.clear();
+  next_rcpt_ = 0;
+  mail_failed_ = false;
+  done_emitted_ = false;
+  transaction_replied_ = false;
+  unanswered_ = false;
+  encoder_ = DataEncoder{};
   if (!is_safe_path(envelope.sender)) {
     finalize_local(Outcome::permanent, "5.1.7 invalid sender address");
   }
@@ -154,9 +173,26 @@ ClientSession::ClientSession(ClientParams params)
           address, Outcome::permanent, "5.1.3 invalid recipient address", 0, "5.1.3", {}};
     }
   }
-  if (std::all_of(results_.begin(), results_.end(), [](const auto& r) { return r.has_value(); })) {
-    close_now("nothing to deliver");
+  return !std::all_of(results_.begin(), results_.end(),
+                      [](const auto& r) { return r.has_value(); });
+}
+
+void ClientSession::next_envelope(Envelope envelope) {
+  if (state_ != State::idle) return;
+  params_.envelope = std::move(envelope);
+  if (!load_envelope()) {
+    // Nothing to send: the results are ours, and the session stays as it was.
+    emit_done();
+    actions_.emplace_back(Ready{});
+    return;
   }
+  start_transaction();
+}
+
+void ClientSession::quit() {
+  if (state_ != State::idle) return;
+  send("QUIT\r\n");
+  enter(State::quit);
 }
 
 void ClientSession::enter(State next) {
@@ -199,6 +235,7 @@ void ClientSession::handle(const Reply& reply) {
   }
   // RFC 5321 §3.8: 421 may come in reply to any command; the server is closing.
   if (reply.code == 421) {
+    if (state_ == State::mail_rcpt && !transaction_replied_) unanswered_ = true;
     finalize_pending(Outcome::temporary, reply.one_line(), reply.code, status_of(reply));
     close_now("server said 421");
     return;
@@ -236,6 +273,13 @@ void ClientSession::handle(const Reply& reply) {
       break;
     case State::data_end:
       on_data_end(reply);
+      break;
+    case State::rset:
+      on_rset(reply);
+      break;
+    case State::idle:
+      // Nothing was asked: a reply now is out of step (a 421 was handled above).
+      abort("4.5.0 protocol error: unexpected reply between transactions " + reply.one_line());
       break;
     case State::tls_handshake:
     case State::quit:
@@ -393,7 +437,7 @@ void ClientSession::start_transaction() {
   if (envelope.needs_smtputf8 && !extensions_.smtputf8) {
     // RFC 6531 §3.4: without SMTPUTF8 the message cannot be sent as it is.
     finalize_local(Outcome::permanent, "5.6.7 server does not support SMTPUTF8");
-    finish();
+    end_transaction(false);
     return;
   }
   if (extensions_.size && *extensions_.size > 0 && envelope.size > *extensions_.size) {
@@ -401,7 +445,7 @@ void ClientSession::start_transaction() {
     finalize_local(Outcome::permanent, "5.3.4 message size " + std::to_string(envelope.size) +
                                            " exceeds the server's limit of " +
                                            std::to_string(*extensions_.size) + " octets");
-    finish();
+    end_transaction(false);
     return;
   }
   std::string commands = "MAIL FROM:<" + envelope.sender + ">";
@@ -413,6 +457,7 @@ void ClientSession::start_transaction() {
   commands += "\r\n";
   pending_.push_back({Pending::mail, 0});
   next_rcpt_ = 0;
+  transaction_replied_ = false;
   if (extensions_.pipelining) {
     // RFC 2920 §3.1: MAIL and every RCPT in one write; DATA waits for their
     // replies so it is sent only when a recipient was accepted.
@@ -443,6 +488,7 @@ void ClientSession::on_mail_rcpt(const Reply& reply) {
     abort("4.5.0 protocol error: unexpected reply to MAIL or RCPT " + reply.one_line());
     return;
   }
+  transaction_replied_ = true;
   PendingReply answered = pending_.front();
   pending_.pop_front();
   if (answered.what == Pending::mail) {
@@ -470,7 +516,8 @@ void ClientSession::on_mail_rcpt(const Reply& reply) {
     send("DATA\r\n");
     enter(State::data);
   } else {
-    finish();
+    // A refused MAIL opened no transaction; refused recipients leave MAIL's open.
+    end_transaction(!mail_failed_);
   }
 }
 
@@ -480,7 +527,7 @@ void ClientSession::on_data(const Reply& reply) {
     enter(State::body);
   } else if (reply.kind() == 4 || reply.kind() == 5) {
     finalize_from_reply(reply);
-    finish();
+    end_transaction(true);
   } else {
     abort("4.5.0 protocol error: unexpected reply to DATA " + reply.one_line());
   }
@@ -505,11 +552,34 @@ void ClientSession::on_data_end(const Reply& reply) {
   // RFC 5321 §4.1.1.4 (and §3.3): one reply for the whole message, so it holds
   // for every recipient that RCPT accepted.
   if (reply.kind() == 2 || reply.kind() == 4 || reply.kind() == 5) {
+    // RFC 5321 §4.1.1.4: the reply clears the transaction, whatever it says.
     finalize_from_reply(reply);
-    finish();
+    end_transaction(false);
   } else {
     abort("4.5.0 protocol error: unexpected reply to end of data " + reply.one_line());
   }
+}
+
+void ClientSession::on_rset(const Reply& reply) {
+  if (reply.kind() == 2) {
+    enter(State::idle);
+    actions_.emplace_back(Ready{});
+  } else {
+    // A server that will not reset cannot be trusted with another envelope.
+    finish();
+  }
+}
+
+void ClientSession::end_transaction(bool open) {
+  if (!params_.reuse) return finish();
+  emit_done();
+  if (open) {
+    send("RSET\r\n");
+    enter(State::rset);
+    return;
+  }
+  enter(State::idle);
+  actions_.emplace_back(Ready{});
 }
 
 void ClientSession::on_timeout() {
@@ -527,6 +597,11 @@ void ClientSession::on_disconnected() {
     close_now("server closed the connection after QUIT");
     return;
   }
+  if (state_ == State::idle) {
+    close_now("server closed the idle connection");
+    return;
+  }
+  if (state_ == State::mail_rcpt && !transaction_replied_) unanswered_ = true;
   abort("4.4.2 connection lost while waiting for " + std::string(waiting_for(state_)));
 }
 
@@ -573,6 +648,7 @@ void ClientSession::emit_done() {
   if (done_emitted_) return;
   done_emitted_ = true;
   Done done;
+  done.unanswered = unanswered_;
   done.results.reserve(results_.size());
   for (std::size_t i = 0; i < results_.size(); ++i) {
     if (results_[i]) {

@@ -8,6 +8,7 @@
 
 using namespace postroom::relay;
 using postroom::relay::test::check_attempt;
+using postroom::relay::test::check_attempt_messages;
 
 namespace {
 
@@ -386,4 +387,216 @@ TEST_CASE("attempt: the smarthost is verified against its configured name") {
   CHECK(
       results[0].reply ==
       "4.7.0 TLS handshake failed: certificate verify failed (smtp.provider.test[192.0.2.7]:465)");
+}
+
+namespace {
+
+// A plaintext smarthost whose connections may carry up to `max_messages` messages.
+AttemptParams reusing_smarthost(std::size_t max_messages = 100) {
+  AttemptParams params = direct();
+  params.direct = false;
+  params.destination = "smtp.provider.test";
+  params.port = 587;
+  params.smarthost_tls = TlsMode::none;
+  params.reuse.max_messages = max_messages;
+  return params;
+}
+
+// Connect and deliver bob's message; the connection is then idle.
+constexpr std::string_view kFirstMessage = R"(
+    >> a smtp.provider.test
+    << a 192.0.2.7
+    >> connect smtp.provider.test 192.0.2.7:587 check=none
+    << connected
+    S: 220 smtp.provider.test ESMTP
+    C: EHLO relay.example.test
+    S: 250 smtp.provider.test
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<bob@remote.test>
+    S: 250 ok
+    C: DATA
+    S: 354 go
+    == body
+    C: Subject: t
+    C:
+    C: hi
+    C: .
+    S: 250 2.0.0 first
+    == report bob@remote.test=delivered
+    == idle
+)";
+
+// Carol's message on a session that has greeted already.
+constexpr std::string_view kCarolTransaction = R"(
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<carol@remote.test>
+    S: 250 ok
+    C: DATA
+    S: 354 go
+    == body
+    C: Subject: t
+    C:
+    C: hi
+    C: .
+    S: 250 2.0.0 second
+    == report carol@remote.test=delivered
+)";
+
+std::string script(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) {
+    out += part;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("attempt reuse: the next message goes on the open connection, QUIT at the bound") {
+  auto reported = check_attempt_messages(reusing_smarthost(2),
+                                         script({kFirstMessage, R"(
+    << next carol@remote.test
+  )",
+                                                 kCarolTransaction, R"(
+    C: QUIT
+    S: 221 bye
+    >> disconnect QUIT answered
+    == finished
+  )"}),
+                                         2);
+  REQUIRE(reported.size() == 2);
+  CHECK(reported[0][0].reply == "250 2.0.0 first");
+  CHECK(reported[1][0].address == "carol@remote.test");
+  CHECK(reported[1][0].reply == "250 2.0.0 second");
+  CHECK(reported[1][0].remote_host == "smtp.provider.test[192.0.2.7]:587");
+}
+
+TEST_CASE("attempt reuse: a refused message is reported alone and the next is delivered") {
+  auto reported = check_attempt_messages(reusing_smarthost(), R"(
+    >> a smtp.provider.test
+    << a 192.0.2.7
+    >> connect smtp.provider.test 192.0.2.7:587 check=none
+    << connected
+    S: 220 smtp.provider.test ESMTP
+    C: EHLO relay.example.test
+    S: 250 smtp.provider.test
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<bob@remote.test>
+    S: 550 5.1.1 no such user
+    == report bob@remote.test=permanent
+    C: RSET
+    S: 250 ok
+    == idle
+    << next carol@remote.test
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<carol@remote.test>
+    S: 250 ok
+    C: DATA
+    S: 354 go
+    == body
+    C: Subject: t
+    C:
+    C: hi
+    C: .
+    S: 250 2.0.0 second
+    == report carol@remote.test=delivered
+    == idle
+    << quit
+    C: QUIT
+    S: 221 bye
+    >> disconnect QUIT answered
+    == finished
+  )",
+                                         2);
+  REQUIRE(reported.size() == 2);
+  CHECK(reported[0][0].kind == Outcome::permanent);
+  CHECK(reported[1][0].kind == Outcome::delivered);
+}
+
+TEST_CASE("attempt reuse: a connection lost before MAIL is answered is retried fresh, uncharged") {
+  // The server closes the reused connection as MAIL goes out, or says 421 to it: the
+  // message is not reported as failed but sent again on a new connection.
+  for (std::string_view drop : {R"(
+    << closed connection reset by peer
+    ## connection to smtp.provider.test[192.0.2.7]:587 lost after 1 message(s); sending the next on a new connection
+  )",
+                                R"(
+    S: 421 4.3.2 too many messages
+    ## connection to smtp.provider.test[192.0.2.7]:587 lost after 1 message(s); sending the next on a new connection
+    >> disconnect server said 421
+  )"}) {
+    CAPTURE(drop);
+    auto reported = check_attempt_messages(reusing_smarthost(),
+                                           script({kFirstMessage, R"(
+      << next carol@remote.test
+      C: MAIL FROM:<alice@example.test>
+    )",
+                                                   drop, R"(
+      >> connect smtp.provider.test 192.0.2.7:587 check=none
+      << connected
+      S: 220 smtp.provider.test ESMTP
+      C: EHLO relay.example.test
+      S: 250 smtp.provider.test
+    )",
+                                                   kCarolTransaction, R"(
+      == idle
+      << quit
+      C: QUIT
+      S: 221 bye
+      >> disconnect QUIT answered
+      == finished
+    )"}),
+                                           2);
+    REQUIRE(reported.size() == 2);
+    CHECK(reported[1][0].kind == Outcome::delivered);
+  }
+}
+
+TEST_CASE("attempt reuse: a second drop before MAIL's reply counts as the message's failure") {
+  auto reported = check_attempt_messages(reusing_smarthost(), script({kFirstMessage, R"(
+    << next carol@remote.test
+    C: MAIL FROM:<alice@example.test>
+    << closed connection reset by peer
+    ## connection to smtp.provider.test[192.0.2.7]:587 lost after 1 message(s); sending the next on a new connection
+    >> connect smtp.provider.test 192.0.2.7:587 check=none
+    << connected
+    S: 220 smtp.provider.test ESMTP
+    C: EHLO relay.example.test
+    S: 250 smtp.provider.test
+    C: MAIL FROM:<alice@example.test>
+    << closed connection reset by peer
+    == report carol@remote.test=temporary
+    == finished
+  )"}),
+                                         2);
+  REQUIRE(reported.size() == 2);
+  CHECK(reported[1][0].reply ==
+        "4.4.2 connection lost while waiting for the reply to MAIL or RCPT");
+}
+
+TEST_CASE("attempt reuse: an idle connection the server closed is replaced for the next message") {
+  auto reported = check_attempt_messages(reusing_smarthost(),
+                                         script({kFirstMessage, R"(
+    << closed idle timeout
+    << next carol@remote.test
+    >> connect smtp.provider.test 192.0.2.7:587 check=none
+    << connected
+    S: 220 smtp.provider.test ESMTP
+    C: EHLO relay.example.test
+    S: 250 smtp.provider.test
+  )",
+                                                 kCarolTransaction, R"(
+    == idle
+    << closed idle timeout
+    << quit
+    == finished
+  )"}),
+                                         2);
+  REQUIRE(reported.size() == 2);
+  CHECK(reported[1][0].kind == Outcome::delivered);
 }

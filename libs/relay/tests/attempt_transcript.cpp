@@ -34,7 +34,10 @@ LookupStatus status_word(const std::string& word) {
 class World : public ScriptPlayer {
  public:
   World(const AttemptParams& params, std::string_view body, bool byte_by_byte)
-      : attempt_(params), body_(body), byte_by_byte_(byte_by_byte) {}
+      : attempt_(params),
+        envelope_(params.client.envelope),
+        body_(body),
+        byte_by_byte_(byte_by_byte) {}
 
   AttemptRun play(std::string_view script) {
     attempt_.start();
@@ -55,7 +58,13 @@ class World : public ScriptPlayer {
     const std::string& what = w.size() > 1 ? w[1] : "";
     std::string rest;
     for (std::size_t i = 3; i < w.size(); ++i) rest += (rest.empty() ? "" : " ") + w[i];
-    if (what == "sts") {
+    if (what == "next") {
+      Envelope envelope = envelope_;
+      envelope.recipients.assign(w.begin() + 2, w.end());
+      attempt_.next_message(envelope);
+    } else if (what == "quit") {
+      attempt_.quit();
+    } else if (what == "sts") {
       MtaStsLookup lookup;
       if (w.size() > 2 && w[2] != "none") {
         MtaStsPolicy policy;
@@ -134,6 +143,7 @@ class World : public ScriptPlayer {
           attempt_.on_closed("closed by us");
         } else if (auto* report = std::get_if<Report>(&action)) {
           run_.results = report->results;
+          run_.reported.push_back(report->results);
           ++run_.reports;
         } else if (std::holds_alternative<Finished>(action)) {
           ++run_.finishes;
@@ -143,6 +153,7 @@ class World : public ScriptPlayer {
   }
 
   Attempt attempt_;
+  Envelope envelope_;
   std::string body_;
   bool byte_by_byte_;
   AttemptRun run_;
@@ -157,15 +168,23 @@ AttemptRun run_attempt(const AttemptParams& params, std::string_view script, std
 
 std::vector<RecipientResult> check_attempt(const AttemptParams& params, std::string_view script,
                                            std::string_view body) {
+  auto reported = check_attempt_messages(params, script, 1, body);
+  return reported.empty() ? std::vector<RecipientResult>{} : reported.back();
+}
+
+std::vector<std::vector<RecipientResult>> check_attempt_messages(const AttemptParams& params,
+                                                                 std::string_view script,
+                                                                 int messages,
+                                                                 std::string_view body) {
   const std::string expected = normalize(script);
-  std::vector<RecipientResult> first;
+  std::vector<std::vector<RecipientResult>> first;
   for (bool bytewise : {false, true}) {
     CAPTURE(bytewise);
     AttemptRun run = run_attempt(params, script, body, bytewise);
     CHECK(run.transcript == expected);
-    CHECK(run.reports == 1);
+    CHECK(run.reports == messages);
     CHECK(run.finishes == 1);
-    if (!bytewise) first = run.results;
+    if (!bytewise) first = run.reported;
   }
   return first;
 }

@@ -7,6 +7,7 @@
 
 using namespace postroom::relay;
 using postroom::relay::test::check_transcript;
+using postroom::relay::test::check_transcript_dones;
 
 namespace {
 
@@ -878,4 +879,219 @@ TEST_CASE("relay client: AUTH waits for STARTTLS and uses the post-TLS EHLO list
   )",
                                   kBody);
   CHECK(results.at(0).kind == Outcome::delivered);
+}
+
+namespace {
+
+ClientParams reuse_params() {
+  ClientParams params = basic_params();
+  params.reuse = true;
+  return params;
+}
+
+}  // namespace
+
+TEST_CASE("relay client reuse: a second envelope goes on the same session without RSET") {
+  auto dones = check_transcript_dones(reuse_params(), R"(
+    S: 220 mx.remote.test ESMTP
+    C: EHLO relay.example.test
+    S: 250-mx.remote.test
+    S: 250 PIPELINING
+    C: MAIL FROM:<alice@example.test>
+    C: RCPT TO:<bob@remote.test>
+    S: 250 2.1.0 ok
+    S: 250 2.1.5 ok
+    C: DATA
+    S: 354 go ahead
+    == body
+    C: Subject: hi
+    C:
+    C: hello
+    C: .
+    S: 250 2.0.0 first
+    == done
+    == ready
+    !! next carol@remote.test
+    C: MAIL FROM:<alice@example.test>
+    C: RCPT TO:<carol@remote.test>
+    S: 250 2.1.0 ok
+    S: 250 2.1.5 ok
+    C: DATA
+    S: 354 go ahead
+    == body
+    C: Subject: hi
+    C:
+    C: hello
+    C: .
+    S: 250 2.0.0 second
+    == done
+    == ready
+    !! quit
+    C: QUIT
+    S: 221 bye
+    == close
+  )",
+                                      kBody);
+  REQUIRE(dones.size() == 2);
+  REQUIRE(dones[0].size() == 1);
+  REQUIRE(dones[1].size() == 1);
+  CHECK(dones[0][0].address == "bob@remote.test");
+  CHECK(dones[0][0].reply == "250 2.0.0 first");
+  CHECK(dones[1][0].address == "carol@remote.test");
+  CHECK(dones[1][0].kind == Outcome::delivered);
+  CHECK(dones[1][0].reply == "250 2.0.0 second");
+}
+
+TEST_CASE("relay client reuse: a message refused after its data does not fail the next") {
+  auto dones = check_transcript_dones(reuse_params(), R"(
+    S: 220 mx.remote.test ESMTP
+    C: EHLO relay.example.test
+    S: 250 mx.remote.test
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<bob@remote.test>
+    S: 250 ok
+    C: DATA
+    S: 354 go ahead
+    == body
+    C: Subject: hi
+    C:
+    C: hello
+    C: .
+    S: 554 5.7.1 content refused
+    == done
+    == ready
+    !! next carol@remote.test
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<carol@remote.test>
+    S: 250 ok
+    C: DATA
+    S: 354 go ahead
+    == body
+    C: Subject: hi
+    C:
+    C: hello
+    C: .
+    S: 250 2.0.0 ok
+    == done
+    == ready
+  )",
+                                      kBody);
+  REQUIRE(dones.size() == 2);
+  CHECK(dones[0][0].kind == Outcome::permanent);
+  CHECK(dones[0][0].status == "5.7.1");
+  CHECK(dones[1][0].kind == Outcome::delivered);
+}
+
+TEST_CASE("relay client reuse: refused recipients leave MAIL open, so RSET comes first") {
+  auto dones = check_transcript_dones(reuse_params(), R"(
+    S: 220 mx.remote.test ESMTP
+    C: EHLO relay.example.test
+    S: 250 mx.remote.test
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<bob@remote.test>
+    S: 550 5.1.1 no such user
+    == done
+    C: RSET
+    S: 250 2.0.0 reset
+    == ready
+    !! next carol@remote.test
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<carol@remote.test>
+    S: 250 ok
+    C: DATA
+    S: 354 go ahead
+    == body
+    C: Subject: hi
+    C:
+    C: hello
+    C: .
+    S: 250 2.0.0 ok
+    == done
+    == ready
+  )",
+                                      kBody);
+  REQUIRE(dones.size() == 2);
+  CHECK(dones[0][0].kind == Outcome::permanent);
+  CHECK(dones[0][0].reply == "550 5.1.1 no such user");
+  CHECK(dones[1][0].kind == Outcome::delivered);
+  // A server that will not reset gets QUIT, not another envelope.
+  check_transcript(reuse_params(), R"(
+    S: 220 mx.remote.test ESMTP
+    C: EHLO relay.example.test
+    S: 250 mx.remote.test
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<bob@remote.test>
+    S: 450 4.2.0 busy
+    == done
+    C: RSET
+    S: 500 what
+    C: QUIT
+    S: 221 bye
+    == close
+  )");
+}
+
+TEST_CASE("relay client reuse: a drop before MAIL is answered marks the message unanswered") {
+  for (std::string_view end : {"!! disconnect", "S: 421 4.3.2 closing idle connection"}) {
+    CAPTURE(end);
+    std::string script = R"(
+      S: 220 mx.remote.test ESMTP
+      C: EHLO relay.example.test
+      S: 250 mx.remote.test
+      C: MAIL FROM:<alice@example.test>
+      S: 250 ok
+      C: RCPT TO:<bob@remote.test>
+      S: 250 ok
+      C: DATA
+      S: 354 go ahead
+      == body
+      C: Subject: hi
+      C:
+      C: hello
+      C: .
+      S: 250 2.0.0 first
+      == done
+      == ready
+      !! next carol@remote.test
+      C: MAIL FROM:<alice@example.test>
+      )" + std::string(end) +
+                         R"(
+      == done
+      == close
+    )";
+    auto dones = check_transcript_dones(reuse_params(), script, kBody);
+    REQUIRE(dones.size() == 2);
+    CHECK(dones[0][0].kind == Outcome::delivered);
+    CHECK(dones[1][0].kind == Outcome::temporary);
+    auto run = postroom::relay::test::run(reuse_params(), script, kBody, {});
+    CHECK(run.unanswered == std::vector<bool>{false, true});
+  }
+  // Once MAIL is answered the server has seen the message's transaction: a drop then is the
+  // message's failure like any other.
+  auto run = postroom::relay::test::run(reuse_params(), R"(
+    S: 220 mx.remote.test ESMTP
+    C: EHLO relay.example.test
+    S: 250 mx.remote.test
+    C: MAIL FROM:<alice@example.test>
+    S: 250 ok
+    C: RCPT TO:<bob@remote.test>
+    S: 250 ok
+    C: DATA
+    S: 354 go ahead
+    == body
+    S: 250 2.0.0 first
+    !! next carol@remote.test
+    S: 250 ok
+    !! disconnect
+  )",
+                                        kBody, {});
+  CHECK(run.unanswered == std::vector<bool>{false, false});
+  REQUIRE(run.dones.size() == 2);
+  CHECK(run.dones[1][0].reply ==
+        "4.4.2 connection lost while waiting for the reply to MAIL or RCPT");
 }

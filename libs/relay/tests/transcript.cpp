@@ -32,7 +32,7 @@ std::string render(std::string_view prefix, std::string_view text) {
 class Harness : public ScriptPlayer {
  public:
   Harness(const ClientParams& params, std::string_view body, Feeding feeding)
-      : session_(params), body_(body), feeding_(feeding) {}
+      : session_(params), envelope_(params.envelope), body_(body), feeding_(feeding) {}
 
   Run play(std::string_view script) {
     drain();
@@ -47,6 +47,21 @@ class Harness : public ScriptPlayer {
     if (line == "!! timeout") session_.on_timeout();
     if (line == "!! disconnect") session_.on_disconnected();
     if (line == "!! tls-failed") session_.on_tls_failed("handshake failure");
+    if (line == "!! quit") session_.quit();
+    if (line.starts_with("!! next")) {
+      Envelope envelope = envelope_;
+      envelope.recipients.clear();
+      std::string_view rest = std::string_view(line).substr(7);
+      while (!rest.empty()) {
+        std::size_t start = rest.find_first_not_of(' ');
+        if (start == std::string_view::npos) break;
+        rest.remove_prefix(start);
+        std::size_t end = rest.find(' ');
+        envelope.recipients.emplace_back(rest.substr(0, end));
+        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+      }
+      session_.next_envelope(envelope);
+    }
   }
 
   void drain() override {
@@ -72,6 +87,10 @@ class Harness : public ScriptPlayer {
         } else if (auto* done = std::get_if<Done>(&action)) {
           log("== done");
           run_.results = done->results;
+          run_.dones.push_back(done->results);
+          run_.unanswered.push_back(done->unanswered);
+        } else if (std::holds_alternative<Ready>(action)) {
+          log("== ready");
         } else if (std::holds_alternative<Close>(action)) {
           log("== close");
         }
@@ -80,6 +99,7 @@ class Harness : public ScriptPlayer {
   }
 
   ClientSession session_;
+  Envelope envelope_;
   std::string body_;
   Feeding feeding_;
   Run run_;
@@ -164,8 +184,15 @@ Run run(const ClientParams& params, std::string_view script, std::string_view bo
 
 std::vector<RecipientResult> check_transcript(const ClientParams& params, std::string_view script,
                                               std::string_view body) {
+  auto dones = check_transcript_dones(params, script, body);
+  return dones.empty() ? std::vector<RecipientResult>{} : dones.back();
+}
+
+std::vector<std::vector<RecipientResult>> check_transcript_dones(const ClientParams& params,
+                                                                 std::string_view script,
+                                                                 std::string_view body) {
   const std::string expected = normalize(script);
-  std::vector<RecipientResult> first;
+  std::vector<std::vector<RecipientResult>> first;
   bool have_first = false;
   for (bool bytewise : {false, true}) {
     for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) {
@@ -174,10 +201,12 @@ std::vector<RecipientResult> check_transcript(const ClientParams& params, std::s
       Run result = run(params, script, body, Feeding{bytewise, chunk});
       CHECK(result.transcript == expected);
       if (!have_first) {
-        first = result.results;
+        first = result.dones;
         have_first = true;
       } else {
-        CHECK(same_results(first, result.results));
+        CHECK(first.size() == result.dones.size());
+        for (std::size_t i = 0; i < first.size() && i < result.dones.size(); ++i)
+          CHECK(same_results(first[i], result.dones[i]));
       }
     }
   }

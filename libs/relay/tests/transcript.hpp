@@ -16,6 +16,9 @@ namespace postroom::relay::test {
 //   == body       the session asked for the body; the helper streams it and calls end_body()
 //   == done       the session reported its results
 //   == close      the session closed the connection
+//   == ready      the session is idle and can take another envelope (ClientParams::reuse)
+//   !! next A B   the helper calls next_envelope() with the same sender, recipients A B
+//   !! quit       the helper calls quit()
 //   !! timeout    the helper calls on_timeout()
 //   !! disconnect the helper calls on_disconnected()
 //   !! tls-failed the helper calls on_tls_failed("handshake failure")
@@ -44,9 +47,11 @@ class ScriptPlayer {
 };
 
 struct Run {
-  std::string transcript;  // the produced transcript, normalized like the script
-  std::vector<RecipientResult> results;
-  std::vector<bool> sensitive_sends;  // per Send action, in order
+  std::string transcript;                // the produced transcript, normalized like the script
+  std::vector<RecipientResult> results;  // the last Done's
+  std::vector<std::vector<RecipientResult>> dones;  // every Done's, in order
+  std::vector<bool> unanswered;                     // every Done's flag, in order
+  std::vector<bool> sensitive_sends;                // per Send action, in order
 };
 
 struct Feeding {
@@ -65,5 +70,11 @@ std::string normalize(std::string_view script);
 // and that every run gives the same results, which it returns.
 std::vector<RecipientResult> check_transcript(const ClientParams& params, std::string_view script,
                                               std::string_view body = "");
+
+// As check_transcript, for a session that carries several envelopes: returns every Done's
+// results, in order.
+std::vector<std::vector<RecipientResult>> check_transcript_dones(const ClientParams& params,
+                                                                 std::string_view script,
+                                                                 std::string_view body = "");
 
 }  // namespace postroom::relay::test

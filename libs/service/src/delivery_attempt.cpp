@@ -151,13 +151,27 @@ void DeliveryAttempt::read_password_then(std::string first_chunk) {
       }));
 }
 
-void DeliveryAttempt::prepared(std::string first_chunk, std::optional<std::string> password) {
+void DeliveryAttempt::load_first_chunk(std::string first_chunk) {
   return_path_size_ = return_path_length(first_chunk);
   first_chunk_ = first_chunk.substr(return_path_size_);
   relay::HeaderSectionReader headers;
   if (!headers.feed(first_chunk_)) headers.finish();
   headers_ = headers.headers();
   headers_truncated_ = headers.truncated();
+}
+
+relay::Envelope DeliveryAttempt::envelope() const {
+  relay::Envelope envelope;
+  envelope.sender = job_.sender;
+  envelope.recipients = job_.recipients;
+  envelope.size = job_.size > return_path_size_ ? job_.size - return_path_size_ : job_.size;
+  envelope.needs_smtputf8 = job_.smtputf8;
+  envelope.body_8bit = job_.body_8bit;
+  return envelope;
+}
+
+void DeliveryAttempt::prepared(std::string first_chunk, std::optional<std::string> password) {
+  load_first_chunk(std::move(first_chunk));
   password_ = std::move(password);
   auto temporary = [&](const std::string& text) {
     report(relay::results_for_all(job_.recipients, relay::Outcome::temporary, text));
@@ -174,15 +188,13 @@ void DeliveryAttempt::prepared(std::string first_chunk, std::optional<std::strin
   params.use_mta_sts = target_.direct && target_.policies && target_.policies->mta_sts_enabled();
   params.use_dane = target_.direct && target_.policies && target_.policies->dane_enabled();
   params.random_index = random_index;
+  params.reuse = target_.reuse;
+  params.now = [] { return std::chrono::steady_clock::now(); };
   auto& client = params.client;
   client.hostname = context_.config->hostname;
   if (target_.username)
     client.credentials = relay::Credentials{*target_.username, password_.value_or("")};
-  client.envelope.sender = job_.sender;
-  client.envelope.recipients = job_.recipients;
-  client.envelope.size = job_.size > return_path_size_ ? job_.size - return_path_size_ : job_.size;
-  client.envelope.needs_smtputf8 = job_.smtputf8;
-  client.envelope.body_8bit = job_.body_8bit;
+  client.envelope = envelope();
   core_.emplace(std::move(params));
   core_->start();
   drive();
@@ -247,9 +259,55 @@ void DeliveryAttempt::perform(relay::AttemptAction& action) {
     log_line("relay queue=", job_.queue_id, " ", note->text);
   } else if (auto* report = std::get_if<relay::Report>(&action)) {
     this->report(std::move(report->results));
+  } else if (std::holds_alternative<relay::Idle>(action)) {
+    become_idle();
   } else if (std::holds_alternative<relay::Finished>(action)) {
     finish();
   }
+}
+
+void DeliveryAttempt::become_idle() {
+  idle_ = true;
+  timer_.start(static_cast<std::uint64_t>(target_.reuse.max_idle.count()),
+               guarded([](DeliveryAttempt& self) { self.release(); }));
+  if (on_idle) on_idle();
+}
+
+void DeliveryAttempt::next(AttemptJob job, std::function<void(AttemptReport)> report_to) {
+  if (!idle()) return;
+  idle_ = false;
+  timer_.stop();
+  job_ = std::move(job);
+  on_report = std::move(report_to);
+  first_chunk_.clear();
+  return_path_size_ = 0;
+  headers_.clear();
+  headers_truncated_ = false;
+  next_seq_ = 1;
+  waiting_drain_ = false;
+  // No AUTH and no password this time: the session authenticated once, when it opened.
+  context_.store->read_chunk(
+      job_.content_id, 0,
+      guarded([](DeliveryAttempt& self, Result<std::optional<std::string>> first) {
+        if (!first) {
+          self.report(relay::results_for_all(self.job_.recipients, relay::Outcome::temporary,
+                                             "4.3.0 " + first.error().message));
+          return self.become_idle();  // the connection is as good as before
+        }
+        self.load_first_chunk(*first ? std::move(**first) : std::string());
+        self.core_->next_message(self.envelope());
+        self.drive();
+        self.arm_timer();
+      }));
+}
+
+void DeliveryAttempt::release() {
+  if (!idle()) return;
+  idle_ = false;
+  timer_.stop();
+  core_->quit();
+  drive();
+  arm_timer();  // for the reply to QUIT
 }
 
 void DeliveryAttempt::connect(const relay::Connect& target) {
@@ -324,7 +382,8 @@ void DeliveryAttempt::connected(std::shared_ptr<net::Connection> connection,
 }
 
 void DeliveryAttempt::arm_timer() {
-  if (!core_ || !connection_) return;
+  // While idle the idle timer runs instead: no command is waiting for a reply.
+  if (!core_ || !connection_ || idle_ || core_->state() == relay::Attempt::State::idle) return;
   auto ms = (core_->awaiting_data_end() ? timeouts_.data_end : timeouts_.command).count();
   timer_.start(static_cast<std::uint64_t>(ms), guarded([](DeliveryAttempt& self) {
                  self.core_->on_timeout();

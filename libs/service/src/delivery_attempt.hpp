@@ -41,6 +41,8 @@ struct AttemptTarget {
   std::optional<std::filesystem::path> password_file;
   // Direct mode: MTA-STS and DANE (null: opportunistic TLS only).
   std::shared_ptr<TlsPolicySource> policies;
+  // How many jobs one connection may carry (default: one, then QUIT).
+  relay::ReuseLimits reuse;
 };
 
 // The queued message and the recipients this attempt carries.
@@ -62,9 +64,12 @@ struct AttemptReport {
 
 // Owned by the relay service through shared_ptr; every callback from libuv, the
 // resolver or the thread pool holds only a weak reference, so dropping the attempt
-// ends it. `on_report` runs once, when every recipient has its final result for this
-// attempt (after the peer's reply, before QUIT completes); `on_finished` runs once
-// afterwards, when no connection is left. Neither runs after abort().
+// ends it. `on_report` runs once per job, when every recipient has its final result
+// (after the peer's reply, before QUIT completes). With target.reuse, the connection may
+// then carry more jobs to the same destination: `on_idle` runs, and the owner hands the
+// next job over with next() (its own report callback) or lets it go with release(); an
+// attempt nobody calls releases itself after reuse.max_idle. `on_finished` runs once,
+// when no connection is left. None of them runs after abort().
 //
 // The decisions (which host, which TLS, when to move on, permanent or temporary) are
 // relay::Attempt's; this class only performs its actions and feeds it what happened.
@@ -75,9 +80,17 @@ class DeliveryAttempt : public std::enable_shared_from_this<DeliveryAttempt> {
   ~DeliveryAttempt();
 
   std::function<void(AttemptReport)> on_report;
+  std::function<void()> on_idle;
   std::function<void()> on_finished;
 
   void start();
+  // Whether next() would take a job now.
+  bool idle() const { return idle_ && !done_; }
+  // In idle(): the next job, on the same connection when it is still open, else on a new
+  // one to the same address. `report_to` is its on_report.
+  void next(AttemptJob job, std::function<void(AttemptReport)> report_to);
+  // In idle(): no more jobs: QUIT, then on_finished.
+  void release();
   // The daemon is stopping: close the connection at once and report nothing, so the
   // recipients stay due (a delivery cut short may be repeated, never lost).
   void abort();
@@ -85,6 +98,10 @@ class DeliveryAttempt : public std::enable_shared_from_this<DeliveryAttempt> {
  private:
   void read_password_then(std::string first_chunk);
   void prepared(std::string first_chunk, std::optional<std::string> password);
+  // The job's chunk 0: the Return-Path line to skip, the header section for a bounce.
+  void load_first_chunk(std::string first_chunk);
+  relay::Envelope envelope() const;
+  void become_idle();
   // Performs the core's actions until it has none left (re-entrant calls just return).
   void drive();
   void perform(relay::AttemptAction& action);
@@ -120,6 +137,7 @@ class DeliveryAttempt : public std::enable_shared_from_this<DeliveryAttempt> {
   std::int64_t next_seq_ = 1;             // the next stored chunk to send
   bool reading_chunk_ = false;
   bool waiting_drain_ = false;
+  bool idle_ = false;  // the core said Idle and no job has been handed over since
   bool done_ = false;  // finished or aborted: nothing more is reported
 };
 

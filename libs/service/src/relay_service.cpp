@@ -102,6 +102,11 @@ std::shared_ptr<net::TlsContext> RelayService::tls_for(bool smarthost) {
 void RelayService::reload() {
   if (stopping_) return;
   configure();
+  // Open connections were made with the old settings (smarthost, TLS, credentials): they
+  // take no more jobs.
+  ++generation_;
+  for (auto& [key, running] : attempts_)
+    if (running.attempt->idle()) running.attempt->release();
   poll();
 }
 
@@ -142,30 +147,120 @@ void RelayService::poll() {
       });
 }
 
+bool RelayService::row_busy(std::int64_t row) const {
+  return in_flight_rows_.contains(row) || settling_rows_.contains(row);
+}
+
 void RelayService::dispatch(std::vector<store::QueuedMessage>& messages, std::uint64_t poll_seq) {
   // This poll started after these rows' results were committed: it saw them fresh.
   std::erase_if(settling_rows_, [poll_seq](const auto& entry) { return entry.second < poll_seq; });
+  pending_.clear();
   const auto& config = *context_.config;
   bool smarthost = config.relay.mode == config::RelayMode::smarthost;
   if (smarthost && !config.relay.smarthost) {
     log_line("relay: relay.mode is smarthost but relay.smarthost is missing");
     return;
   }
-  for (const auto& message : messages) {
+  for (auto& message : messages) {
     std::map<std::string, std::vector<std::size_t>> groups;
     for (std::size_t i = 0; i < message.recipients.size(); ++i) {
-      std::int64_t row = message.recipients[i].row;
-      if (in_flight_rows_.contains(row) || settling_rows_.contains(row)) continue;
+      if (row_busy(message.recipients[i].row)) continue;
       groups[smarthost ? std::string("smarthost") : domain_of(message.recipients[i].recipient)]
           .push_back(i);
     }
+    if (groups.empty()) continue;
+    std::shared_ptr<const store::QueuedMessage> shared;
     for (const auto& [destination, indexes] : groups) {
-      if (attempts_.size() >= static_cast<std::size_t>(kMaxAttemptsTotal)) return;
-      if (per_destination_[destination] >=
-          (smarthost ? kMaxAttemptsToSmarthost : kMaxAttemptsPerDestination))
+      const store::QueuedMessage& current = shared ? *shared : message;
+      if (hand_to_idle(current, destination, indexes)) continue;
+      bool destination_full = per_destination_[destination] >=
+                              (smarthost ? kMaxAttemptsToSmarthost : kMaxAttemptsPerDestination);
+      bool total_full = attempts_.size() >= static_cast<std::size_t>(kMaxAttemptsTotal);
+      // An idle connection to another destination gives its slot up (it frees when its QUIT
+      // is answered, and finished() polls again then).
+      if (total_full && !destination_full) release_idle(destination);
+      if (total_full || destination_full) {
+        if (!shared) shared = std::make_shared<const store::QueuedMessage>(std::move(message));
+        pending_[destination].push_back({shared, indexes});
         continue;
-      launch(message, destination, indexes);
+      }
+      launch(current, destination, indexes);
     }
+  }
+}
+
+struct RelayService::Job {
+  AttemptJob job;
+  std::function<void(AttemptReport)> on_report;
+};
+
+RelayService::Job RelayService::make_job(const store::QueuedMessage& message,
+                                         const std::vector<std::size_t>& recipient_indexes) {
+  Job out;
+  AttemptJob& job = out.job;
+  job.queue_id = message.queue_id;
+  job.content_id = message.content_id;
+  job.sender = relay_sender(context_, message.sender);  // SRS for forwarded mail
+  job.smtputf8 = message.smtputf8;
+  job.body_8bit = message.body_8bit;
+  job.size = message.size;
+  std::vector<std::int64_t> rows, attempts;
+  for (std::size_t i : recipient_indexes) {
+    job.recipients.push_back(message.recipients[i].recipient);
+    rows.push_back(message.recipients[i].row);
+    attempts.push_back(message.recipients[i].attempts);
+  }
+  for (auto row : rows) in_flight_rows_.insert(row);
+  std::weak_ptr<bool> alive = alive_;
+  store::QueuedMessage summary;
+  summary.queue_id = message.queue_id;
+  summary.sender = message.sender;
+  summary.created_at = message.created_at;
+  out.on_report = [this, alive, summary, rows, attempts](AttemptReport report) {
+    if (!alive.expired()) record(summary, rows, attempts, std::move(report));
+  };
+  return out;
+}
+
+bool RelayService::hand_to_idle(const store::QueuedMessage& message, const std::string& destination,
+                                const std::vector<std::size_t>& recipient_indexes) {
+  for (auto& [key, running] : attempts_) {
+    if (running.destination != destination || running.generation != generation_ ||
+        !running.attempt->idle())
+      continue;
+    Job job = make_job(message, recipient_indexes);
+    running.attempt->next(std::move(job.job), std::move(job.on_report));
+    return true;
+  }
+  return false;
+}
+
+void RelayService::idle(DeliveryAttempt* attempt) {
+  auto it = attempts_.find(attempt);
+  if (it == attempts_.end()) return;
+  Running& running = it->second;
+  if (stopping_ || running.generation != generation_) return attempt->release();
+  auto pending = pending_.find(running.destination);
+  while (pending != pending_.end() && !pending->second.empty()) {
+    Pending next = std::move(pending->second.front());
+    pending->second.pop_front();
+    // Another attempt may have taken some of these recipients since the poll.
+    std::erase_if(next.recipient_indexes,
+                  [&](std::size_t i) { return row_busy(next.message->recipients[i].row); });
+    if (next.recipient_indexes.empty()) continue;
+    Job job = make_job(*next.message, next.recipient_indexes);
+    return attempt->next(std::move(job.job), std::move(job.on_report));
+  }
+  // Nothing known: look at the queue (new mail may be waiting); the attempt waits for
+  // that poll's dispatch, or gives its connection up after its idle time.
+  poll();
+}
+
+void RelayService::release_idle(const std::string& except) {
+  for (auto& [key, running] : attempts_) {
+    if (running.destination == except || !running.attempt->idle()) continue;
+    running.attempt->release();
+    return;
   }
 }
 
@@ -199,36 +294,21 @@ void RelayService::launch(const store::QueuedMessage& message, const std::string
     target.tls_context = tls_for(false);
     target.policies = policies_;
   }
-  AttemptJob job;
-  job.queue_id = message.queue_id;
-  job.content_id = message.content_id;
-  job.sender = relay_sender(context_, message.sender);  // SRS for forwarded mail
-  job.smtputf8 = message.smtputf8;
-  job.body_8bit = message.body_8bit;
-  job.size = message.size;
-  std::vector<std::int64_t> rows, attempts;
-  for (std::size_t i : recipient_indexes) {
-    job.recipients.push_back(message.recipients[i].recipient);
-    rows.push_back(message.recipients[i].row);
-    attempts.push_back(message.recipients[i].attempts);
-  }
+  target.reuse.max_messages = kMaxMessagesPerConnection;
+  Job job = make_job(message, recipient_indexes);
   auto attempt =
-      std::make_shared<DeliveryAttempt>(context_, resolver_, std::move(target), std::move(job));
+      std::make_shared<DeliveryAttempt>(context_, resolver_, std::move(target), std::move(job.job));
   DeliveryAttempt* key = attempt.get();
   std::weak_ptr<bool> alive = alive_;
-  store::QueuedMessage summary;
-  summary.queue_id = message.queue_id;
-  summary.sender = message.sender;
-  summary.created_at = message.created_at;
-  attempt->on_report = [this, alive, summary, rows, attempts](AttemptReport report) {
-    if (!alive.expired()) record(summary, rows, attempts, std::move(report));
+  attempt->on_report = std::move(job.on_report);
+  attempt->on_idle = [this, alive, key] {
+    if (!alive.expired()) idle(key);
   };
   attempt->on_finished = [this, alive, key] {
     if (!alive.expired()) finished(key);
   };
-  for (auto row : rows) in_flight_rows_.insert(row);
   ++per_destination_[destination];
-  attempts_.emplace(key, Running{attempt, destination, rows});
+  attempts_.emplace(key, Running{attempt, destination, generation_});
   attempt->start();
 }
 

@@ -19,6 +19,7 @@ class Received:
     content: bytes
     login: bytes = None
     tls: bool = False
+    peer: tuple = None  # the client's (address, port): one per connection
 
 
 @dataclass
@@ -38,6 +39,10 @@ class Peer:
     messages: list = field(default_factory=list)  # accepted messages (Received)
     data_seen: int = 0  # DATA commands that reached the handler
     auth_failures: int = 0
+    close_after_data: float = None  # seconds after each DATA reply to drop the connection
+
+    def connections(self):
+        return {m.peer for m in self.messages}
 
     def start(self):
         if not self.port:
@@ -99,7 +104,10 @@ class _Handler:
         if reply.startswith("250"):
             login = getattr(getattr(session, "auth_data", None), "login", None)
             peer.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content,
-                                          login, server.transport.get_extra_info("ssl_object") is not None))
+                                          login, server.transport.get_extra_info("ssl_object") is not None,
+                                          tuple(session.peer)))
+        if peer.close_after_data is not None:
+            asyncio.get_running_loop().call_later(peer.close_after_data, server.transport.close)
         return reply
 
 

@@ -3,7 +3,9 @@
 // typed outcome is. The host does the DNS, the policy fetches, the TCP and the TLS.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,13 +112,33 @@ struct Note {
 struct Report {
   std::vector<RecipientResult> results;
 };
+// The message's Report is out and the connection may carry another message to the same
+// destination: answer with next_message() or quit(). Until then the attempt waits (the
+// host bounds the wait with ReuseLimits::max_idle).
+struct Idle {};
 // Nothing is left to do and no connection is open. Emitted exactly once, last.
 struct Finished {};
 
-using AttemptAction = std::variant<LookupMx, LookupMtaSts, LookupAddresses, LookupTlsa, Connect,
-                                   BeginTls, Send, NeedBody, Disconnect, Note, Report, Finished>;
+using AttemptAction =
+    std::variant<LookupMx, LookupMtaSts, LookupAddresses, LookupTlsa, Connect, BeginTls, Send,
+                 NeedBody, Disconnect, Note, Report, Idle, Finished>;
 
 std::string describe(const AttemptAction& action);
+
+// How long one connection keeps carrying messages. RFC 5321 §3.3 allows any number of
+// transactions per session, and each reuse saves a TCP (and TLS, AUTH) setup per message,
+// but an endless session would pin every message to one MX host after DNS has moved on and
+// meets servers that count messages per connection (Exim refuses the 1,000th by default).
+// The figures are Postfix's: its connection cache keeps an idle session 2 s
+// (smtp_connection_cache_time_limit) and reuses one for at most 300 s
+// (smtp_connection_reuse_time_limit); 100 messages is well under any server's count.
+struct ReuseLimits {
+  std::size_t max_messages = 1;  // 1: no reuse, QUIT after the first message
+  std::chrono::seconds max_age{300};
+  std::chrono::milliseconds max_idle{2'000};  // the host's wait for the next message
+};
+
+using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
 
 struct AttemptParams {
   // direct: MX lookup for `destination` (a domain or an address literal "[192.0.2.1]");
@@ -133,6 +155,9 @@ struct AttemptParams {
   ClientParams client;
   // Shuffles MX hosts of equal preference; null: keep the DNS order (tests).
   RandomIndex random_index;
+  ReuseLimits reuse;
+  // The time, for ReuseLimits::max_age; null: connections do not age (tests).
+  SteadyNow now;
 };
 
 // Results for every recipient of `envelope` with one outcome and our own `text`
@@ -150,6 +175,7 @@ class Attempt {
     tlsa,        // waiting for a host's TLSA records
     connecting,  // Connect emitted
     session,     // a ClientSession runs on the connection
+    idle,        // Idle emitted: waiting for next_message() or quit() (the connection may be gone)
     closing,     // Disconnect emitted (or the peer closed); waiting for on_closed()
     finished,
   };
@@ -176,6 +202,13 @@ class Attempt {
   void on_timeout();
   // The connection is gone (closed by us after Disconnect, or by the peer, or reset).
   void on_closed(std::string_view reason);
+
+  // In State::idle only. The next message to the same destination: on the open connection,
+  // or on a new one to the same address when the idle connection was lost. Its own Report
+  // follows, then Idle or Finished.
+  void next_message(Envelope envelope);
+  // In State::idle only: QUIT (if the connection is still open), then Finished.
+  void quit();
 
   // The body, while body_wanted() (see ClientSession).
   void send_body_chunk(std::string_view bytes);
@@ -205,7 +238,12 @@ class Attempt {
   void next_host();
   void next_address();
   void connect_current();
+  // Connects again to the address the last connection went to.
+  void reconnect();
+  // Another message may go on this connection (ReuseLimits).
+  bool may_reuse() const;
   void pump();
+  void pump_actions(std::vector<Action>& actions);
   void fail_all(Outcome kind, const std::string& text);
   void report(std::vector<RecipientResult> results);
   void finish();
@@ -227,6 +265,12 @@ class Attempt {
   bool tls_ready_ = false;  // the handshake of this connection finished
   bool final_ = false;      // this connection's results are the attempt's
   bool reported_ = false;
+  std::size_t messages_on_connection_ = 0;  // finished transactions on the current connection
+  std::chrono::steady_clock::time_point connected_at_{};
+  // A reused connection was lost before the server answered this message's MAIL: the
+  // message goes again on a fresh connection, once, without counting as a failure.
+  bool retrying_ = false;
+  bool retried_ = false;
   AttemptFailures failures_;
   std::vector<AttemptAction> actions_;
 };

@@ -45,6 +45,10 @@ struct ClientParams {
   // probably wants it: no TLS, no AUTH offered, or neither PLAIN nor LOGIN.
   std::optional<Credentials> credentials;
   Envelope envelope;
+  // After a transaction that ends with a reply and leaves the session usable, stay open
+  // (Ready) for another envelope instead of sending QUIT: RFC 5321 §3.3 allows any number
+  // of mail transactions in one session.
+  bool reuse = false;
   bool trace = false;  // log each state change ("relay: state ehlo -> mail_rcpt")
 };
 
@@ -79,17 +83,25 @@ struct StartTls {};
 // (in any chunking, as stored: bare LF allowed) and finish with end_body().
 struct NeedBody {};
 
-// Every recipient has its result, in envelope order. Emitted exactly once per session.
+// Every recipient has its result, in envelope order. Emitted exactly once per envelope.
 struct Done {
   std::vector<RecipientResult> results;
+  // The transaction ended before the server answered any of its commands, by a lost
+  // connection or a 421: the server took nothing of it. On a reused session that is
+  // usually a server that closed the connection while it sat idle.
+  bool unanswered = false;
 };
+
+// With ClientParams::reuse: the transaction is over and the session is idle. The host
+// gives it the next envelope (next_envelope()) or ends it (quit()).
+struct Ready {};
 
 // Flush every Send queued before this, then close the connection. Always the last action.
 struct Close {
   std::string reason;
 };
 
-using Action = std::variant<Send, StartTls, NeedBody, Done, Close>;
+using Action = std::variant<Send, StartTls, NeedBody, Done, Ready, Close>;
 
 // One line describing the action for a debug log; AUTH payloads show as <redacted>.
 std::string describe(const Action& action);
@@ -109,6 +121,8 @@ class ClientSession {
     data,             // DATA sent
     body,             // 354 received; the host streams the body
     data_end,         // final "." sent, waiting for the reply that applies to all
+    rset,             // RSET sent to end a transaction that got no DATA (RFC 5321 §4.1.1.5)
+    idle,             // with reuse: between transactions, waiting for next_envelope() or quit()
     quit,             // QUIT sent; results already reported
     closed,           // Close queued; the session ignores further input
   };
@@ -139,6 +153,10 @@ class ClientSession {
   // The host's timer for the current command ran out (RFC 5321 §4.5.3.2):
   // every pending recipient fails temporarily; Close.
   void on_timeout();
+
+  // In State::idle only (else ignored). The next transaction on this session, or QUIT.
+  void next_envelope(Envelope envelope);
+  void quit();
   // The server closed the connection: as on_timeout(), with its own reason.
   void on_disconnected();
 
@@ -163,6 +181,7 @@ class ClientSession {
   void on_mail_rcpt(const Reply& reply);
   void on_data(const Reply& reply);
   void on_data_end(const Reply& reply);
+  void on_rset(const Reply& reply);
 
   void send(std::string bytes, bool sensitive = false);
   void send_ehlo();
@@ -181,6 +200,12 @@ class ClientSession {
   void finalize_local(Outcome kind, std::string_view text);
   // Ends the session politely: QUIT, then Done; Close follows QUIT's reply.
   void finish();
+  // The transaction ended with every recipient's result. `open`: the server still holds
+  // it (MAIL was accepted but no message followed), so RSET must clear it before reuse.
+  // Without reuse: finish().
+  void end_transaction(bool open);
+  // Marks recipients that cannot be sent as permanent failures; false when none is left.
+  bool load_envelope();
   // Ends the session at once: every open recipient fails temporarily with
   // `text` ("4.4.2 ..."), then Done and Close.
   void abort(std::string_view text);
@@ -198,7 +223,9 @@ class ClientSession {
   bool authenticated_ = false;
   bool mail_failed_ = false;
   bool done_emitted_ = false;
-  std::size_t next_rcpt_ = 0;  // without pipelining: the next recipient to send RCPT for
+  bool transaction_replied_ = false;  // the server answered a command of this transaction
+  bool unanswered_ = false;           // see Done::unanswered
+  std::size_t next_rcpt_ = 0;         // without pipelining: the next recipient to send RCPT for
   std::deque<PendingReply> pending_;
   std::vector<std::optional<RecipientResult>> results_;  // nullopt: not finalized yet
   std::vector<bool> accepted_;                           // RCPT got a 2xx

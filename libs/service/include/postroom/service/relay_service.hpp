@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -32,6 +33,8 @@ struct AttemptReport;
 inline constexpr int kMaxAttemptsPerDestination = 5;
 inline constexpr int kMaxAttemptsToSmarthost = 10;
 inline constexpr int kMaxAttemptsTotal = 20;
+// Messages one connection carries before QUIT (relay::ReuseLimits says why a bound).
+inline constexpr std::size_t kMaxMessagesPerConnection = 100;
 
 class RelayService {
  public:
@@ -57,8 +60,14 @@ class RelayService {
   struct Running {
     std::shared_ptr<DeliveryAttempt> attempt;
     std::string destination;
-    std::vector<std::int64_t> rows;
+    std::uint64_t generation = 0;  // the configuration it was started with
   };
+  // Due recipients of one message for one destination that no attempt has taken yet.
+  struct Pending {
+    std::shared_ptr<const store::QueuedMessage> message;
+    std::vector<std::size_t> recipient_indexes;
+  };
+  struct Job;
 
   void configure();
   void tick();
@@ -66,6 +75,17 @@ class RelayService {
   void dispatch(std::vector<store::QueuedMessage>& messages, std::uint64_t poll_seq);
   void launch(const store::QueuedMessage& message, const std::string& destination,
               const std::vector<std::size_t>& recipient_indexes);
+  // The attempt's job for these recipients, and its report callback; marks the rows in flight.
+  Job make_job(const store::QueuedMessage& message,
+               const std::vector<std::size_t>& recipient_indexes);
+  // Hands the recipients to an idle attempt to `destination`; false when there is none.
+  bool hand_to_idle(const store::QueuedMessage& message, const std::string& destination,
+                    const std::vector<std::size_t>& recipient_indexes);
+  // An attempt's connection is free: give it the next pending job for its destination.
+  void idle(DeliveryAttempt* attempt);
+  // Ends one idle attempt to another destination than `except`, to free a slot.
+  void release_idle(const std::string& except);
+  bool row_busy(std::int64_t row) const;
   void record(const store::QueuedMessage& message, std::vector<std::int64_t> rows,
               std::vector<std::int64_t> attempts, AttemptReport report);
   void finished(DeliveryAttempt* attempt);
@@ -81,6 +101,11 @@ class RelayService {
   std::shared_ptr<TlsPolicySource> policies_;  // MTA-STS and DANE lookups (direct mode)
 
   std::unordered_map<DeliveryAttempt*, Running> attempts_;
+  // What the last poll found that no attempt could take then, per destination, in due
+  // order: an attempt whose connection becomes free takes the next without a poll. Every
+  // poll replaces it, so it never outlives the row states it was read with.
+  std::map<std::string, std::deque<Pending>> pending_;
+  std::uint64_t generation_ = 0;  // configurations loaded (reload)
   std::map<std::string, int> per_destination_;
   // Recipient rows an attempt is working on, and rows whose result was committed while
   // a poll may have been reading the old state: such a row stays blocked until a poll
