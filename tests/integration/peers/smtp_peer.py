@@ -39,7 +39,7 @@ class Peer:
     messages: list = field(default_factory=list)  # accepted messages (Received)
     data_seen: int = 0  # DATA commands that reached the handler
     auth_failures: int = 0
-    close_after_data: float = None  # seconds after each DATA reply to drop the connection
+    mails_per_connection: int = None  # MAIL beyond this count in one session gets 421
 
     def connections(self):
         return {m.peer for m in self.messages}
@@ -106,9 +106,16 @@ class _Handler:
             peer.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content,
                                           login, server.transport.get_extra_info("ssl_object") is not None,
                                           tuple(session.peer)))
-        if peer.close_after_data is not None:
-            asyncio.get_running_loop().call_later(peer.close_after_data, server.transport.close)
         return reply
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        session.mails_seen = getattr(session, "mails_seen", 0) + 1
+        limit = self.peer.mails_per_connection
+        if limit is not None and session.mails_seen > limit:
+            return "421 4.7.0 one message per connection, come back"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
 
 def server_context(cert, key):
