@@ -66,9 +66,11 @@ struct Host {
     }
   }
   // With reuse the session goes idle after its one transaction; the host has no more mail.
+  // Server bytes fed in the same write may already have moved it on (an unsolicited reply
+  // while idle closes it).
   void carry_out(ClientSession& s, Ready&) {
     FUZZ_CHECK(dones == 1);
-    FUZZ_CHECK(s.state() == ClientSession::State::idle);
+    FUZZ_CHECK(s.state() == ClientSession::State::idle || s.closed());
     s.quit();
   }
   void carry_out(ClientSession&, Close&) { closed = true; }

@@ -77,7 +77,9 @@ def test_enforce_with_a_matching_certificate_delivers_over_verified_tls(make_dae
     d.wait_for_log(r"mta-sts domain=good.test mode=enforce id=2026good \(fetched\)")
     d.wait_for_log(r"rcpt=bob@good.test host=mx\.good\.test\[127\.0\.13\.2\]:25 result=delivered")
     assert ("mta-sts.good.test", "/.well-known/mta-sts.txt") in web.requests
-    # The next message uses the cached policy: same id in DNS, max_age not over.
+    # The next message uses the cached policy: same id in DNS, max_age not over. It must
+    # find the first connection gone (else it would go on it, with no new lookup).
+    d.wait_for_log(r"relay host=mx\.good\.test\[127\.0\.13\.2\]:25 connection done after 1 message")
     send(d, ["carol@good.test"])
     peers["good"].wait_for_messages(2)
     d.wait_for_log(r"mta-sts domain=good.test mode=enforce id=2026good \(cached\)")

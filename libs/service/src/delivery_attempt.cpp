@@ -441,6 +441,7 @@ void DeliveryAttempt::report(std::vector<relay::RecipientResult> results) {
   if (done_) return;
   if (on_report) on_report({std::move(results), headers_, headers_truncated_});
   on_report = nullptr;
+  ++jobs_reported_;
   // Without a core the attempt never got to a connection: it is over now.
   if (!core_) finish();
 }
@@ -449,6 +450,10 @@ void DeliveryAttempt::finish() {
   if (done_) return;
   done_ = true;
   timer_.stop();
+  // One line per connection that carried mail, so the log shows how far reuse went.
+  if (core_ && !core_->current_host().empty() && jobs_reported_ > 0)
+    log_line("relay host=", core_->current_host(), " connection done after ", jobs_reported_,
+             " message(s)");
   if (on_finished) on_finished();
 }
 

@@ -137,8 +137,9 @@ class DeliveryAttempt : public std::enable_shared_from_this<DeliveryAttempt> {
   std::int64_t next_seq_ = 1;             // the next stored chunk to send
   bool reading_chunk_ = false;
   bool waiting_drain_ = false;
-  bool idle_ = false;  // the core said Idle and no job has been handed over since
-  bool done_ = false;  // finished or aborted: nothing more is reported
+  std::size_t jobs_reported_ = 0;  // jobs this attempt has reported, for the log
+  bool idle_ = false;              // the core said Idle and no job has been handed over since
+  bool done_ = false;              // finished or aborted: nothing more is reported
 };
 
 }  // namespace postroom::service
