@@ -196,9 +196,10 @@ void Pop3Connection::load_maildrop(std::int64_t account_id) {
   std::weak_ptr<Pop3Connection> weak = shared_from_this();
   context_.store->list_mailbox(
       account_id,
-      [maildrop](std::int64_t id, std::uint64_t size, std::string_view uidl) {
-        maildrop->add(id, size, uidl);
-      },
+      {.expect = [maildrop](std::size_t messages,
+                            std::size_t uidl_bytes) { maildrop->reserve(messages, uidl_bytes); },
+       .each = [maildrop](std::int64_t id, std::uint64_t size,
+                          std::string_view uidl) { maildrop->add(id, size, uidl); }},
       [weak, maildrop](Result<std::size_t> listed) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;

@@ -64,6 +64,41 @@ TEST_CASE("store: one content is stored once for every mailbox, read back whole"
   CHECK((*list_mailbox(*db, bob))[0].uidl != (*box)[0].uidl);
 }
 
+TEST_CASE("store: a mailbox visit announces its count and UIDL bytes before the first message") {
+  TempDir dir;
+  auto db = Database::open(dir.db());
+  auto alice = *add_account(*db, "alice@example.test", "h");
+  auto bob = *add_account(*db, "bob@example.test", "h");
+  for (int i = 0; i < 3; ++i) store(*db, "x\r\n", {alice});
+  store(*db, "y\r\n", {bob});
+  std::vector<std::string> events;
+  std::size_t expected_messages = 0, expected_bytes = 0, seen_bytes = 0;
+  MailboxVisitor visitor{.expect =
+                             [&](std::size_t messages, std::size_t uidl_bytes) {
+                               events.push_back("expect");
+                               expected_messages = messages;
+                               expected_bytes = uidl_bytes;
+                             },
+                         .each =
+                             [&](std::int64_t, std::uint64_t size, std::string_view uidl) {
+                               events.push_back("each");
+                               CHECK(size == 3);
+                               seen_bytes += uidl.size();
+                             }};
+  auto visited = visit_mailbox(*db, alice, visitor);
+  REQUIRE(visited);
+  CHECK(*visited == 3);
+  CHECK(events == std::vector<std::string>{"expect", "each", "each", "each"});
+  CHECK(expected_messages == 3);
+  CHECK(expected_bytes == seen_bytes);
+  CHECK(seen_bytes > 0);
+  events.clear();
+  REQUIRE(visit_mailbox(*db, 999, visitor));
+  CHECK(events == std::vector<std::string>{"expect"});
+  CHECK(expected_messages == 0);
+  CHECK(expected_bytes == 0);
+}
+
 TEST_CASE("store: UIDLs are unique printable tokens of at most 70 characters") {
   TempDir dir;
   auto db = Database::open(dir.db());

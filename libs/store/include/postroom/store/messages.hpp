@@ -41,10 +41,18 @@ struct MailboxEntry {
 // A mailbox's messages, oldest first (by delivery id).
 Result<std::vector<MailboxEntry>> list_mailbox(Database& db, std::int64_t account_id);
 // The same, one message at a time, so a caller can keep them compactly; returns how many.
-using MailboxVisitor =
-    std::function<void(std::int64_t delivery_id, std::uint64_t pop3_size, std::string_view uidl)>;
+struct MailboxVisitor {
+  // Once, before the first message: how many follow and their UIDLs' bytes in total, so the
+  // caller sizes its storage once (growing by doubling would leave the freed predecessors
+  // resident in the reading thread's malloc arena: about as much again as the listing).
+  std::function<void(std::size_t messages, std::size_t uidl_bytes)> expect;
+  std::function<void(std::int64_t delivery_id, std::uint64_t pop3_size, std::string_view uidl)>
+      each;
+};
+// One snapshot for the count and the listing. A big listing's pages leave the connection's
+// cache afterwards: they are the session's memory, not the next reader's.
 Result<std::size_t> visit_mailbox(Database& db, std::int64_t account_id,
-                                  const MailboxVisitor& each);
+                                  const MailboxVisitor& visitor);
 // The content of one of an account's deliveries (0 when it is not the account's).
 Result<ContentId> content_of(Database& db, std::int64_t account_id, std::int64_t delivery_id);
 // Chunk `seq` (0-based) of a content, or nullopt past its end.
