@@ -1,0 +1,78 @@
+// A few PostgreSQL connections shared by the servers: units wait in a FIFO for a free
+// connection; a lost connection is answered with a temporary error and reconnected with
+// backoff, so the process survives a database restart or failover.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "postroom/pgstore/connection.hpp"
+#include "postroom/pgstore/unit.hpp"
+
+namespace postroom::net {
+class Timer;
+}
+
+namespace postroom::pgstore {
+
+struct PoolOptions {
+  std::string conninfo;
+  std::size_t connections = 4;
+  std::chrono::milliseconds backoff_first{100};
+  std::chrono::milliseconds backoff_max{5000};
+};
+
+class Pool {
+ public:
+  using Done = std::function<void(PgResult<void>)>;
+
+  Pool(uv_loop_t* loop, PoolOptions options);
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+  // Closes every connection; work still waiting is dropped unanswered (the loop is ending).
+  ~Pool();
+
+  // Runs `unit` on the next free connection; `done` runs once on the loop: success only
+  // after COMMIT succeeded. While no connection can be had (every one is reconnecting after
+  // a failure) work is answered at once with connection_lost.
+  void run(Unit unit, Done done);
+  // One statement outside a transaction, with its rows.
+  void query(Statement statement, Params params, std::function<void(PgResult<Rows>)> done);
+
+  std::size_t connected() const;  // connections up (idle or busy)
+  std::size_t waiting() const { return queue_.size(); }
+
+ private:
+  enum class SlotState { connecting, idle, busy, backoff };
+  struct Slot;
+  struct Work {
+    Unit unit;
+    Done done;
+  };
+  struct Running;
+
+  void start_connecting(Slot& slot);
+  void lost(Slot& slot, const PgError& why);
+  void pump();
+  bool unavailable() const;
+  void fail_waiting();
+  void execute(Slot& slot, std::shared_ptr<Running> running);
+  void next_step(Slot& slot, std::shared_ptr<Running> running);
+  void end(Slot& slot, std::shared_ptr<Running> running, PgResult<void> result);
+
+  uv_loop_t* loop_;
+  PoolOptions options_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::deque<Work> queue_;
+  std::unique_ptr<net::Timer> answer_timer_;  // answers refused work on the next turn
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace postroom::pgstore
