@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace postroom::pgstore::test {
@@ -49,7 +50,11 @@ PgServer::PgServer() {
   start();
 }
 
+PgServer::PgServer(Attached, std::string dir, int port)
+    : dir_(std::move(dir)), port_(port), running_(true), owned_(false) {}
+
 PgServer::~PgServer() {
+  if (!owned_) return;
   stop();
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
@@ -82,9 +87,47 @@ std::string PgServer::conninfo() const {
   return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres user=postroom";
 }
 
-PgServer& shared_server() {
-  static PgServer server;
+namespace {
+std::string state_file(const std::string& name) {
+  return std::string(POSTROOM_PG_STATE_DIR) + "/pg-" + name + ".state";
+}
+}  // namespace
+
+std::unique_ptr<PgServer> PgServer::attach(const std::string& name) {
+  std::ifstream in(state_file(name));
+  std::string dir;
+  int port = 0;
+  if (!(in >> dir >> port)) return nullptr;
+  auto server = std::unique_ptr<PgServer>(new PgServer(Attached{}, dir, port));
+  // A state file left by an interrupted run names a server that is gone.
+  if (server->run(bindir() + "/pg_ctl -D data status >/dev/null") != 0) return nullptr;
   return server;
+}
+
+void PgServer::keep(const std::string& name) {
+  std::ofstream(state_file(name)) << dir_ << ' ' << port_ << '\n';
+  owned_ = false;
+}
+
+void PgServer::remove(const std::string& name) {
+  if (auto server = attach(name)) {
+    server->owned_ = true;  // its destructor stops it and removes the directory
+  }
+  std::error_code ignored;
+  std::filesystem::remove(state_file(name), ignored);
+}
+
+PgServer& shared_server() {
+  static std::unique_ptr<PgServer> server = [] {
+    auto attached = PgServer::attach("shared");
+    return attached ? std::move(attached) : std::make_unique<PgServer>();
+  }();
+  return *server;
+}
+
+std::unique_ptr<PgServer> restart_server() {
+  auto attached = PgServer::attach("restart");
+  return attached ? std::move(attached) : std::make_unique<PgServer>();
 }
 
 }  // namespace postroom::pgstore::test

@@ -139,7 +139,8 @@ TEST_CASE("pool: more work than connections waits its turn") {
 
 TEST_CASE("pool: PostgreSQL restarted under work: temporary errors, then work again") {
   Loop loop;
-  PgServer server;  // its own: the restart must not disturb the other tests
+  auto restarted = test::restart_server();  // not the shared one: the others keep theirs
+  auto& server = *restarted;
   Pool pool(loop.get(), options_for(server, 2));
   REQUIRE(loop.run_until([&] { return pool.connected() == 2; }));
 
