@@ -83,8 +83,14 @@ void PgServer::stop() {
   running_ = false;
 }
 
-std::string PgServer::conninfo() const {
-  return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres user=postroom";
+std::string PgServer::conninfo(const std::string& database) const {
+  return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=" + database + " user=postroom";
+}
+
+int PgServer::psql(const std::string& database, const std::string& arguments) const {
+  std::string line = bindir() + "/psql -X -q -v ON_ERROR_STOP=1 \"" + conninfo(database) + "\" " +
+                     arguments + " >/dev/null";
+  return std::system(line.c_str());
 }
 
 namespace {

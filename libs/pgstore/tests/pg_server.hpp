@@ -25,7 +25,9 @@ class PgServer {
 
   void stop();   // pg_ctl stop -m fast: sessions are cut off
   void start();  // pg_ctl start, waiting until it accepts connections
-  std::string conninfo() const;
+  std::string conninfo(const std::string& database = "postgres") const;
+  // psql on `database`, as root too (only the server refuses root).
+  int psql(const std::string& database, const std::string& arguments) const;
 
  private:
   struct Attached {};

@@ -1,0 +1,50 @@
+// Helpers shared by the store operations: running a unit whose value its steps fill in,
+// and the answer of an operation not implemented yet.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "postroom/pgstore/pool.hpp"
+#include "postroom/store/mail_store.hpp"
+
+namespace postroom::pgstore {
+
+// Runs `unit`; `done` gets `*value` once the unit committed, or the error (nothing kept).
+template <class T>
+void answer(Pool& pool, Unit unit, std::shared_ptr<T> value, store::Reply<T> done) {
+  pool.run(std::move(unit), [value, done = std::move(done)](PgResult<void> r) {
+    if (!done) return;
+    if (!r) return done(std::unexpected(to_error(r.error())));
+    done(std::move(*value));
+  });
+}
+
+inline void answer(Pool& pool, Unit unit, store::Reply<void> done) {
+  pool.run(std::move(unit), [done = std::move(done)](PgResult<void> r) {
+    if (!done) return;
+    if (!r) return done(std::unexpected(to_error(r.error())));
+    done({});
+  });
+}
+
+// Answered through the pool (so never inside the caller's own call), always with an error.
+template <class T>
+void not_supported(Pool& pool, const char* operation, store::Reply<T> done) {
+  pool.run(Unit{.begin = "", .steps = {}}, [operation, done = std::move(done)](PgResult<void>) {
+    if (done)
+      done(std::unexpected(
+          to_error({PgError::Kind::not_supported,
+                    std::string(operation) + " is not supported by the PostgreSQL store yet",
+                    {}})));
+  });
+}
+
+inline PgResult<void> refuse(std::string why) {
+  return pg_fail(PgError::Kind::check_failed, std::move(why));
+}
+
+// A read-only snapshot for reads of several statements.
+inline constexpr std::string_view kReadSnapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+}  // namespace postroom::pgstore
