@@ -1,8 +1,10 @@
 // The outbound queue: claiming due recipients under a lease so that several daemons never
 // deliver one message twice, reading its chunks, and recording each attempt.
-#include <ctime>
+#include <cctype>
 
+#include "message_steps.hpp"
 #include "postroom/pgstore/pg_mail_store.hpp"
+#include "routing.hpp"
 #include "store_units.hpp"
 
 namespace postroom::pgstore {
@@ -105,13 +107,51 @@ void PgMailStore::read_chunk(ContentId content, std::int64_t seq,
   answer(pool_, std::move(unit), out, std::move(done));
 }
 
-void PgMailStore::record_attempt(AttemptRecord record, DomainTest, Reply<BounceStored> done) {
-  if (record.bounce) {
-    // Storing the bounce (a message from the null sender) is not written yet: refuse the
-    // whole record rather than keep the attempt without its bounce.
-    return not_supported(pool_, "record_attempt with a bounce", std::move(done));
+namespace {
+
+constexpr Statement kRouted{"", "SELECT 1"};
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// The bounce in the attempt's transaction, as store::store_bounce: to the sender's mailbox
+// (aliases expanded) or queued from the null sender; dropped for a local sender gone.
+void store_bounce(Steps& steps, Bounce bounce, DomainTest is_local_domain, std::int64_t now,
+                  const std::shared_ptr<BounceStored>& out) {
+  using Where = BounceStored::Where;
+  auto x = std::make_shared<Expansion>();
+  x->is_local_domain = std::move(is_local_domain);
+  auto to = lower(bounce.to);
+  if (x->is_local_domain(domain_part(to))) {
+    expand(x, to, 0, steps);
+  } else {
+    x->route.remote.push_back(to);
   }
-  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  // Runs after every lookup the expansion queued.
+  steps.then(kRouted, {}, [x, out, now, message = std::move(bounce.message)](Rows&, Steps& next) {
+    auto& route = x->route;
+    if (route.accounts.empty() && route.remote.empty()) {
+      out->where = Where::dropped;
+      return PgResult<void>{};
+    }
+    auto stored = std::make_shared<StoredMessage>();
+    store_from_null_sender(next, message, null_sender_destination(route), now, stored);
+    next.then(kRouted, {}, [out, stored](Rows&, Steps&) {
+      out->where = stored->queue_id.empty() ? Where::mailbox : Where::queue;
+      out->queue_id = stored->queue_id;
+      return PgResult<void>{};
+    });
+    return PgResult<void>{};
+  });
+}
+
+}  // namespace
+
+void PgMailStore::record_attempt(AttemptRecord record, DomainTest is_local_domain,
+                                 Reply<BounceStored> done) {
+  auto now = unix_now();
   Unit unit;
   for (const auto& result : record.recipients) {
     auto row = result.row;
@@ -128,6 +168,8 @@ void PgMailStore::record_attempt(AttemptRecord record, DomainTest, Reply<BounceS
         });
   }
   auto stored = std::make_shared<BounceStored>();
+  if (record.bounce)
+    store_bounce(unit.steps, std::move(*record.bounce), std::move(is_local_domain), now, stored);
   ++writes_in_flight_;
   answer<BounceStored>(pool_, std::move(unit), stored,
                        [this, done = std::move(done)](Result<BounceStored> r) {

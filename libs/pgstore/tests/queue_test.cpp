@@ -90,3 +90,64 @@ TEST_CASE("pgstore: two queue runners never get the same message") {
 
 }  // namespace
 }  // namespace postroom::pgstore
+
+namespace postroom::pgstore {
+namespace {
+
+TEST_CASE("pgstore: a bounced recipient's report goes to the local sender's mailbox") {
+  StoreFixture f;
+  MessageCommit commit;
+  commit.content = new_content_id();
+  commit.last_chunk = "Subject: away\r\n\r\nhi\r\n";
+  commit.summary = {1, commit.last_chunk.size(), commit.last_chunk.size()};
+  commit.destination.queue = QueueRequest{"alice@example.test", {"x@remote.test"}};
+  REQUIRE(f.call<StoredMessage>([&](auto reply) { f.store->commit_message(commit, reply); }));
+  auto now = static_cast<std::int64_t>(std::time(nullptr)) + 1;
+  auto due = f.call<std::vector<QueuedMessage>>(
+      [&](auto reply) { f.store->due_messages(now, 10, reply); });
+  REQUIRE(due.has_value());
+  REQUIRE(due->size() == 1);
+  std::string report(300 * 1024, 'r');  // more than one chunk
+  AttemptRecord record;
+  record.queue_id = due->front().queue_id;
+  record.recipients.push_back({due->front().recipients[0].row, "x@remote.test",
+                               RecipientState::bounced, 0, "mx", "550 no such user"});
+  record.bounce = Bounce{"Alice@Example.test", report};
+  auto stored = f.call<BounceStored>(
+      [&](auto reply) { f.store->record_attempt(record, test::example_domains(), reply); });
+  REQUIRE(stored.has_value());
+  CHECK(stored->where == BounceStored::Where::mailbox);
+  CHECK(f.count("SELECT count(*) FROM queue") == 0);
+  auto delivery =
+      f.count("SELECT id FROM deliveries WHERE account_id = " + std::to_string(f.alice));
+  REQUIRE(delivery > 0);
+  MessageRead read{f.alice, delivery, 0, 1 << 20, {}, 0};
+  auto got = f.call<MessageChunks>([&](auto reply) { f.store->read_message(read, reply); });
+  REQUIRE(got.has_value());
+  CHECK(got->batch.complete);
+  std::string whole;
+  for (auto& chunk : got->batch.chunks) whole += chunk;
+  CHECK(whole == "Return-Path: <>\r\n" + report);
+
+  // From a sender in another domain: queued from the null sender.
+  MessageCommit remote = commit;
+  remote.content = new_content_id();
+  remote.destination.queue = QueueRequest{"someone@remote.test", {"y@remote.test"}};
+  REQUIRE(f.call<StoredMessage>([&](auto reply) { f.store->commit_message(remote, reply); }));
+  due = f.call<std::vector<QueuedMessage>>(
+      [&](auto reply) { f.store->due_messages(now, 10, reply); });
+  REQUIRE(due.has_value());
+  REQUIRE(due->size() == 1);
+  record.queue_id = due->front().queue_id;
+  record.recipients = {{due->front().recipients[0].row, "y@remote.test", RecipientState::bounced, 0,
+                        "mx", "550 no"}};
+  record.bounce = Bounce{"someone@remote.test", "report\r\n"};
+  stored = f.call<BounceStored>(
+      [&](auto reply) { f.store->record_attempt(record, test::example_domains(), reply); });
+  REQUIRE(stored.has_value());
+  CHECK(stored->where == BounceStored::Where::queue);
+  CHECK(f.count("SELECT count(*) FROM queue WHERE sender = ''") == 1);
+}
+
+}  // namespace
+}  // namespace postroom::pgstore
