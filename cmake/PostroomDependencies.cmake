@@ -3,8 +3,6 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(CARES REQUIRED IMPORTED_TARGET libcares)
-# The PostgreSQL client library (libpq-dev); only libs/pgstore uses it.
-pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 find_package(SQLite3 REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
 find_package(yaml-cpp 0.7 REQUIRED)

@@ -1,6 +1,9 @@
 // Creating the test database: CREATE DATABASE, the schema through psql, seed rows.
 #include "store_fixture.hpp"
 
+#include "postroom/pgschema/connection.hpp"
+#include "postroom/pgschema/migrations.hpp"
+
 #include <unistd.h>
 #include <atomic>
 #include <stdexcept>
@@ -8,9 +11,10 @@
 namespace postroom::pgstore::test {
 
 namespace {
-std::string schema_file() {
-  if (const char* file = std::getenv("POSTROOM_PG_SCHEMA")) return file;
-  return POSTROOM_PG_SCHEMA;
+// The schema as the daemon's migrations apply it (libs/pgschema).
+bool apply_schema(const std::string& conninfo) {
+  auto conn = pgschema::connect(conninfo);
+  return conn && pgschema::migrate(conn->get()).has_value();
 }
 }  // namespace
 
@@ -23,7 +27,7 @@ StoreFixture::StoreFixture() {
   database = "t" + std::to_string(::getpid()) + "_" + std::to_string(next++);
   auto& server = shared_server();
   if (server.psql("postgres", "-c 'CREATE DATABASE " + database + "'") != 0 ||
-      server.psql(database, "-f " + schema_file()) != 0 ||
+      !apply_schema(server.conninfo(database)) ||
       server.psql(database,
                   "-c \"INSERT INTO accounts (address, password_hash, created_at) VALUES"
                   " ('alice@example.test', 'x', 0), ('bob@example.test', 'x', 0);"
