@@ -5,12 +5,6 @@
 
 namespace postroom::pgstore {
 
-void PgMailStore::find_device(std::int64_t, std::string, Reply<std::optional<Device>> done) {
-  not_supported(pool_, "find_device", std::move(done));
-}
-void PgMailStore::record_device_use(std::int64_t, std::int64_t, std::string, Reply<void> done) {
-  not_supported(pool_, "record_device_use", std::move(done));
-}
 void PgMailStore::save_outbound_counts(OutboundCounts, std::int64_t, std::int64_t,
                                        Reply<void> done) {
   not_supported(pool_, "save_outbound_counts", std::move(done));
@@ -26,26 +20,12 @@ void PgMailStore::quota_warnings(std::vector<std::int64_t>, QuotaDefaults, std::
                                  ComposeWarning, Reply<int> done) {
   not_supported(pool_, "quota_warnings", std::move(done));
 }
-void PgMailStore::greylist(GreylistTriplet, std::int64_t, std::int64_t, std::int64_t,
-                           Reply<bool> done) {
-  not_supported(pool_, "greylist", std::move(done));
-}
-void PgMailStore::purge_greylist(std::int64_t, std::int64_t, Reply<int> done) {
-  not_supported(pool_, "purge_greylist", std::move(done));
-}
 void PgMailStore::vacations_for(std::vector<std::int64_t>, std::string,
                                 Reply<std::vector<VacationCandidate>> done) {
   not_supported(pool_, "vacations_for", std::move(done));
 }
 void PgMailStore::send_vacation_reply(VacationReply, DomainTest, Reply<VacationOutcome> done) {
   not_supported(pool_, "send_vacation_reply", std::move(done));
-}
-void PgMailStore::retention_settings(Reply<std::vector<RetentionSetting>> done) {
-  not_supported(pool_, "retention_settings", std::move(done));
-}
-void PgMailStore::mark_retrieved(std::int64_t, std::vector<std::pair<std::int64_t, std::int64_t>>,
-                                 Reply<int> done) {
-  not_supported(pool_, "mark_retrieved", std::move(done));
 }
 void PgMailStore::expired_mail_accounts(RetentionPolicy, std::int64_t,
                                         Reply<ExpiredMailboxes> done) {
@@ -54,12 +34,6 @@ void PgMailStore::expired_mail_accounts(RetentionPolicy, std::int64_t,
 void PgMailStore::purge_expired(RetentionPolicy, std::int64_t, std::vector<std::int64_t>, int,
                                 Reply<int> done) {
   not_supported(pool_, "purge_expired", std::move(done));
-}
-void PgMailStore::health(std::int64_t, Reply<StoreHealth> done) {
-  not_supported(pool_, "health", std::move(done));
-}
-void PgMailStore::sweep_abandoned(std::int64_t, Reply<int> done) {
-  not_supported(pool_, "sweep_abandoned", std::move(done));
 }
 // PostgreSQL manages its own caches; nothing to give back from here.
 void PgMailStore::release_memory() {}

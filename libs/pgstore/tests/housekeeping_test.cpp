@@ -1,0 +1,60 @@
+// Greylisting, the health probe and the sweep of abandoned writes on PostgreSQL.
+#include <doctest/doctest.h>
+
+#include "store_fixture.hpp"
+
+namespace postroom::pgstore {
+namespace {
+
+using test::StoreFixture;
+
+TEST_CASE("pgstore: greylisting defers a first try and passes a retry after the window") {
+  StoreFixture f;
+  GreylistTriplet t{"192.0.2.0/24", "a@remote.test", "remote.test", "alice@example.test"};
+  auto check = [&](const GreylistTriplet& triplet, std::int64_t now) {
+    auto r = f.call<bool>([&](auto reply) { f.store->greylist(triplet, now, 300, 86400, reply); });
+    REQUIRE(r.has_value());
+    return *r;
+  };
+  CHECK(!check(t, 1000));     // first seen
+  CHECK(!check(t, 1100));     // too soon
+  CHECK(check(t, 1400));      // after the window: passes, the domain is allowed
+  GreylistTriplet other = t;  // another sender of that domain from that network
+  other.sender = "b@remote.test";
+  CHECK(check(other, 1500));
+  auto purged = f.call<int>([&](auto reply) { f.store->purge_greylist(0, 10000, reply); });
+  REQUIRE(purged.has_value());
+  CHECK(*purged == 2);          // the passed triplet and the allowed domain
+  CHECK(!check(other, 20000));  // forgotten: a first try again
+}
+
+TEST_CASE("pgstore: health writes its heartbeat and counts the queue") {
+  StoreFixture f;
+  MessageCommit commit;
+  commit.content = new_content_id();
+  commit.last_chunk = "Subject: q\r\n\r\nhi\r\n";
+  commit.summary = {1, commit.last_chunk.size(), commit.last_chunk.size()};
+  commit.destination.queue = QueueRequest{"alice@example.test", {"x@remote.test", "y@remote.test"}};
+  REQUIRE(f.call<StoredMessage>([&](auto reply) { f.store->commit_message(commit, reply); }));
+  auto health = f.call<StoreHealth>([&](auto reply) { f.store->health(777, reply); });
+  REQUIRE(health.has_value());
+  CHECK(health->queued_recipients == 2);
+  CHECK(health->oldest_queued_at.has_value());
+  CHECK(f.count("SELECT at FROM heartbeat WHERE id = 1") == 777);
+}
+
+TEST_CASE("pgstore: the sweep removes writes abandoned before the cut-off only") {
+  StoreFixture f;
+  ContentId old_id = new_content_id(), new_id = new_content_id();
+  REQUIRE(f.call<void>([&](auto reply) { f.store->append_chunk(old_id, 0, true, "old", reply); }));
+  REQUIRE(f.call<void>([&](auto reply) { f.store->append_chunk(new_id, 0, true, "new", reply); }));
+  f.count("UPDATE contents SET created_at = 5 WHERE id = " + std::to_string(old_id));
+  auto swept = f.call<int>([&](auto reply) { f.store->sweep_abandoned(10, reply); });
+  REQUIRE(swept.has_value());
+  CHECK(*swept == 1);
+  CHECK(f.count("SELECT count(*) FROM contents") == 1);
+  CHECK(f.count("SELECT count(*) FROM content_chunks") == 1);
+}
+
+}  // namespace
+}  // namespace postroom::pgstore
