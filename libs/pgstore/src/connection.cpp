@@ -30,7 +30,18 @@ Connection::~Connection() {
 void Connection::connect(std::function<void(PgResult<void>)> done) {
   connected_ = std::move(done);
   state_ = State::connecting;
-  conn_ = PQconnectStart(conninfo_.c_str());
+  // Defaults first, the configured string last: libpq keeps the last value of a keyword, so
+  // anything the administrator wrote wins. Keepalives and a TCP user timeout let a dead
+  // server or a cut network end a request with an error instead of hanging it.
+  const char* keys[] = {"keepalives",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        "tcp_user_timeout",
+                        "dbname",
+                        nullptr};
+  const char* values[] = {"1", "30", "10", "3", "60000", conninfo_.c_str(), nullptr};
+  conn_ = PQconnectStartParams(keys, values, 1);
   if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
     std::string why = conn_ ? PQerrorMessage(conn_) : "out of memory";
     state_ = State::lost;

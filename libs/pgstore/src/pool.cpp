@@ -54,8 +54,14 @@ void Pool::start_connecting(Slot& slot) {
   slot.conn->on_lost([this, &slot, generation](PgError why) {
     if (slot.generation == generation) lost(slot, why);
   });
+  slot.timer.start(static_cast<std::uint64_t>(options_.connect_timeout.count()),
+                   [this, &slot, generation] {
+                     if (slot.generation == generation && slot.state == SlotState::connecting)
+                       lost(slot, {PgError::Kind::connection_lost, "connect timed out", {}});
+                   });
   slot.conn->connect([this, &slot, generation](PgResult<void> up) {
     if (slot.generation != generation) return;
+    slot.timer.stop();
     if (!up) {
       lost(slot, up.error());
       return;

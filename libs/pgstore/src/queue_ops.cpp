@@ -1,10 +1,8 @@
 // The outbound queue: claiming due recipients under a lease so that several daemons never
 // deliver one message twice, reading its chunks, and recording each attempt.
-#include <cctype>
-
+#include "bounce_steps.hpp"
 #include "message_steps.hpp"
 #include "postroom/pgstore/pg_mail_store.hpp"
-#include "routing.hpp"
 #include "store_units.hpp"
 
 namespace postroom::pgstore {
@@ -106,48 +104,6 @@ void PgMailStore::read_chunk(ContentId content, std::int64_t seq,
   });
   answer(pool_, std::move(unit), out, std::move(done));
 }
-
-namespace {
-
-constexpr Statement kRouted{"", "SELECT 1"};
-
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-// The bounce in the attempt's transaction, as store::store_bounce: to the sender's mailbox
-// (aliases expanded) or queued from the null sender; dropped for a local sender gone.
-void store_bounce(Steps& steps, Bounce bounce, DomainTest is_local_domain, std::int64_t now,
-                  const std::shared_ptr<BounceStored>& out) {
-  using Where = BounceStored::Where;
-  auto x = std::make_shared<Expansion>();
-  x->is_local_domain = std::move(is_local_domain);
-  auto to = lower(bounce.to);
-  if (x->is_local_domain(domain_part(to))) {
-    expand(x, to, 0, steps);
-  } else {
-    x->route.remote.push_back(to);
-  }
-  // Runs after every lookup the expansion queued.
-  steps.then(kRouted, {}, [x, out, now, message = std::move(bounce.message)](Rows&, Steps& next) {
-    auto& route = x->route;
-    if (route.accounts.empty() && route.remote.empty()) {
-      out->where = Where::dropped;
-      return PgResult<void>{};
-    }
-    auto stored = std::make_shared<StoredMessage>();
-    store_from_null_sender(next, message, null_sender_destination(route), now, stored);
-    next.then(kRouted, {}, [out, stored](Rows&, Steps&) {
-      out->where = stored->queue_id.empty() ? Where::mailbox : Where::queue;
-      out->queue_id = stored->queue_id;
-      return PgResult<void>{};
-    });
-    return PgResult<void>{};
-  });
-}
-
-}  // namespace
 
 void PgMailStore::record_attempt(AttemptRecord record, DomainTest is_local_domain,
                                  Reply<BounceStored> done) {

@@ -20,13 +20,6 @@ void PgMailStore::quota_warnings(std::vector<std::int64_t>, QuotaDefaults, std::
                                  ComposeWarning, Reply<int> done) {
   not_supported(pool_, "quota_warnings", std::move(done));
 }
-void PgMailStore::vacations_for(std::vector<std::int64_t>, std::string,
-                                Reply<std::vector<VacationCandidate>> done) {
-  not_supported(pool_, "vacations_for", std::move(done));
-}
-void PgMailStore::send_vacation_reply(VacationReply, DomainTest, Reply<VacationOutcome> done) {
-  not_supported(pool_, "send_vacation_reply", std::move(done));
-}
 void PgMailStore::expired_mail_accounts(RetentionPolicy, std::int64_t,
                                         Reply<ExpiredMailboxes> done) {
   not_supported(pool_, "expired_mail_accounts", std::move(done));

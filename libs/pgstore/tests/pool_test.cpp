@@ -4,6 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <optional>
 #include <set>
 
@@ -179,6 +184,39 @@ TEST_CASE("pool: PostgreSQL restarted under work: temporary errors, then work ag
   }
   REQUIRE(back->has_value());
   CHECK((*back)->int64(0, 0) == 42);
+}
+
+}  // namespace
+}  // namespace postroom::pgstore
+
+namespace postroom::pgstore {
+namespace {
+
+TEST_CASE("pool: a server that accepts but never answers times out instead of hanging work") {
+  Loop loop;
+  // A listening socket nobody accepts on: the kernel completes the handshake, then silence.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 8) == 0);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  PoolOptions o;
+  o.conninfo = "host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) +
+               " dbname=postgres user=postroom";
+  o.connections = 2;
+  o.connect_timeout = std::chrono::milliseconds(100);
+  {
+    Pool pool(loop.get(), o);
+    auto r = query(loop, pool, {"", "SELECT 1"});
+    REQUIRE(!r.has_value());
+    CHECK(r.error().kind == PgError::Kind::connection_lost);
+    CHECK(pool.connected() == 0);
+  }
+  ::close(fd);
+  CHECK(loop.closes_clean());
 }
 
 }  // namespace

@@ -27,6 +27,9 @@ struct PoolOptions {
   std::size_t connections = 4;
   std::chrono::milliseconds backoff_first{100};
   std::chrono::milliseconds backoff_max{5000};
+  // A connection attempt that has not finished by then counts as failed (a server that
+  // accepts but never answers, a standby not yet promoted).
+  std::chrono::milliseconds connect_timeout{10000};
 };
 
 class Pool {
