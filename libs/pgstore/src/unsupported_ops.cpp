@@ -5,13 +5,6 @@
 
 namespace postroom::pgstore {
 
-void PgMailStore::save_outbound_counts(OutboundCounts, std::int64_t, std::int64_t,
-                                       Reply<void> done) {
-  not_supported(pool_, "save_outbound_counts", std::move(done));
-}
-void PgMailStore::notify_postmaster(std::string, std::vector<std::string>, Reply<bool> done) {
-  not_supported(pool_, "notify_postmaster", std::move(done));
-}
 void PgMailStore::mailbox_quotas(std::vector<std::int64_t>, QuotaDefaults,
                                  Reply<std::vector<MailboxQuota>> done) {
   not_supported(pool_, "mailbox_quotas", std::move(done));

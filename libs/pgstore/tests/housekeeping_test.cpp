@@ -58,3 +58,44 @@ TEST_CASE("pgstore: the sweep removes writes abandoned before the cut-off only")
 
 }  // namespace
 }  // namespace postroom::pgstore
+
+namespace postroom::pgstore {
+namespace {
+
+TEST_CASE("pgstore: outbound counters are saved as absolute values and pruned") {
+  test::StoreFixture f;
+  OutboundCounts changes;
+  changes.buckets = {{"alice@example.test", 1000, 3}, {"alice@example.test", 1, 9}};
+  changes.recipients = {{"alice@example.test", "x@remote.test", 400000}};
+  changes.notices = {{"alice@example.test", 1}};
+  REQUIRE(f.call<void>([&](auto r) { f.store->save_outbound_counts(changes, 300000, 600, r); }));
+  CHECK(f.count("SELECT count(*) FROM outbound_counts") == 1);  // bucket 1 is before 500
+  CHECK(f.count("SELECT messages FROM outbound_counts WHERE bucket = 1000") == 3);
+  CHECK(f.count("SELECT count(*) FROM outbound_recipients") == 1);
+  CHECK(f.count("SELECT count(*) FROM outbound_notices") == 0);  // day 1 is before day 3
+  changes = {};
+  changes.buckets = {{"alice@example.test", 1000, 4}};
+  REQUIRE(f.call<void>([&](auto r) { f.store->save_outbound_counts(changes, 0, 600, r); }));
+  CHECK(f.count("SELECT messages FROM outbound_counts WHERE bucket = 1000") == 4);
+}
+
+TEST_CASE("pgstore: a notice reaches the postmaster, or says there is none") {
+  test::StoreFixture f;
+  std::vector<std::string> domains{"example.test"};
+  auto none = f.call<bool>(
+      [&](auto r) { f.store->notify_postmaster("Subject: n\r\n\r\nx\r\n", domains, r); });
+  REQUIRE(none.has_value());
+  CHECK(!*none);
+  f.count(
+      "INSERT INTO aliases (alias, target) VALUES ('postmaster@example.test', "
+      "'alice@example.test')");
+  auto sent = f.call<bool>(
+      [&](auto r) { f.store->notify_postmaster("Subject: n\r\n\r\nx\r\n", domains, r); });
+  REQUIRE(sent.has_value());
+  CHECK(*sent);
+  CHECK(f.count("SELECT count(*) FROM deliveries WHERE account_id = " + std::to_string(f.alice)) ==
+        1);
+}
+
+}  // namespace
+}  // namespace postroom::pgstore
