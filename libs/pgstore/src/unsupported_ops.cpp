@@ -5,14 +5,6 @@
 
 namespace postroom::pgstore {
 
-void PgMailStore::mailbox_quotas(std::vector<std::int64_t>, QuotaDefaults,
-                                 Reply<std::vector<MailboxQuota>> done) {
-  not_supported(pool_, "mailbox_quotas", std::move(done));
-}
-void PgMailStore::quota_warnings(std::vector<std::int64_t>, QuotaDefaults, std::vector<std::string>,
-                                 ComposeWarning, Reply<int> done) {
-  not_supported(pool_, "quota_warnings", std::move(done));
-}
 void PgMailStore::expired_mail_accounts(RetentionPolicy, std::int64_t,
                                         Reply<ExpiredMailboxes> done) {
   not_supported(pool_, "expired_mail_accounts", std::move(done));
