@@ -1,4 +1,4 @@
-// Per-device passwords and retention marks on PostgreSQL.
+// Per-device passwords on PostgreSQL.
 #include "postroom/pgstore/pg_mail_store.hpp"
 #include "store_units.hpp"
 
@@ -15,18 +15,6 @@ constexpr Statement kDeviceSenders{
     "device_senders", "SELECT address FROM device_senders WHERE device_id = $1 ORDER BY address"};
 constexpr Statement kDeviceUse{"device_use",
                                "UPDATE devices SET last_used_at = $1, last_ip = $2 WHERE id = $3"};
-constexpr Statement kRetentionSettings{
-    "retention_settings",
-    "SELECT scope, retrieved, max_age, login_delay FROM retention_settings ORDER BY scope"};
-constexpr Statement kMarkRetrieved{
-    "mark_retrieved",
-    "UPDATE deliveries SET first_retrieved_at = $1"
-    " WHERE id = $2 AND account_id = $3 AND first_retrieved_at IS NULL"};
-
-std::optional<std::int64_t> optional_int(const Rows& r, int row, int column) {
-  if (r.is_null(row, column)) return std::nullopt;
-  return r.int64(row, column);
-}
 
 }  // namespace
 
@@ -65,32 +53,6 @@ void PgMailStore::record_device_use(std::int64_t device, std::int64_t at, std::s
   // A device revoked meanwhile simply matches no row.
   unit.steps.then(kDeviceUse, Params().add(at).add(ip).add(device));
   answer(pool_, std::move(unit), std::move(done));
-}
-
-void PgMailStore::retention_settings(Reply<std::vector<RetentionSetting>> done) {
-  auto out = std::make_shared<std::vector<RetentionSetting>>();
-  Unit unit{.begin = "", .steps = {}};
-  unit.steps.then(kRetentionSettings, {}, [out](Rows& r, Steps&) {
-    for (int i = 0; i < r.size(); ++i)
-      out->push_back(
-          {r.text(i, 0), optional_int(r, i, 1), optional_int(r, i, 2), optional_int(r, i, 3)});
-    return PgResult<void>{};
-  });
-  answer(pool_, std::move(unit), out, std::move(done));
-}
-
-void PgMailStore::mark_retrieved(std::int64_t account,
-                                 std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
-                                 Reply<int> done) {
-  auto marked = std::make_shared<int>(0);
-  Unit unit;
-  for (const auto& [delivery, at] : retrieved)
-    unit.steps.then(kMarkRetrieved, Params().add(at).add(delivery).add(account),
-                    [marked](Rows& r, Steps&) {
-                      *marked += static_cast<int>(r.affected());
-                      return PgResult<void>{};
-                    });
-  answer(pool_, std::move(unit), marked, std::move(done));
 }
 
 }  // namespace postroom::pgstore

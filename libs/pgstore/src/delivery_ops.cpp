@@ -21,8 +21,6 @@ constexpr Statement kDiscard{"discard_content",
 
 }  // namespace
 
-PgMailStore::PgMailStore(Pool& pool, PgMailStoreOptions options) : pool_(pool), options_(options) {}
-
 void PgMailStore::resolve_recipient(std::string address, DomainTest is_local_domain,
                                     Reply<Route> done) {
   auto x = std::make_shared<Expansion>();

@@ -21,9 +21,6 @@ Error to_error(const PgError& error) {
     case PgError::Kind::check_failed:
       kind = "check failed";
       break;
-    case PgError::Kind::not_supported:
-      kind = "not supported";
-      break;
   }
   return Error{std::string("postgresql ") + kind + ": " + error.message};
 }

@@ -1,5 +1,4 @@
-// Helpers shared by the store operations: running a unit whose value its steps fill in,
-// and the answer of an operation not implemented yet.
+// Helpers shared by the store operations: running a unit whose value its steps fill in.
 #pragma once
 
 #include <memory>
@@ -25,18 +24,6 @@ inline void answer(Pool& pool, Unit unit, store::Reply<void> done) {
     if (!done) return;
     if (!r) return done(std::unexpected(to_error(r.error())));
     done({});
-  });
-}
-
-// Answered through the pool (so never inside the caller's own call), always with an error.
-template <class T>
-void not_supported(Pool& pool, const char* operation, store::Reply<T> done) {
-  pool.run(Unit{.begin = "", .steps = {}}, [operation, done = std::move(done)](PgResult<void>) {
-    if (done)
-      done(std::unexpected(
-          to_error({PgError::Kind::not_supported,
-                    std::string(operation) + " is not supported by the PostgreSQL store yet",
-                    {}})));
   });
 }
 

@@ -152,13 +152,5 @@ TEST_CASE("pgstore: UPDATE deletes one mailbox's delivery, not the other's") {
   CHECK(f.count("SELECT count(*) FROM content_chunks") == 0);
 }
 
-TEST_CASE("pgstore: an operation not written yet answers an error, not a success") {
-  StoreFixture f;
-  auto r = f.call<ExpiredMailboxes>(
-      [&](auto reply) { f.store->expired_mail_accounts(RetentionPolicy{}, 0, reply); });
-  REQUIRE(!r.has_value());
-  CHECK(r.error().message.find("not supported") != std::string::npos);
-}
-
 }  // namespace
 }  // namespace postroom::pgstore

@@ -99,3 +99,49 @@ TEST_CASE("pgstore: a notice reaches the postmaster, or says there is none") {
 
 }  // namespace
 }  // namespace postroom::pgstore
+
+namespace postroom::pgstore {
+namespace {
+
+TEST_CASE("pgstore: mail retrieved longer ago than the retention is found and purged") {
+  test::StoreFixture f;
+  for (int i = 0; i < 3; ++i) {
+    MessageCommit commit;
+    commit.content = new_content_id();
+    commit.last_chunk = "Subject: r\r\n\r\nhi\r\n";
+    commit.summary = {1, commit.last_chunk.size(), commit.last_chunk.size()};
+    commit.destination.accounts = {f.alice};
+    REQUIRE(f.call<StoredMessage>([&](auto reply) { f.store->commit_message(commit, reply); }));
+  }
+  auto first = f.count("SELECT min(id) FROM deliveries");
+  auto marked = f.call<int>([&](auto r) {
+    f.store->mark_retrieved(f.alice, {{first, 100}, {first, 150}}, r);
+  });
+  REQUIRE(marked.has_value());
+  CHECK(*marked == 1);  // only the first download counts
+  f.count("INSERT INTO retention_settings (scope, retrieved) VALUES ('example.test', 50)");
+  auto settings =
+      f.call<std::vector<RetentionSetting>>([&](auto r) { f.store->retention_settings(r); });
+  REQUIRE(settings.has_value());
+  REQUIRE(settings->size() == 1);
+  CHECK(settings->front().retrieved == 50);
+
+  auto expired =
+      f.call<ExpiredMailboxes>([&](auto r) { f.store->expired_mail_accounts({}, 200, r); });
+  REQUIRE(expired.has_value());
+  CHECK(expired->accounts == std::vector<std::int64_t>{f.alice});
+  auto early =
+      f.call<ExpiredMailboxes>([&](auto r) { f.store->expired_mail_accounts({}, 140, r); });
+  REQUIRE(early.has_value());
+  CHECK(early->accounts.empty());
+  auto purged = f.call<int>([&](auto r) {
+    f.store->purge_expired({}, 200, {f.alice, f.bob}, 10, r);
+  });
+  REQUIRE(purged.has_value());
+  CHECK(*purged == 1);
+  CHECK(f.count("SELECT count(*) FROM deliveries") == 2);
+  CHECK(f.count("SELECT count(*) FROM contents") == 2);
+}
+
+}  // namespace
+}  // namespace postroom::pgstore

@@ -16,7 +16,6 @@ struct PgError {
     constraint,       // a constraint refused the change (SQLSTATE class 23)
     sql,              // any other error the server reported
     check_failed,     // the unit's own check refused its result (for example a missing chunk)
-    not_supported,    // an operation the PostgreSQL store does not offer yet
   };
   Kind kind = Kind::sql;
   std::string message;

@@ -1,5 +1,5 @@
 // The PostgreSQL backend of MailStore: each named operation as one unit on the pool, its
-// reply on the loop after COMMIT. Operations not implemented yet answer not_supported.
+// reply on the loop after COMMIT (for reads: after the statements ran).
 #pragma once
 
 #include <cstdint>
