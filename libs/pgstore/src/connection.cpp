@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "poll_watcher.hpp"
 
@@ -45,7 +46,7 @@ void Connection::connect(std::function<void(PgResult<void>)> done) {
   if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
     std::string why = conn_ ? PQerrorMessage(conn_) : "out of memory";
     state_ = State::lost;
-    auto reply = std::move(connected_);
+    auto reply = std::exchange(connected_, nullptr);
     reply(pg_fail(PgError::Kind::connection_lost, why));
     return;
   }
@@ -61,6 +62,11 @@ void Connection::watch(int events) {
     if (fd < 0) return;
     watcher_ = std::make_unique<PollWatcher>(
         loop_, fd, [this](int status, int ready) { on_ready(status, ready); });
+    if (!watcher_->ok()) {
+      // Every caller of watch() returns right after it (or checks the state).
+      break_off({PgError::Kind::connection_lost, "cannot watch the socket", {}});
+      return;
+    }
   }
   watcher_->want(events);
 }
@@ -114,14 +120,15 @@ void Connection::poll_connect() {
           conn_, [](void*, const char*) {}, nullptr);
       state_ = State::idle;
       watch(UV_READABLE);
-      auto reply = std::move(connected_);
+      if (state_ == State::lost) return;  // break_off answered
+      auto reply = std::exchange(connected_, nullptr);
       reply({});
       return;
     }
     default: {
       state_ = State::lost;
       watcher_.reset();
-      auto reply = std::move(connected_);
+      auto reply = std::exchange(connected_, nullptr);
       reply(pg_fail(PgError::Kind::connection_lost, PQerrorMessage(conn_)));
       return;
     }
@@ -222,12 +229,17 @@ void Connection::break_off(PgError error) {
   state_ = State::lost;
   watcher_.reset();
   auto alive = alive_;
+  if (connected_) {
+    auto reply = std::exchange(connected_, nullptr);
+    reply(std::unexpected(error));
+    if (!*alive) return;
+  }
   if (auto request = std::move(request_)) {
     request->done(std::unexpected(error));
     if (!*alive) return;
   }
   if (on_lost_) {
-    auto lost = std::move(on_lost_);
+    auto lost = std::exchange(on_lost_, nullptr);
     lost(std::move(error));
   }
 }

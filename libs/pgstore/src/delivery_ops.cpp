@@ -68,11 +68,12 @@ void PgMailStore::append_chunk(ContentId content, std::int64_t seq, bool first, 
   Unit unit;
   if (first) start_content(unit.steps, content, unix_now());
   pgstore::append_chunk(unit.steps, content, seq, std::move(bytes));
-  ++writes_in_flight_;
-  answer(pool_, std::move(unit), [this, done = std::move(done)](Result<void> r) {
-    --writes_in_flight_;
-    if (done) done(std::move(r));
-  });
+  ++*writes_in_flight_;
+  answer(pool_, std::move(unit),
+         [writes = writes_in_flight_, done = std::move(done)](Result<void> r) {
+           --*writes;
+           if (done) done(std::move(r));
+         });
 }
 
 void PgMailStore::commit_message(MessageCommit commit, Reply<StoredMessage> done) {
@@ -87,12 +88,13 @@ void PgMailStore::commit_message(MessageCommit commit, Reply<StoredMessage> done
   if (!commit.last_chunk.empty())
     pgstore::append_chunk(unit.steps, id, commit.last_seq, std::move(commit.last_chunk));
   commit_content(unit.steps, id, commit.summary, commit.destination, now, stored);
-  ++writes_in_flight_;
-  answer<StoredMessage>(pool_, std::move(unit), stored,
-                        [this, done = std::move(done)](Result<StoredMessage> r) {
-                          --writes_in_flight_;
-                          if (done) done(std::move(r));
-                        });
+  ++*writes_in_flight_;
+  answer<StoredMessage>(
+      pool_, std::move(unit), stored,
+      [writes = writes_in_flight_, done = std::move(done)](Result<StoredMessage> r) {
+        --*writes;
+        if (done) done(std::move(r));
+      });
 }
 
 void PgMailStore::discard_message(ContentId content) {

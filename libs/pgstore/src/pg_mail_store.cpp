@@ -12,7 +12,7 @@ bool PgMailStore::file_lost() const {
   return false;
 }
 std::size_t PgMailStore::writes_in_flight() const {
-  return writes_in_flight_;
+  return *writes_in_flight_;
 }
 
 }  // namespace postroom::pgstore

@@ -4,17 +4,18 @@
 namespace postroom::pgstore {
 
 PollWatcher::PollWatcher(uv_loop_t* loop, int fd, Ready ready) : fd_(fd), ready_(std::move(ready)) {
-  uv_poll_init_socket(loop, handle_.get(), fd);
+  ok_ = uv_poll_init_socket(loop, handle_.get(), fd) == 0;
+  if (!ok_) return;  // never initialized: freed without uv_close
   handle_.mark_initialized();
   handle_.get()->data = this;
 }
 
 PollWatcher::~PollWatcher() {
-  if (handle_.get()) uv_poll_stop(handle_.get());
+  if (ok_ && handle_.get()) uv_poll_stop(handle_.get());
 }
 
 void PollWatcher::want(int events) {
-  if (events == events_) return;
+  if (!ok_ || events == events_) return;
   events_ = events;
   if (events == 0) {
     uv_poll_stop(handle_.get());

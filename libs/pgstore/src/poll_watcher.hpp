@@ -19,12 +19,15 @@ class PollWatcher {
   ~PollWatcher();
 
   int fd() const { return fd_; }
+  // False when libuv refused the socket; such a watcher never reports anything.
+  bool ok() const { return ok_; }
   // UV_READABLE and/or UV_WRITABLE; 0 stops polling.
   void want(int events);
 
  private:
   int fd_;
   int events_ = 0;
+  bool ok_ = false;
   Ready ready_;
   net::OwnedHandle<uv_poll_t> handle_;
 };

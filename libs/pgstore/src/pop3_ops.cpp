@@ -109,11 +109,12 @@ void PgMailStore::delete_deliveries(std::int64_t account, std::vector<std::int64
                     *removed = static_cast<int>(r.affected());
                     return PgResult<void>{};
                   });
-  ++writes_in_flight_;
-  answer<int>(pool_, std::move(unit), removed, [this, done = std::move(done)](Result<int> r) {
-    --writes_in_flight_;
-    if (done) done(std::move(r));
-  });
+  ++*writes_in_flight_;
+  answer<int>(pool_, std::move(unit), removed,
+              [writes = writes_in_flight_, done = std::move(done)](Result<int> r) {
+                --*writes;
+                if (done) done(std::move(r));
+              });
 }
 
 }  // namespace postroom::pgstore

@@ -126,12 +126,13 @@ void PgMailStore::record_attempt(AttemptRecord record, DomainTest is_local_domai
   auto stored = std::make_shared<BounceStored>();
   if (record.bounce)
     store_bounce(unit.steps, std::move(*record.bounce), std::move(is_local_domain), now, stored);
-  ++writes_in_flight_;
-  answer<BounceStored>(pool_, std::move(unit), stored,
-                       [this, done = std::move(done)](Result<BounceStored> r) {
-                         --writes_in_flight_;
-                         if (done) done(std::move(r));
-                       });
+  ++*writes_in_flight_;
+  answer<BounceStored>(
+      pool_, std::move(unit), stored,
+      [writes = writes_in_flight_, done = std::move(done)](Result<BounceStored> r) {
+        --*writes;
+        if (done) done(std::move(r));
+      });
 }
 
 }  // namespace postroom::pgstore

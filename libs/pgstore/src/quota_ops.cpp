@@ -180,11 +180,12 @@ void PgMailStore::quota_warnings(std::vector<std::int64_t> accounts, QuotaDefaul
     }
     return PgResult<void>{};
   });
-  ++writes_in_flight_;
-  answer<int>(pool_, std::move(unit), sent, [this, done = std::move(done)](Result<int> r) {
-    --writes_in_flight_;
-    if (done) done(std::move(r));
-  });
+  ++*writes_in_flight_;
+  answer<int>(pool_, std::move(unit), sent,
+              [writes = writes_in_flight_, done = std::move(done)](Result<int> r) {
+                --*writes;
+                if (done) done(std::move(r));
+              });
 }
 
 }  // namespace postroom::pgstore

@@ -150,13 +150,14 @@ void PgMailStore::purge_expired(RetentionPolicy defaults, std::int64_t now,
     purge_from(next, p, 0);
     return PgResult<void>{};
   });
-  ++writes_in_flight_;
-  pool_.run(std::move(unit), [this, p, done = std::move(done)](PgResult<void> r) {
-    --writes_in_flight_;
-    if (!done) return;
-    if (!r) return done(std::unexpected(to_error(r.error())));
-    done(p->removed);
-  });
+  ++*writes_in_flight_;
+  pool_.run(std::move(unit),
+            [writes = writes_in_flight_, p, done = std::move(done)](PgResult<void> r) {
+              --*writes;
+              if (!done) return;
+              if (!r) return done(std::unexpected(to_error(r.error())));
+              done(p->removed);
+            });
 }
 
 }  // namespace postroom::pgstore

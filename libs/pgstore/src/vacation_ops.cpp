@@ -73,9 +73,10 @@ void PgMailStore::send_vacation_reply(VacationReply reply, DomainTest is_local_d
                     store_bounce(next, bounce, is_local_domain, now, stored);
                     return PgResult<void>{};
                   });
-  ++writes_in_flight_;
-  pool_.run(std::move(unit), [this, stored, sending, done = std::move(done)](PgResult<void> r) {
-    --writes_in_flight_;
+  ++*writes_in_flight_;
+  pool_.run(std::move(unit), [writes = writes_in_flight_, stored, sending,
+                              done = std::move(done)](PgResult<void> r) {
+    --*writes;
     if (!done) return;
     if (!r) return done(std::unexpected(to_error(r.error())));
     using Where = BounceStored::Where;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "postroom/pgstore/pool.hpp"
 #include "postroom/store/mail_store.hpp"
@@ -76,7 +77,9 @@ class PgMailStore final : public MailStore {
  private:
   Pool& pool_;
   PgMailStoreOptions options_;
-  std::size_t writes_in_flight_ = 0;
+  // Shared with the replies in flight: a reply arriving after the store went touches only
+  // the counter, never the store.
+  std::shared_ptr<std::size_t> writes_in_flight_ = std::make_shared<std::size_t>(0);
 };
 
 }  // namespace postroom::pgstore
