@@ -2,6 +2,9 @@
 // a claim is leased, and an attempt recorded as delivered removes the message.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <iterator>
+#include <map>
 #include <set>
 
 #include "store_fixture.hpp"
@@ -27,37 +30,54 @@ TEST_CASE("pgstore: two queue runners never get the same message") {
   PgMailStore other(other_pool);
   auto now = static_cast<std::int64_t>(std::time(nullptr)) + 1;
 
-  // Both runners claim in small batches at once until neither finds anything.
-  std::multiset<std::int64_t> claimed_recipients;
-  std::set<std::string> claimed_messages;
-  int duplicates = 0, errors = 0, empty_rounds = 0;
-  while (empty_rounds == 0) {
-    int answers = 0, found = 0;
+  // Both runners poll at once, each for up to 20 messages, until a round claims nothing
+  // new. Each sees its own claims again on every poll (as a poll of the SQLite store shows
+  // a message until its attempt is recorded), never the other's.
+  std::map<PgMailStore*, std::set<std::string>> seen;
+  std::map<PgMailStore*, std::multiset<std::int64_t>> recipients;
+  int errors = 0;
+  std::size_t known = 0;
+  for (int round = 0; round < 100; ++round) {
+    int answers = 0;
     for (PgMailStore* runner : {f.store.get(), &other}) {
-      runner->due_messages(now, 4, [&](Result<std::vector<QueuedMessage>> r) {
+      runner->due_messages(now, 20, [&, runner](Result<std::vector<QueuedMessage>> r) {
         ++answers;
         if (!r) {
           ++errors;
           return;
         }
         for (auto& m : *r) {
-          ++found;
-          if (!claimed_messages.insert(m.queue_id).second) ++duplicates;
-          for (auto& rcpt : m.recipients) claimed_recipients.insert(rcpt.row);
+          seen[runner].insert(m.queue_id);
+          for (auto& rcpt : m.recipients) recipients[runner].insert(rcpt.row);
         }
       });
     }
     REQUIRE(f.loop.run_until([&] { return answers == 2; }));
-    if (found == 0) ++empty_rounds;
+    auto total = seen[f.store.get()].size() + seen[&other].size();
+    if (total == known) break;
+    known = total;
   }
   CHECK(errors == 0);
-  CHECK(duplicates == 0);
-  CHECK(claimed_messages.size() == kMessages);
-  CHECK(claimed_recipients.size() == 2 * kMessages);
-  CHECK(std::set<std::int64_t>(claimed_recipients.begin(), claimed_recipients.end()).size() ==
-        claimed_recipients.size());
+  std::vector<std::string> both;
+  std::set_intersection(seen[f.store.get()].begin(), seen[f.store.get()].end(),
+                        seen[&other].begin(), seen[&other].end(), std::back_inserter(both));
+  CHECK(both.empty());
+  CHECK(seen[f.store.get()].size() + seen[&other].size() == kMessages);
+  CHECK(!seen[f.store.get()].empty());
+  CHECK(!seen[&other].empty());
+  std::set<std::int64_t> rows;
+  for (auto& [runner, r] : recipients) rows.insert(r.begin(), r.end());
+  CHECK(rows.size() == 2 * kMessages);
 
-  // The lease ends: the recipients are due again later, not now.
+  // A runner's next poll shows what it holds, and only that.
+  auto again =
+      f.call<std::vector<QueuedMessage>>([&](auto reply) { other.due_messages(now, 100, reply); });
+  REQUIRE(again.has_value());
+  std::set<std::string> held;
+  for (auto& m : *again) held.insert(m.queue_id);
+  CHECK(held == seen[&other]);
+
+  // The other runner's leases end (it died, say): the first takes its messages over.
   auto later = f.call<std::vector<QueuedMessage>>(
       [&](auto reply) { f.store->due_messages(now + 16 * 60, 100, reply); });
   REQUIRE(later.has_value());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 
 #include "postroom/pgstore/pool.hpp"
@@ -80,6 +81,9 @@ class PgMailStore final : public MailStore {
   // Shared with the replies in flight: a reply arriving after the store went touches only
   // the counter, never the store.
   std::shared_ptr<std::size_t> writes_in_flight_ = std::make_shared<std::size_t>(0);
+  // The queue recipients this runner leased and has not recorded yet: row -> lease end.
+  std::shared_ptr<std::map<std::int64_t, std::int64_t>> leases_ =
+      std::make_shared<std::map<std::int64_t, std::int64_t>>();
 };
 
 }  // namespace postroom::pgstore
