@@ -75,12 +75,19 @@ void Pool::start_connecting(Slot& slot) {
 
 void Pool::lost(Slot& slot, const PgError&) {
   if (slot.state == SlotState::backoff) return;
+  bool was_up = slot.state == SlotState::idle || slot.state == SlotState::busy;
   slot.state = SlotState::backoff;
   slot.failing = true;
   auto wait = slot.backoff;
   slot.backoff = std::min(slot.backoff * 2, options_.backoff_max);
   slot.timer.start(static_cast<std::uint64_t>(wait.count()),
                    [this, &slot] { start_connecting(slot); });
+  auto alive = alive_;
+  if (was_up && on_connection_lost_) {
+    auto heard = on_connection_lost_;  // may destroy the pool
+    heard();
+    if (!*alive) return;
+  }
   if (unavailable()) fail_waiting();
 }
 

@@ -22,6 +22,10 @@ class MaildropLocks {
   // then drops every lock it held, so a holder must treat its session as ended.
   void acquire(std::int64_t account, std::function<void(PgResult<bool>)> done);
   void release(std::int64_t account, std::function<void(PgResult<void>)> done = nullptr);
+  // Heard when the connection holding the locks is lost: the server has let go of every
+  // lock this process held, so every session holding one must end (another box may take
+  // its maildrop now).
+  void on_locks_lost(std::function<void()> lost) { pool_.on_connection_lost(std::move(lost)); }
 
  private:
   Pool pool_;

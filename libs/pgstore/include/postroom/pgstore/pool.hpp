@@ -50,6 +50,9 @@ class Pool {
   void query(Statement statement, Params params, std::function<void(PgResult<Rows>)> done);
 
   std::size_t connected() const;  // connections up (idle or busy)
+  // Heard each time a connection that was up is lost (session state such as advisory locks
+  // went with it).
+  void on_connection_lost(std::function<void()> lost) { on_connection_lost_ = std::move(lost); }
   std::size_t waiting() const { return queue_.size(); }
 
  private:
@@ -74,7 +77,8 @@ class Pool {
   PoolOptions options_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::deque<Work> queue_;
-  std::unique_ptr<net::Timer> answer_timer_;  // answers refused work on the next turn
+  std::unique_ptr<net::Timer> answer_timer_;
+  std::function<void()> on_connection_lost_;  // answers refused work on the next turn
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
