@@ -154,3 +154,27 @@ TEST_CASE("pgstore: UPDATE deletes one mailbox's delivery, not the other's") {
 
 }  // namespace
 }  // namespace postroom::pgstore
+
+namespace postroom::pgstore {
+namespace {
+
+TEST_CASE("pgstore: with the database unreachable a message is refused for now, not lost") {
+  test::Loop loop;
+  PoolOptions o;
+  o.conninfo = "host=127.0.0.1 port=1 dbname=postgres user=postroom";  // nothing listens
+  Pool pool(loop.get(), o);
+  PgMailStore store(pool);
+  MessageCommit commit;
+  commit.content = new_content_id();
+  commit.last_chunk = "Subject: x\r\n\r\nhi\r\n";
+  commit.summary = {1, commit.last_chunk.size(), commit.last_chunk.size()};
+  std::optional<Result<StoredMessage>> out;
+  store.commit_message(commit, [&](Result<StoredMessage> r) { out = std::move(r); });
+  REQUIRE(loop.run_until([&] { return out.has_value(); }));
+  REQUIRE(!out->has_value());
+  CHECK(out->error().message.find("connection lost") != std::string::npos);
+  CHECK(store.writes_in_flight() == 0);
+}
+
+}  // namespace
+}  // namespace postroom::pgstore

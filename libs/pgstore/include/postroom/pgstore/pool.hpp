@@ -43,8 +43,11 @@ class Pool {
   ~Pool();
 
   // Runs `unit` on the next free connection; `done` runs once on the loop: success only
-  // after COMMIT succeeded. While no connection can be had (every one is reconnecting after
-  // a failure) work is answered at once with connection_lost.
+  // after COMMIT succeeded, which is as durable as the server's synchronous_commit makes it
+  // (on: flushed to the primary's WAL; remote_apply with a synchronous standby: on both; off:
+  // may be lost in a server crash). The DBA chooses; the store never lowers it. While no connection
+  // can be had (every one is reconnecting after a failure) work is answered at once with
+  // connection_lost.
   void run(Unit unit, Done done);
   // One statement outside a transaction, with its rows.
   void query(Statement statement, Params params, std::function<void(PgResult<Rows>)> done);
