@@ -69,7 +69,7 @@ void PgMailStore::append_chunk(ContentId content, std::int64_t seq, bool first, 
   if (first) start_content(unit.steps, content, unix_now());
   pgstore::append_chunk(unit.steps, content, seq, std::move(bytes));
   ++*writes_in_flight_;
-  answer(pool_, std::move(unit),
+  answer(*lanes_, content, std::move(unit),
          [writes = writes_in_flight_, done = std::move(done)](Result<void> r) {
            --*writes;
            if (done) done(std::move(r));
@@ -90,7 +90,7 @@ void PgMailStore::commit_message(MessageCommit commit, Reply<StoredMessage> done
   commit_content(unit.steps, id, commit.summary, commit.destination, now, stored);
   ++*writes_in_flight_;
   answer<StoredMessage>(
-      pool_, std::move(unit), stored,
+      *lanes_, id, std::move(unit), stored,
       [writes = writes_in_flight_, done = std::move(done)](Result<StoredMessage> r) {
         --*writes;
         if (done) done(std::move(r));
@@ -100,7 +100,8 @@ void PgMailStore::commit_message(MessageCommit commit, Reply<StoredMessage> done
 void PgMailStore::discard_message(ContentId content) {
   Unit unit;
   unit.steps.then(kDiscard, Params().add(content));
-  pool_.run(std::move(unit), [](PgResult<void>) {});  // a leftover is swept later anyway
+  // After the message's chunk writes (it must find what they left); a leftover is swept.
+  lanes_->run(content, std::move(unit), [](PgResult<void>) {});
 }
 
 }  // namespace postroom::pgstore

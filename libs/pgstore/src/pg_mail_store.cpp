@@ -1,9 +1,14 @@
 // The PostgreSQL store's own state; its operations live in the *_ops.cpp files by concern.
 #include "postroom/pgstore/pg_mail_store.hpp"
 
+#include "write_lanes.hpp"
+
 namespace postroom::pgstore {
 
-PgMailStore::PgMailStore(Pool& pool, PgMailStoreOptions options) : pool_(pool), options_(options) {}
+PgMailStore::PgMailStore(Pool& pool, PgMailStoreOptions options)
+    : pool_(pool), options_(options), lanes_(std::make_unique<WriteLanes>(pool)) {}
+
+PgMailStore::~PgMailStore() = default;
 
 // PostgreSQL manages its own caches; nothing to give back from here.
 void PgMailStore::release_memory() {}

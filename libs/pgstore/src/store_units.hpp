@@ -6,6 +6,7 @@
 
 #include "postroom/pgstore/pool.hpp"
 #include "postroom/store/mail_store.hpp"
+#include "write_lanes.hpp"
 
 namespace postroom::pgstore {
 
@@ -16,6 +17,25 @@ void answer(Pool& pool, Unit unit, std::shared_ptr<T> value, store::Reply<T> don
     if (!done) return;
     if (!r) return done(std::unexpected(to_error(r.error())));
     done(std::move(*value));
+  });
+}
+
+// The same for the writes of one message, in submission order (write_lanes.hpp).
+template <class T>
+void answer(WriteLanes& lanes, std::int64_t key, Unit unit, std::shared_ptr<T> value,
+            store::Reply<T> done) {
+  lanes.run(key, std::move(unit), [value, done = std::move(done)](PgResult<void> r) {
+    if (!done) return;
+    if (!r) return done(std::unexpected(to_error(r.error())));
+    done(std::move(*value));
+  });
+}
+
+inline void answer(WriteLanes& lanes, std::int64_t key, Unit unit, store::Reply<void> done) {
+  lanes.run(key, std::move(unit), [done = std::move(done)](PgResult<void> r) {
+    if (!done) return;
+    if (!r) return done(std::unexpected(to_error(r.error())));
+    done({});
   });
 }
 

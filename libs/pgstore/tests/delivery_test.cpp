@@ -178,3 +178,47 @@ TEST_CASE("pgstore: with the database unreachable a message is refused for now, 
 
 }  // namespace
 }  // namespace postroom::pgstore
+
+namespace postroom::pgstore {
+namespace {
+
+TEST_CASE("pgstore: a message's writes run in submission order without waiting for replies") {
+  // As a session writes: chunk after chunk and the commit right behind them, each submitted
+  // before the previous one was answered, on a pool of four connections.
+  test::StoreFixture f;
+  auto options = f.options();
+  options.connections = 4;
+  Pool pool(f.loop.get(), options);
+  PgMailStore store(pool);
+  std::vector<std::string> chunks;
+  for (int i = 0; i < 6; ++i) chunks.push_back(pattern(kChunkSize, static_cast<char>('a' + i)));
+  ContentId id = new_content_id();
+  int chunk_answers = 0, chunk_errors = 0;
+  for (std::int64_t seq = 1; seq <= 6; ++seq)
+    store.append_chunk(id, seq, seq == 1, chunks[seq - 1], [&](Result<void> r) {
+      ++chunk_answers;
+      if (!r) ++chunk_errors;
+    });
+  MessageCommit commit;
+  commit.content = id;
+  commit.head = "Subject: ordered\r\n\r\n";
+  commit.last_seq = 7;
+  commit.last_chunk = "end\r\n";
+  SizeCounter sizes;
+  sizes.add(*commit.head);
+  for (auto& c : chunks) sizes.add(c);
+  sizes.add(commit.last_chunk);
+  commit.summary = {8, sizes.size(), sizes.pop3_size()};
+  commit.destination.accounts = {f.alice};
+  std::optional<Result<StoredMessage>> stored;
+  store.commit_message(commit, [&](Result<StoredMessage> r) { stored = std::move(r); });
+  CHECK(store.writes_in_flight() == 7);
+  REQUIRE(f.loop.run_until([&] { return stored.has_value() && chunk_answers == 6; }));
+  CHECK(chunk_errors == 0);
+  REQUIRE(stored->has_value());
+  CHECK(f.count("SELECT chunks FROM contents WHERE complete = 1") == 8);
+  CHECK(store.writes_in_flight() == 0);
+}
+
+}  // namespace
+}  // namespace postroom::pgstore

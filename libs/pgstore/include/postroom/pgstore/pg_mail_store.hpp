@@ -13,6 +13,8 @@ namespace postroom::pgstore {
 
 using namespace postroom::store;
 
+class WriteLanes;
+
 struct PgMailStoreOptions {
   // How long a queue runner owns the recipients it claimed (due_messages) before another
   // daemon may claim them again: longer than any delivery attempt takes.
@@ -22,6 +24,7 @@ struct PgMailStoreOptions {
 class PgMailStore final : public MailStore {
  public:
   explicit PgMailStore(Pool& pool, PgMailStoreOptions options = {});
+  ~PgMailStore() override;
 
   void resolve_recipient(std::string address, DomainTest is_local_domain,
                          Reply<Route> done) override;
@@ -78,6 +81,8 @@ class PgMailStore final : public MailStore {
  private:
   Pool& pool_;
   PgMailStoreOptions options_;
+  // A message's writes (chunks, commit, discard) in submission order.
+  std::unique_ptr<WriteLanes> lanes_;
   // Shared with the replies in flight: a reply arriving after the store went touches only
   // the counter, never the store.
   std::shared_ptr<std::size_t> writes_in_flight_ = std::make_shared<std::size_t>(0);
