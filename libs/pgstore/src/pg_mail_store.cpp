@@ -6,7 +6,10 @@
 namespace postroom::pgstore {
 
 PgMailStore::PgMailStore(Pool& pool, PgMailStoreOptions options)
-    : pool_(pool), options_(options), lanes_(std::make_unique<WriteLanes>(pool)) {}
+    : pool_(pool),
+      options_(options),
+      lanes_(std::make_unique<WriteLanes>(pool)),
+      account_lanes_(std::make_unique<WriteLanes>(pool)) {}
 
 PgMailStore::~PgMailStore() = default;
 

@@ -110,7 +110,7 @@ void PgMailStore::delete_deliveries(std::int64_t account, std::vector<std::int64
                     return PgResult<void>{};
                   });
   ++*writes_in_flight_;
-  answer<int>(pool_, std::move(unit), removed,
+  answer<int>(*account_lanes_, account, std::move(unit), removed,
               [writes = writes_in_flight_, done = std::move(done)](Result<int> r) {
                 --*writes;
                 if (done) done(std::move(r));

@@ -110,7 +110,8 @@ void PgMailStore::mark_retrieved(std::int64_t account,
                       *marked += static_cast<int>(r.affected());
                       return PgResult<void>{};
                     });
-  answer(pool_, std::move(unit), marked, std::move(done));
+  // After what this maildrop's sessions wrote before (a POP3 UPDATE of the same account).
+  answer(*account_lanes_, account, std::move(unit), marked, std::move(done));
 }
 
 void PgMailStore::expired_mail_accounts(RetentionPolicy defaults, std::int64_t now,

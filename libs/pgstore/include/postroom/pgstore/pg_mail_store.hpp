@@ -81,8 +81,10 @@ class PgMailStore final : public MailStore {
  private:
   Pool& pool_;
   PgMailStoreOptions options_;
-  // A message's writes (chunks, commit, discard) in submission order.
+  // A message's writes (chunks, commit, discard) in submission order, and a maildrop's
+  // (UPDATE's deletions, downloads recorded).
   std::unique_ptr<WriteLanes> lanes_;
+  std::unique_ptr<WriteLanes> account_lanes_;
   // Shared with the replies in flight: a reply arriving after the store went touches only
   // the counter, never the store.
   std::shared_ptr<std::size_t> writes_in_flight_ = std::make_shared<std::size_t>(0);
