@@ -13,3 +13,5 @@ if(POSTROOM_TESTS)
   find_package(doctest REQUIRED)
   include(doctest)
 endif()
+# libpq from libpq-dev: the PostgreSQL store and `postroom migrate-store`.
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)

@@ -27,10 +27,15 @@ function(postroom_library name)
   target_link_libraries(postroom_${name} PRIVATE postroom::build_options)
 endfunction()
 
-# postroom_unit_test(NAME sources... LIBS libs...): one doctest binary, each case a ctest test.
+# postroom_unit_test(NAME sources... LIBS libs... [PROPERTIES prop value...]): one doctest
+# binary, each case a ctest test (with the given test properties, e.g. a fixture it needs).
 function(postroom_unit_test name)
-  cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "LIBS;PROPERTIES" ${ARGN})
   add_executable(${name} ${PROJECT_SOURCE_DIR}/cmake/doctest_main.cpp ${ARG_UNPARSED_ARGUMENTS})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} doctest::doctest postroom::build_options)
-  doctest_discover_tests(${name} TEST_PREFIX "${name}: ")
+  if(ARG_PROPERTIES)
+    doctest_discover_tests(${name} TEST_PREFIX "${name}: " PROPERTIES ${ARG_PROPERTIES})
+  else()
+    doctest_discover_tests(${name} TEST_PREFIX "${name}: ")
+  endif()
 endfunction()

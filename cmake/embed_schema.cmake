@@ -1,5 +1,12 @@
-# Generates a C++ source holding every schema/NNNN_name.sql as a Migration entry.
-# Usage: cmake -DSCHEMA_DIR=... -DOUTPUT=... -P embed_schema.cmake
+# Generates a C++ source holding every NNNN_name.sql of SCHEMA_DIR as a Migration entry.
+# Usage: cmake -DSCHEMA_DIR=... -DOUTPUT=... [-DHEADER=... -DNAMESPACE=...] -P embed_schema.cmake
+# HEADER declares Migration and known_migrations() in NAMESPACE (default: the SQLite store's).
+if(NOT DEFINED HEADER)
+  set(HEADER "postroom/store/migrations.hpp")
+endif()
+if(NOT DEFINED NAMESPACE)
+  set(NAMESPACE "postroom::store")
+endif()
 file(GLOB files RELATIVE ${SCHEMA_DIR} ${SCHEMA_DIR}/[0-9][0-9][0-9][0-9]_*.sql)
 list(SORT files)
 set(body "")
@@ -10,9 +17,9 @@ foreach(f IN LISTS files)
   string(APPEND body "      {${version}, \"${f}\", R\"postroom_sql(${sql})postroom_sql\"},\n")
 endforeach()
 set(content "// Generated from schema/ by cmake/embed_schema.cmake; do not edit.
-#include \"postroom/store/migrations.hpp\"
+#include \"${HEADER}\"
 
-namespace postroom::store {
+namespace ${NAMESPACE} {
 
 const std::vector<Migration>& known_migrations() {
   static const std::vector<Migration> migrations = {
@@ -20,7 +27,7 @@ ${body}  };
   return migrations;
 }
 
-}  // namespace postroom::store
+}  // namespace ${NAMESPACE}
 ")
 file(WRITE ${OUTPUT}.tmp "${content}")
 file(COPY_FILE ${OUTPUT}.tmp ${OUTPUT} ONLY_IF_DIFFERENT)
