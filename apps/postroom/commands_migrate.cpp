@@ -284,7 +284,8 @@ class Migration {
       if (auto r = pgschema::exec(pg_, "CLOSE postroom_verify"); !r) return r;
       if (rows != copied.rows || digest.hex() != copied.digest)
         differ.push_back(name + " (SQLite " + std::to_string(copied.rows) + " rows, PostgreSQL " +
-                         std::to_string(rows) + ")");
+                         std::to_string(rows) +
+                         (rows == copied.rows ? " with other contents)" : ")"));
     }
     if (!differ.empty()) {
       std::string list;

@@ -4,6 +4,7 @@ PostgreSQL; every table's rows, the UIDLs POP3 clients saw, the message bytes, t
 and the identifier high-water marks arrive, and a second run into the now non-empty
 database is refused."""
 
+import hashlib
 import poplib
 import sqlite3
 
@@ -90,18 +91,33 @@ def test_migrate_store_copies_mail_uidls_and_queue_then_refuses_a_second_run(mak
     d.stop()
 
     dbname = postgres.create_database("mail")
+    postgres.require_password("pg 'secret' one")
     secret = d.workdir / "pg.secret"
-    secret.write_text("not-needed-with-trust\n")
+    secret.write_text("a wrong one\n")
     secret.chmod(0o600)
     with open(d.config, "a") as config:
         config.write("store:\n  postgresql:\n    host: 127.0.0.1\n    port: %d\n    dbname: %s\n"
                      "    user: postroom\n    password_file: pg.secret\n    sslmode: disable\n"
                      % (postgres.port, dbname))
+    wrong = d.admin("migrate-store", "--to", "postgresql", check=False)
+    assert wrong.returncode == 1
+    assert "password authentication failed" in wrong.stderr
+    assert "a wrong one" not in wrong.stdout + wrong.stderr
+    secret.write_text("pg 'secret' one\n")
     run = d.admin("migrate-store", "--to", "postgresql")
     assert "migrate-store: deliveries: 7 rows copied" in run.stderr
     assert "migrate-store: content_chunks:" in run.stderr
     assert "copied and verified" in run.stdout
-    assert "not-needed-with-trust" not in run.stdout + run.stderr
+    assert "'secret' one" not in run.stdout + run.stderr
+
+    # The printed digest of content_chunks covers every chunk's bytes, as SQLite holds them.
+    digest = hashlib.sha256()
+    for row in sqlite_rows(d.db, "SELECT * FROM content_chunks ORDER BY id"):
+        for value in row:
+            data = value if isinstance(value, bytes) else str(value).encode()
+            digest.update(b"V%d:" % len(data) + data)
+    printed = dict(line.split("\t")[0::2] for line in run.stdout.splitlines() if "\t" in line)
+    assert printed["content_chunks"] == digest.hexdigest()
 
     # Every table: the same number of rows on both sides.
     tables = [r[0] for r in sqlite_rows(d.db, "SELECT name FROM sqlite_master WHERE type = 'table'"

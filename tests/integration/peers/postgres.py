@@ -31,6 +31,7 @@ class Postgres:
             self.prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
         self.port = None
         self.running = False
+        self.password = None
 
     def _run(self, *args):
         return subprocess.run(self.prefix + list(args), capture_output=True, text=True, timeout=120)
@@ -56,11 +57,22 @@ class Postgres:
         path = self.dir / "log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def require_password(self, password):
+        """From now on TCP logins need `password` (SCRAM), as a real server would."""
+        self.psql("ALTER ROLE postroom PASSWORD '%s'" % password.replace("'", "''"))
+        (self.dir / "data" / "pg_hba.conf").write_text(
+            "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+        self.psql("SELECT pg_reload_conf()")
+        self.password = password
+
     def psql(self, sql, dbname="postgres"):
         """Runs SQL with psql -At; returns its rows as lists of fields (split on |)."""
+        env = dict(os.environ)
+        if self.password:
+            env["PGPASSWORD"] = self.password
         r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postroom", "-d",
                             dbname, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60, env=env)
         assert r.returncode == 0, "psql failed: %s\n%s" % (sql, r.stderr)
         return [line.split("|") for line in r.stdout.splitlines()]
 
