@@ -59,7 +59,11 @@ std::string log_tail(const std::filesystem::path& file) {
 
 Result<PgServer> PgServer::start() {
   PgServer s;
-  std::string tmpl = (std::filesystem::temp_directory_path() / "postroom-pg-XXXXXX").string();
+  // As root the server runs as nobody, who must reach the directory: /tmp, not a TMPDIR
+  // that may sit in root's home.
+  std::filesystem::path parent =
+      geteuid() == 0 ? std::filesystem::path("/tmp") : std::filesystem::temp_directory_path();
+  std::string tmpl = (parent / "postroom-pg-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) return fail("mkdtemp failed");
   s.dir_ = tmpl;
   s.bindir_ = server_bindir();

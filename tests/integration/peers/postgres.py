@@ -23,7 +23,10 @@ def server_bindir():
 
 class Postgres:
     def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="postroom-pg-"))
+        # As root the server runs as nobody, who must reach the directory: /tmp, not a
+        # TMPDIR that may sit in root's home.
+        parent = "/tmp" if os.geteuid() == 0 else None
+        self.dir = Path(tempfile.mkdtemp(prefix="postroom-pg-", dir=parent))
         self.bindir = server_bindir()
         self.prefix = []
         if os.geteuid() == 0:
