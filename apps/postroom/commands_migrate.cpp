@@ -3,6 +3,7 @@
 // a SHA-256 of every table's rows in key order) and commits only when they agree.
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -24,7 +25,11 @@ using pgschema::Param;
 // A batch is sent when it reaches either bound: few round trips, bounded memory.
 constexpr std::size_t kBatchRows = 500;
 constexpr std::size_t kBatchBytes = 8 << 20;
-constexpr std::size_t kProgressEvery = 20000;
+constexpr std::size_t kProgressRows = 20000;
+constexpr std::size_t kProgressBytes = 256 << 20;
+// Rows read back per FETCH: few for tables with bytea (message chunks are up to 256 KiB).
+constexpr int kFetchRows = 1000;
+constexpr int kFetchBlobRows = 16;
 
 std::string identifier(const std::string& name) {
   std::string out = "\"";
@@ -173,7 +178,7 @@ class Migration {
     TableResult result;
     RowDigest digest;
     std::vector<Param> params;
-    std::size_t batch_rows = 0, batch_bytes = 0;
+    std::size_t batch_rows = 0, batch_bytes = 0, total_bytes = 0, reported = 0;
     std::vector<bool> binary;
     for (const auto& c : t.columns) binary.push_back(types_[t.name + "." + c] == "bytea");
     auto flush = [&]() -> Result<void> {
@@ -206,11 +211,15 @@ class Migration {
             std::string text = value_text(row[i]);
             digest.value(text);
             batch_bytes += text.size();
+            total_bytes += text.size();
             params.push_back(Param{std::move(text), binary[i]});
           }
           ++batch_rows;
-          if (++result.rows % kProgressEvery == 0)
+          ++result.rows;
+          if (result.rows % kProgressRows == 0 || total_bytes - reported >= kProgressBytes) {
             std::cerr << "migrate-store: " << t.name << ": " << result.rows << " rows\n";
+            reported = total_bytes;
+          }
           if (batch_rows >= kBatchRows || batch_bytes >= kBatchBytes) return flush();
           return {};
         });
@@ -259,10 +268,15 @@ class Migration {
         }
       }
       if (auto r = pgschema::exec(pg_, sql); !r) return r;
+      bool blobs = std::any_of(t.columns.begin(), t.columns.end(), [&](const std::string& c) {
+        return types_[t.name + "." + c] == "bytea";
+      });
+      const std::string fetch =
+          "FETCH " + std::to_string(blobs ? kFetchBlobRows : kFetchRows) + " FROM postroom_verify";
       RowDigest digest;
       std::size_t rows = 0;
       while (true) {
-        auto batch = pgschema::query(pg_, "FETCH 1000 FROM postroom_verify");
+        auto batch = pgschema::query(pg_, fetch);
         if (!batch) return std::unexpected(batch.error());
         PGresult* res = batch->get();
         int n = PQntuples(res);
@@ -302,25 +316,6 @@ class Migration {
   std::vector<std::pair<std::string, TableResult>> summary_;
 };
 
-Result<pgschema::Connection> connect_postgresql(const config::PostgresqlStore& settings) {
-  auto params = settings.connection_params();
-  if (!params) return std::unexpected(params.error());
-  std::vector<const char*> keys, values;
-  for (const auto& [k, v] : *params) {
-    keys.push_back(k.c_str());
-    values.push_back(v.c_str());
-  }
-  keys.push_back(nullptr);
-  values.push_back(nullptr);
-  pgschema::Connection conn(PQconnectdbParams(keys.data(), values.data(), 1));
-  if (!conn) return fail("PostgreSQL: out of memory");
-  if (PQstatus(conn.get()) != CONNECTION_OK)
-    return fail("cannot connect to PostgreSQL: " + pgschema::last_error(conn.get()));
-  PQsetNoticeProcessor(
-      conn.get(), [](void*, const char*) {}, nullptr);
-  return conn;
-}
-
 }  // namespace
 
 int migrate_store_command(Context& ctx) {
@@ -339,7 +334,9 @@ int migrate_store_command(Context& ctx) {
                    ctx.config.database_path().string() + " to copy");
   auto db = store::Database::open(ctx.config.database_path(), {.create = false});
   if (!db) return failure("migrate-store: " + db.error().message);
-  auto pg = connect_postgresql(*ctx.config.store.postgresql);
+  auto params = ctx.config.store.postgresql->connection_params();
+  if (!params) return failure("migrate-store: " + params.error().message);
+  auto pg = pgschema::connect(*params);
   if (!pg) return failure("migrate-store: " + pg.error().message);
   auto applied = pgschema::migrate(pg->get());
   if (!applied) return failure("migrate-store: " + applied.error().message);
