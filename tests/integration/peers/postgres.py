@@ -50,7 +50,8 @@ class Postgres:
             r = self._run(os.path.join(self.bindir, "pg_ctl"), "-D", str(self.dir / "data"), "-l",
                           str(self.dir / "log"), "-w", "-t", "60", "-o",
                           "-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s "
-                          "-c fsync=off -c full_page_writes=off" % (self.port, self.dir), "start")
+                          "-c fsync=off -c full_page_writes=off -c shared_buffers=16MB"
+                          % (self.port, self.dir), "start")
             if r.returncode == 0:
                 self.running = True
                 return self
