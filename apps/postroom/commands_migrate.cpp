@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "postroom/base/file.hpp"
 #include "postroom/pgschema/connection.hpp"
 #include "postroom/pgschema/migrations.hpp"
 #include "postroom/store/export.hpp"
+#include "postroom/system/daemon_status.hpp"
 
 namespace postroom::cli {
 
@@ -316,6 +318,16 @@ class Migration {
   std::vector<std::pair<std::string, TableResult>> summary_;
 };
 
+// The pid of a postroomd serving this data_dir, if one runs: mail it accepts after the
+// snapshot would never reach PostgreSQL.
+std::optional<int> running_daemon(const config::Config& config) {
+  auto text = read_small_file(config.data_dir / system::kStatusFileName, 1 << 20);
+  if (!text) return std::nullopt;
+  auto status = system::parse_status(*text);
+  if (!status || !system::is_postroomd(status->pid)) return std::nullopt;
+  return static_cast<int>(status->pid);
+}
+
 }  // namespace
 
 int migrate_store_command(Context& ctx) {
@@ -332,6 +344,10 @@ int migrate_store_command(Context& ctx) {
   if (!std::filesystem::is_regular_file(ctx.config.database_path(), ec))
     return failure("migrate-store: there is no SQLite store at " +
                    ctx.config.database_path().string() + " to copy");
+  if (auto pid = running_daemon(ctx.config))
+    return failure("migrate-store: postroomd (pid " + std::to_string(*pid) +
+                   ") is running: stop it first, or the mail it takes after the copy would "
+                   "stay behind in SQLite");
   auto db = store::Database::open(ctx.config.database_path(), {.create = false});
   if (!db) return failure("migrate-store: " + db.error().message);
   auto params = ctx.config.store.postgresql->connection_params();

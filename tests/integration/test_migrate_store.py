@@ -88,6 +88,18 @@ def test_migrate_store_copies_mail_uidls_and_queue_then_refuses_a_second_run(mak
     deliver(d, message(7), rcpt="someone@remote.test", sender=ALICE)  # to the dead smarthost
     seen = {user: pop3_listing(d, user) for user in (ALICE, BOB)}
     assert len(seen[ALICE]) == 6 and len(seen[BOB]) == 1
+    dbname = postgres.create_database("mail")
+    postgres.require_password("pg 'secret' one")
+    secret = d.workdir / "pg.secret"
+    secret.write_text("a wrong one\n")
+    secret.chmod(0o600)
+    with open(d.config, "a") as config:
+        config.write("store:\n  postgresql:\n    host: 127.0.0.1\n    port: %d\n    dbname: %s\n"
+                     "    user: postroom\n    password_file: pg.secret\n    sslmode: disable\n"
+                     % (postgres.port, dbname))
+    # Copying under a running daemon would leave the mail it takes afterwards behind.
+    running = d.admin("migrate-store", "--to", "postgresql", check=False)
+    assert running.returncode == 1 and "is running: stop it first" in running.stderr
     d.stop()
     # Enough rows for several INSERT batches, with text keys whose order differs between
     # byte order and a language's collation (the verification compares in byte order).
@@ -100,15 +112,6 @@ def test_migrate_store_copies_mail_uidls_and_queue_then_refuses_a_second_run(mak
     store.commit()
     store.close()
 
-    dbname = postgres.create_database("mail")
-    postgres.require_password("pg 'secret' one")
-    secret = d.workdir / "pg.secret"
-    secret.write_text("a wrong one\n")
-    secret.chmod(0o600)
-    with open(d.config, "a") as config:
-        config.write("store:\n  postgresql:\n    host: 127.0.0.1\n    port: %d\n    dbname: %s\n"
-                     "    user: postroom\n    password_file: pg.secret\n    sslmode: disable\n"
-                     % (postgres.port, dbname))
     wrong = d.admin("migrate-store", "--to", "postgresql", check=False)
     assert wrong.returncode == 1
     assert "password authentication failed" in wrong.stderr
