@@ -86,6 +86,45 @@ std::string bytea_bytes(std::string_view text) {
   return out;
 }
 
+// What a PostgreSQL text value may hold: UTF-8 (RFC 3629: no overlong forms, surrogates or
+// code points past U+10FFFF) without NUL. SQLite keeps any bytes, and a remote server's reply
+// stored in the queue may carry anything; each offending byte becomes U+FFFD. Returns
+// whether it changed anything.
+bool make_pg_text(std::string& text) {
+  std::string out;
+  bool changed = false;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0x80         ? 1
+                      : (c >> 5) == 6  ? 2
+                      : (c >> 4) == 14 ? 3
+                      : (c >> 3) == 30 ? 4
+                                       : 0;
+    bool ok = len > 0 && c != 0 && i + len <= text.size();
+    std::uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      auto d = static_cast<unsigned char>(text[i + k]);
+      ok = (d & 0xc0) == 0x80;
+      cp = cp << 6 | (d & 0x3f);
+    }
+    if (ok &&
+        ((len == 2 && cp < 0x80) || (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+         (len == 4 && (cp < 0x10000 || cp > 0x10ffff))))
+      ok = false;
+    if (ok) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      changed = true;
+    }
+  }
+  if (changed) text = std::move(out);
+  return changed;
+}
+
 struct TableResult {
   std::size_t rows = 0;
   std::string digest;
@@ -180,7 +219,7 @@ class Migration {
     TableResult result;
     RowDigest digest;
     std::vector<Param> params;
-    std::size_t batch_rows = 0, batch_bytes = 0, total_bytes = 0, reported = 0;
+    std::size_t batch_rows = 0, batch_bytes = 0, total_bytes = 0, reported = 0, replaced = 0;
     std::vector<bool> binary;
     for (const auto& c : t.columns) binary.push_back(types_[t.name + "." + c] == "bytea");
     auto flush = [&]() -> Result<void> {
@@ -211,6 +250,7 @@ class Migration {
               continue;
             }
             std::string text = value_text(row[i]);
+            if (!binary[i] && make_pg_text(text)) ++replaced;
             digest.value(text);
             batch_bytes += text.size();
             total_bytes += text.size();
@@ -228,6 +268,10 @@ class Migration {
     if (!exported) return std::unexpected(exported.error());
     if (auto r = flush(); !r) return std::unexpected(r.error());
     std::cerr << "migrate-store: " << t.name << ": " << result.rows << " rows copied\n";
+    if (replaced > 0)
+      std::cerr << "migrate-store: " << t.name << ": " << replaced
+                << " text value(s) held bytes PostgreSQL text cannot (not UTF-8, or NUL): "
+                   "copied with U+FFFD in their place\n";
     result.digest = digest.hex();
     return result;
   }

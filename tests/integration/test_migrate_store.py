@@ -109,6 +109,10 @@ def test_migrate_store_copies_mail_uidls_and_queue_then_refuses_a_second_run(mak
                       [("192.0.2.0/24", sender, "%s@%s" % (n, DOMAIN), 1700000000 + n,
                         None if n % 3 else 1700000400 + n)
                        for n in range(400) for sender in ("Zed@x.test", "\u00e1be@x.test", "abe@x.test")])
+    # A remote server's reply with bytes PostgreSQL text cannot hold (Latin-1, NUL).
+    store.execute("INSERT INTO queue_history(recipient_row, at, remote_host, reply)"
+                  " SELECT id, 1700000000, 'mx.remote.test', CAST(? AS TEXT) FROM queue_recipients",
+                  (b"451 caf\xe9 \x00busy",))
     store.commit()
     store.close()
 
@@ -121,6 +125,9 @@ def test_migrate_store_copies_mail_uidls_and_queue_then_refuses_a_second_run(mak
     assert "migrate-store: deliveries: 7 rows copied" in run.stderr
     assert "migrate-store: content_chunks:" in run.stderr
     assert "copied and verified" in run.stdout
+    assert "queue_history: 1 text value(s) held bytes PostgreSQL text cannot" in run.stderr
+    assert postgres.psql("SELECT reply FROM queue_history WHERE remote_host = 'mx.remote.test'",
+                         dbname) == [["451 caf\ufffd \ufffdbusy"]]
     assert "'secret' one" not in run.stdout + run.stderr
 
     # The printed digest of content_chunks covers every chunk's bytes, as SQLite holds them.
