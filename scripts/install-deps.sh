@@ -19,6 +19,7 @@ packages=(
   nlohmann-json3-dev
   file debootstrap systemd
   pebble
+  libpq-dev postgresql
 )
 
 missing=()
@@ -34,8 +35,9 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-# dovecot-core and opendkim may start system services: the tests run their own (Dovecot on
-# a loopback port, opendkim in its test mode).
+# dovecot-core, opendkim and postgresql may start system services: the tests run their own
+# (Dovecot on a loopback port, opendkim in its test mode, PostgreSQL by initdb in a
+# temporary directory).
 if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
-  $SUDO systemctl disable --now dovecot opendkim 2>/dev/null || true
+  $SUDO systemctl disable --now dovecot opendkim postgresql 2>/dev/null || true
 fi

@@ -76,6 +76,7 @@ int vacation_command(Context& ctx);
 int device_command(Context& ctx, const std::string& sub);
 int retention_command(Context& ctx, const std::string& sub);
 int status_command(Context& ctx);
+int migrate_store_command(Context& ctx);
 // The sendmail-compatible command: `args` are sendmail's arguments; returns a sysexits code.
 int sendmail_main(const char* config_flag, const std::vector<std::string>& args);
 int user_quota_command(Context& ctx);

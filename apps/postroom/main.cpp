@@ -74,6 +74,9 @@ constexpr const char* kHelp = R"(usage: postroom [--config PATH] COMMAND ...
   retention show ADDRESS                     what is enforced for it, and its POP3 EXPIRE
   status [--json]                            the daemon, listeners, queue, certificate, errors;
                                              exit 1 when postroomd is not running
+  migrate-store --to postgresql              copy the whole store into the empty PostgreSQL
+                                             database of store.postgresql, verify, commit
+                                             (postroomd stopped)
   sendmail [-t] [-i] [-f SENDER] [-F NAME] [RECIPIENT...] < MESSAGE
                                              submit a message to the local postroomd (also
                                              installed as sbin/sendmail); sysexits codes
@@ -116,6 +119,7 @@ const std::vector<CommandSpec> kCommands = {
      {},
      {"--retrieved", "--max-age", "--login-delay"}},
     {"status", {}, {"--json"}},
+    {"migrate-store", {}, {}, {"--to"}},
 };
 
 int run(int argc, char** argv);
@@ -247,6 +251,7 @@ int run(int argc, char** argv) {
   if (spec->name == "device") return device_command(ctx, sub);
   if (spec->name == "retention") return retention_command(ctx, sub);
   if (spec->name == "status") return status_command(ctx);
+  if (spec->name == "migrate-store") return migrate_store_command(ctx);
   return import_command(ctx, sub);
 }
 

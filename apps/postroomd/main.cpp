@@ -77,6 +77,13 @@ int run(int argc, char** argv) {
   std::string path = config::default_path(config_flag).string();
   auto config = load_or_report(path, "postroomd: bad config: ");
   if (!config) return 1;
+  // Until the PostgreSQL store is wired in (libs/pgstore), refuse rather than serve from the
+  // SQLite file while the admin believes the mail goes to PostgreSQL.
+  if (config->store.backend == config::StoreBackend::postgresql) {
+    log_line("postroomd: store.backend postgresql is not supported by this postroomd yet; "
+             "keep store.backend: sqlite");
+    return 1;
+  }
   auto identity = daemon::choose_identity(*config);
   if (!identity) {
     log_line("postroomd: ", identity.error().message);

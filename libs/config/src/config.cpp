@@ -657,6 +657,87 @@ void check_quota(Checker& c, const YAML::Node& node, Quota& out) {
   });
 }
 
+void check_postgresql(Checker& c, const YAML::Node& where, const YAML::Node& node,
+                      const fs::path& base, PostgresqlStore& out) {
+  const std::string path = "store.postgresql";
+  auto entries =
+      c.mapping(node, path,
+                {"dsn", "host", "port", "dbname", "user", "password_file", "sslmode", "pool_size"});
+  if (!entries) return;
+  // The dsn may hold a password: no message here repeats it.
+  c.parse_into(*entries, path, "dsn", out.dsn,
+               [](std::string_view t) -> Result<std::optional<std::string>> {
+                 return std::optional<std::string>(t);
+               });
+  c.parse_into(*entries, path, "host", out.host, [](std::string_view t) -> Result<std::string> {
+    if (t.front() != '/' && !is_valid_domain(t) && !Cidr::parse(t))
+      return fail(quoted_value(t) + " is not a host name, an address or a socket directory");
+    return std::string(t);
+  });
+  c.parse_into(*entries, path, "port", out.port, [](std::string_view t) -> Result<std::uint16_t> {
+    auto n = parse_count(t);
+    if (!n || *n == 0 || *n > 65535) return fail(quoted_value(t) + " is not a port number");
+    return static_cast<std::uint16_t>(*n);
+  });
+  c.parse_into(*entries, path, "dbname", out.dbname,
+               [](std::string_view t) -> Result<std::string> { return std::string(t); });
+  c.parse_into(*entries, path, "user", out.user,
+               [](std::string_view t) -> Result<std::string> { return std::string(t); });
+  c.parse_into(*entries, path, "password_file", out.password_file,
+               [&](std::string_view t) -> Result<std::optional<fs::path>> {
+                 auto p = readable(base, t);
+                 if (!p) return std::unexpected(p.error());
+                 return std::optional<fs::path>(*p);
+               });
+  c.parse_into(*entries, path, "sslmode", out.sslmode,
+               [](std::string_view t) -> Result<std::optional<std::string>> {
+                 auto mode = parse_enum<std::string_view>(t, {{"disable", "disable"},
+                                                              {"allow", "allow"},
+                                                              {"prefer", "prefer"},
+                                                              {"require", "require"},
+                                                              {"verify-ca", "verify-ca"},
+                                                              {"verify-full", "verify-full"}});
+                 if (!mode) return std::unexpected(mode.error());
+                 return std::optional<std::string>(*mode);
+               });
+  c.parse_into(*entries, path, "pool_size", out.pool_size,
+               [](std::string_view t) -> Result<std::size_t> {
+                 auto n = parse_count(t);
+                 if (!n || *n == 0 || *n > 100) return fail("must be from 1 to 100");
+                 return n;
+               });
+  if (entries->contains("dsn")) {
+    for (const char* key : {"host", "port", "dbname", "user", "sslmode"}) {
+      if (entries->contains(key))
+        c.error(entries->at(key).first, path + "." + key,
+                "dsn and " + std::string(key) +
+                    " both given: write the connection in dsn alone, or in host, port, dbname, "
+                    "user and sslmode without dsn (password_file goes with either)");
+    }
+  } else if (!entries->contains("host")) {
+    c.error(where, path, "needs dsn, or host (with port, dbname, user, sslmode as needed)");
+  }
+}
+
+void check_store(Checker& c, const YAML::Node& where, const YAML::Node& node, const fs::path& base,
+                 Store& out) {
+  auto entries = c.mapping(node, "store", {"backend", "postgresql"});
+  if (!entries) return;
+  c.parse_into(*entries, "store", "backend", out.backend, [](std::string_view t) {
+    return parse_enum<StoreBackend>(
+        t, {{"sqlite", StoreBackend::sqlite}, {"postgresql", StoreBackend::postgresql}});
+  });
+  // Read whatever the backend: `postroom migrate-store` copies into it before the switch.
+  if (auto it = entries->find("postgresql"); it != entries->end()) {
+    PostgresqlStore pg;
+    check_postgresql(c, it->second.first, it->second.second, base, pg);
+    out.postgresql = std::move(pg);
+  }
+  if (out.backend == StoreBackend::postgresql && !out.postgresql)
+    c.error(where, "store.postgresql",
+            "missing: store.backend postgresql needs a postgresql section with dsn or host");
+}
+
 void check_http(Checker& c, const YAML::Node& node, Http& out) {
   auto entries = c.mapping(node, "http", {"metrics_allow", "request_timeout", "mta_sts"});
   if (!entries) return;
@@ -799,6 +880,7 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
                             "http",
                             "retention",
                             "quota",
+                            "store",
                             "acme"});
   if (!entries) return std::unexpected(std::move(c.errors()));
 
@@ -912,6 +994,8 @@ Loaded check(const std::string& name, const fs::path& file, const YAML::Node& ro
     check_retention(c, it->second.second, config.retention);
   if (auto it = entries->find("quota"); it != entries->end())
     check_quota(c, it->second.second, config.quota);
+  if (auto it = entries->find("store"); it != entries->end())
+    check_store(c, it->second.first, it->second.second, base, config.store);
 
   if (!c.errors().empty()) {
     auto errors = std::move(c.errors());
@@ -944,6 +1028,36 @@ std::expected<Config, std::vector<ConfigError>> load(const fs::path& file) {
     // huge document can exhaust memory: report it as a problem with the file.
     return one_error(name, 1, "(file)", std::string("cannot be checked: ") + e.what());
   }
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> PostgresqlStore::connection_params()
+    const {
+  std::vector<std::pair<std::string, std::string>> params;
+  if (dsn) {
+    // First, so that what follows (the password) overrides what the dsn says.
+    params.emplace_back("dbname", *dsn);
+  } else {
+    params.emplace_back("host", host);
+    params.emplace_back("port", std::to_string(port));
+    params.emplace_back("dbname", dbname);
+    params.emplace_back("user", user);
+    if (sslmode) params.emplace_back("sslmode", *sslmode);
+  }
+  if (password_file) {
+    auto text = read_small_file(*password_file, 4096);
+    if (!text)
+      return fail("cannot read store.postgresql.password_file " +
+                  quoted_value(password_file->string(), 200) + ": " + text.error().message);
+    std::string password = *text;
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+      password.pop_back();
+    if (password.empty() || password.find('\n') != std::string::npos)
+      return fail("store.postgresql.password_file " + quoted_value(password_file->string(), 200) +
+                  " must hold the password on one line");
+    params.emplace_back("password", std::move(password));
+  }
+  params.emplace_back("fallback_application_name", "postroom");
+  return params;
 }
 
 }  // namespace postroom::config

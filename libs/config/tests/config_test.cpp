@@ -771,3 +771,106 @@ acme:
   CHECK(has_error(errors.error(), "acme.colour", 10));
   CHECK(has_error(errors.error(), "acme.challenge", 6));  // no https listener
 }
+
+TEST_CASE("config: the store is SQLite unless store.backend says postgresql") {
+  TempConfig t(kMinimal);
+  auto c = t.load();
+  REQUIRE(c);
+  CHECK(c->store.backend == StoreBackend::sqlite);
+  CHECK_FALSE(c->store.postgresql);
+}
+
+TEST_CASE("config: store.postgresql with separate keys, the password from its file") {
+  TempConfig t(std::string(kMinimal) + R"(store:
+  backend: postgresql
+  postgresql:
+    host: db.example.test
+    port: 5433
+    dbname: mail
+    user: mailer
+    password_file: pg.secret
+    sslmode: verify-full
+    pool_size: 8
+)");
+  std::ofstream(t.dir / "pg.secret") << "s3cret 'x\n";
+  auto c = t.load();
+  REQUIRE(c);
+  CHECK(c->store.backend == StoreBackend::postgresql);
+  REQUIRE(c->store.postgresql);
+  const auto& pg = *c->store.postgresql;
+  CHECK(pg.host == "db.example.test");
+  CHECK(pg.port == 5433);
+  CHECK(pg.pool_size == 8);
+  CHECK(pg.password_file == t.dir / "pg.secret");
+  auto params = pg.connection_params();
+  REQUIRE(params);
+  using Params = std::vector<std::pair<std::string, std::string>>;
+  CHECK(*params == Params{{"host", "db.example.test"},
+                          {"port", "5433"},
+                          {"dbname", "mail"},
+                          {"user", "mailer"},
+                          {"sslmode", "verify-full"},
+                          {"password", "s3cret 'x"},
+                          {"fallback_application_name", "postroom"}});
+  // Read when connecting, not when loading: a rotated password needs no reload.
+  std::ofstream(t.dir / "pg.secret") << "rotated\n";
+  CHECK(pg.connection_params()->at(5).second == "rotated");
+  fs::remove(t.dir / "pg.secret");
+  auto gone = pg.connection_params();
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error().message.find("password_file") != std::string::npos);
+  CHECK(gone.error().message.find("rotated") == std::string::npos);
+}
+
+TEST_CASE("config: store.postgresql.dsn, with defaults, and kept while the backend is sqlite") {
+  TempConfig t(std::string(kMinimal) + R"(store:
+  postgresql:
+    dsn: postgresql://mailer@db.example.test/mail
+)");
+  auto c = t.load();
+  REQUIRE(c);
+  CHECK(c->store.backend == StoreBackend::sqlite);
+  REQUIRE(c->store.postgresql);
+  CHECK(c->store.postgresql->pool_size == 4);
+  auto params = c->store.postgresql->connection_params();
+  REQUIRE(params);
+  REQUIRE(params->size() == 2);
+  CHECK(params->front() ==
+        std::pair<std::string, std::string>{"dbname", "postgresql://mailer@db.example.test/mail"});
+}
+
+TEST_CASE("config: bad store values are errors at their lines, and never echo the dsn") {
+  TempConfig unknown(std::string(kMinimal) + "store:\n  backend: mysql\n");
+  auto u = unknown.load();
+  REQUIRE_FALSE(u);
+  CHECK(has_error(u.error(), "store.backend", 7));
+
+  TempConfig without(std::string(kMinimal) + "store:\n  backend: postgresql\n");
+  auto w = without.load();
+  REQUIRE_FALSE(w);
+  CHECK(has_error(w.error(), "store.postgresql", 6));
+
+  TempConfig both(std::string(kMinimal) + R"(store:
+  backend: postgresql
+  postgresql:
+    dsn: host=db password=hunter2
+    host: db
+    pool_size: 0
+    password_file: missing.secret
+    sslmode: maybe
+    colour: blue
+)");
+  auto b = both.load();
+  REQUIRE_FALSE(b);
+  CHECK(has_error(b.error(), "store.postgresql.host", 10));
+  CHECK(has_error(b.error(), "store.postgresql.pool_size", 11));
+  CHECK(has_error(b.error(), "store.postgresql.password_file", 12));
+  CHECK(has_error(b.error(), "store.postgresql.sslmode", 13));
+  CHECK(has_error(b.error(), "store.postgresql.colour", 14));
+  for (const auto& e : b.error()) CHECK(e.str().find("hunter2") == std::string::npos);
+
+  TempConfig empty(std::string(kMinimal) + "store:\n  postgresql:\n    port: 5432\n");
+  auto m = empty.load();
+  REQUIRE_FALSE(m);
+  CHECK(has_error(m.error(), "store.postgresql", 7));
+}

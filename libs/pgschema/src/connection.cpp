@@ -8,8 +8,10 @@ std::string last_error(PGconn* conn) {
   return message;
 }
 
-Result<Connection> connect(const std::string& conninfo) {
-  Connection conn(PQconnectdb(conninfo.c_str()));
+namespace {
+
+Result<Connection> opened(PGconn* raw) {
+  Connection conn(raw);
   if (!conn) return fail("PostgreSQL: out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK)
     return fail("cannot connect to PostgreSQL: " + last_error(conn.get()));
@@ -17,6 +19,23 @@ Result<Connection> connect(const std::string& conninfo) {
   PQsetNoticeProcessor(
       conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
+}
+
+}  // namespace
+
+Result<Connection> connect(const std::string& conninfo) {
+  return opened(PQconnectdb(conninfo.c_str()));
+}
+
+Result<Connection> connect(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : params) {
+    keys.push_back(k.c_str());
+    values.push_back(v.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  return opened(PQconnectdbParams(keys.data(), values.data(), 1));
 }
 
 Result<void> exec(PGconn* conn, const std::string& sql) {

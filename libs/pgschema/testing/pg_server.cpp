@@ -59,7 +59,11 @@ std::string log_tail(const std::filesystem::path& file) {
 
 Result<PgServer> PgServer::start() {
   PgServer s;
-  std::string tmpl = (std::filesystem::temp_directory_path() / "postroom-pg-XXXXXX").string();
+  // As root the server runs as nobody, who must reach the directory: /tmp, not a TMPDIR
+  // that may sit in root's home.
+  std::filesystem::path parent =
+      geteuid() == 0 ? std::filesystem::path("/tmp") : std::filesystem::temp_directory_path();
+  std::string tmpl = (parent / "postroom-pg-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) return fail("mkdtemp failed");
   s.dir_ = tmpl;
   s.bindir_ = server_bindir();
@@ -84,7 +88,8 @@ Result<PgServer> PgServer::start() {
     std::string start = s.run_as_ + s.bindir_ + "/pg_ctl -D " + dir + "/data -l " + log +
                         " -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p " +
                         std::to_string(s.port_) + " -c unix_socket_directories=" + dir +
-                        " -c fsync=off -c full_page_writes=off\" start >>" + log + ".ctl 2>&1";
+                        " -c fsync=off -c full_page_writes=off -c shared_buffers=16MB\" start >>" +
+                        log + ".ctl 2>&1";
     s.running_ = std::system(start.c_str()) == 0;
   }
   if (!s.running_) return fail("PostgreSQL did not start: " + log_tail(s.dir_ / "log"));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "postroom/pgschema/connection.hpp"
@@ -195,4 +196,20 @@ TEST_CASE("pgschema: the triggers keep usage counters and release contents as SQ
            "UPDATE mailbox_usage SET messages = 0, bytes = 5"));
   REQUIRE(exec(c, "DELETE FROM deliveries"));
   CHECK(scalar(c, "SELECT messages || '/' || bytes FROM mailbox_usage") == "0/0");
+}
+
+TEST_CASE("pgschema: two processes migrating at once take turns; the schema is applied once") {
+  auto first = fresh_database("together");
+  auto second = connect(server().conninfo("together"));
+  REQUIRE(second);
+  postroom::Result<int> a = 0, b = 0;
+  std::thread other([&] { b = migrate(second->get()); });
+  a = migrate(first.get());
+  other.join();
+  REQUIRE_MESSAGE(a, a.error().message);
+  REQUIRE_MESSAGE(b, b.error().message);
+  CHECK(*a + *b == static_cast<int>(known_migrations().size()));
+  CHECK((*a == 0 || *b == 0));
+  CHECK(scalar(first.get(), "SELECT count(*) FROM schema_migrations") ==
+        std::to_string(known_migrations().size()));
 }

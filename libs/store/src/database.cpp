@@ -150,6 +150,25 @@ Result<void> Statement::run() {
   }
 }
 
+Statement::ColumnType Statement::column_type(int index) const {
+  switch (sqlite3_column_type(stmt_, index)) {
+    case SQLITE_NULL:
+      return ColumnType::null;
+    case SQLITE_INTEGER:
+      return ColumnType::integer;
+    case SQLITE_FLOAT:
+      return ColumnType::real;
+    case SQLITE_TEXT:
+      return ColumnType::text;
+    default:
+      return ColumnType::blob;
+  }
+}
+
+double Statement::column_double(int index) const {
+  return sqlite3_column_double(stmt_, index);
+}
+
 std::int64_t Statement::column_int(int index) const {
   return sqlite3_column_int64(stmt_, index);
 }

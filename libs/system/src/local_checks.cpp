@@ -31,6 +31,11 @@ std::vector<std::string> secret_file_warnings(const config::Config& config,
                                    "relay.smarthost.password_file", group))
       out.push_back(*w);
   }
+  if (config.store.postgresql && config.store.postgresql->password_file) {
+    if (auto w = check_secret_file(*config.store.postgresql->password_file,
+                                   "store.postgresql.password_file", group))
+      out.push_back(*w);
+  }
   return out;
 }
 

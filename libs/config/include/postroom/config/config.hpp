@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "postroom/base/endpoint.hpp"
@@ -225,6 +226,33 @@ struct Http {
   Seconds mta_sts_max_age{7 * 86400};
 };
 
+enum class StoreBackend { sqlite, postgresql };
+
+// store.postgresql: where the PostgreSQL store is. Either `dsn` (a libpq connection string
+// or postgresql:// URI) or the separate keys; `password_file` goes with either, so the
+// password stays out of the config (and out of every log line and `check-config`).
+struct PostgresqlStore {
+  std::optional<std::string> dsn;
+  std::string host;  // a name, an address, or a unix socket directory (starting with /)
+  std::uint16_t port = 5432;
+  std::string dbname = "postroom";
+  std::string user = "postroom";
+  std::optional<std::filesystem::path> password_file;
+  std::optional<std::string> sslmode;  // libpq's: disable ... verify-full; unset: libpq's default
+  std::size_t pool_size = 4;           // connections each postroomd keeps
+
+  // libpq keywords and values for PQconnectdbParams / PQconnectStartParams with
+  // expand_dbname = 1 (dbname may carry the whole dsn), the password read from password_file
+  // now (a rotated password needs no reload). Never log them.
+  Result<std::vector<std::pair<std::string, std::string>>> connection_params() const;
+};
+
+// Where the mail lives: the SQLite file in data_dir (the default), or PostgreSQL.
+struct Store {
+  StoreBackend backend = StoreBackend::sqlite;
+  std::optional<PostgresqlStore> postgresql;  // set when backend is postgresql
+};
+
 struct Config {
   std::filesystem::path file;  // the file this was read from
   std::string hostname;
@@ -256,6 +284,7 @@ struct Config {
   Http http;
   Retention retention;
   Quota quota;
+  Store store;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_trusted(const sockaddr* peer) const;

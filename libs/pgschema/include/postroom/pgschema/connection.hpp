@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "postroom/base/error.hpp"
@@ -33,6 +34,9 @@ struct Param {
 // Connects with a libpq connection string; the error names the server's reason, never the
 // password (libpq's messages do not carry it).
 Result<Connection> connect(const std::string& conninfo);
+// The same from keywords and values (config::PostgresqlStore::connection_params()), with
+// expand_dbname: a dbname holding a whole connection string or URI is expanded in place.
+Result<Connection> connect(const std::vector<std::pair<std::string, std::string>>& params);
 
 // SQL text without parameters; may hold several statements (migrations, BEGIN, COMMIT).
 Result<void> exec(PGconn* conn, const std::string& sql);

@@ -39,7 +39,10 @@ class Statement {
   Result<bool> step();  // true: a row; false: done
   Result<void> run();   // step until done (for statements without rows)
 
+  enum class ColumnType { null, integer, real, text, blob };
+  ColumnType column_type(int index) const;  // as stored in this row (SQLite's typing)
   std::int64_t column_int(int index) const;
+  double column_double(int index) const;
   std::string column_text(int index) const;
   std::string_view column_blob(int index) const;  // valid until the next step
   bool column_is_null(int index) const;
