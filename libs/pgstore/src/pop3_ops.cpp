@@ -34,16 +34,22 @@ constexpr Statement kDeleteDeliveries{
 
 }  // namespace
 
-void PgMailStore::list_mailbox(std::int64_t account, MailboxVisitor each, Reply<std::size_t> done) {
+void PgMailStore::list_mailbox(std::int64_t account, MailboxVisitor visitor,
+                               Reply<std::size_t> done) {
   auto count = std::make_shared<std::size_t>(0);
   Unit unit{.begin = "", .steps = {}};
-  unit.steps.then(kListMailbox, Params().add(account),
-                  [count, each = std::move(each)](Rows& r, Steps&) {
-                    for (int i = 0; i < r.size(); ++i)
-                      each(r.int64(i, 0), static_cast<std::uint64_t>(r.int64(i, 1)), r.bytes(i, 2));
-                    *count = static_cast<std::size_t>(r.size());
-                    return PgResult<void>{};
-                  });
+  unit.steps.then(
+      kListMailbox, Params().add(account), [count, visitor = std::move(visitor)](Rows& r, Steps&) {
+        if (visitor.expect) {
+          std::size_t uidl_bytes = 0;
+          for (int i = 0; i < r.size(); ++i) uidl_bytes += r.bytes(i, 2).size();
+          visitor.expect(static_cast<std::size_t>(r.size()), uidl_bytes);
+        }
+        for (int i = 0; i < r.size(); ++i)
+          visitor.each(r.int64(i, 0), static_cast<std::uint64_t>(r.int64(i, 1)), r.bytes(i, 2));
+        *count = static_cast<std::size_t>(r.size());
+        return PgResult<void>{};
+      });
   answer(pool_, std::move(unit), count, std::move(done));
 }
 

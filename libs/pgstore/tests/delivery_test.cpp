@@ -62,17 +62,28 @@ TEST_CASE("pgstore: a message delivered to two mailboxes reads back by chunks") 
 
   for (auto account : {f.alice, f.bob}) {
     std::vector<std::pair<std::int64_t, std::uint64_t>> listed;
+    std::size_t announced = 0, uidl_bytes = 0, seen_bytes = 0;
     auto n = f.call<std::size_t>([&](auto reply) {
       f.store->list_mailbox(
           account,
-          [&](std::int64_t delivery, std::uint64_t size, std::string_view uidl) {
-            listed.emplace_back(delivery, size);
-            CHECK(uidl.size() > 7);  // seconds in base 32, then randomness
-          },
+          {.expect =
+               [&](std::size_t messages, std::size_t bytes) {
+                 announced = messages;
+                 uidl_bytes = bytes;
+               },
+           .each =
+               [&](std::int64_t delivery, std::uint64_t size, std::string_view uidl) {
+                 listed.emplace_back(delivery, size);
+                 seen_bytes += uidl.size();
+                 // seconds in base 32, then randomness
+                 CHECK(uidl.size() > 7);
+               }},
           reply);
     });
     REQUIRE(n.has_value());
     REQUIRE(*n == 1);
+    CHECK(announced == 1);
+    CHECK(uidl_bytes == seen_bytes);
     CHECK(listed[0].second == sizes.pop3_size());
     // Small reads: one chunk each until the last.
     std::string whole;

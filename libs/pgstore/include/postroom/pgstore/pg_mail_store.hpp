@@ -38,7 +38,7 @@ class PgMailStore final : public MailStore {
                     Reply<void> done) override;
   void commit_message(MessageCommit commit, Reply<StoredMessage> done) override;
   void discard_message(ContentId content) override;
-  void list_mailbox(std::int64_t account, MailboxVisitor each, Reply<std::size_t> done) override;
+  void list_mailbox(std::int64_t account, MailboxVisitor visitor, Reply<std::size_t> done) override;
   void read_message(MessageRead read, Reply<MessageChunks> done) override;
   void delete_deliveries(std::int64_t account, std::vector<std::int64_t> delivery_ids,
                          Reply<int> done) override;
