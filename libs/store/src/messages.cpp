@@ -1,6 +1,8 @@
 // Storing message bodies in chunks, delivering them to mailboxes and the queue, reading them back.
 #include "postroom/store/messages.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -129,7 +131,12 @@ Result<std::size_t> visit_mailbox(Database& db, std::int64_t account_id,
   auto listed = visit_snapshot(db, account_id, visitor);
   // 10,000 rows of a join fill the reader's 512 KiB page cache (writer.cpp).
   constexpr std::size_t kBigListing = 10000;
-  if (listed && *listed >= kBigListing) db.release_memory();
+  if (listed && *listed >= kBigListing) {
+    db.release_memory();
+    // Freed pages stay resident in this thread's arena until trimmed; the session that
+    // asked keeps only its snapshot.
+    ::malloc_trim(0);
+  }
   return listed;
 }
 
