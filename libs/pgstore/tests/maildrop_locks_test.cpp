@@ -12,17 +12,24 @@
 namespace postroom::pgstore {
 namespace {
 
+namespace {
+// Whether `locks` got the maildrop of `account`, waiting on the loop for the answer.
+bool try_lock(test::Loop& loop, MaildropLocks& locks, std::int64_t account) {
+  std::optional<PgResult<bool>> out;
+  locks.acquire(account, [&](PgResult<bool> r) { out = std::move(r); });
+  REQUIRE(loop.run_until([&] { return out.has_value(); }));
+  REQUIRE(out->has_value());
+  return **out;
+}
+}  // namespace
+
 TEST_CASE("maildrop locks: a second holder from another pool is refused until release") {
   test::Loop loop;
   PoolOptions options;
   options.conninfo = test::shared_server().conninfo();
   MaildropLocks first(loop.get(), options), second(loop.get(), options);
   auto acquire = [&](MaildropLocks& locks, std::int64_t account) {
-    std::optional<PgResult<bool>> out;
-    locks.acquire(account, [&](PgResult<bool> r) { out = std::move(r); });
-    REQUIRE(loop.run_until([&] { return out.has_value(); }));
-    REQUIRE(out->has_value());
-    return **out;
+    return try_lock(loop, locks, account);
   };
   CHECK(acquire(first, 4242));
   CHECK(!acquire(second, 4242));
@@ -43,11 +50,7 @@ TEST_CASE("maildrop locks: a lost lock connection is heard, and the maildrop is 
   int lost = 0;
   first.on_locks_lost([&] { ++lost; });
   auto acquire = [&](MaildropLocks& locks, std::int64_t account) {
-    std::optional<PgResult<bool>> out;
-    locks.acquire(account, [&](PgResult<bool> r) { out = std::move(r); });
-    REQUIRE(loop.run_until([&] { return out.has_value(); }));
-    REQUIRE(out->has_value());
-    return **out;
+    return try_lock(loop, locks, account);
   };
   REQUIRE(acquire(first, 5151));
   CHECK(!acquire(second, 5151));
