@@ -77,13 +77,6 @@ int run(int argc, char** argv) {
   std::string path = config::default_path(config_flag).string();
   auto config = load_or_report(path, "postroomd: bad config: ");
   if (!config) return 1;
-  // Until the PostgreSQL store is wired in (libs/pgstore), refuse rather than serve from the
-  // SQLite file while the admin believes the mail goes to PostgreSQL.
-  if (config->store.backend == config::StoreBackend::postgresql) {
-    log_line("postroomd: store.backend postgresql is not supported by this postroomd yet; "
-             "keep store.backend: sqlite");
-    return 1;
-  }
   auto identity = daemon::choose_identity(*config);
   if (!identity) {
     log_line("postroomd: ", identity.error().message);
@@ -111,12 +104,6 @@ int run(int argc, char** argv) {
       log_line("postroomd: ", settled.error().message);
       exit_code = 1;
       server.stop();
-    } else if (auto opened = server.open_store(); !opened) {
-      log_line("postroomd: cannot open the store: ", opened.error().message);
-      exit_code = 1;
-      server.stop();
-    } else {
-      log_line("postroomd ready (config ", path, ")");
     }
     std::unique_ptr<net::Signal> term, interrupt, hangup;
     auto stop = [&] {
@@ -125,6 +112,18 @@ int run(int argc, char** argv) {
       hangup.reset();
       server.stop();
     };
+    auto cannot_open = [&](const Error& why) {
+      log_line("postroomd: cannot open the store: ", why.message);
+      exit_code = 1;
+      stop();
+    };
+    if (exit_code == 0) {
+      auto opened = server.open_store([&](Result<void> ready) {
+        if (!ready) return cannot_open(ready.error());
+        log_line("postroomd ready (config ", path, ")");
+      });
+      if (!opened) cannot_open(opened.error());
+    }
     if (exit_code == 0) {
       term = std::make_unique<net::Signal>(loop, SIGTERM, stop);
       interrupt = std::make_unique<net::Signal>(loop, SIGINT, stop);

@@ -19,8 +19,8 @@ struct Connection::Request {
   std::optional<PgError> error;  // the first failed one
 };
 
-Connection::Connection(uv_loop_t* loop, std::string conninfo)
-    : loop_(loop), conninfo_(std::move(conninfo)) {}
+Connection::Connection(uv_loop_t* loop, ConnParams params)
+    : loop_(loop), params_(std::move(params)) {}
 
 Connection::~Connection() {
   *alive_ = false;
@@ -31,18 +31,20 @@ Connection::~Connection() {
 void Connection::connect(std::function<void(PgResult<void>)> done) {
   connected_ = std::move(done);
   state_ = State::connecting;
-  // Defaults first, the configured string last: libpq keeps the last value of a keyword, so
-  // anything the administrator wrote wins. Keepalives and a TCP user timeout let a dead
-  // server or a cut network end a request with an error instead of hanging it.
-  const char* keys[] = {"keepalives",
-                        "keepalives_idle",
-                        "keepalives_interval",
-                        "keepalives_count",
-                        "tcp_user_timeout",
-                        "dbname",
-                        nullptr};
-  const char* values[] = {"1", "30", "10", "3", "60000", conninfo_.c_str(), nullptr};
-  conn_ = PQconnectStartParams(keys, values, 1);
+  // Defaults first, the configured values last: libpq keeps the last value of a keyword (and
+  // expands only the first dbname, which is the configured one), so anything the
+  // administrator wrote wins. Keepalives and a TCP user timeout let a dead server or a cut
+  // network end a request with an error instead of hanging it.
+  std::vector<const char*> keys = {"keepalives", "keepalives_idle", "keepalives_interval",
+                                   "keepalives_count", "tcp_user_timeout"};
+  std::vector<const char*> values = {"1", "30", "10", "3", "60000"};
+  for (const auto& [key, value] : params_) {
+    keys.push_back(key.c_str());
+    values.push_back(value.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectStartParams(keys.data(), values.data(), 1);
   if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
     std::string why = conn_ ? PQerrorMessage(conn_) : "out of memory";
     state_ = State::lost;

@@ -32,7 +32,40 @@ constexpr Statement kPruneRecipients{"outbound_prune_recipients",
 constexpr Statement kPruneNotices{"outbound_prune_notices",
                                   "DELETE FROM outbound_notices WHERE day < $1"};
 
+constexpr Statement kLoadBuckets{
+    "outbound_load_buckets",
+    "SELECT subject, bucket, messages FROM outbound_counts WHERE bucket >= $1"};
+constexpr Statement kLoadRecipients{"outbound_load_recipients",
+                                    "SELECT subject, recipient, first_seen FROM outbound_recipients"
+                                    " WHERE first_seen >= $1"};
+constexpr Statement kLoadNotices{"outbound_load_notices",
+                                 "SELECT subject, day FROM outbound_notices WHERE day >= $1"};
+
 }  // namespace
+
+void PgMailStore::outbound_counts(std::int64_t since, std::int64_t bucket_seconds,
+                                  Reply<OutboundCounts> done) {
+  auto out = std::make_shared<OutboundCounts>();
+  Unit unit{.begin = kReadSnapshot, .steps = {}};
+  unit.steps
+      .then(kLoadBuckets, Params().add(since / bucket_seconds),
+            [out](Rows& r, Steps&) {
+              for (int i = 0; i < r.size(); ++i)
+                out->buckets.push_back({r.text(i, 0), r.int64(i, 1), r.int64(i, 2)});
+              return PgResult<void>{};
+            })
+      .then(kLoadRecipients, Params().add(since),
+            [out](Rows& r, Steps&) {
+              for (int i = 0; i < r.size(); ++i)
+                out->recipients.push_back({r.text(i, 0), r.text(i, 1), r.int64(i, 2)});
+              return PgResult<void>{};
+            })
+      .then(kLoadNotices, Params().add(since / kDaySeconds), [out](Rows& r, Steps&) {
+        for (int i = 0; i < r.size(); ++i) out->notices.push_back({r.text(i, 0), r.int64(i, 1)});
+        return PgResult<void>{};
+      });
+  answer(pool_, std::move(unit), out, std::move(done));
+}
 
 void PgMailStore::save_outbound_counts(OutboundCounts changes, std::int64_t prune_before,
                                        std::int64_t bucket_seconds, Reply<void> done) {

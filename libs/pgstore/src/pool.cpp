@@ -50,7 +50,8 @@ std::size_t Pool::connected() const {
 void Pool::start_connecting(Slot& slot) {
   auto generation = ++slot.generation;
   slot.state = SlotState::connecting;
-  slot.conn = std::make_unique<Connection>(loop_, options_.conninfo);
+  slot.conn = std::make_unique<Connection>(
+      loop_, options_.params.empty() ? conninfo_params(options_.conninfo) : options_.params);
   slot.conn->on_lost([this, &slot, generation](PgError why) {
     if (slot.generation == generation) lost(slot, why);
   });

@@ -8,7 +8,7 @@
 #include "postroom/base/log.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/service/context.hpp"
-#include "postroom/store/database.hpp"
+#include "postroom/store/mail_store.hpp"
 
 namespace postroom::service {
 namespace {
@@ -93,11 +93,9 @@ bool AccessSnapshot::network_allowed(const std::string& peer_ip) const {
   return false;
 }
 
-// The read connection, used on one pool thread at a time; shared with the work in flight so
-// the daemon may stop while a read runs.
+// The refresh timer and whether a read is in flight; shared with the read so the daemon may
+// stop while it runs.
 struct AccessLists::Loader {
-  std::filesystem::path database;
-  std::optional<store::Database> db;
   bool busy = false;
   std::unique_ptr<net::Timer> timer;
 };
@@ -106,7 +104,6 @@ AccessLists::AccessLists(Context& context)
     : context_(context),
       snapshot_(std::make_shared<AccessSnapshot>(std::vector<store::AccessRule>{})),
       loader_(std::make_shared<Loader>()) {
-  loader_->database = context.config->database_path();
   loader_->timer = std::make_unique<net::Timer>(context.loop);
 }
 
@@ -124,35 +121,20 @@ void AccessLists::stop() {
 
 void AccessLists::reload() {
   auto loader = loader_;
-  if (loader->busy || !loader->timer) return;
+  if (loader->busy || !loader->timer || !context_.store) return;
   loader->busy = true;
-  auto rules = std::make_shared<Result<std::vector<store::AccessRule>>>(fail("not read"));
   std::weak_ptr<Loader> weak = loader;
-  net::queue_work(
-      context_.loop,
-      [loader, rules] {
-        if (!loader->db) {
-          auto db = store::Database::open(loader->database, {.create = false, .migrate = false});
-          if (!db) {
-            *rules = std::unexpected(db.error());
-            return;
-          }
-          loader->db.emplace(std::move(*db));
-        }
-        *rules = store::list_access_rules(*loader->db);
-        if (!*rules) loader->db.reset();  // reopen next time
-      },
-      [this, weak, rules] {
-        auto loader = weak.lock();
-        if (!loader || !loader->timer) return;  // stopped meanwhile
-        loader->busy = false;
-        if (*rules) {
-          snapshot_ = std::make_shared<AccessSnapshot>(std::move(**rules));
-        } else {
-          log_line("access lists: cannot read them: ", rules->error().message);
-        }
-        loader->timer->start(kReloadMs, [this] { reload(); });
-      });
+  context_.store->access_rules([this, weak](Result<std::vector<store::AccessRule>> rules) {
+    auto loader = weak.lock();
+    if (!loader || !loader->timer) return;  // stopped meanwhile
+    loader->busy = false;
+    if (rules) {
+      snapshot_ = std::make_shared<AccessSnapshot>(std::move(*rules));
+    } else {
+      log_line("access lists: cannot read them: ", rules.error().message);
+    }
+    loader->timer->start(kReloadMs, [this] { reload(); });
+  });
 }
 
 bool sender_allow_listed(const Context& context, const FilterEnvelope& e) {

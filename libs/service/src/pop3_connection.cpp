@@ -165,13 +165,7 @@ void Pop3Connection::login(const std::string& user, const std::string& secret, b
           s->session_->on_login_result(Outcome::login_delay);
           return s->pump();
         }
-        if (!s->context_.locks.try_lock(result.account_id)) {
-          s->session_->on_login_result(Outcome::in_use);
-          return s->pump();
-        }
-        s->locked_account_ = result.account_id;
-        s->login_address_ = result.address;
-        return s->load_maildrop(result.account_id);
+        return s->lock_maildrop(result.account_id, result.address);
       }
       case AuthResult::Outcome::bad_credentials:
         s->session_->on_login_result(Outcome::bad_credentials);
@@ -188,6 +182,49 @@ void Pop3Connection::login(const std::string& user, const std::string& secret, b
     context_.auth->check_password({connection_->peer_ip(), id_, AuthService::Service::pop3}, user,
                                   secret, std::move(done));
   }
+}
+
+void Pop3Connection::lock_maildrop(std::int64_t account_id, std::string address) {
+  std::weak_ptr<Pop3Connection> weak = shared_from_this();
+  auto lost = [weak] {
+    auto s = weak.lock();
+    if (!s || s->connection_->closed()) return;
+    // Another box may serve the maildrop now: this session must not touch it again.
+    log_line("session=", s->id_, " maildrop lock lost with the store connection");
+    s->lock_ticket_ = 0;
+    s->connection_->close("maildrop lock lost");
+  };
+  context_.locks.acquire(
+      account_id, std::move(lost),
+      [weak, account_id, address = std::move(address)](MailboxLocks::Acquired lock) {
+        auto s = weak.lock();
+        if (!s || s->connection_->closed()) {
+          if (lock.outcome == MailboxLocks::Outcome::held && s)
+            s->context_.locks.unlock(account_id, lock.ticket);
+          return;
+        }
+        using Outcome = pop3::Session::LoginOutcome;
+        switch (lock.outcome) {
+          case MailboxLocks::Outcome::in_use:
+            s->session_->on_login_result(Outcome::in_use);
+            return s->pump();
+          case MailboxLocks::Outcome::unavailable:
+            s->session_->on_login_result(Outcome::temp_failure);
+            return s->pump();
+          case MailboxLocks::Outcome::held:
+            break;
+        }
+        s->locked_account_ = account_id;
+        s->lock_ticket_ = lock.ticket;
+        s->login_address_ = address;
+        s->load_maildrop(account_id);
+      });
+}
+
+void Pop3Connection::unlock_maildrop() {
+  if (locked_account_ && lock_ticket_) context_.locks.unlock(*locked_account_, lock_ticket_);
+  locked_account_.reset();
+  lock_ticket_ = 0;
 }
 
 void Pop3Connection::load_maildrop(std::int64_t account_id) {
@@ -207,8 +244,7 @@ void Pop3Connection::load_maildrop(std::int64_t account_id) {
           log_line("session=", s->id_, " maildrop read failed: ", listed.error().message);
           // The session stays in AUTHORIZATION and may log in again (S14): a lock
           // kept here would answer that retry, and every other session, [IN-USE].
-          if (s->locked_account_) s->context_.locks.unlock(*s->locked_account_);
-          s->locked_account_.reset();
+          s->unlock_maildrop();
           s->session_->on_login_result(pop3::Session::LoginOutcome::temp_failure);
           return s->pump();
         }
@@ -310,8 +346,7 @@ void Pop3Connection::on_closed(const std::string& reason) {
         });
     retrieved_.clear();
   }
-  if (locked_account_) context_.locks.unlock(*locked_account_);
-  locked_account_.reset();
+  unlock_maildrop();
   context_.connections.release(connection_->id());
   context_.metrics.pop3_retrievals += session_ ? session_->retrieved() : 0;
   log_line("session=", id_, " pop3 closed peer=", connection_->peer_ip(),

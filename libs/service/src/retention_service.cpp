@@ -116,29 +116,33 @@ void RetentionService::purge(std::int64_t now) {
         }
         // RFC 2449 §6.7 lets the server delete at the next session: a maildrop a POP3 session
         // holds is left alone, and one being purged answers a login [IN-USE] meanwhile.
-        std::vector<std::int64_t> locked;
-        std::size_t skipped = 0;
-        for (auto account : expired->accounts) {
-          if (self->context_.locks.try_lock(account)) {
-            locked.push_back(account);
-          } else {
-            ++skipped;
-          }
-        }
-        if (skipped > 0)
-          log_line("retention: ", skipped, " mailbox(es) in use, purged at a later check");
-        if (locked.empty()) {
-          self->purging_ = false;
-          return;
-        }
-        self->purge_batches(defaults, now, std::move(locked), 0);
+        std::size_t expired_count = expired->accounts.size();
+        lock_free_mailboxes(self->context_.locks, std::move(expired->accounts),
+                            [weak, defaults, now, expired_count](std::vector<Held> locked) {
+                              auto s = weak.lock();
+                              if (!s) return;
+                              if (locked.size() < expired_count)
+                                log_line("retention: ", expired_count - locked.size(),
+                                         " mailbox(es) in use, purged at a later check");
+                              if (locked.empty() || !s->timer_) {
+                                s->release(locked);
+                                s->purging_ = false;
+                                return;
+                              }
+                              s->purge_batches(defaults, now, std::move(locked), 0);
+                            });
       });
 }
 
+void RetentionService::release(const std::vector<Held>& locked) {
+  for (auto [account, ticket] : locked) context_.locks.unlock(account, ticket);
+}
+
 void RetentionService::purge_batches(store::RetentionPolicy defaults, std::int64_t now,
-                                     std::vector<std::int64_t> locked, int removed_so_far) {
+                                     std::vector<Held> locked, int removed_so_far) {
   std::weak_ptr<RetentionService> weak = weak_from_this();
-  auto accounts = locked;
+  std::vector<std::int64_t> accounts;
+  for (auto [account, ticket] : locked) accounts.push_back(account);
   context_.store->purge_expired(
       defaults, now, std::move(accounts), kPurgeBatch,
       [weak, defaults, now, locked, removed_so_far](Result<int> removed) {
@@ -147,7 +151,7 @@ void RetentionService::purge_batches(store::RetentionPolicy defaults, std::int64
         // A full batch: more may be left; the locks stay held for the next one.
         if (removed && *removed == kPurgeBatch && s->timer_)
           return s->purge_batches(defaults, now, locked, removed_so_far + *removed);
-        for (auto account : locked) s->context_.locks.unlock(account);
+        s->release(locked);
         s->purging_ = false;
         int total = removed_so_far + (removed ? *removed : 0);
         if (!removed)

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "pg_backend.hpp"
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
 #include "postroom/relay/srs.hpp"
@@ -127,32 +128,24 @@ Result<void> Server::bind(std::shared_ptr<const config::Config> config) {
   return {};
 }
 
-Result<void> Server::open_store() {
+Result<void> Server::open_store(std::function<void(Result<void>)> ready) {
   const auto& config = *context_.config;
-  auto db = store::Database::open(config.database_path(), {.check = true});
-  if (!db) return std::unexpected(db.error());
-  // Bodies whose transaction never completed (a crash mid-DATA) were never acknowledged.
-  // The admin tool may be importing right now: its open contents are young, so only
-  // those older than a day go at start; the periodic sweep takes the rest later.
-  if (auto swept = store::sweep_incomplete(*db, std::time(nullptr) - kAbandonedAfterSeconds);
-      swept && *swept > 0)
-    log_line("store removed ", *swept, " incomplete message(s) left by a crash");
-  warn_if_postmaster_missing(store::postmaster_missing(*db, config.domains), config.domains);
-  // Outbound limits: the counts of the last day, so a restart does not reset them.
-  auto counts = store::load_outbound_counts(*db, std::time(nullptr) - OutboundCounter::kDaySeconds,
-                                            OutboundCounter::kBucketSeconds);
-  if (!counts) return fail("cannot read the outbound limit counters: " + counts.error().message);
-  outbound_limits_ = std::make_shared<OutboundLimits>(context_);
-  outbound_limits_->load(*counts);
-  // Retention: the domain and user settings, so the first CAPA already announces them.
-  auto retention_settings = store::load_retention_settings(*db);
-  if (!retention_settings)
-    return fail("cannot read the retention settings: " + retention_settings.error().message);
   // The SRS key is made once, here, by the account that owns data_dir; it is never logged.
   auto srs_key = relay::load_or_create_srs_key(config.data_dir / "srs.key");
   if (!srs_key) return fail(srs_key.error().message);
+  auto opened =
+      config.store.backend == config::StoreBackend::postgresql ? open_postgresql() : open_sqlite();
+  if (!opened) return opened;
   srs_key_ = std::move(*srs_key);
   apply_srs(config);
+  read_startup_state(std::move(ready));
+  return {};
+}
+
+Result<void> Server::open_sqlite() {
+  const auto& config = *context_.config;
+  auto db = store::Database::open(config.database_path(), {.check = true});
+  if (!db) return std::unexpected(db.error());
   writer_wake_ = std::make_unique<net::Async>(loop_, [this] {
     writer_->run_completions();
     watch_store_file();
@@ -167,6 +160,63 @@ Result<void> Server::open_store() {
         net::queue_work(loop_, std::move(work), std::move(after));
       });
   context_.store = store_.get();
+  return {};
+}
+
+Result<void> Server::open_postgresql() {
+  auto backend = open_pg_backend(loop_, *context_.config, [this] {
+    log_line(
+        "store: the PostgreSQL connection holding the maildrop locks was lost: every POP3 "
+        "session holding one ends");
+    context_.locks.lose_all();
+  });
+  if (!backend) return std::unexpected(backend.error());
+  pg_ = std::make_unique<PgBackend>(std::move(*backend));
+  context_.locks.share_with(std::move(pg_->locks));
+  context_.store = pg_->store.get();
+  return {};
+}
+
+void Server::read_startup_state(std::function<void(Result<void>)> ready) {
+  auto finish = [this, ready](Result<void> r) {
+    if (!r) stop();
+    if (ready) ready(std::move(r));
+  };
+  // Bodies whose transaction never completed (a crash mid-DATA) were never acknowledged.
+  // The admin tool may be importing right now: its open contents are young, so only
+  // those older than a day go at start; the periodic sweep takes the rest later.
+  context_.store->sweep_abandoned(
+      std::time(nullptr) - kAbandonedAfterSeconds, [](Result<int> swept) {
+        if (swept && *swept > 0)
+          log_line("store removed ", *swept, " incomplete message(s) left by a crash");
+      });
+  check_postmaster();
+  // Outbound limits: the counts of the last day, so a restart does not reset them; and the
+  // retention settings, so the first CAPA already announces them.
+  context_.store->outbound_counts(
+      std::time(nullptr) - OutboundCounter::kDaySeconds, OutboundCounter::kBucketSeconds,
+      [this, finish](Result<store::OutboundCounts> counts) {
+        if (stopping_) return finish(fail("stopped while starting"));
+        if (!counts)
+          return finish(fail("cannot read the outbound limit counters: " + counts.error().message));
+        context_.store->retention_settings(
+            [this, finish, counts = std::move(*counts)](
+                Result<std::vector<store::RetentionSetting>> settings) mutable {
+              if (stopping_) return finish(fail("stopped while starting"));
+              if (!settings)
+                return finish(
+                    fail("cannot read the retention settings: " + settings.error().message));
+              start_services(std::move(counts), std::move(*settings));
+              finish({});
+            });
+      });
+}
+
+void Server::start_services(store::OutboundCounts counts,
+                            std::vector<store::RetentionSetting> retention_settings) {
+  const auto& config = *context_.config;
+  outbound_limits_ = std::make_shared<OutboundLimits>(context_);
+  outbound_limits_->load(counts);
   auth_ = std::make_unique<AuthService>(context_, limiter_policy(config));
   context_.auth = auth_.get();
   // relay (issue 6): the queue runner starts with the store; SMTP wakes it after queuing.
@@ -175,7 +225,7 @@ Result<void> Server::open_store() {
   context_.access = std::make_shared<AccessLists>(context_);
   context_.access->start();
   context_.retention = std::make_shared<RetentionService>(context_);
-  context_.retention->start(std::move(*retention_settings));
+  context_.retention->start(std::move(retention_settings));
   relay_->start();
   start_resolver();
   install_filters();
@@ -192,7 +242,22 @@ Result<void> Server::open_store() {
       std::make_unique<StatusReporter>(loop_, context_, config.data_dir / system::kStatusFileName,
                                        [this] { return listener_status(); });
   status_->start();
-  return {};
+  serving_ = true;
+  for (auto& [listener, connection] : std::exchange(early_, {}))
+    accept(listener, std::move(connection));
+}
+
+void Server::check_postmaster() {
+  // Looked up off the loop, like any recipient; at start and when the domains may change.
+  auto config = context_.config;
+  context_.store->resolve_recipient(
+      "postmaster@" + config->domains.front(),
+      [config](std::string_view domain) { return config->is_local_domain(domain); },
+      [domains = config->domains](Result<store::Route> route) {
+        Result<bool> missing = route ? Result<bool>(route->kind == store::Route::Kind::unknown)
+                                     : Result<bool>(std::unexpected(route.error()));
+        warn_if_postmaster_missing(std::move(missing), domains);
+      });
 }
 
 std::vector<system::ListenerStatus> Server::listener_status() const {
@@ -251,7 +316,11 @@ std::vector<std::pair<std::string, Endpoint>> Server::bound() const {
 }
 
 void Server::accept(const std::string& listener, std::shared_ptr<net::Connection> connection) {
-  if (stopping_ || !writer_) return connection->close("not serving");
+  if (stopping_) return connection->close("not serving");
+  if (!serving_) {
+    early_.emplace_back(listener, std::move(connection));
+    return;
+  }
   const auto& limits = context_.config->limits;
   std::string ip = connection->peer_ip();
   bool is_pop3 = listener == "pop3" || listener == "pop3s";
@@ -341,7 +410,7 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   fixed->data_dir = old.data_dir;
   context_.config = fixed;
   context_.tls = tls;
-  auth_->set_policy(limiter_policy(*fixed));
+  if (auth_) auth_->set_policy(limiter_policy(*fixed));
   if (relay_) relay_->reload();  // relay (issue 6)
   start_resolver();
   if (dkim_) dkim_->load(activate_after(*fixed));  // keys added or activated since
@@ -349,15 +418,8 @@ void Server::reload(std::shared_ptr<const config::Config> config) {
   apply_http_site();
   if (acme_) acme_->reload();
   log_line("reloaded ", fixed->file.string());
-  // The domains may have changed: look for the (new) main postmaster off the loop.
-  context_.store->resolve_recipient(
-      "postmaster@" + fixed->domains.front(),
-      [fixed](std::string_view domain) { return fixed->is_local_domain(domain); },
-      [domains = fixed->domains](Result<store::Route> route) {
-        Result<bool> missing = route ? Result<bool>(route->kind == store::Route::Kind::unknown)
-                                     : Result<bool>(std::unexpected(route.error()));
-        warn_if_postmaster_missing(std::move(missing), domains);
-      });
+  // The domains may have changed: look for the (new) main postmaster.
+  check_postmaster();
 }
 
 void Server::stop() {
@@ -366,6 +428,7 @@ void Server::stop() {
   log_line("stopping: ", sessions_.size(), " session(s) open");
   for (auto& l : listeners_) l.second->close();
   listeners_.clear();
+  for (auto& early : std::exchange(early_, {})) early.second->close("not serving");
   if (status_) status_->stop();
   if (acme_) acme_->stop();
   if (auth_) auth_->shutdown();
@@ -438,7 +501,7 @@ void Server::schedule_trim(std::uint64_t ms) {
   trim_->start(ms, [this] {
     // SQLite's page caches first, so their pages are among what the trim returns (the
     // writer frees its own between transactions, for the next trim).
-    if (store_) store_->release_memory();
+    if (context_.store) context_.store->release_memory();
     ::malloc_trim(0);
     sweep_abandoned();
     purge_greylist();
@@ -447,7 +510,7 @@ void Server::schedule_trim(std::uint64_t ms) {
 }
 
 void Server::watch_store_file() {
-  bool lost = store_ && store_->file_lost();
+  bool lost = context_.store && context_.store->file_lost();
   if (lost == store_file_lost_) return;
   store_file_lost_ = lost;
   if (lost) {
@@ -462,14 +525,15 @@ void Server::watch_store_file() {
 void Server::sweep_abandoned() {
   // A session's discard can fail with its batch (a full disk): what it left behind is
   // removed once it is surely abandoned.
-  if (!store_ || stopping_) return;
-  store_->sweep_abandoned(std::time(nullptr) - kAbandonedAfterSeconds, [](Result<int> swept) {
-    if (!swept) {
-      log_line("store: sweeping abandoned messages failed: ", swept.error().message);
-    } else if (*swept > 0) {
-      log_line("store removed ", *swept, " abandoned incomplete message(s)");
-    }
-  });
+  if (!context_.store || stopping_) return;
+  context_.store->sweep_abandoned(
+      std::time(nullptr) - kAbandonedAfterSeconds, [](Result<int> swept) {
+        if (!swept) {
+          log_line("store: sweeping abandoned messages failed: ", swept.error().message);
+        } else if (*swept > 0) {
+          log_line("store removed ", *swept, " abandoned incomplete message(s)");
+        }
+      });
 }
 
 void Server::purge_greylist() {
@@ -479,10 +543,11 @@ void Server::purge_greylist() {
   constexpr std::int64_t kPassKeptSeconds = 36 * 86400;
   const auto& config = context_.config->greylisting;
   auto now = static_cast<std::int64_t>(std::time(nullptr));
-  if (!store_ || stopping_ || !config.enabled || now - last_greylist_purge_ < kPurgeEverySeconds)
+  if (!context_.store || stopping_ || !config.enabled ||
+      now - last_greylist_purge_ < kPurgeEverySeconds)
     return;
   last_greylist_purge_ = now;
-  store_->purge_greylist(
+  context_.store->purge_greylist(
       now - config.forget.count(), now - kPassKeptSeconds, [](Result<int> removed) {
         if (!removed) {
           log_line("greylisting: purging old triplets failed: ", removed.error().message);
@@ -492,14 +557,43 @@ void Server::purge_greylist() {
       });
 }
 
+bool Server::store_drained() const {
+  return !context_.store || context_.store->writes_in_flight() == 0;
+}
+
 void Server::maybe_finish_stop() {
   if (!stopping_ || !sessions_.empty()) return;
-  if (outbound_limits_) outbound_limits_->stop();  // its last counts go in the final batch
+  if (outbound_limits_) {
+    outbound_limits_->stop();  // its last counts go in the final batch
+    outbound_limits_.reset();
+  }
   if (writer_) {
     writer_->stop();  // everything submitted is committed
     writer_->run_completions();
   }
   if (writer_wake_) writer_wake_->close();
+  if (pg_) {
+    // Closed from a timer of its own, never inside a reply of the pool it closes; the last
+    // writes (outbound counters, downloads, relay results) are answered first, for at most
+    // 10 s.
+    bool waited_out = drain_rounds_ >= 500;
+    if (!in_drain_tick_ || (!store_drained() && !waited_out)) {
+      if (!drain_) drain_ = std::make_unique<net::Timer>(loop_);
+      drain_->start(in_drain_tick_ ? 20 : 0, [this] {
+        ++drain_rounds_;
+        in_drain_tick_ = true;
+        maybe_finish_stop();
+        in_drain_tick_ = false;
+      });
+      return;
+    }
+    if (!store_drained())
+      log_line("stopping: ", context_.store->writes_in_flight(),
+               " PostgreSQL write(s) still unanswered after 10 s; not waiting longer");
+    context_.store = nullptr;
+    context_.locks.share_with(nullptr);  // its connection closes: PostgreSQL frees the locks
+    pg_.reset();
+  }
   trim_.reset();
   acme_.reset();  // its timer and worker pool close; a request in flight is abandoned
   context_.filters.clear();

@@ -57,6 +57,18 @@ Result<void> delete_access_rule(Database& db, const AccessRule& rule) {
   return {};
 }
 
+AccessRule access_rule_from(std::string_view list, std::string_view kind, std::string value,
+                            std::string scope) {
+  AccessRule r;
+  r.list = list == "block" ? AccessRule::List::block : AccessRule::List::allow;
+  r.kind = kind == "domain"    ? AccessRule::Kind::domain
+           : kind == "network" ? AccessRule::Kind::network
+                               : AccessRule::Kind::address;
+  r.value = std::move(value);
+  r.scope = std::move(scope);
+  return r;
+}
+
 Result<std::vector<AccessRule>> list_access_rules(Database& db) {
   TRY_STMT(s, db,
            "SELECT list, kind, value, scope FROM access_rules "
@@ -66,14 +78,8 @@ Result<std::vector<AccessRule>> list_access_rules(Database& db) {
     auto row = s->step();
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
-    AccessRule r;
-    r.list = s->column_text(0) == "block" ? AccessRule::List::block : AccessRule::List::allow;
-    std::string kind = s->column_text(1);
-    r.kind = kind == "domain"    ? AccessRule::Kind::domain
-             : kind == "network" ? AccessRule::Kind::network
-                                 : AccessRule::Kind::address;
-    r.value = s->column_text(2);
-    r.scope = s->column_text(3);
+    AccessRule r = access_rule_from(s->column_text(0), s->column_text(1), s->column_text(2),
+                                    s->column_text(3));
     out.push_back(std::move(r));
   }
   return out;

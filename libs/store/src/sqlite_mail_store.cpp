@@ -274,6 +274,20 @@ void SqliteMailStore::retention_settings(Reply<std::vector<RetentionSetting>> do
                                       std::move(done));
 }
 
+void SqliteMailStore::outbound_counts(std::int64_t since, std::int64_t bucket_seconds,
+                                      Reply<OutboundCounts> done) {
+  read<OutboundCounts>(
+      [since, bucket_seconds](Database& db) {
+        return load_outbound_counts(db, since, bucket_seconds);
+      },
+      std::move(done));
+}
+
+void SqliteMailStore::access_rules(Reply<std::vector<AccessRule>> done) {
+  read<std::vector<AccessRule>>([](Database& db) { return list_access_rules(db); },
+                                std::move(done));
+}
+
 void SqliteMailStore::mark_retrieved(std::int64_t account,
                                      std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
                                      Reply<int> done) {

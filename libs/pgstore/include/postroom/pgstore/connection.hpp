@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "postroom/pgstore/error.hpp"
 #include "postroom/pgstore/params.hpp"
@@ -20,12 +22,22 @@ namespace postroom::pgstore {
 
 class PollWatcher;
 
+// libpq keywords and values (config::PostgresqlStore::connection_params()); a "dbname" holding
+// a whole connection string or URI is expanded in place (libpq's expand_dbname).
+using ConnParams = std::vector<std::pair<std::string, std::string>>;
+// A connection string or URI as ConnParams.
+inline ConnParams conninfo_params(std::string conninfo) {
+  return {{"dbname", std::move(conninfo)}};
+}
+
 class Connection {
  public:
   using Done = std::function<void(PgResult<Rows>)>;
 
+  Connection(uv_loop_t* loop, ConnParams params);
   // `conninfo` is a libpq connection string or URI.
-  Connection(uv_loop_t* loop, std::string conninfo);
+  Connection(uv_loop_t* loop, std::string conninfo)
+      : Connection(loop, conninfo_params(std::move(conninfo))) {}
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   // Safe inside this connection's own callbacks: nothing touches it afterwards.
@@ -57,7 +69,7 @@ class Connection {
   PgError error_of(pg_result* result) const;
 
   uv_loop_t* loop_;
-  std::string conninfo_;
+  ConnParams params_;
   pg_conn* conn_ = nullptr;
   std::unique_ptr<PollWatcher> watcher_;  // declared after conn_: stopped before PQfinish
   State state_ = State::fresh;

@@ -65,6 +65,9 @@ class PgMailStore final : public MailStore {
   void send_vacation_reply(VacationReply reply, DomainTest is_local_domain,
                            Reply<VacationOutcome> done) override;
   void retention_settings(Reply<std::vector<RetentionSetting>> done) override;
+  void outbound_counts(std::int64_t since, std::int64_t bucket_seconds,
+                       Reply<OutboundCounts> done) override;
+  void access_rules(Reply<std::vector<AccessRule>> done) override;
   void mark_retrieved(std::int64_t account,
                       std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
                       Reply<int> done) override;

@@ -23,7 +23,8 @@ class Timer;
 namespace postroom::pgstore {
 
 struct PoolOptions {
-  std::string conninfo;
+  std::string conninfo;  // a connection string or URI, used when `params` is empty
+  ConnParams params;
   std::size_t connections = 4;
   std::chrono::milliseconds backoff_first{100};
   std::chrono::milliseconds backoff_max{5000};

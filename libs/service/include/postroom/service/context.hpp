@@ -17,6 +17,7 @@
 #include "postroom/http/metrics.hpp"
 #include "postroom/net/connection.hpp"
 #include "postroom/net/tls.hpp"
+#include "postroom/service/mailbox_locks.hpp"
 #include "postroom/service/message_filter.hpp"
 #include "postroom/system/daemon_status.hpp"
 
@@ -38,16 +39,6 @@ class AuthService;
 class AccessLists;
 class RetentionService;
 struct HttpSite;
-
-// POP3 maildrop locks (RFC 1939 §8): one TRANSACTION session per mailbox.
-class MailboxLocks {
- public:
-  bool try_lock(std::int64_t account) { return held_.insert(account).second; }
-  void unlock(std::int64_t account) { held_.erase(account); }
-
- private:
-  std::unordered_set<std::int64_t> held_;
-};
 
 // Connections counted per source address across all listeners (interface.md), and the
 // public share: connections neither from trusted_networks nor logged in may hold at most

@@ -11,6 +11,7 @@
 #include "postroom/net/connection.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/pop3/session.hpp"
+#include "postroom/service/mailbox_locks.hpp"
 #include "postroom/service/served.hpp"
 
 namespace postroom::service {
@@ -38,6 +39,9 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   // run now.
   bool run_actions();
   void login(const std::string& user, const std::string& secret, bool apop);
+  // Takes the maildrop lock (in_use, temp_failure or on to load_maildrop).
+  void lock_maildrop(std::int64_t account_id, std::string address);
+  void unlock_maildrop();
   void load_maildrop(std::int64_t account_id);
   void retrieve(std::int64_t message);
   void read_next_chunk();
@@ -54,7 +58,8 @@ class Pop3Connection : public Served, public std::enable_shared_from_this<Pop3Co
   net::Timer idle_;
   net::Timer login_deadline_;  // greeting to TRANSACTION, whatever the traffic
   std::optional<std::int64_t> locked_account_;
-  std::string login_address_;  // the normalized login name, for its retention policy
+  MailboxLocks::Ticket lock_ticket_ = 0;  // 0: the lock was lost, nothing to unlock
+  std::string login_address_;             // the normalized login name, for its retention policy
   // First whole downloads (delivery, unix time), recorded when the session ends.
   std::vector<std::pair<std::int64_t, std::int64_t>> retrieved_;
   std::unique_ptr<ReadAhead> read_ahead_;

@@ -11,6 +11,7 @@
 #include "postroom/config/config.hpp"
 #include "postroom/net/handles.hpp"
 #include "postroom/pop3/session.hpp"
+#include "postroom/service/mailbox_locks.hpp"
 #include "postroom/store/retention.hpp"
 
 namespace postroom::service {
@@ -52,12 +53,14 @@ class RetentionService : public std::enable_shared_from_this<RetentionService> {
   void logged_in(std::int64_t account);
 
  private:
+  using Held = std::pair<std::int64_t, MailboxLocks::Ticket>;  // a maildrop locked for a purge
   void tick();
   void refresh();
   void purge(std::int64_t now);
   // One writer job of the purge after another, while they come back full; then unlocks.
-  void purge_batches(store::RetentionPolicy defaults, std::int64_t now,
-                     std::vector<std::int64_t> locked, int removed_so_far);
+  void purge_batches(store::RetentionPolicy defaults, std::int64_t now, std::vector<Held> locked,
+                     int removed_so_far);
+  void release(const std::vector<Held>& locked);
   void forget_old_logins();
   std::uint64_t now_ms() const;
 

@@ -23,6 +23,8 @@
 
 namespace postroom::service {
 
+struct PgBackend;
+
 class Server {
  public:
   explicit Server(uv_loop_t* loop);
@@ -31,8 +33,10 @@ class Server {
   // Loads TLS and binds every listener; nothing is created on disk yet, so a failed
   // start touches nothing (interface.md).
   Result<void> bind(std::shared_ptr<const config::Config> config);
-  // Opens (creating and migrating) the store, starts the writer and the relay.
-  Result<void> open_store();
+  // Opens (creating and migrating) the store, then reads what the services start from and
+  // starts them: `ready` hears when the daemon serves, or why it cannot (then it stops).
+  // Connections that arrive meanwhile wait for it.
+  Result<void> open_store(std::function<void(Result<void>)> ready = nullptr);
   // Tests only, before open_store(): the store writer fails where `hook` says.
   void inject_store_faults(store::Writer::FaultHook hook) { writer_faults_ = std::move(hook); }
   // Applies a new config (SIGHUP): everything but listen and data_dir.
@@ -60,7 +64,22 @@ class Server {
   std::vector<std::pair<std::string, std::unique_ptr<net::Listener>>> listeners_;
   std::unique_ptr<store::Writer> writer_;
   std::unique_ptr<store::ReadPool> reads_;
-  std::unique_ptr<store::MailStore> store_;
+  std::unique_ptr<store::MailStore> store_;  // SQLite's; PostgreSQL's lives in pg_
+  std::unique_ptr<PgBackend> pg_;            // store.backend: postgresql
+  bool serving_ = false;                     // the services started from the store
+  // Accepted before the services started: served once they have.
+  std::vector<std::pair<std::string, std::shared_ptr<net::Connection>>> early_;
+  std::unique_ptr<net::Timer> drain_;  // at stop: waits for PostgreSQL writes in flight
+  int drain_rounds_ = 0;
+  bool in_drain_tick_ = false;
+  Result<void> open_sqlite();
+  Result<void> open_postgresql();
+  // The start-up reads through the store, then start_services().
+  void read_startup_state(std::function<void(Result<void>)> ready);
+  void start_services(store::OutboundCounts counts,
+                      std::vector<store::RetentionSetting> retention_settings);
+  void check_postmaster();
+  bool store_drained() const;
   store::Writer::FaultHook writer_faults_;
   bool store_file_lost_ = false;
   std::unique_ptr<net::Async> writer_wake_;

@@ -21,6 +21,9 @@ struct AccessRule {
 };
 
 std::string_view list_name(AccessRule::List list);
+// A rule from its stored columns (what list_name and kind_name wrote).
+AccessRule access_rule_from(std::string_view list, std::string_view kind, std::string value,
+                            std::string scope);
 std::string_view kind_name(AccessRule::Kind kind);
 
 // Adds a rule; an existing identical rule is an error naming it.

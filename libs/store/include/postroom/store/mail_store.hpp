@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "postroom/base/error.hpp"
+#include "postroom/store/access_rules.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/devices.hpp"
 #include "postroom/store/greylist.hpp"
@@ -135,6 +136,11 @@ class MailStore {
                                      Reply<ExpiredMailboxes> done) = 0;
   virtual void purge_expired(RetentionPolicy defaults, std::int64_t now,
                              std::vector<std::int64_t> accounts, int limit, Reply<int> done) = 0;
+  // Read at start and refreshed: the outbound limit counters from `since` on
+  // (outbound_counts.hpp), and the allow and block lists (access_rules.hpp).
+  virtual void outbound_counts(std::int64_t since, std::int64_t bucket_seconds,
+                               Reply<OutboundCounts> done) = 0;
+  virtual void access_rules(Reply<std::vector<AccessRule>> done) = 0;
   // /healthz: a heartbeat write through the writer, and the queue's depth (store::heartbeat).
   virtual void health(std::int64_t now, Reply<StoreHealth> done) = 0;
   // Housekeeping: uncommitted contents older than `created_before` (writers that died).
@@ -193,6 +199,9 @@ class SqliteMailStore final : public MailStore {
   void send_vacation_reply(VacationReply reply, DomainTest is_local_domain,
                            Reply<VacationOutcome> done) override;
   void retention_settings(Reply<std::vector<RetentionSetting>> done) override;
+  void outbound_counts(std::int64_t since, std::int64_t bucket_seconds,
+                       Reply<OutboundCounts> done) override;
+  void access_rules(Reply<std::vector<AccessRule>> done) override;
   void mark_retrieved(std::int64_t account,
                       std::vector<std::pair<std::int64_t, std::int64_t>> retrieved,
                       Reply<int> done) override;
