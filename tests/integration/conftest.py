@@ -1,6 +1,8 @@
 """Shared fixtures: start the real postroomd on ephemeral loopback ports with a temporary
 data dir, run the real admin command, and generate a self-signed certificate."""
 
+import atexit
+import hashlib
 import os
 import re
 import shutil
@@ -17,12 +19,37 @@ ROOT = HERE.parent.parent
 POSTROOMD = os.environ.get("POSTROOMD", str(ROOT / "build/apps/postroomd/postroomd"))
 POSTROOM = os.environ.get("POSTROOM", str(ROOT / "build/apps/postroom/postroom"))
 SANITIZED = os.environ.get("POSTROOM_SANITIZED", "0") in ("1", "ON", "TRUE", "true")
+# The store the daemons run on: sqlite (the default), or postgresql (ctest's integration_pg.*
+# entries): then each daemon's data dir gets its own database on one PostgreSQL from Debian,
+# started for the whole run.
+STORE = os.environ.get("POSTROOM_TEST_STORE", "sqlite")
 DOMAIN = "example.test"
 PASSWORD = "correct horse battery staple"
 
 
 def yaml_list(items):
     return "[" + ", ".join('"%s"' % i for i in items) + "]"
+
+
+_postgres = None
+
+
+def shared_postgres():
+    """The PostgreSQL every daemon of this run uses in postgresql mode (started once)."""
+    global _postgres
+    if _postgres is None:
+        from peers.postgres import Postgres
+        _postgres = Postgres().start()
+        atexit.register(_postgres.stop)
+    return _postgres
+
+
+def postgres_store_section(server, dbname, extra_keys=""):
+    """The config's store section for database `dbname` on `server`, created when missing."""
+    if not server.psql("SELECT 1 FROM pg_database WHERE datname = '%s'" % dbname):
+        server.create_database(dbname)
+    return ("store:\n  backend: postgresql\n  postgresql:\n    host: 127.0.0.1\n    port: %d\n"
+            "    dbname: %s\n%s" % (server.port, dbname, extra_keys))
 
 
 class Daemon:
@@ -49,6 +76,11 @@ class Daemon:
         if os.geteuid() == 0 and not re.search(r"^(user|run_as_root):", extra, re.M):
             # CI runs as root with no postroom account: postroomd refuses that unless told.
             lines.append("run_as_root: true")
+        if STORE == "postgresql" and not re.search(r"^store:", extra, re.M):
+            # One database per data dir: a daemon made again on the same dir finds its mail.
+            dbname = "d" + hashlib.sha1(str(workdir.resolve()).encode()).hexdigest()[:20]
+            extra = extra + ("\n" if extra and not extra.endswith("\n") else "")
+            extra += postgres_store_section(shared_postgres(), dbname)
         self.config.write_text("\n".join(lines) + "\n" + extra)
         self.proc = None
         self.ports = {}

@@ -662,7 +662,8 @@ void check_postgresql(Checker& c, const YAML::Node& where, const YAML::Node& nod
   const std::string path = "store.postgresql";
   auto entries =
       c.mapping(node, path,
-                {"dsn", "host", "port", "dbname", "user", "password_file", "sslmode", "pool_size"});
+                {"dsn", "host", "port", "dbname", "user", "password_file", "sslmode", "pool_size",
+                 "queue_lease"});
   if (!entries) return;
   // The dsn may hold a password: no message here repeats it.
   c.parse_into(*entries, path, "dsn", out.dsn,
@@ -705,6 +706,12 @@ void check_postgresql(Checker& c, const YAML::Node& where, const YAML::Node& nod
                  auto n = parse_count(t);
                  if (!n || *n == 0 || *n > 100) return fail("must be from 1 to 100");
                  return n;
+               });
+  c.parse_into(*entries, path, "queue_lease", out.queue_lease,
+               [](std::string_view t) -> Result<Seconds> {
+                 auto d = parse_positive_duration(t);
+                 if (d && *d < Seconds(2)) return fail("must be at least 2s");
+                 return d;
                });
   if (entries->contains("dsn")) {
     for (const char* key : {"host", "port", "dbname", "user", "sslmode"}) {

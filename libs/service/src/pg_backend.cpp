@@ -54,7 +54,8 @@ Result<PgBackend> open_pg_backend(uv_loop_t* loop, const config::Config& config,
   PgBackend backend;
   backend.locks = std::make_unique<AdvisoryLocks>(loop, options, std::move(locks_lost));
   backend.pool = std::make_unique<pgstore::Pool>(loop, std::move(options));
-  backend.store = std::make_unique<pgstore::PgMailStore>(*backend.pool);
+  backend.store = std::make_unique<pgstore::PgMailStore>(
+      *backend.pool, pgstore::PgMailStoreOptions{.queue_lease_seconds = pg.queue_lease.count()});
   return backend;
 }
 

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -47,15 +48,26 @@ class Postgres:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 self.port = s.getsockname()[1]
+            self.options = ("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s "
+                            "-c fsync=off -c full_page_writes=off -c shared_buffers=16MB"
+                            % (self.port, self.dir))
             r = self._run(os.path.join(self.bindir, "pg_ctl"), "-D", str(self.dir / "data"), "-l",
-                          str(self.dir / "log"), "-w", "-t", "60", "-o",
-                          "-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s "
-                          "-c fsync=off -c full_page_writes=off -c shared_buffers=16MB"
-                          % (self.port, self.dir), "start")
+                          str(self.dir / "log"), "-w", "-t", "60", "-o", self.options, "start")
             if r.returncode == 0:
                 self.running = True
                 return self
         raise AssertionError("PostgreSQL did not start:\n" + self.log())
+
+    def restart(self):
+        """Stops the server as a crash would (immediate: no checkpoint, sessions cut) and
+        starts it again on the same port and data."""
+        ctl = os.path.join(self.bindir, "pg_ctl")
+        r = self._run(ctl, "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+        assert r.returncode == 0, "pg_ctl stop failed:\n" + r.stdout + r.stderr
+        time.sleep(1)  # the daemon sees the server gone, not a quick blip
+        r = self._run(ctl, "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w", "-t",
+                      "60", "-o", self.options, "start")
+        assert r.returncode == 0, "PostgreSQL did not start again:\n" + self.log()
 
     def log(self):
         path = self.dir / "log"

@@ -240,6 +240,9 @@ struct PostgresqlStore {
   std::optional<std::filesystem::path> password_file;
   std::optional<std::string> sslmode;  // libpq's: disable ... verify-full; unset: libpq's default
   std::size_t pool_size = 4;           // connections each postroomd keeps
+  // How long a postroomd owns the queued recipients it took for delivery: another postroomd
+  // takes them over only after this (its owner died mid-delivery). Longer than any attempt.
+  Seconds queue_lease{15 * 60};
 
   // libpq keywords and values for PQconnectdbParams / PQconnectStartParams with
   // expand_dbname = 1 (dbname may carry the whole dsn), the password read from password_file
