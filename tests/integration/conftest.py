@@ -82,6 +82,9 @@ class Daemon:
             extra = extra + ("\n" if extra and not extra.endswith("\n") else "")
             extra += postgres_store_section(shared_postgres(), dbname)
         self.config.write_text("\n".join(lines) + "\n" + extra)
+        # Where the store is when it is PostgreSQL: (port, dbname) on 127.0.0.1.
+        found = re.search(r"^\s+port: (\d+)\n\s+dbname: (\S+)", extra, re.M)
+        self.pg = (int(found.group(1)), found.group(2)) if "backend: postgresql" in extra and found else None
         self.proc = None
         self.ports = {}
         # A test that fills the data dir's disk keeps the log elsewhere, so it stays whole.
@@ -147,6 +150,43 @@ class Daemon:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise AssertionError("no VmRSS")
+
+    def sql(self, query):
+        """Runs `query` on the daemon's store (sqlite3, or psql on PostgreSQL); the rows as
+        text, fields joined by |, one row a line."""
+        if self.pg:
+            command = ["psql", "-h", "127.0.0.1", "-p", str(self.pg[0]), "-U", "postroom", "-d",
+                       self.pg[1], "-At", "-v", "ON_ERROR_STOP=1", "-c", query]
+        else:
+            command = ["sqlite3", str(self.db), query]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def _pg_tool(self, tool, *args, dbname=None):
+        result = subprocess.run([tool, "-h", "127.0.0.1", "-p", str(self.pg[0]), "-U", "postroom",
+                                 *args] + ([dbname] if dbname else []),
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, "%s failed: %s" % (tool, result.stderr)
+
+    def backup_store(self, path):
+        """A backup as an admin makes it: `postroom backup`, or pg_dump on PostgreSQL."""
+        if self.pg:
+            self._pg_tool("pg_dump", "-Fc", "-f", str(path), dbname=self.pg[1])
+        else:
+            self.admin("backup", str(path))
+
+    def restore_store(self, path):
+        """Puts the backup back in place of the store (the daemon stopped)."""
+        if self.pg:
+            self._pg_tool("dropdb", "--maintenance-db=postgres", dbname=self.pg[1])
+            self._pg_tool("createdb", dbname=self.pg[1])
+            self._pg_tool("pg_restore", "-d", self.pg[1], str(path))
+            return
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(str(self.db) + suffix):
+                os.remove(str(self.db) + suffix)
+        shutil.copyfile(path, self.db)
 
     @property
     def db(self):

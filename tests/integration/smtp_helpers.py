@@ -4,7 +4,6 @@ trace headers, and store queries through the sqlite3 CLI."""
 import hashlib
 import poplib
 import re
-import subprocess
 import time
 
 from conftest import DOMAIN, PASSWORD
@@ -67,9 +66,7 @@ def trace_of(message: bytes) -> bytes:
 
 
 def sql(daemon, query):
-    result = subprocess.run(["sqlite3", str(daemon.db), query], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    return daemon.sql(query)
 
 
 def mailbox_count(daemon, address=ALICE):

@@ -3,8 +3,6 @@
 A dropped connection, a SIGTERM or a dropped transfer deletes nothing (RFC 1939 §6, seed
 S10); a QUIT's +OK means the deletions are on disk. Helpers live in test_pop3.py."""
 
-import os
-import shutil
 import signal
 import socket
 
@@ -28,7 +26,7 @@ def test_uidl_stable_across_sessions_restart_backup_restore_and_never_reused(dae
         assert uidl_map(raw.login()) == first
         raw.cmd("QUIT")
     backup = tmp_path / "backup.db"
-    daemon.admin("backup", str(backup))
+    daemon.backup_store(backup)
     seen = set(first.values())
     # Mail after the backup, some of it deleted: the restored database knows nothing of it.
     for n in (3, 4, 5):
@@ -40,10 +38,7 @@ def test_uidl_stable_across_sessions_restart_backup_restore_and_never_reused(dae
         assert raw.cmd("QUIT").startswith(b"+OK")
     assert len(seen) == 5
     daemon.stop()
-    for suffix in ("-wal", "-shm"):
-        if os.path.exists(str(daemon.db) + suffix):
-            os.remove(str(daemon.db) + suffix)
-    shutil.copyfile(backup, daemon.db)
+    daemon.restore_store(backup)
     daemon.start()
     with Raw(daemon) as raw:
         assert uidl_map(raw.login()) == first

@@ -162,9 +162,11 @@ def test_sigkill_during_concurrent_senders_keeps_every_acknowledged_message_whol
             t.join()
     daemon.log_file.close()
     assert daemon.proc.returncode == -signal.SIGKILL
-    assert sql(daemon, "PRAGMA integrity_check") == "ok"
+    if not daemon.pg:  # PostgreSQL checks its own pages; a SQLite file is checked here
+        assert sql(daemon, "PRAGMA integrity_check") == "ok"
     daemon.start()
-    assert sql(daemon, "PRAGMA integrity_check") == "ok"
+    if not daemon.pg:
+        assert sql(daemon, "PRAGMA integrity_check") == "ok"
     stored = [sha(strip_trace(m)) for m in pop3_messages(daemon)]
     print("SIGKILL: %d attempted, %d acknowledged, %d stored" % (len(attempted), len(acked), len(stored)))
     assert acked <= set(stored), "acknowledged but lost: %d" % len(acked - set(stored))

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "pg_backend.hpp"
+#include "postroom/pgstore/pool.hpp"
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
 #include "postroom/relay/srs.hpp"
@@ -558,6 +559,8 @@ void Server::purge_greylist() {
 }
 
 bool Server::store_drained() const {
+  // On PostgreSQL every unit counts, the writes that report no answer (discards) included.
+  if (pg_) return pg_->pool->in_flight() == 0;
   return !context_.store || context_.store->writes_in_flight() == 0;
 }
 
@@ -588,8 +591,8 @@ void Server::maybe_finish_stop() {
       return;
     }
     if (!store_drained())
-      log_line("stopping: ", context_.store->writes_in_flight(),
-               " PostgreSQL write(s) still unanswered after 10 s; not waiting longer");
+      log_line("stopping: ", pg_->pool->in_flight(),
+               " PostgreSQL unit(s) still unanswered after 10 s; not waiting longer");
     context_.store = nullptr;
     context_.locks.share_with(nullptr);  // its connection closes: PostgreSQL frees the locks
     pg_.reset();

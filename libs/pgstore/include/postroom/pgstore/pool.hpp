@@ -58,6 +58,8 @@ class Pool {
   // went with it).
   void on_connection_lost(std::function<void()> lost) { on_connection_lost_ = std::move(lost); }
   std::size_t waiting() const { return queue_.size(); }
+  // Units given to run() and not answered yet (waiting or running): 0 once all is written.
+  std::size_t in_flight() const { return *in_flight_; }
 
  private:
   enum class SlotState { connecting, idle, busy, backoff };
@@ -84,6 +86,8 @@ class Pool {
   std::unique_ptr<net::Timer> answer_timer_;
   std::function<void()> on_connection_lost_;  // answers refused work on the next turn
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Shared with the answers, which may outlive the pool.
+  std::shared_ptr<std::size_t> in_flight_ = std::make_shared<std::size_t>(0);
 };
 
 }  // namespace postroom::pgstore
