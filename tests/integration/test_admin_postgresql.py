@@ -183,6 +183,11 @@ def test_other_store_commands_refuse_and_leave_sqlite_alone(make_daemon, postgre
         assert r.stderr.splitlines() == [
             "postroom: `postroom %s` %s; user add|passwd|del|list, alias add|del|list and "
             "queue list do (see README, \"More than one box\")" % (name, REFUSED)]
+    # The commands that do not use the store still work; check-config does not look for
+    # postmaster in the SQLite file (which has none) any more.
+    d.admin("dkim", "generate", DOMAIN, "--algorithm", "ed25519")
+    checked = d.admin("check-config")
+    assert checked.stdout == "ok\n" and "postmaster" not in checked.stderr
     after = {p.name: digest(p) for p in d.db.parent.iterdir() if p.name.startswith("postroom.db")}
     assert after == before
     assert not (d.workdir / "copy.db").exists()
