@@ -81,7 +81,27 @@ std::optional<system::Account> data_owner(const config::Config& config) {
   return run_as.account;
 }
 
+namespace {
+std::string command_name = "this command";
+}  // namespace
+
+void set_command_name(std::string name) {
+  command_name = "`postroom " + name + "`";
+}
+
+Result<void> ready_data_dir(const config::Config& config) {
+  auto notes =
+      system::prepare_data_dir(config.data_dir, config.database_path(), data_owner(config));
+  if (!notes) return std::unexpected(notes.error());
+  for (const auto& note : *notes) std::cerr << "postroom: data_dir: " << note << "\n";
+  return {};
+}
+
 Result<store::Database> open_store(const config::Config& config) {
+  if (config.store.backend == config::StoreBackend::postgresql)
+    return fail(command_name +
+                " does not work on store.backend postgresql yet; user add|passwd|del|list, "
+                "alias add|del|list and queue list do (see README, \"More than one box\")");
   auto file = config.database_path();
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {
@@ -90,10 +110,8 @@ Result<store::Database> open_store(const config::Config& config) {
                   " (postroomd) still uses it: that daemon refuses all mail until restarted; "
                   "restore the file or restart postroomd before changing anything");
   }
+  if (auto ready = ready_data_dir(config); !ready) return std::unexpected(ready.error());
   auto owner = data_owner(config);
-  auto notes = system::prepare_data_dir(config.data_dir, file, owner);
-  if (!notes) return std::unexpected(notes.error());
-  for (const auto& note : *notes) std::cerr << "postroom: data_dir: " << note << "\n";
   auto db = store::Database::open(file);
   // Run as root, SQLite has just created root's files (a new database, its WAL and SHM):
   // they go to postroomd's account now, as the daemon must write them.

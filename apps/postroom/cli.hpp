@@ -42,8 +42,16 @@ std::optional<config::Config> load_config(const std::string& path);
 // The account that must own data_dir and what the admin command creates in it: the one
 // postroomd switches to, when this command runs as root; nullopt otherwise.
 std::optional<system::Account> data_owner(const config::Config& config);
-// Opens (creating and migrating when missing) the database named by the config; data_dir
-// and the database are created private and, when run as root, owned by data_owner().
+// The command being run ("device add"), for open_store's refusal; main sets it.
+void set_command_name(std::string name);
+// Makes data_dir ready for what an admin command writes there (private, and when run as
+// root owned by data_owner()); prints what it changed.
+Result<void> ready_data_dir(const config::Config& config);
+// Opens (creating and migrating when missing) the SQLite database named by the config;
+// data_dir and the database are created private and, when run as root, owned by
+// data_owner(). With store.backend postgresql it refuses, naming the command: the commands
+// ported to PostgreSQL go through open_admin_store (admin_store.hpp) instead, and no other
+// may change a SQLite file the daemon does not read.
 Result<store::Database> open_store(const config::Config& config);
 // check-config's local checks (data_dir modes, secret files, the account): warnings on
 // stderr, changing nothing.

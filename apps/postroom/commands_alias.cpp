@@ -1,8 +1,8 @@
 // postroom alias add|del|list.
 #include <iostream>
 
+#include "admin_store.hpp"
 #include "cli.hpp"
-#include "postroom/store/accounts.hpp"
 
 namespace postroom::cli {
 
@@ -33,10 +33,10 @@ int alias_command(Context& ctx, const std::string& sub) {
       return failure("'" + args.words[i] + "' is not a valid address: " + target.error().message);
     targets.push_back(target->str());
   }
-  auto db = open_store(ctx.config);
+  auto db = open_admin_store(ctx.config);
   if (!db) return failure(db.error().message);
   if (sub == "list") {
-    auto aliases = store::list_aliases(*db);
+    auto aliases = (*db)->list_aliases();
     if (!aliases) return failure(aliases.error().message);
     for (const auto& a : *aliases) {
       std::cout << a.alias;
@@ -46,14 +46,11 @@ int alias_command(Context& ctx, const std::string& sub) {
     return kOk;
   }
   if (sub == "del") {
-    if (auto r = store::delete_alias(*db, alias); !r) return failure(r.error().message);
+    if (auto r = (*db)->delete_alias(alias); !r) return failure(r.error().message);
     std::cout << "deleted alias " << alias << "\n";
     return kOk;
   }
-  auto tx = store::Transaction::begin(*db);  // all targets or none
-  if (!tx) return failure(tx.error().message);
-  if (auto r = store::add_alias(*db, alias, targets); !r) return failure(r.error().message);
-  if (auto r = tx->commit(); !r) return failure(r.error().message);
+  if (auto r = (*db)->add_alias(alias, targets); !r) return failure(r.error().message);
   std::cout << "added alias " << alias << "\n";
   return kOk;
 }

@@ -65,8 +65,9 @@ int generate(Context& ctx) {
   if (!dkim::valid_selector(selector))
     return failure("'" + selector +
                    "' is not a valid selector: DNS labels of letters, digits and inner hyphens");
-  // The data directory as every other command makes it (private, owned by postroomd's user).
-  if (auto db = open_store(ctx.config); !db) return failure(db.error().message);
+  // The data directory as every other command makes it (private, owned by postroomd's user);
+  // the keys live there whatever the store backend.
+  if (auto ready = ready_data_dir(ctx.config); !ready) return failure(ready.error().message);
   auto pem = dkim::generate_private_key(algorithm);
   if (!pem) return failure(pem.error().message);
   auto pub = dkim::public_key(*pem);

@@ -2,6 +2,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "admin_store.hpp"
 #include "cli.hpp"
 #include "postroom/store/messages.hpp"
 #include "postroom/store/queue.hpp"
@@ -33,17 +34,18 @@ int queue_command(Context& ctx, const std::string& sub) {
     return usage_error("usage: postroom queue " + sub + " ID");
   if (sub == "retry" && args.words.size() > 1)
     return usage_error("usage: postroom queue retry [ID]");
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
-
   if (sub == "list") {
-    auto rows = store::list_queue(*db);
+    auto admin = open_admin_store(ctx.config);
+    if (!admin) return failure(admin.error().message);
+    auto rows = (*admin)->list_queue();
     if (!rows) return failure(rows.error().message);
     for (const auto& r : *rows)
       std::cout << r.queue_id << '\t' << r.recipient << '\t' << r.state << '\t' << r.attempts
                 << '\t' << format_time(r.next_attempt) << '\t' << r.last_reply << '\n';
     return kOk;
   }
+  auto db = open_store(ctx.config);
+  if (!db) return failure(db.error().message);
   if (sub == "show") {
     auto message = store::find_queued(*db, args.words[0]);
     if (!message) return failure(message.error().message);

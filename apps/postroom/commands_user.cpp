@@ -3,12 +3,12 @@
 
 #include <iostream>
 
+#include "admin_store.hpp"
 #include "cli.hpp"
 #include "postroom/auth/device_password.hpp"
 #include "postroom/auth/password.hpp"
 #include "postroom/base/wipe.hpp"
 #include "postroom/store/accounts.hpp"
-#include "postroom/store/writer.hpp"
 
 namespace postroom::cli {
 
@@ -42,37 +42,9 @@ int user_command(Context& ctx, const std::string& sub) {
     if (!parsed) return failure(parsed.error().message);
     address = parsed->str();
   }
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
-
-  if (sub == "list") {
-    auto accounts = store::list_accounts(*db);
-    if (!accounts) return failure(accounts.error().message);
-    auto limits = store::mailbox_limits(*db, quota_defaults(ctx.config));
-    if (!limits) return failure(limits.error().message);
-    // The quota columns come after the original three, so scripts reading those still work.
-    for (const auto& a : *accounts)
-      std::cout << a.address << '\t' << a.messages << '\t' << a.bytes << '\t'
-                << quota_columns((*limits)[a.address]) << '\n';
-    return kOk;
-  }
-  if (sub == "del") {
-    auto progress = [](int done) {
-      if (isatty(STDERR_FILENO)) std::cerr << "\r" << done << " messages deleted" << std::flush;
-    };
-    auto removed = store::delete_account(*db, address, progress);
-    // A full disk: the daemon's reserve makes room for the deletion (see Writer::Reserve).
-    if (!removed && removed.error().kind == Error::Kind::disk_full &&
-        store::release_reserve(ctx.config.data_dir / "postroom.reserve")) {
-      std::cerr << "postroom: the disk is full; released the reserve to delete the mail\n";
-      removed = store::delete_account(*db, address, progress);
-    }
-    if (isatty(STDERR_FILENO)) std::cerr << "\n";
-    if (!removed) return failure(removed.error().message);
-    std::cout << "deleted " << address << " and " << *removed << " messages\n";
-    return kOk;
-  }
   if (sub == "apop") {
+    auto db = open_store(ctx.config);
+    if (!db) return failure(db.error().message);
     std::optional<std::string> secret;
     if (args.has("--password-stdin")) {
       auto read = read_password(args, false);
@@ -86,8 +58,32 @@ int user_command(Context& ctx, const std::string& sub) {
     std::cout << "APOP " << (secret ? "enabled" : "disabled") << " for " << address << "\n";
     return kOk;
   }
+  auto db = open_admin_store(ctx.config);
+  if (!db) return failure(db.error().message);
+
+  if (sub == "list") {
+    auto accounts = (*db)->list_accounts();
+    if (!accounts) return failure(accounts.error().message);
+    auto limits = (*db)->mailbox_limits(quota_defaults(ctx.config));
+    if (!limits) return failure(limits.error().message);
+    // The quota columns come after the original three, so scripts reading those still work.
+    for (const auto& a : *accounts)
+      std::cout << a.address << '\t' << a.messages << '\t' << a.bytes << '\t'
+                << quota_columns((*limits)[a.address]) << '\n';
+    return kOk;
+  }
+  if (sub == "del") {
+    auto progress = [](int done) {
+      if (isatty(STDERR_FILENO)) std::cerr << "\r" << done << " messages deleted" << std::flush;
+    };
+    auto removed = (*db)->delete_account(address, progress);
+    if (isatty(STDERR_FILENO)) std::cerr << "\n";
+    if (!removed) return failure(removed.error().message);
+    std::cout << "deleted " << address << " and " << *removed << " messages\n";
+    return kOk;
+  }
   // add and passwd: check the mailbox first so nobody types a password for nothing.
-  auto existing = store::find_account(*db, address);
+  auto existing = (*db)->has_account(address);
   if (!existing) return failure(existing.error().message);
   if (sub == "add" && *existing) return failure("mailbox " + address + " already exists");
   if (sub == "passwd" && !*existing) return failure("no mailbox " + address);
@@ -103,10 +99,10 @@ int user_command(Context& ctx, const std::string& sub) {
   wipe(*password);
   if (!hash) return failure(hash.error().message);
   if (sub == "add") {
-    if (auto r = store::add_account(*db, address, *hash); !r) return failure(r.error().message);
+    if (auto r = (*db)->add_account(address, *hash); !r) return failure(r.error().message);
     std::cout << "added " << address << "\n";
   } else {
-    if (auto r = store::set_password(*db, address, *hash); !r) return failure(r.error().message);
+    if (auto r = (*db)->set_password(address, *hash); !r) return failure(r.error().message);
     std::cout << "password changed for " << address << "\n";
   }
   return kOk;

@@ -127,6 +127,8 @@ int run(int argc, char** argv);
 // A warning, not an error: the config is valid, but mail to postmaster (RFC 5321 §4.5.1) will
 // be refused. Looked up only in a database that exists; check-config creates nothing.
 void warn_if_postmaster_missing(const config::Config& config) {
+  // Not a SQLite file the daemon does not read (a store moved to PostgreSQL leaves it behind).
+  if (config.store.backend != config::StoreBackend::sqlite) return;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(config.database_path(), ec)) return;
   auto db = store::Database::open(config.database_path(), {.create = false, .migrate = false});
@@ -236,6 +238,7 @@ int run(int argc, char** argv) {
   auto config = load_config(path);
   if (!config) return kFailed;
   Context ctx{std::move(*config), std::move(args)};
+  set_command_name(sub.empty() ? spec->name : spec->name + " " + sub);
   if (spec->name == "user") return user_command(ctx, sub);
   if (spec->name == "domain") return domain_command(ctx, sub);
   if (spec->name == "alias") return alias_command(ctx, sub);
