@@ -1,5 +1,5 @@
 // The store operations of the admin commands that work on both backends (user add, passwd,
-// del, list; alias add, del, list; queue list): the SQLite file or PostgreSQL, as
+// del, list, apop; alias add, del, list; queue list): the SQLite file or PostgreSQL, as
 // store.backend says. The commands print the same lines and exit the same way on both.
 #pragma once
 
@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ class AdminStore {
   virtual Result<bool> has_account(const std::string& address) = 0;
   virtual Result<void> add_account(const std::string& address, const std::string& hash) = 0;
   virtual Result<void> set_password(const std::string& address, const std::string& hash) = 0;
+  // The APOP secret (readable by nature, kept apart from the hash); none: APOP off.
+  virtual Result<void> set_apop_secret(const std::string& address,
+                                       const std::optional<std::string>& secret) = 0;
   // Marks the mailbox, deletes its messages in batches (`progress` after each), then the
   // mailbox; returns how many messages went. A deletion cut short is finished by the next.
   virtual Result<int> delete_account(const std::string& address,

@@ -34,6 +34,10 @@ class SqliteAdminStore final : public AdminStore {
   Result<void> set_password(const std::string& address, const std::string& hash) override {
     return store::set_password(db_, address, hash);
   }
+  Result<void> set_apop_secret(const std::string& address,
+                               const std::optional<std::string>& secret) override {
+    return store::set_apop_secret(db_, address, secret);
+  }
   Result<int> delete_account(const std::string& address,
                              const std::function<void(int)>& progress) override {
     auto removed = store::delete_account(db_, address, progress);

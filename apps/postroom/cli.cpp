@@ -100,7 +100,7 @@ Result<void> ready_data_dir(const config::Config& config) {
 Result<store::Database> open_store(const config::Config& config) {
   if (config.store.backend == config::StoreBackend::postgresql)
     return fail(command_name +
-                " does not work on store.backend postgresql yet; user add|passwd|del|list, "
+                " does not work on store.backend postgresql yet; user add|passwd|del|list|apop, "
                 "alias add|del|list and queue list do (see README, \"More than one box\")");
   auto file = config.database_path();
   std::error_code ec;

@@ -42,9 +42,9 @@ int user_command(Context& ctx, const std::string& sub) {
     if (!parsed) return failure(parsed.error().message);
     address = parsed->str();
   }
+  auto db = open_admin_store(ctx.config);
+  if (!db) return failure(db.error().message);
   if (sub == "apop") {
-    auto db = open_store(ctx.config);
-    if (!db) return failure(db.error().message);
     std::optional<std::string> secret;
     if (args.has("--password-stdin")) {
       auto read = read_password(args, false);
@@ -52,14 +52,12 @@ int user_command(Context& ctx, const std::string& sub) {
       secret = std::move(*read);
       wipe(*read);
     }
-    auto stored = store::set_apop_secret(*db, address, secret);
+    auto stored = (*db)->set_apop_secret(address, secret);
     if (secret) wipe(*secret);
     if (!stored) return failure(stored.error().message);
     std::cout << "APOP " << (secret ? "enabled" : "disabled") << " for " << address << "\n";
     return kOk;
   }
-  auto db = open_admin_store(ctx.config);
-  if (!db) return failure(db.error().message);
 
   if (sub == "list") {
     auto accounts = (*db)->list_accounts();

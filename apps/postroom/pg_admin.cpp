@@ -119,6 +119,23 @@ class PgAdminStore final : public AdminStore {
     return {};
   }
 
+  Result<void> set_apop_secret(const std::string& address,
+                               const std::optional<std::string>& secret) override {
+    auto account = pgschema::query(
+        pg(), "SELECT id FROM accounts WHERE address = $1 AND deleting = 0", {{address}});
+    if (!account) return std::unexpected(account.error());
+    if (PQntuples(account->get()) == 0) return fail("no mailbox " + address);
+    std::string id = text(account->get(), 0, 0);
+    auto r =
+        secret ? pgschema::query(pg(),
+                                 "INSERT INTO apop_secrets (account_id, secret) VALUES ($1, $2)"
+                                 " ON CONFLICT (account_id) DO UPDATE SET secret = excluded.secret",
+                                 {{id}, {*secret}})
+               : pgschema::query(pg(), "DELETE FROM apop_secrets WHERE account_id = $1", {{id}});
+    if (!r) return std::unexpected(r.error());
+    return {};
+  }
+
   Result<int> delete_account(const std::string& address,
                              const std::function<void(int)>& progress) override {
     // First the mark, committed alone: from then on the mailbox takes no mail and no login,

@@ -1,4 +1,4 @@
-"""The admin command on `store.backend: postgresql`: user add|passwd|del|list, alias
+"""The admin command on `store.backend: postgresql`: user add|passwd|del|list|apop, alias
 add|del|list and queue list work on the PostgreSQL database (the same lines and exit codes
 as on SQLite), and every other store command refuses in one line, leaving the SQLite file
 in data_dir alone (not created, not changed). One PostgreSQL server for the module, one
@@ -47,6 +47,10 @@ def script(d):
         (("user", "add", ALICE, "--password-stdin"), "again\n"),
         (("user", "passwd", ALICE, "--password-stdin"), "a new one\n"),
         (("user", "passwd", "nobody@" + DOMAIN, "--password-stdin"), "x\n"),
+        (("user", "apop", ALICE, "--password-stdin"), "apop secret\n"),
+        (("user", "apop", ALICE, "--off"), None),
+        (("user", "apop", BOB, "--password-stdin"), "bob's apop secret\n"),
+        (("user", "apop", "nobody@" + DOMAIN, "--off"), None),
         (("alias", "add", "team@" + DOMAIN, BOB, ALICE, "friend@remote.test"), None),
         (("alias", "add", "@" + DOMAIN, ALICE), None),
         (("alias", "add", ALICE, BOB), None),
@@ -71,18 +75,21 @@ def script(d):
 def test_user_and_alias_commands_print_and_exit_as_on_sqlite(make_daemon, pg_daemon, postgres):
     sqlite = script(make_daemon(start=False, name="sqlite"))
     pg = script(pg_daemon)
-    assert [r[1] for r in pg] == [0, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0]
+    assert [r[1] for r in pg] == [0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0]
     for on_sqlite, on_pg in zip(sqlite, pg):
         assert on_pg == on_sqlite
-    assert pg[9][2] == ("@%s\t%s\nteam@%s\t%s\t%s\t%s\n"
+    assert pg[13][2] == ("@%s\t%s\nteam@%s\t%s\t%s\t%s\n"
                         % (DOMAIN, ALICE, DOMAIN, ALICE, BOB, "friend@remote.test"))
-    assert pg[10][2] == "%s\t0\t0\t-\t-\n%s\t0\t0\t-\t-\n" % (ALICE, BOB)
+    assert pg[14][2] == "%s\t0\t0\t-\t-\n%s\t0\t0\t-\t-\n" % (ALICE, BOB)
     # The rows are in PostgreSQL, and no SQLite store was made.
     assert postgres.psql("SELECT address FROM accounts", pg_daemon.dbname) == [[ALICE]]
     # As on SQLite, aliases pointing at a deleted mailbox stay until the admin drops them.
     assert postgres.psql("SELECT alias, target FROM aliases ORDER BY target",
                          pg_daemon.dbname) == [["team@" + DOMAIN, ALICE], ["team@" + DOMAIN, BOB],
                                                ["team@" + DOMAIN, "friend@remote.test"]]
+    # APOP: alice's secret set then removed; bob's went with his mailbox.
+    assert pg[5][2] == "APOP enabled for %s\n" % ALICE and pg[6][2] == "APOP disabled for %s\n" % ALICE
+    assert postgres.psql("SELECT count(*) FROM apop_secrets", pg_daemon.dbname) == [["0"]]
     assert not pg_daemon.db.exists()
 
 
@@ -171,7 +178,6 @@ def test_other_store_commands_refuse_and_leave_sqlite_alone(make_daemon, postgre
         ("allow list", ("allow", "list")),
         ("domain list", ("domain", "list")),
         ("user quota", ("user", "quota", "carol@" + DOMAIN)),
-        ("user apop", ("user", "apop", "carol@" + DOMAIN, "--off")),
         ("queue show", ("queue", "show", "Q1")),
         ("backup", ("backup", str(d.workdir / "copy.db"))),
         ("verify", ("verify",)),
@@ -181,7 +187,7 @@ def test_other_store_commands_refuse_and_leave_sqlite_alone(make_daemon, postgre
         r = d.admin(*args, check=False)
         assert (r.returncode, r.stdout) == (1, ""), args
         assert r.stderr.splitlines() == [
-            "postroom: `postroom %s` %s; user add|passwd|del|list, alias add|del|list and "
+            "postroom: `postroom %s` %s; user add|passwd|del|list|apop, alias add|del|list and "
             "queue list do (see README, \"More than one box\")" % (name, REFUSED)]
     # The commands that do not use the store still work; check-config does not look for
     # postmaster in the SQLite file (which has none) any more.

@@ -110,10 +110,11 @@ void Pool::fail_waiting() {
 
 void Pool::run(Unit unit, Done done) {
   ++*in_flight_;
-  queue_.push_back({std::move(unit), [count = in_flight_, done = std::move(done)](PgResult<void> r) {
-                      --*count;
-                      if (done) done(std::move(r));
-                    }});
+  queue_.push_back(
+      {std::move(unit), [count = in_flight_, done = std::move(done)](PgResult<void> r) {
+         --*count;
+         if (done) done(std::move(r));
+       }});
   if (unavailable()) {
     // Answered on the next loop turn, never inside the caller's own call.
     answer_timer_->start(0, [this] {

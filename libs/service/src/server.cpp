@@ -9,9 +9,9 @@
 #include <ctime>
 
 #include "pg_backend.hpp"
-#include "postroom/pgstore/pool.hpp"
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/pgstore/pool.hpp"
 #include "postroom/relay/srs.hpp"
 #include "postroom/service/access_lists.hpp"
 #include "postroom/service/dnsbl.hpp"
