@@ -3,6 +3,7 @@
 
 #include "admin_store.hpp"
 #include "cli.hpp"
+#include "postroom/store/messages.hpp"
 #include "postroom/store/writer.hpp"
 
 namespace postroom::cli {
@@ -65,8 +66,120 @@ class SqliteAdminStore final : public AdminStore {
   Result<std::vector<store::QueuedRecipient>> list_queue() override {
     return store::list_queue(db_);
   }
+  Result<std::optional<store::QueuedMessage>> find_queued(const std::string& queue_id) override {
+    return store::find_queued(db_, queue_id);
+  }
+  Result<std::optional<std::string>> read_chunk(std::int64_t content_id,
+                                                std::int64_t seq) override {
+    return store::read_chunk(db_, content_id, seq);
+  }
+  Result<int> retry_queue(const std::optional<std::string>& queue_id) override {
+    return store::retry_queue(db_, queue_id);
+  }
+  Result<void> delete_queued(const std::string& queue_id) override {
+    return store::delete_queued(db_, queue_id);
+  }
+
+  Result<store::QuotaSetting> account_quota(const std::string& address) override {
+    auto id = account_id(address);
+    if (!id) return std::unexpected(id.error());
+    return store::account_quota(db_, *id);
+  }
+  Result<void> set_account_quota(const std::string& address,
+                                 const store::QuotaSetting& setting) override {
+    auto id = account_id(address);
+    if (!id) return std::unexpected(id.error());
+    return store::set_account_quota(db_, *id, setting);
+  }
+  Result<store::Usage> mailbox_usage(const std::string& address) override {
+    auto id = account_id(address);
+    if (!id) return std::unexpected(id.error());
+    return store::mailbox_usage(db_, *id);
+  }
+  Result<store::QuotaSetting> domain_quota(const std::string& domain) override {
+    return store::domain_quota(db_, domain);
+  }
+  Result<void> set_domain_quota(const std::string& domain,
+                                const store::QuotaSetting& setting) override {
+    return store::set_domain_quota(db_, domain, setting);
+  }
+  Result<store::Usage> domain_usage(const std::string& domain) override {
+    return store::domain_usage(db_, domain);
+  }
+
+  Result<std::vector<std::string>> sender_addresses(const std::string& address) override {
+    return store::sender_addresses(db_, address);
+  }
+  Result<bool> device_selector_taken(const std::string& address,
+                                     const std::string& selector) override {
+    auto id = account_id(address);
+    if (!id) return std::unexpected(id.error());
+    return store::device_selector_taken(db_, *id, selector);
+  }
+  Result<void> add_device(const std::string& address, const std::string& name,
+                          const std::string& selector, const std::string& password_hash,
+                          const store::DeviceRights& rights) override {
+    auto added = store::add_device(db_, address, name, selector, password_hash, rights);
+    if (!added) return std::unexpected(added.error());
+    return {};
+  }
+  Result<void> delete_device(const std::string& address, const std::string& name) override {
+    return store::delete_device(db_, address, name);
+  }
+  Result<std::vector<store::Device>> list_devices(
+      const std::optional<std::string>& address) override {
+    return store::list_devices(db_, address);
+  }
+
+  Result<void> set_vacation(const store::Vacation& vacation, std::int64_t now) override {
+    auto id = account_id(vacation.address);
+    if (!id) return std::unexpected(id.error());
+    store::Vacation v = vacation;
+    v.account = *id;
+    return store::set_vacation(db_, v, now);
+  }
+  Result<bool> clear_vacation(const std::string& address) override {
+    auto id = account_id(address);
+    if (!id) return std::unexpected(id.error());
+    return store::clear_vacation(db_, *id);
+  }
+  Result<std::optional<store::Vacation>> find_vacation(const std::string& address) override {
+    auto id = account_id(address);
+    if (!id) return std::unexpected(id.error());
+    return store::find_vacation(db_, *id);
+  }
+  Result<std::vector<store::Vacation>> list_vacations() override {
+    return store::list_vacations(db_);
+  }
+
+  Result<void> add_access_rule(const store::AccessRule& rule) override {
+    return store::add_access_rule(db_, rule);
+  }
+  Result<void> delete_access_rule(const store::AccessRule& rule) override {
+    return store::delete_access_rule(db_, rule);
+  }
+  Result<std::vector<store::AccessRule>> list_access_rules() override {
+    return store::list_access_rules(db_);
+  }
+
+  Result<std::vector<store::RetentionSetting>> load_retention_settings() override {
+    return store::load_retention_settings(db_);
+  }
+  Result<void> set_retention(const store::RetentionSetting& setting) override {
+    return store::set_retention(db_, setting);
+  }
+  Result<bool> clear_retention(const std::string& scope) override {
+    return store::clear_retention(db_, scope);
+  }
 
  private:
+  Result<std::int64_t> account_id(const std::string& address) {
+    auto found = store::find_account(db_, address);
+    if (!found) return std::unexpected(found.error());
+    if (!*found) return fail("no mailbox " + address);
+    return (*found)->id;
+  }
+
   store::Database db_;
   std::filesystem::path data_dir_;
 };

@@ -83,6 +83,11 @@ std::optional<system::Account> data_owner(const config::Config& config) {
 
 namespace {
 std::string command_name = "this command";
+// The store commands that work on both backends (through open_admin_store).
+constexpr const char* kPortedCommands =
+    "user add|passwd|del|list|apop|quota, alias add|del|list, domain list|quota, "
+    "device add|list|revoke, vacation, allow|block add|del|list, retention set|clear|list|show "
+    "and queue list|show|retry|delete";
 }  // namespace
 
 void set_command_name(std::string name) {
@@ -99,9 +104,8 @@ Result<void> ready_data_dir(const config::Config& config) {
 
 Result<store::Database> open_store(const config::Config& config) {
   if (config.store.backend == config::StoreBackend::postgresql)
-    return fail(command_name +
-                " does not work on store.backend postgresql yet; user add|passwd|del|list|apop, "
-                "alias add|del|list and queue list do (see README, \"More than one box\")");
+    return fail(command_name + " does not work on store.backend postgresql yet; " +
+                kPortedCommands + " do (see README, \"More than one box\")");
   auto file = config.database_path();
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {

@@ -1,6 +1,7 @@
 // postroom allow|block add|del|list: the allow and block lists for incoming mail.
 #include <iostream>
 
+#include "admin_store.hpp"
 #include "cli.hpp"
 #include "postroom/base/address.hpp"
 #include "postroom/base/endpoint.hpp"
@@ -66,10 +67,10 @@ int access_command(Context& ctx, const std::string& list, const std::string& sub
     }
   }
   rule.list = list == "allow" ? store::AccessRule::List::allow : store::AccessRule::List::block;
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
+  auto admin = open_admin_store(ctx.config);
+  if (!admin) return failure(admin.error().message);
   if (sub == "list") {
-    auto rules = store::list_access_rules(*db);
+    auto rules = (*admin)->list_access_rules();
     if (!rules) return failure(rules.error().message);
     for (const auto& r : *rules) {
       if (r.list != rule.list) continue;
@@ -78,7 +79,7 @@ int access_command(Context& ctx, const std::string& list, const std::string& sub
     }
     return kOk;
   }
-  auto r = sub == "add" ? store::add_access_rule(*db, rule) : store::delete_access_rule(*db, rule);
+  auto r = sub == "add" ? (*admin)->add_access_rule(rule) : (*admin)->delete_access_rule(rule);
   if (!r) return failure(r.error().message);
   std::cout << (sub == "add" ? "added " : "deleted ") << list << " " << store::kind_name(rule.kind)
             << " " << rule.value << (rule.scope.empty() ? "" : " for " + rule.scope) << "\n";

@@ -3,11 +3,11 @@
 #include <ctime>
 #include <iostream>
 
+#include "admin_store.hpp"
 #include "cli.hpp"
 #include "postroom/auth/device_password.hpp"
 #include "postroom/auth/password.hpp"
 #include "postroom/base/wipe.hpp"
-#include "postroom/store/accounts.hpp"
 #include "postroom/store/devices.hpp"
 
 namespace postroom::cli {
@@ -69,9 +69,16 @@ int add(Context& ctx) {
     if (!rate) return usage_error("--rate takes N/h, messages per hour (10/h)");
     rights.rate_per_hour = *rate;
   }
-  auto mailbox = open_mailbox(ctx.config, args.words[0]);
-  if (!mailbox) return failure(mailbox.error().message);
-  auto allowed = store::sender_addresses(mailbox->db, mailbox->address);
+  auto parsed_mailbox = local_address(ctx.config, args.words[0]);
+  if (!parsed_mailbox) return failure(parsed_mailbox.error().message);
+  auto admin = open_admin_store(ctx.config);
+  if (!admin) return failure(admin.error().message);
+  AdminStore& backend = **admin;
+  const std::string mailbox = parsed_mailbox->str();
+  auto exists = backend.has_account(mailbox);
+  if (!exists) return failure(exists.error().message);
+  if (!*exists) return failure("no mailbox " + mailbox);
+  auto allowed = backend.sender_addresses(mailbox);
   if (!allowed) return failure(allowed.error().message);
   if (auto from = args.all_values.find("--from"); from != args.all_values.end()) {
     if (!rights.smtp) return usage_error("--from is for a device that sends (--smtp)");
@@ -88,7 +95,7 @@ int add(Context& ctx) {
         std::string address = parsed->str();
         // A device narrows what its account may do, never widens it.
         if (std::find(allowed->begin(), allowed->end(), address) == allowed->end())
-          return failure(mailbox->address + " may not send as " + address +
+          return failure(mailbox + " may not send as " + address +
                          " (its own address and aliases pointing at it only)");
         if (std::find(rights.senders.begin(), rights.senders.end(), address) ==
             rights.senders.end())
@@ -100,7 +107,7 @@ int add(Context& ctx) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     auto generated = auth::generate_device_password();
     if (!generated) return failure(generated.error().message);
-    auto taken = store::device_selector_taken(mailbox->db, mailbox->account, generated->selector);
+    auto taken = backend.device_selector_taken(mailbox, generated->selector);
     if (!taken) return failure(taken.error().message);
     if (*taken) {
       wipe(generated->password);
@@ -111,13 +118,12 @@ int add(Context& ctx) {
       wipe(generated->password);
       return failure(hash.error().message);
     }
-    auto added = store::add_device(mailbox->db, mailbox->address, args.words[1],
-                                   generated->selector, *hash, rights);
+    auto added = backend.add_device(mailbox, args.words[1], generated->selector, *hash, rights);
     if (!added) {
       wipe(generated->password);
       return failure(added.error().message);
     }
-    std::cout << "added device " << args.words[1] << " for " << mailbox->address << ": "
+    std::cout << "added device " << args.words[1] << " for " << mailbox << ": "
               << protocols(rights);
     if (rights.smtp) {
       std::cout << ", sending as "
@@ -141,14 +147,14 @@ int list(Context& ctx) {
     if (!parsed) return failure(parsed.error().message);
     address = parsed->str();
   }
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
+  auto admin = open_admin_store(ctx.config);
+  if (!admin) return failure(admin.error().message);
   if (address) {
-    auto account = store::find_account(*db, *address);
-    if (!account) return failure(account.error().message);
-    if (!*account) return failure("no mailbox " + *address);
+    auto exists = (*admin)->has_account(*address);
+    if (!exists) return failure(exists.error().message);
+    if (!*exists) return failure("no mailbox " + *address);
   }
-  auto devices = store::list_devices(*db, address);
+  auto devices = (*admin)->list_devices(address);
   if (!devices) return failure(devices.error().message);
   // One line per device; "*" in FROM: the mailbox's own sender addresses, "-" in RATE: no
   // limit of its own. Never the password or its hash.
@@ -169,10 +175,10 @@ int revoke(Context& ctx) {
   if (args.words.size() != 2) return usage_error("usage: postroom device revoke ADDRESS NAME");
   auto parsed = local_address(ctx.config, args.words[0]);
   if (!parsed) return failure(parsed.error().message);
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
+  auto admin = open_admin_store(ctx.config);
+  if (!admin) return failure(admin.error().message);
   // Logins read the device at each attempt: the next one with its password fails.
-  if (auto r = store::delete_device(*db, parsed->str(), args.words[1]); !r)
+  if (auto r = (*admin)->delete_device(parsed->str(), args.words[1]); !r)
     return failure(r.error().message);
   std::cout << "revoked device " << args.words[1] << " of " << parsed->str() << "\n";
   return kOk;

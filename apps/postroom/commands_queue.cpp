@@ -4,7 +4,6 @@
 
 #include "admin_store.hpp"
 #include "cli.hpp"
-#include "postroom/store/messages.hpp"
 #include "postroom/store/queue.hpp"
 
 namespace postroom::cli {
@@ -12,10 +11,10 @@ namespace postroom::cli {
 namespace {
 
 // The header section of a stored message: chunks up to the first empty line.
-std::string header_section(store::Database& db, std::int64_t content_id) {
+std::string header_section(AdminStore& backend, std::int64_t content_id) {
   std::string text;
   for (std::int64_t seq = 0; text.size() < 256 * 1024; ++seq) {
-    auto chunk = store::read_chunk(db, content_id, seq);
+    auto chunk = backend.read_chunk(content_id, seq);
     if (!chunk || !*chunk) break;
     text += **chunk;
     for (const char* blank : {"\r\n\r\n", "\n\n"}) {
@@ -34,20 +33,19 @@ int queue_command(Context& ctx, const std::string& sub) {
     return usage_error("usage: postroom queue " + sub + " ID");
   if (sub == "retry" && args.words.size() > 1)
     return usage_error("usage: postroom queue retry [ID]");
+  auto admin = open_admin_store(ctx.config);
+  if (!admin) return failure(admin.error().message);
+  AdminStore& backend = **admin;
   if (sub == "list") {
-    auto admin = open_admin_store(ctx.config);
-    if (!admin) return failure(admin.error().message);
-    auto rows = (*admin)->list_queue();
+    auto rows = backend.list_queue();
     if (!rows) return failure(rows.error().message);
     for (const auto& r : *rows)
       std::cout << r.queue_id << '\t' << r.recipient << '\t' << r.state << '\t' << r.attempts
                 << '\t' << format_time(r.next_attempt) << '\t' << r.last_reply << '\n';
     return kOk;
   }
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
   if (sub == "show") {
-    auto message = store::find_queued(*db, args.words[0]);
+    auto message = backend.find_queued(args.words[0]);
     if (!message) return failure(message.error().message);
     if (!*message) return failure("no queued message " + args.words[0]);
     const auto& m = **message;
@@ -61,19 +59,19 @@ int queue_command(Context& ctx, const std::string& sub) {
         std::cout << "  " << format_time(h.at) << " "
                   << (h.remote_host.empty() ? "-" : h.remote_host) << " " << h.reply << "\n";
     }
-    std::cout << "\n" << header_section(*db, m.content_id);
+    std::cout << "\n" << header_section(backend, m.content_id);
     return kOk;
   }
   if (sub == "retry") {
     std::optional<std::string> id;
     if (!args.words.empty()) id = args.words[0];
-    auto touched = store::retry_queue(*db, id);
+    auto touched = backend.retry_queue(id);
     if (!touched) return failure(touched.error().message);
     if (id && *touched == 0) return failure("no queued message " + *id);
     std::cout << *touched << " recipient(s) due now\n";
     return kOk;
   }
-  if (auto r = store::delete_queued(*db, args.words[0]); !r) return failure(r.error().message);
+  if (auto r = backend.delete_queued(args.words[0]); !r) return failure(r.error().message);
   std::cout << "deleted " << args.words[0] << "\n";
   return kOk;
 }

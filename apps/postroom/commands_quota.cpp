@@ -3,6 +3,7 @@
 #include <cctype>
 #include <iostream>
 
+#include "admin_store.hpp"
 #include "cli.hpp"
 #include "postroom/base/units.hpp"
 #include "postroom/store/accounts.hpp"
@@ -116,26 +117,28 @@ int user_quota_command(Context& ctx) {
       "user quota ADDRESS [--bytes SIZE|none|unlimited] "
       "[--messages N|none|unlimited]";
   if (int rc = expect_one_word(ctx.args, usage)) return rc;
-  auto mailbox = open_mailbox(ctx.config, ctx.args.words[0]);
-  if (!mailbox) return failure(mailbox.error().message);
+  auto address = local_address(ctx.config, ctx.args.words[0]);
+  if (!address) return failure(address.error().message);
+  auto admin = open_admin_store(ctx.config);
+  if (!admin) return failure(admin.error().message);
+  AdminStore& backend = **admin;
+  std::string mailbox = address->str();
   auto defaults = quota_defaults(ctx.config);
-  auto current = store::account_quota(mailbox->db, mailbox->account);
+  auto current = backend.account_quota(mailbox);
   if (!current) return failure(current.error().message);
   auto wanted = changed_setting(ctx.args, *current);
   if (!wanted) return failure(wanted.error().message);
   if (*wanted) {
-    if (auto r = store::set_account_quota(mailbox->db, mailbox->account, **wanted); !r)
+    if (auto r = backend.set_account_quota(mailbox, **wanted); !r)
       return failure(r.error().message);
     *current = **wanted;
   }
-  auto quota = store::mailbox_quotas(mailbox->db, {mailbox->account}, defaults);
-  if (!quota) return failure(quota.error().message);
-  if (quota->empty()) return failure("no mailbox " + mailbox->address);
-  const auto& q = quota->front();
-  print_setting(mailbox->address, *current, defaults.user);
+  auto used = backend.mailbox_usage(mailbox);
+  if (!used) return failure(used.error().message);
+  print_setting(mailbox, *current, defaults.user);
   // The same columns as `user list`.
-  std::cout << q.address << '\t' << q.usage.messages << '\t' << q.usage.bytes << '\t'
-            << quota_columns(q.limit) << '\n';
+  std::cout << mailbox << '\t' << used->messages << '\t' << used->bytes << '\t'
+            << quota_columns(store::effective(*current, defaults.user)) << '\n';
   return kOk;
 }
 
@@ -145,12 +148,12 @@ int domain_command(Context& ctx, const std::string& sub) {
   if (sub == "list") {
     if (!args.words.empty() || !args.values.empty())
       return usage_error("usage: postroom domain list");
-    auto db = open_store(ctx.config);
-    if (!db) return failure(db.error().message);
+    auto admin = open_admin_store(ctx.config);
+    if (!admin) return failure(admin.error().message);
     for (const auto& domain : ctx.config.domains) {
-      auto usage = store::domain_usage(*db, domain);
+      auto usage = (*admin)->domain_usage(domain);
       if (!usage) return failure(usage.error().message);
-      auto setting = store::domain_quota(*db, domain);
+      auto setting = (*admin)->domain_quota(domain);
       if (!setting) return failure(setting.error().message);
       std::cout << domain << '\t' << usage->messages << '\t' << usage->bytes << '\t'
                 << quota_columns(store::effective(*setting, defaults.domain)) << '\n';
@@ -164,18 +167,18 @@ int domain_command(Context& ctx, const std::string& sub) {
   std::string domain = to_lower_ascii(args.words[0]);
   if (!ctx.config.is_local_domain(domain))
     return failure("'" + domain + "' is not one of the configured domains");
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
-  auto current = store::domain_quota(*db, domain);
+  auto admin = open_admin_store(ctx.config);
+  if (!admin) return failure(admin.error().message);
+  AdminStore& backend = **admin;
+  auto current = backend.domain_quota(domain);
   if (!current) return failure(current.error().message);
   auto wanted = changed_setting(args, *current);
   if (!wanted) return failure(wanted.error().message);
   if (*wanted) {
-    if (auto r = store::set_domain_quota(*db, domain, **wanted); !r)
-      return failure(r.error().message);
+    if (auto r = backend.set_domain_quota(domain, **wanted); !r) return failure(r.error().message);
     *current = **wanted;
   }
-  auto used = store::domain_usage(*db, domain);
+  auto used = backend.domain_usage(domain);
   if (!used) return failure(used.error().message);
   print_setting(domain, *current, defaults.domain);
   std::cout << domain << '\t' << used->messages << '\t' << used->bytes << '\t'

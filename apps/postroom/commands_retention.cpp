@@ -1,6 +1,7 @@
 // postroom retention set|clear|list|show: retention and login delay per domain or user.
 #include <iostream>
 
+#include "admin_store.hpp"
 #include "cli.hpp"
 #include "postroom/base/units.hpp"
 #include "postroom/store/retention.hpp"
@@ -80,21 +81,21 @@ int retention_command(Context& ctx, const std::string& sub) {
     setting.login_delay = *login_delay;
   }
 
-  auto db = open_store(ctx.config);
-  if (!db) return failure(db.error().message);
+  auto admin = open_admin_store(ctx.config);
+  if (!admin) return failure(admin.error().message);
   if (sub == "set") {
-    if (auto r = store::set_retention(*db, setting); !r) return failure(r.error().message);
+    if (auto r = (*admin)->set_retention(setting); !r) return failure(r.error().message);
     std::cout << "retention set for " << scope << " (a running postroomd applies it within 30 s)\n";
     return kOk;
   }
   if (sub == "clear") {
-    auto removed = store::clear_retention(*db, scope);
+    auto removed = (*admin)->clear_retention(scope);
     if (!removed) return failure(removed.error().message);
     if (!*removed) return failure("no retention setting for " + scope);
     std::cout << "retention setting removed for " << scope << "\n";
     return kOk;
   }
-  auto settings = store::load_retention_settings(*db);
+  auto settings = (*admin)->load_retention_settings();
   if (!settings) return failure(settings.error().message);
   if (sub == "list") {
     // SCOPE<TAB>RETRIEVED<TAB>MAX-AGE<TAB>LOGIN-DELAY; "-": as the domain or the config says.

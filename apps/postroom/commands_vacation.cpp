@@ -4,6 +4,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "admin_store.hpp"
 #include "cli.hpp"
 #include "postroom/base/file.hpp"
 #include "postroom/store/vacation.hpp"
@@ -107,7 +108,7 @@ std::string subject_of(const store::Vacation& v) {
   return v.subject.empty() ? "Auto: (the original subject)" : v.subject;
 }
 
-int set(Context& ctx, Mailbox& box) {
+int set(Context& ctx, AdminStore& backend, const std::string& address) {
   const Args& args = ctx.args;
   auto value = [&](const char* flag) -> std::optional<std::string> {
     auto it = args.values.find(flag);
@@ -115,8 +116,7 @@ int set(Context& ctx, Mailbox& box) {
     return it->second;
   };
   store::Vacation v;
-  v.account = box.account;
-  v.address = box.address;
+  v.address = address;
   if (auto s = value("--subject")) {
     if (s->find_first_of("\r\n") != std::string::npos || s->size() > kMaxSubject || !valid_utf8(*s))
       return failure("--subject must be one line of UTF-8, at most 200 octets");
@@ -145,8 +145,8 @@ int set(Context& ctx, Mailbox& box) {
     v.interval_days = n;
   }
   auto now = static_cast<std::int64_t>(std::time(nullptr));
-  if (auto r = store::set_vacation(box.db, v, now); !r) return failure(r.error().message);
-  std::cout << "vacation set for " << box.address << ": " << state(v, now) << " from "
+  if (auto r = backend.set_vacation(v, now); !r) return failure(r.error().message);
+  std::cout << "vacation set for " << address << ": " << state(v, now) << " from "
             << show_time(v.starts_at) << " until " << show_time(v.ends_at) << ", one reply per "
             << "sender per " << v.interval_days << (v.interval_days == 1 ? " day" : " days")
             << "\n";
@@ -163,9 +163,9 @@ int vacation_command(Context& ctx) {
   auto now = static_cast<std::int64_t>(std::time(nullptr));
   if (args.words[0] == "list") {
     if (!args.flags.empty() || !args.values.empty()) return usage_error(kVacationUsage);
-    auto db = open_store(ctx.config);
-    if (!db) return failure(db.error().message);
-    auto all = store::list_vacations(*db);
+    auto admin = open_admin_store(ctx.config);
+    if (!admin) return failure(admin.error().message);
+    auto all = (*admin)->list_vacations();
     if (!all) return failure(all.error().message);
     for (const auto& v : *all)
       std::cout << v.address << '\t' << state(v, now) << '\t' << show_time(v.starts_at) << '\t'
@@ -177,19 +177,26 @@ int vacation_command(Context& ctx) {
   if (off && !args.values.empty()) return usage_error("--off takes no other flag");
   if (!off && !setting && !args.values.empty())
     return usage_error("setting a vacation needs --message-file");
-  auto box = open_mailbox(ctx.config, args.words[0]);
-  if (!box) return failure(box.error().message);
+  auto parsed = local_address(ctx.config, args.words[0]);
+  if (!parsed) return failure(parsed.error().message);
+  auto admin = open_admin_store(ctx.config);
+  if (!admin) return failure(admin.error().message);
+  AdminStore& backend = **admin;
+  const std::string address = parsed->str();
+  auto exists = backend.has_account(address);
+  if (!exists) return failure(exists.error().message);
+  if (!*exists) return failure("no mailbox " + address);
   if (off) {
-    auto had = store::clear_vacation(box->db, box->account);
+    auto had = backend.clear_vacation(address);
     if (!had) return failure(had.error().message);
-    std::cout << (*had ? "vacation off for " : "no vacation was set for ") << box->address << "\n";
+    std::cout << (*had ? "vacation off for " : "no vacation was set for ") << address << "\n";
     return kOk;
   }
-  if (setting) return set(ctx, *box);
-  auto found = store::find_vacation(box->db, box->account);
+  if (setting) return set(ctx, backend, address);
+  auto found = backend.find_vacation(address);
   if (!found) return failure(found.error().message);
   if (!*found) {
-    std::cout << box->address << ": no vacation set\n";
+    std::cout << address << ": no vacation set\n";
     return kOk;
   }
   const auto& v = **found;

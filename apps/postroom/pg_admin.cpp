@@ -1,62 +1,27 @@
-// AdminStore on PostgreSQL: the same rows and answers as libs/store/src/accounts.cpp and
-// queue.cpp give on SQLite, in parameterised statements over a synchronous connection.
-// Text keys sort with COLLATE "C", SQLite's byte order, so listings match line for line
-// whatever the database's collation.
+// AdminStore on PostgreSQL: the same rows and answers as libs/store gives on SQLite, in
+// parameterised statements over a synchronous connection. Mailboxes and aliases here; the
+// other concerns in pg_admin_*.cpp (see pg_admin.hpp).
 #include <ctime>
-#include <string_view>
 #include <utility>
 
 #include "admin_store.hpp"
-#include "postroom/pgschema/connection.hpp"
+#include "pg_admin.hpp"
 #include "postroom/pgschema/migrations.hpp"
 
 namespace postroom::cli {
 
 namespace {
 
+using pg::changed;
+using pg::int64;
+using pg::optional_int64;
+using pg::text;
+using pg::Transaction;
 using pgschema::Param;
 
 // Rows deleted per transaction by `user del`: short transactions, as on SQLite, so the
 // daemons' writes never queue long behind the deletion.
 constexpr int kDeleteBatch = 500;
-
-std::string text(PGresult* r, int row, int column) {
-  return PQgetvalue(r, row, column);
-}
-
-std::int64_t int64(PGresult* r, int row, int column) {
-  return std::stoll(PQgetvalue(r, row, column));
-}
-
-std::optional<std::int64_t> optional_int64(PGresult* r, int row, int column) {
-  if (PQgetisnull(r, row, column)) return std::nullopt;
-  return int64(r, row, column);
-}
-
-// Rows a statement changed (INSERT, UPDATE, DELETE).
-std::int64_t changed(PGresult* r) {
-  std::string_view n = PQcmdTuples(r);
-  return n.empty() ? 0 : std::stoll(std::string(n));
-}
-
-// BEGIN, and ROLLBACK unless committed: every write of one command, or none of it.
-class Transaction {
- public:
-  static Result<Transaction> begin(PGconn* conn) {
-    if (auto r = pgschema::exec(conn, "BEGIN"); !r) return std::unexpected(r.error());
-    return Transaction(conn);
-  }
-  Transaction(Transaction&& other) noexcept : conn_(std::exchange(other.conn_, nullptr)) {}
-  Transaction& operator=(Transaction&&) = delete;
-  ~Transaction() {
-    if (conn_) (void)pgschema::exec(conn_, "ROLLBACK");
-  }
-  Result<void> commit() { return pgschema::exec(std::exchange(conn_, nullptr), "COMMIT"); }
-
- private:
-  explicit Transaction(PGconn* conn) : conn_(conn) {}
-  PGconn* conn_;
-};
 
 class PgAdminStore final : public AdminStore {
  public:
@@ -212,19 +177,93 @@ class PgAdminStore final : public AdminStore {
     return {};
   }
 
-  Result<std::vector<store::QueuedRecipient>> list_queue() override {
-    auto r = pgschema::query(
-        pg(),
-        "SELECT r.id, q.queue_id, r.recipient, r.state, r.attempts, r.next_attempt, r.last_reply"
-        " FROM queue_recipients r JOIN queue q ON q.id = r.queue_row"
-        " WHERE r.state IN ('queued', 'deferred') ORDER BY r.next_attempt, r.id");
-    if (!r) return std::unexpected(r.error());
-    std::vector<store::QueuedRecipient> out;
-    PGresult* res = r->get();
-    for (int i = 0; i < PQntuples(res); ++i)
-      out.push_back({int64(res, i, 0), text(res, i, 1), text(res, i, 2), text(res, i, 3),
-                     int64(res, i, 4), int64(res, i, 5), text(res, i, 6)});
-    return out;
+  Result<std::vector<store::QueuedRecipient>> list_queue() override { return pg::list_queue(pg()); }
+  Result<std::optional<store::QueuedMessage>> find_queued(const std::string& queue_id) override {
+    return pg::find_queued(pg(), queue_id);
+  }
+  Result<std::optional<std::string>> read_chunk(std::int64_t content_id,
+                                                std::int64_t seq) override {
+    return pg::read_chunk(pg(), content_id, seq);
+  }
+  Result<int> retry_queue(const std::optional<std::string>& queue_id) override {
+    return pg::retry_queue(pg(), queue_id);
+  }
+  Result<void> delete_queued(const std::string& queue_id) override {
+    return pg::delete_queued(pg(), queue_id);
+  }
+
+  Result<store::QuotaSetting> account_quota(const std::string& address) override {
+    return pg::account_quota(pg(), address);
+  }
+  Result<void> set_account_quota(const std::string& address,
+                                 const store::QuotaSetting& setting) override {
+    return pg::set_account_quota(pg(), address, setting);
+  }
+  Result<store::Usage> mailbox_usage(const std::string& address) override {
+    return pg::mailbox_usage(pg(), address);
+  }
+  Result<store::QuotaSetting> domain_quota(const std::string& domain) override {
+    return pg::domain_quota(pg(), domain);
+  }
+  Result<void> set_domain_quota(const std::string& domain,
+                                const store::QuotaSetting& setting) override {
+    return pg::set_domain_quota(pg(), domain, setting);
+  }
+  Result<store::Usage> domain_usage(const std::string& domain) override {
+    return pg::domain_usage(pg(), domain);
+  }
+
+  Result<std::vector<std::string>> sender_addresses(const std::string& address) override {
+    return pg::sender_addresses(pg(), address);
+  }
+  Result<bool> device_selector_taken(const std::string& address,
+                                     const std::string& selector) override {
+    return pg::device_selector_taken(pg(), address, selector);
+  }
+  Result<void> add_device(const std::string& address, const std::string& name,
+                          const std::string& selector, const std::string& password_hash,
+                          const store::DeviceRights& rights) override {
+    return pg::add_device(pg(), address, name, selector, password_hash, rights);
+  }
+  Result<void> delete_device(const std::string& address, const std::string& name) override {
+    return pg::delete_device(pg(), address, name);
+  }
+  Result<std::vector<store::Device>> list_devices(
+      const std::optional<std::string>& address) override {
+    return pg::list_devices(pg(), address);
+  }
+
+  Result<void> set_vacation(const store::Vacation& vacation, std::int64_t now) override {
+    return pg::set_vacation(pg(), vacation, now);
+  }
+  Result<bool> clear_vacation(const std::string& address) override {
+    return pg::clear_vacation(pg(), address);
+  }
+  Result<std::optional<store::Vacation>> find_vacation(const std::string& address) override {
+    return pg::find_vacation(pg(), address);
+  }
+  Result<std::vector<store::Vacation>> list_vacations() override {
+    return pg::list_vacations(pg());
+  }
+
+  Result<void> add_access_rule(const store::AccessRule& rule) override {
+    return pg::add_access_rule(pg(), rule);
+  }
+  Result<void> delete_access_rule(const store::AccessRule& rule) override {
+    return pg::delete_access_rule(pg(), rule);
+  }
+  Result<std::vector<store::AccessRule>> list_access_rules() override {
+    return pg::list_access_rules(pg());
+  }
+
+  Result<std::vector<store::RetentionSetting>> load_retention_settings() override {
+    return pg::load_retention_settings(pg());
+  }
+  Result<void> set_retention(const store::RetentionSetting& setting) override {
+    return pg::set_retention(pg(), setting);
+  }
+  Result<bool> clear_retention(const std::string& scope) override {
+    return pg::clear_retention(pg(), scope);
   }
 
  private:
