@@ -1,7 +1,7 @@
-// The store operations of the admin commands that work on both backends (user add, passwd,
-// del, list, apop; alias add, del, list; queue list, show, retry, delete; user quota, domain quota,
-// list): the SQLite file or PostgreSQL, as store.backend says. The commands print the same lines
-// and exit the same way on both.
+// The store operations of the admin commands that work on both backends (user, alias,
+// domain, device, vacation, allow/block, retention, queue, status): on the SQLite file or
+// on PostgreSQL, as store.backend says. The commands print the same lines and exit the
+// same way on both.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +17,20 @@
 #include "postroom/store/access_rules.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/devices.hpp"
+#include "postroom/store/health.hpp"
 #include "postroom/store/queue.hpp"
 #include "postroom/store/quotas.hpp"
 #include "postroom/store/retention.hpp"
 #include "postroom/store/vacation.hpp"
 
 namespace postroom::cli {
+
+// Where the store is and the room it takes, as `postroom status` shows it.
+struct StoreSize {
+  enum class Backend { sqlite, postgresql } backend = Backend::sqlite;
+  std::string name;  // the SQLite file, or the PostgreSQL database
+  std::uint64_t bytes = 0;
+};
 
 class AdminStore {
  public:
@@ -109,6 +117,11 @@ class AdminStore {
   virtual Result<void> set_retention(const store::RetentionSetting& setting) = 0;
   // False when the scope had no row.
   virtual Result<bool> clear_retention(const std::string& scope) = 0;
+
+  // The outbound queue summarized, with at most `failures` recent failed attempts.
+  virtual Result<store::QueueOverview> queue_overview(int failures) = 0;
+  // The database file with its WAL, or the PostgreSQL database.
+  virtual Result<StoreSize> store_size() = 0;
 };
 
 // The store that store.backend names: the SQLite file (created and migrated when missing,

@@ -3,6 +3,7 @@
 
 #include "admin_store.hpp"
 #include "cli.hpp"
+#include "postroom/store/health.hpp"
 #include "postroom/store/messages.hpp"
 #include "postroom/store/writer.hpp"
 
@@ -12,8 +13,9 @@ namespace {
 
 class SqliteAdminStore final : public AdminStore {
  public:
-  SqliteAdminStore(store::Database db, std::filesystem::path data_dir)
-      : db_(std::move(db)), data_dir_(std::move(data_dir)) {}
+  SqliteAdminStore(store::Database db, std::filesystem::path data_dir,
+                   std::filesystem::path database)
+      : db_(std::move(db)), data_dir_(std::move(data_dir)), database_(std::move(database)) {}
 
   Result<std::vector<store::AccountSummary>> list_accounts() override {
     return store::list_accounts(db_);
@@ -172,6 +174,19 @@ class SqliteAdminStore final : public AdminStore {
     return store::clear_retention(db_, scope);
   }
 
+  Result<store::QueueOverview> queue_overview(int failures) override {
+    return store::queue_overview(db_, failures);
+  }
+  Result<StoreSize> store_size() override {
+    StoreSize size{StoreSize::Backend::sqlite, database_.string(), 0};
+    for (const char* suffix : {"", "-wal"}) {
+      std::error_code ec;
+      auto bytes = std::filesystem::file_size(database_.string() + suffix, ec);
+      if (!ec) size.bytes += bytes;
+    }
+    return size;
+  }
+
  private:
   Result<std::int64_t> account_id(const std::string& address) {
     auto found = store::find_account(db_, address);
@@ -182,6 +197,7 @@ class SqliteAdminStore final : public AdminStore {
 
   store::Database db_;
   std::filesystem::path data_dir_;
+  std::filesystem::path database_;
 };
 
 }  // namespace
@@ -189,7 +205,8 @@ class SqliteAdminStore final : public AdminStore {
 Result<std::unique_ptr<AdminStore>> open_sqlite_admin_store(const config::Config& config) {
   auto db = open_store(config);
   if (!db) return std::unexpected(db.error());
-  return std::make_unique<SqliteAdminStore>(std::move(*db), config.data_dir);
+  return std::make_unique<SqliteAdminStore>(std::move(*db), config.data_dir,
+                                            config.database_path());
 }
 
 Result<std::unique_ptr<AdminStore>> open_admin_store(const config::Config& config) {

@@ -86,8 +86,8 @@ std::string command_name = "this command";
 // The store commands that work on both backends (through open_admin_store).
 constexpr const char* kPortedCommands =
     "user add|passwd|del|list|apop|quota, alias add|del|list, domain list|quota, "
-    "device add|list|revoke, vacation, allow|block add|del|list, retention set|clear|list|show "
-    "and queue list|show|retry|delete";
+    "device add|list|revoke|del, vacation, allow|block add|del|list, "
+    "retention set|clear|list|show, queue list|show|retry|delete and status";
 }  // namespace
 
 void set_command_name(std::string name) {

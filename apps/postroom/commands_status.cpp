@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "admin_store.hpp"
 #include "cli.hpp"
 #include "postroom/base/endpoint.hpp"
 #include "postroom/base/file.hpp"
@@ -191,24 +192,22 @@ int status_command(Context& ctx) {
   auto daemon = daemon_state(config, now);
   bool live = daemon.state == "running" || daemon.state == "not_responding";
 
-  auto db = open_store(config);
-  if (!db) return failure(db.error().message);
-  auto accounts = store::list_accounts(*db);
+  auto admin = open_admin_store(config);
+  if (!admin) return failure(admin.error().message);
+  AdminStore& backend = **admin;
+  auto accounts = backend.list_accounts();
   if (!accounts) return failure(accounts.error().message);
-  auto queue = store::queue_overview(*db, kFailuresShown);
+  auto queue = backend.queue_overview(kFailuresShown);
   if (!queue) return failure(queue.error().message);
   std::int64_t messages = 0, message_bytes = 0;
   for (const auto& a : *accounts) {
     messages += a.messages;
     message_bytes += a.bytes;
   }
-  std::uint64_t store_bytes = 0;
-  for (const char* suffix : {"", "-wal"}) {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(config.database_path().string() + suffix, ec);
-    if (!ec) store_bytes += size;
-  }
-  auto limits = store::mailbox_limits(*db, quota_defaults(config));
+  auto store_size = backend.store_size();
+  if (!store_size) return failure(store_size.error().message);
+  bool on_sqlite = store_size->backend == StoreSize::Backend::sqlite;
+  auto limits = backend.mailbox_limits(quota_defaults(config));
   if (!limits) return failure(limits.error().message);
   std::size_t limited = 0;
   std::vector<std::pair<const store::AccountSummary*, int>> nearly_full;
@@ -277,7 +276,10 @@ int status_command(Context& ctx) {
                                              {"percent", p},
                                              {"messages", a->messages},
                                              {"bytes", a->bytes}});
-    out["store"] = {{"file", config.database_path().string()}, {"bytes", store_bytes}};
+    out["store"] = {{"backend", on_sqlite ? "sqlite" : "postgresql"},
+                    {"file", on_sqlite ? json(store_size->name) : json(nullptr)},
+                    {"database", on_sqlite ? json(nullptr) : json(store_size->name)},
+                    {"bytes", store_size->bytes}};
     json q = {{"recipients", queue->waiting_recipients},
               {"messages", queue->waiting_messages},
               {"deferred", queue->deferred_recipients},
@@ -355,8 +357,8 @@ int status_command(Context& ctx) {
   for (const auto& [a, p] : nearly_full)
     std::cout << "  " << a->address << " " << p << "% full (" << a->messages << " messages, "
               << format_size(static_cast<std::uint64_t>(a->bytes)) << ")\n";
-  std::cout << "store:        " << config.database_path().string() << ", "
-            << format_size(store_bytes) << "\n";
+  std::cout << "store:        " << (on_sqlite ? "" : "PostgreSQL database ") << store_size->name
+            << ", " << format_size(store_size->bytes) << "\n";
   std::cout << "queue:        " << queue->waiting_recipients << " recipient(s) in "
             << queue->waiting_messages << " message(s), " << queue->deferred_recipients
             << " deferred\n";

@@ -266,6 +266,15 @@ class PgAdminStore final : public AdminStore {
     return pg::clear_retention(pg(), scope);
   }
 
+  Result<store::QueueOverview> queue_overview(int failures) override {
+    return pg::queue_overview(pg(), failures);
+  }
+  Result<StoreSize> store_size() override {
+    auto size = pg::database_size(pg());
+    if (!size) return std::unexpected(size.error());
+    return StoreSize{StoreSize::Backend::postgresql, size->first, size->second};
+  }
+
  private:
   PGconn* pg() { return conn_.get(); }
 

@@ -16,6 +16,7 @@
 #include "postroom/pgschema/connection.hpp"
 #include "postroom/store/access_rules.hpp"
 #include "postroom/store/devices.hpp"
+#include "postroom/store/health.hpp"
 #include "postroom/store/queue.hpp"
 #include "postroom/store/quotas.hpp"
 #include "postroom/store/retention.hpp"
@@ -113,5 +114,10 @@ Result<std::vector<store::AccessRule>> list_access_rules(PGconn* conn);
 Result<std::vector<store::RetentionSetting>> load_retention_settings(PGconn* conn);
 Result<void> set_retention(PGconn* conn, const store::RetentionSetting& setting);
 Result<bool> clear_retention(PGconn* conn, const std::string& scope);
+
+// For `postroom status` (pg_admin_status.cpp): the queue's summary, as store::queue_overview,
+// and the database's name and size in bytes.
+Result<store::QueueOverview> queue_overview(PGconn* conn, int failures);
+Result<std::pair<std::string, std::uint64_t>> database_size(PGconn* conn);
 
 }  // namespace postroom::cli::pg

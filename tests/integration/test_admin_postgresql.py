@@ -6,6 +6,7 @@ database per test."""
 
 import hashlib
 import itertools
+import json
 import re
 import sqlite3
 import time
@@ -19,8 +20,8 @@ ALICE = "alice@" + DOMAIN
 BOB = "bob@" + DOMAIN
 REFUSED = "does not work on store.backend postgresql yet"
 PORTED = ("user add|passwd|del|list|apop|quota, alias add|del|list, domain list|quota, "
-          "device add|list|revoke, vacation, allow|block add|del|list, "
-          "retention set|clear|list|show and queue list|show|retry|delete")
+          "device add|list|revoke|del, vacation, allow|block add|del|list, "
+          "retention set|clear|list|show, queue list|show|retry|delete and status")
 _databases = itertools.count()
 
 
@@ -357,6 +358,31 @@ def test_queue_list_reads_the_postgresql_queue(pg_daemon, postgres):
     assert r.stdout == "Q1\tx@remote.test\tdeferred\t2\t2023-11-14T23:13:20Z\t451 try later\n"
 
 
+def test_status_reads_mailboxes_quotas_queue_and_size_from_postgresql(pg_daemon, postgres):
+    pg_daemon.add_user("alice")
+    seed_postgresql(postgres, pg_daemon)
+    pg_daemon.admin("user", "quota", ALICE, "--messages", "1")
+    r = pg_daemon.admin("status", "--json", check=False)
+    assert r.returncode == 1  # no postroomd running
+    s = json.loads(r.stdout)
+    assert s["mailboxes"] == {"count": 1, "messages": 1, "bytes": 1024}
+    assert s["quota"] == {"limited_mailboxes": 1, "nearly_full": [
+        {"address": ALICE, "percent": 100, "messages": 1, "bytes": 1024}]}
+    oldest = s["queue"].pop("oldest_deferred")
+    assert s["queue"] == {"recipients": 2, "messages": 2, "deferred": 1}
+    assert (oldest["queue_id"], oldest["recipient"], oldest["attempts"]) == ("Q1", "x@remote.test", 2)
+    assert [(e["queue_id"], e["reply"]) for e in s["delivery_errors"]] == [
+        ("Q1", "connection refused"), ("Q1", "451 busy")]
+    store = s["store"]
+    assert (store["backend"], store["file"], store["database"]) == (
+        "postgresql", None, pg_daemon.dbname)
+    assert store["bytes"] > 0
+    text = pg_daemon.admin("status", check=False).stdout
+    assert "\nstore:        PostgreSQL database %s, " % pg_daemon.dbname in text
+    assert "\nqueue:        2 recipient(s) in 2 message(s), 1 deferred\n" in text
+    assert not pg_daemon.db.exists()
+
+
 def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -371,7 +397,6 @@ def test_other_store_commands_refuse_and_leave_sqlite_alone(make_daemon, postgre
     refused = [
         ("backup", ("backup", str(d.workdir / "copy.db"))),
         ("verify", ("verify",)),
-        ("status", ("status",)),
     ]
     for name, args in refused:
         r = d.admin(*args, check=False)

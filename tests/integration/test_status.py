@@ -94,6 +94,8 @@ def test_status_matches_the_running_daemon(make_daemon, certificate):
     assert s["mailboxes"]["messages"] == 1  # alice's copy
     assert s["mailboxes"]["bytes"] > 0
     assert s["store"]["bytes"] >= os.path.getsize(d.db)
+    assert (s["store"]["backend"], s["store"]["file"], s["store"]["database"]) == (
+        "sqlite", str(d.db), None)
     # The queue: as `queue list` shows it.
     rows = [l.split("\t") for l in d.admin("queue", "list").stdout.splitlines()]
     assert len(rows) == 1 and rows[0][1] == REMOTE and rows[0][2] == "deferred"
