@@ -175,6 +175,22 @@ def test_sigkill_of_one_daemon_under_load_loses_nothing_and_the_other_takes_its_
         peer.stop()
 
 
+def test_a_daemon_stopped_mid_delivery_hands_its_queue_over_at_once(make_daemon, postgres):
+    # A lease far longer than the test: only the stop's giving back lets b deliver in time.
+    peer = Peer(delay=3.0).start()
+    try:
+        a, b = two_daemons(make_daemon, shared_store(postgres, lease="15m"), smarthost(peer))
+        for n in range(3):
+            assert submit(a, n, "bob%d@remote.test" % n)
+        wait_until(lambda: peer.data_seen > 0, timeout=30)
+        assert a.stop(signal.SIGTERM) == 0
+        wanted = {"Subject: cluster %d" % n for n in range(3)}
+        wait_until(lambda: wanted <= set(peer_subjects(peer)), timeout=60)
+        assert "result=delivered" in b.log()
+    finally:
+        peer.stop()
+
+
 def test_postgresql_restarted_under_load_loses_nothing(make_daemon, postgres):
     d = make_daemon(start=False, extra=shared_store(postgres))
     d.add_user("alice")
