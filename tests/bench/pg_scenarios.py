@@ -61,6 +61,16 @@ def start_postgres():
     return server
 
 
+def report_beside(report, sec, label, peer, res):
+    """postroom on PostgreSQL (res["pg"]) as the ratio to the peer and to postroom on SQLite."""
+    G = res["pg"]
+    report.pair(sec, label, "messages/s", peer, [r["rate"] for r in res[peer]], [r["rate"] for r in G])
+    report.pair(sec, label, "messages/s", "postroom on SQLite", [r["rate"] for r in res["sqlite"]],
+                [r["rate"] for r in G])
+    report.pair(sec, label, "postroomd CPU ms/msg", "postroom on SQLite",
+                [r["cpu_ms"] for r in res["sqlite"]], [r["cpu_ms"] for r in G], "ms", "lower")
+
+
 def run_smtp(args, report, work, bins):
     scen = [(1 * KIB, 10), (1 * KIB, 50), (100 * KIB, 10)]
     counts = {(KIB, 10): args.n_1k_10, (KIB, 50): args.n_1k_50, (100 * KIB, 10): args.n_100k_10}
@@ -110,12 +120,7 @@ def run_smtp(args, report, work, bins):
                 continue
             sec = ("SMTP delivery on PostgreSQL (smtp-source -> mailbox), vs Postfix %s and vs "
                    "postroom on SQLite" % args.postfix_version)
-            report.pair(sec, label, "messages/s", "postfix", [r["rate"] for r in res["postfix"]],
-                        [r["rate"] for r in G])
-            report.pair(sec, label, "messages/s", "postroom on SQLite", [r["rate"] for r in res["sqlite"]],
-                        [r["rate"] for r in G])
-            report.pair(sec, label, "postroomd CPU ms/msg", "postroom on SQLite",
-                        [r["cpu_ms"] for r in res["sqlite"]], [r["cpu_ms"] for r in G], "ms", "lower")
+            report_beside(report, sec, label, "postfix", res)
     finally:
         server.stop()
 
@@ -178,12 +183,7 @@ def run_pop3(args, report, work, bins):
                 continue
             sec = ("POP3 retrieval on PostgreSQL (USER/PASS, STAT, RETR all, QUIT), vs Dovecot %s and vs "
                    "postroom on SQLite" % args.dovecot_version)
-            report.pair(sec, label, "messages/s", "dovecot", [r["rate"] for r in res["dovecot"]],
-                        [r["rate"] for r in G])
-            report.pair(sec, label, "messages/s", "postroom on SQLite", [r["rate"] for r in res["sqlite"]],
-                        [r["rate"] for r in G])
-            report.pair(sec, label, "postroomd CPU ms/msg", "postroom on SQLite",
-                        [r["cpu_ms"] for r in res["sqlite"]], [r["cpu_ms"] for r in G], "ms", "lower")
+            report_beside(report, sec, label, "dovecot", res)
     finally:
         for s in servers:
             s.close()

@@ -11,18 +11,10 @@ import time
 import pytest
 
 from conftest import DOMAIN, PASSWORD, postgres_store_section
-from peers.postgres import Postgres
 from peers.smtp_peer import Peer
 from smtp_helpers import wait_until
 
 ALICE = "alice@" + DOMAIN
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = Postgres().start()
-    yield server
-    server.stop()
 
 
 _databases = iter(range(1000))
