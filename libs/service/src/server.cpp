@@ -198,13 +198,13 @@ void Server::read_startup_state(std::function<void(Result<void>)> ready) {
   context_.store->outbound_counts(
       std::time(nullptr) - OutboundCounter::kDaySeconds, OutboundCounter::kBucketSeconds,
       [this, finish](Result<store::OutboundCounts> counts) {
-        if (stopping_) return finish(fail("stopped while starting"));
+        if (stopping_) return;  // SIGTERM while starting: nothing to start
         if (!counts)
           return finish(fail("cannot read the outbound limit counters: " + counts.error().message));
         context_.store->retention_settings(
             [this, finish, counts = std::move(*counts)](
                 Result<std::vector<store::RetentionSetting>> settings) mutable {
-              if (stopping_) return finish(fail("stopped while starting"));
+              if (stopping_) return;  // SIGTERM while starting: nothing to start
               if (!settings)
                 return finish(
                     fail("cannot read the retention settings: " + settings.error().message));
