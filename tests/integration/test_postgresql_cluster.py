@@ -200,7 +200,14 @@ def test_postgresql_restarted_under_load_loses_nothing(make_daemon, postgres):
     for t in senders:
         t.start()
     wait_until(lambda: len(acked) >= 10, timeout=30)
-    postgres.restart()
+    postgres.crash()
+    # While the database is away a POP3 login is a temporary failure, not a wrong password.
+    box = poplib.POP3("127.0.0.1", d.ports["pop3"], timeout=30)
+    box.user(ALICE)
+    with pytest.raises(poplib.error_proto, match=r"\[SYS/TEMP\]"):
+        box.pass_(PASSWORD)
+    box.quit()
+    postgres.start_again()
     before_back = len(acked)
     wait_until(lambda: len(acked) >= before_back + 10, timeout=60)
     stop.set()

@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -62,15 +61,16 @@ class Postgres:
                 return self
         raise AssertionError("PostgreSQL did not start:\n" + self.log())
 
-    def restart(self):
-        """Stops the server as a crash would (immediate: no checkpoint, sessions cut) and
-        starts it again on the same port and data."""
-        ctl = os.path.join(self.bindir, "pg_ctl")
-        r = self._run(ctl, "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+    def crash(self):
+        """Stops the server as a crash would (immediate: no checkpoint, sessions cut)."""
+        r = self._run(os.path.join(self.bindir, "pg_ctl"), "-D", str(self.dir / "data"), "-m",
+                      "immediate", "-w", "stop")
         assert r.returncode == 0, "pg_ctl stop failed:\n" + r.stdout + r.stderr
-        time.sleep(1)  # the daemon sees the server gone, not a quick blip
-        r = self._run(ctl, "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w", "-t",
-                      "60", "-o", self.options, "start")
+
+    def start_again(self):
+        """Starts it again on the same port and data after crash()."""
+        r = self._run(os.path.join(self.bindir, "pg_ctl"), "-D", str(self.dir / "data"), "-l",
+                      str(self.dir / "log"), "-w", "-t", "60", "-o", self.options, "start")
         assert r.returncode == 0, "PostgreSQL did not start again:\n" + self.log()
 
     def log(self):
