@@ -283,8 +283,8 @@ class Postroom(Server):
     name = "postroom"
 
     def __init__(self, base, postroomd, postroom, smtp=True, pop3=True, extra_limits=(), extra=(),
-                 trusted=True, listen_extra=(), tls=None, max_connections=2000):
-        super().__init__(base, "postroom")
+                 trusted=True, listen_extra=(), tls=None, max_connections=2000, cgname="postroom"):
+        super().__init__(base, cgname)  # two postroomd at once need two cgroups
         self.postroomd, self.postroom = postroomd, postroom
         self.proc = None
         self.config = self.base / "postroom.yaml"
@@ -975,7 +975,8 @@ def main():
     b.add_argument("--only", default=None,
                    help="comma-separated: smtp, pop3, dkim (DKIM-signed outbound), auth (inbound SPF/DKIM/DMARC), "
                         "tls (submission with STARTTLS + AUTH, and POP3S; tls-submission or tls-pop3s for one of them), "
-                        "growth (growth-mailbox, growth-connections, growth-store)")
+                        "growth (growth-mailbox, growth-connections, growth-store), "
+                        "pg (postroom on PostgreSQL: pg-smtp, pg-pop3)")
     b.add_argument("--n-1k-1", type=int, default=400)
     b.add_argument("--n-1k-10", type=int, default=2000)
     b.add_argument("--n-1k-50", type=int, default=4000)
@@ -1019,14 +1020,16 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     kind = Cgroup.detect()
     if args.only is None:
-        args.only = "smtp,pop3,dkim,auth,tls" + (",growth" if args.smoke else "")
+        args.only = "smtp,pop3,dkim,auth,tls,pg" + (",growth" if args.smoke else "")
     only = set(args.only.split(","))
     if "tls" in only:
         only = (only - {"tls"}) | {"tls-submission", "tls-pop3s"}
     growth = {"growth-mailbox", "growth-connections", "growth-store"}
     if "growth" in only:
         only = (only - {"growth"}) | growth
-    unknown = only - {"smtp", "pop3", "dkim", "auth", "tls-submission", "tls-pop3s"} - growth
+    if "pg" in only:
+        only = (only - {"pg"}) | {"pg-smtp", "pg-pop3"}
+    unknown = only - {"smtp", "pop3", "dkim", "auth", "tls-submission", "tls-pop3s", "pg-smtp", "pg-pop3"} - growth
     if unknown:
         ap.error("--only: unknown scenario group(s) %s" % ", ".join(sorted(unknown)))
     args.postfix_version = args.dovecot_version = args.opendkim_version = args.opendmarc_version = "-"
@@ -1073,6 +1076,13 @@ def main():
                 tls_scenarios.run_submission(args, report, work, bins)
             if "tls-pop3s" in only:
                 tls_scenarios.run_pop3s(args, report, work, bins)
+        if only & {"pg-smtp", "pg-pop3"}:
+            sys.modules.setdefault("bench", sys.modules[__name__])
+            import pg_scenarios
+            if "pg-smtp" in only:
+                pg_scenarios.run_smtp(args, report, work, bins)
+            if "pg-pop3" in only:
+                pg_scenarios.run_pop3(args, report, work, bins)
         if only & growth:
             sys.modules.setdefault("bench", sys.modules[__name__])
             import growth_scenarios

@@ -229,6 +229,15 @@ def daemon(make_daemon):
     return d.start()
 
 
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL of Debian's for one test module (peers/postgres.py)."""
+    from peers.postgres import Postgres
+    server = Postgres().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory):
     """A self-signed certificate for localhost and 127.0.0.1: (cert, key) paths."""

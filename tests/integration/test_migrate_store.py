@@ -8,21 +8,11 @@ import hashlib
 import poplib
 import sqlite3
 
-import pytest
-
 from conftest import DOMAIN, PASSWORD, free_port
-from peers.postgres import Postgres
 from test_pop3 import deliver
 
 ALICE = "alice@" + DOMAIN
 BOB = "bob@" + DOMAIN
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = Postgres().start()
-    yield server
-    server.stop()
 
 
 def message(n, body=b""):

@@ -11,18 +11,10 @@ import time
 import pytest
 
 from conftest import DOMAIN, PASSWORD, postgres_store_section
-from peers.postgres import Postgres
 from peers.smtp_peer import Peer
 from smtp_helpers import wait_until
 
 ALICE = "alice@" + DOMAIN
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = Postgres().start()
-    yield server
-    server.stop()
 
 
 _databases = iter(range(1000))
@@ -175,6 +167,22 @@ def test_sigkill_of_one_daemon_under_load_loses_nothing_and_the_other_takes_its_
         peer.stop()
 
 
+def test_a_daemon_stopped_mid_delivery_hands_its_queue_over_at_once(make_daemon, postgres):
+    # A lease far longer than the test: only the stop's giving back lets b deliver in time.
+    peer = Peer(delay=3.0).start()
+    try:
+        a, b = two_daemons(make_daemon, shared_store(postgres, lease="15m"), smarthost(peer))
+        for n in range(3):
+            assert submit(a, n, "bob%d@remote.test" % n)
+        wait_until(lambda: peer.data_seen > 0, timeout=30)
+        assert a.stop(signal.SIGTERM) == 0
+        wanted = {"Subject: cluster %d" % n for n in range(3)}
+        wait_until(lambda: wanted <= set(peer_subjects(peer)), timeout=60)
+        assert "result=delivered" in b.log()
+    finally:
+        peer.stop()
+
+
 def test_postgresql_restarted_under_load_loses_nothing(make_daemon, postgres):
     d = make_daemon(start=False, extra=shared_store(postgres))
     d.add_user("alice")
@@ -192,7 +200,14 @@ def test_postgresql_restarted_under_load_loses_nothing(make_daemon, postgres):
     for t in senders:
         t.start()
     wait_until(lambda: len(acked) >= 10, timeout=30)
-    postgres.restart()
+    postgres.crash()
+    # While the database is away a POP3 login is a temporary failure, not a wrong password.
+    box = poplib.POP3("127.0.0.1", d.ports["pop3"], timeout=30)
+    box.user(ALICE)
+    with pytest.raises(poplib.error_proto, match=r"\[SYS/TEMP\]"):
+        box.pass_(PASSWORD)
+    box.quit()
+    postgres.start_again()
     before_back = len(acked)
     wait_until(lambda: len(acked) >= before_back + 10, timeout=60)
     stop.set()

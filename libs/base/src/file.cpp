@@ -3,6 +3,7 @@
 #include "postroom/base/file.hpp"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,6 +152,35 @@ Result<void> create_new_file(const std::filesystem::path& file, std::string_view
   int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return fail("cannot create " + file.string() + ": " + std::strerror(errno));
   return fill_new_file(fd, file, data, FileSync::durable);
+}
+
+Result<std::string> load_or_create_token(const std::filesystem::path& file,
+                                         std::size_t random_bytes, std::size_t min_length,
+                                         const std::string& what) {
+  std::error_code ec;
+  auto read = [&]() -> Result<std::string> {
+    auto existing = read_small_file(file, 4096);
+    if (!existing) return fail("cannot read " + what + ": " + existing.error().message);
+    if (existing->size() < min_length)
+      return fail(what + " is too short (under " + std::to_string(min_length) + " octets)");
+    return *existing;
+  };
+  if (std::filesystem::exists(file, ec) || ec) return read();
+  std::string raw(random_bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  std::string token(random_bytes * 2 + 1, '\0');
+  sodium_bin2hex(token.data(), token.size(), reinterpret_cast<const unsigned char*>(raw.data()),
+                 raw.size());
+  token.pop_back();  // sodium_bin2hex's terminating NUL
+  // O_EXCL: two processes creating it at once must not write two tokens.
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return read();  // created meanwhile by another process
+    return fail("cannot create " + what + ": " + std::strerror(errno));
+  }
+  if (auto written = fill_new_file(fd, file, token, FileSync::durable); !written)
+    return fail("cannot write " + what + ": " + written.error().message);
+  return token;
 }
 
 }  // namespace postroom

@@ -79,7 +79,10 @@ void PgMailStore::save_outbound_counts(OutboundCounts changes, std::int64_t prun
   unit.steps.then(kPruneBuckets, Params().add(prune_before / bucket_seconds))
       .then(kPruneRecipients, Params().add(prune_before))
       .then(kPruneNotices, Params().add(prune_before / kDaySeconds));
-  answer(pool_, std::move(unit), std::move(done));
+  // The counts are absolute: saves run one after another, so an older one committing on
+  // another connection never overwrites a newer one. (No account has id 0.)
+  constexpr std::int64_t kCountersLane = 0;
+  answer(*account_lanes_, kCountersLane, std::move(unit), std::move(done));
 }
 
 void PgMailStore::notify_postmaster(std::string message, std::vector<std::string> local_domains,

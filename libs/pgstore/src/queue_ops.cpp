@@ -22,11 +22,11 @@ constexpr Statement kDueRows{
 // The lease: the claimed recipients are not due again before $2 (record_attempt sets their
 // real next attempt). Under READ COMMITTED a row another runner leased meanwhile is
 // re-checked and no longer matches, so each recipient goes to one runner only.
-constexpr Statement kLease{
-    "lease_recipients",
-    "UPDATE queue_recipients SET next_attempt = $2 WHERE queue_row = ANY($3::int8[])"
-    " AND state IN ('queued', 'deferred') AND next_attempt <= $1"
-    " RETURNING id, queue_row, recipient, state, attempts, last_reply"};
+constexpr Statement kLease{"lease_recipients",
+                           "UPDATE queue_recipients SET next_attempt = $2, leased_by = $4 WHERE "
+                           "queue_row = ANY($3::int8[])"
+                           " AND state IN ('queued', 'deferred') AND next_attempt <= $1"
+                           " RETURNING id, queue_row, recipient, state, attempts, last_reply"};
 // This runner's own leases, renewed to $1 while they still hold: a row whose next attempt
 // is no longer the lease this runner set was recorded, retried by an admin, or (after the
 // lease ran out) claimed by another runner.
@@ -48,10 +48,15 @@ constexpr Statement kReadChunk{
 constexpr Statement kAttempt{
     "record_attempt",
     "UPDATE queue_recipients SET state = $1, attempts = attempts + 1, next_attempt = $2,"
-    " last_reply = $3 WHERE id = $4"};
+    " last_reply = $3, leased_by = NULL WHERE id = $4"};
 constexpr Statement kHistory{
     "queue_history",
     "INSERT INTO queue_history (recipient_row, at, remote_host, reply) VALUES ($1, $2, $3, $4)"};
+// A runner's leases given back: due now, for whichever runner polls first.
+constexpr Statement kGiveBack{
+    "give_back_leases",
+    "UPDATE queue_recipients SET next_attempt = $1, leased_by = NULL WHERE leased_by = $2"
+    " AND state IN ('queued', 'deferred')"};
 constexpr Statement kDoneMessage{
     "queue_done",
     "DELETE FROM queue WHERE id = (SELECT queue_row FROM queue_recipients WHERE id = $1)"
@@ -64,6 +69,7 @@ namespace {
 
 // One poll's recipients: those it renewed or newly leased.
 struct Poll {
+  std::string node;  // who takes the leases
   std::int64_t now = 0;
   std::int64_t lease_until = 0;
   std::map<std::int64_t, std::int64_t> asked;                        // the leases it tried to renew
@@ -85,7 +91,8 @@ void claim(Steps& steps, const std::shared_ptr<Poll>& poll, std::int64_t limit) 
     if (due.size() == 0) return PgResult<void>{};
     std::vector<std::int64_t> rows;
     for (int i = 0; i < due.size(); ++i) rows.push_back(due.int64(i, 0));
-    next.then(kLease, Params().add(poll->now).add(poll->lease_until).add_array(rows),
+    next.then(kLease,
+              Params().add(poll->now).add(poll->lease_until).add_array(rows).add(poll->node),
               [poll](Rows& r, Steps&) { return take_recipients(r, *poll); });
     return PgResult<void>{};
   });
@@ -99,6 +106,7 @@ void PgMailStore::due_messages(std::int64_t now, int limit,
   // a due message until its attempt is recorded) and renews them; other runners skip them
   // until the lease runs out, which is how a dead daemon's queue passes to the others.
   auto poll = std::make_shared<Poll>();
+  poll->node = options_.node;
   poll->now = now;
   poll->lease_until = now + options_.queue_lease_seconds;
   poll->asked = *leases_;
@@ -158,6 +166,17 @@ void PgMailStore::due_messages(std::int64_t now, int limit,
     for (const auto& [row, rcpt] : poll->recipients) (*leases)[rcpt.row] = poll->lease_until;
     if (done) done(std::move(poll->messages));
   });
+}
+
+void PgMailStore::give_back_leases(Reply<int> done) {
+  auto given = std::make_shared<int>(0);
+  Unit unit;
+  unit.steps.then(kGiveBack, Params().add(unix_now()).add(options_.node), [given](Rows& r, Steps&) {
+    *given = static_cast<int>(r.affected());
+    return PgResult<void>{};
+  });
+  leases_->clear();
+  answer(pool_, std::move(unit), given, std::move(done));
 }
 
 void PgMailStore::read_chunk(ContentId content, std::int64_t seq,

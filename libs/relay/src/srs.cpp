@@ -1,14 +1,8 @@
 // SRS0/SRS1 addresses: building them for forwarded mail, checking them when a bounce returns.
 #include "postroom/relay/srs.hpp"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "postroom/base/file.hpp"
 
@@ -119,41 +113,7 @@ Srs::Reversed Srs::reverse(std::string_view local, std::int64_t now) const {
 }
 
 Result<std::string> load_or_create_srs_key(const std::filesystem::path& file) {
-  constexpr std::size_t kKeyBytes = 32;
-  std::error_code ec;
-  if (std::filesystem::exists(file, ec) || ec) {
-    auto existing = read_small_file(file, 4096);
-    if (!existing) return fail("cannot read the SRS key file: " + existing.error().message);
-    if (existing->size() < 16) return fail("the SRS key file is too short (under 16 octets)");
-    return *existing;
-  }
-  unsigned char raw[kKeyBytes];
-  if (RAND_bytes(raw, sizeof raw) != 1) return fail("no random bytes for the SRS key");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string key;
-  for (unsigned char b : raw) {
-    key += kHex[b >> 4];
-    key += kHex[b & 15];
-  }
-  // O_EXCL: two processes creating it at once must not write two keys.
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      // Created meanwhile by another process: read what it wrote, once.
-      auto again = read_small_file(file, 4096);
-      if (!again) return fail("cannot read the SRS key file: " + again.error().message);
-      return *again;
-    }
-    return fail(std::string("cannot create the SRS key file: ") + std::strerror(errno));
-  }
-  bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  if (!ok) {
-    std::filesystem::remove(file, ec);  // a short key must not be used later
-    return fail("cannot write the SRS key file");
-  }
-  return key;
+  return load_or_create_token(file, 32, 16, "the SRS key file");
 }
 
 }  // namespace postroom::relay

@@ -14,13 +14,14 @@
 
 namespace postroom::pgstore {
 class Pool;
-}
+class PgMailStore;
+}  // namespace postroom::pgstore
 
 namespace postroom::service {
 
 struct PgBackend {
   std::unique_ptr<pgstore::Pool> pool;
-  std::unique_ptr<store::MailStore> store;
+  std::unique_ptr<pgstore::PgMailStore> store;
   std::unique_ptr<MailboxLocks::Shared> locks;
 
   PgBackend();
@@ -31,7 +32,8 @@ struct PgBackend {
 
 // Connects once synchronously (start-up, before anything is served, as the SQLite file is
 // opened) to apply the schema migrations, so that a wrong address, password or schema stops
-// the start with the server's reason. `locks_lost` is heard when the connection holding this
+// the start with the server's reason; and to make due again the queue leases this box
+// (data_dir/node.id) held when it died. `locks_lost` is heard when the connection holding this
 // process's maildrop locks breaks.
 Result<PgBackend> open_pg_backend(uv_loop_t* loop, const config::Config& config,
                                   std::function<void()> locks_lost);

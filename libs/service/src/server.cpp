@@ -11,6 +11,7 @@
 #include "pg_backend.hpp"
 #include "postroom/base/log.hpp"
 #include "postroom/net/resolver.hpp"
+#include "postroom/pgstore/pg_mail_store.hpp"
 #include "postroom/pgstore/pool.hpp"
 #include "postroom/relay/srs.hpp"
 #include "postroom/service/access_lists.hpp"
@@ -197,13 +198,13 @@ void Server::read_startup_state(std::function<void(Result<void>)> ready) {
   context_.store->outbound_counts(
       std::time(nullptr) - OutboundCounter::kDaySeconds, OutboundCounter::kBucketSeconds,
       [this, finish](Result<store::OutboundCounts> counts) {
-        if (stopping_) return finish(fail("stopped while starting"));
+        if (stopping_) return;  // SIGTERM while starting: nothing to start
         if (!counts)
           return finish(fail("cannot read the outbound limit counters: " + counts.error().message));
         context_.store->retention_settings(
             [this, finish, counts = std::move(*counts)](
                 Result<std::vector<store::RetentionSetting>> settings) mutable {
-              if (stopping_) return finish(fail("stopped while starting"));
+              if (stopping_) return;  // SIGTERM while starting: nothing to start
               if (!settings)
                 return finish(
                     fail("cannot read the retention settings: " + settings.error().message));
@@ -577,9 +578,19 @@ void Server::maybe_finish_stop() {
   if (writer_wake_) writer_wake_->close();
   if (pg_) {
     // Closed from a timer of its own, never inside a reply of the pool it closes; the last
-    // writes (outbound counters, downloads, relay results) are answered first, for at most
-    // 10 s.
+    // writes (outbound counters, downloads, relay results, a queue poll) are answered first,
+    // for at most 10 s.
     bool waited_out = drain_rounds_ >= 500;
+    if (in_drain_tick_ && store_drained() && !leases_given_back_ && !waited_out) {
+      // Then the deliveries the stop cut short are due again now, for the other boxes on
+      // the database (or this one when it starts again): after every poll, so that none
+      // leases anything afterwards.
+      leases_given_back_ = true;
+      pg_->store->give_back_leases([](Result<int> given) {
+        if (!given)
+          log_line("stopping: cannot give back the queue leases: ", given.error().message);
+      });
+    }
     if (!in_drain_tick_ || (!store_drained() && !waited_out)) {
       if (!drain_) drain_ = std::make_unique<net::Timer>(loop_);
       drain_->start(in_drain_tick_ ? 20 : 0, [this] {

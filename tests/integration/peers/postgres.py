@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL from Debian's postgresql package: initdb in a temporary directory,
-listening on 127.0.0.1 on a free port (its unix socket in that directory), fsync off, trust
-authentication. PostgreSQL refuses to run as root, and CI runs the tests as root: then the
+listening on 127.0.0.1 on a free port (its unix socket in that directory), fsync off unless
+durable (the benchmarks), trust authentication. PostgreSQL refuses to run as root, and CI runs the tests as root: then the
 server runs as nobody, its directory handed over to it."""
 
 import os
@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -23,7 +22,10 @@ def server_bindir():
 
 
 class Postgres:
-    def __init__(self):
+    def __init__(self, durable=False):
+        # durable: fsync and full-page writes on, as in production (benchmarks); off, the
+        # tests' server skips the flushes they do not check.
+        self.durable = durable
         # As root the server runs as nobody, who must reach the directory: /tmp, not a
         # TMPDIR that may sit in root's home.
         parent = "/tmp" if os.geteuid() == 0 else None
@@ -49,8 +51,9 @@ class Postgres:
                 s.bind(("127.0.0.1", 0))
                 self.port = s.getsockname()[1]
             self.options = ("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s "
-                            "-c fsync=off -c full_page_writes=off -c shared_buffers=16MB"
                             % (self.port, self.dir))
+            self.options += ("-c shared_buffers=128MB -c max_connections=200" if self.durable else
+                             "-c fsync=off -c full_page_writes=off -c shared_buffers=16MB")
             r = self._run(os.path.join(self.bindir, "pg_ctl"), "-D", str(self.dir / "data"), "-l",
                           str(self.dir / "log"), "-w", "-t", "60", "-o", self.options, "start")
             if r.returncode == 0:
@@ -58,15 +61,16 @@ class Postgres:
                 return self
         raise AssertionError("PostgreSQL did not start:\n" + self.log())
 
-    def restart(self):
-        """Stops the server as a crash would (immediate: no checkpoint, sessions cut) and
-        starts it again on the same port and data."""
-        ctl = os.path.join(self.bindir, "pg_ctl")
-        r = self._run(ctl, "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+    def crash(self):
+        """Stops the server as a crash would (immediate: no checkpoint, sessions cut)."""
+        r = self._run(os.path.join(self.bindir, "pg_ctl"), "-D", str(self.dir / "data"), "-m",
+                      "immediate", "-w", "stop")
         assert r.returncode == 0, "pg_ctl stop failed:\n" + r.stdout + r.stderr
-        time.sleep(1)  # the daemon sees the server gone, not a quick blip
-        r = self._run(ctl, "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w", "-t",
-                      "60", "-o", self.options, "start")
+
+    def start_again(self):
+        """Starts it again on the same port and data after crash()."""
+        r = self._run(os.path.join(self.bindir, "pg_ctl"), "-D", str(self.dir / "data"), "-l",
+                      str(self.dir / "log"), "-w", "-t", "60", "-o", self.options, "start")
         assert r.returncode == 0, "PostgreSQL did not start again:\n" + self.log()
 
     def log(self):

@@ -38,4 +38,12 @@ Result<void> replace_file(const std::filesystem::path& file, std::string_view da
 // write removes what was created.
 Result<void> create_new_file(const std::filesystem::path& file, std::string_view data, mode_t mode);
 
+// The random token in `file` (hex, made once from `random_bytes` random octets, mode 0600,
+// synced); what is there already when it exists (it must hold at least `min_length`
+// octets). Two processes creating it at once end with the same token. `what` names it in
+// errors ("the SRS key file").
+Result<std::string> load_or_create_token(const std::filesystem::path& file,
+                                         std::size_t random_bytes, std::size_t min_length,
+                                         const std::string& what);
+
 }  // namespace postroom

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "postroom/pgstore/pool.hpp"
 #include "postroom/store/mail_store.hpp"
@@ -19,6 +20,9 @@ struct PgMailStoreOptions {
   // How long a queue runner owns the recipients it claimed (due_messages) before another
   // daemon may claim them again: longer than any delivery attempt takes.
   std::int64_t queue_lease_seconds = 15 * 60;
+  // Names this runner in the leases it takes (postroomd: data_dir/node.id), so that it can
+  // give them back when it stops or after a crash.
+  std::string node = "postroom";
 };
 
 class PgMailStore final : public MailStore {
@@ -77,6 +81,9 @@ class PgMailStore final : public MailStore {
                      int limit, Reply<int> done) override;
   void health(std::int64_t now, Reply<StoreHealth> done) override;
   void sweep_abandoned(std::int64_t created_before, Reply<int> done) override;
+  // This runner's leases made due again now (it stops, or starts after dying mid-delivery);
+  // answers how many recipients it gave back.
+  void give_back_leases(Reply<int> done);
   void release_memory() override;
   bool file_lost() const override;
   std::size_t writes_in_flight() const override;

@@ -71,6 +71,7 @@ class Server {
   std::vector<std::pair<std::string, std::shared_ptr<net::Connection>>> early_;
   std::unique_ptr<net::Timer> drain_;  // at stop: waits for PostgreSQL writes in flight
   int drain_rounds_ = 0;
+  bool leases_given_back_ = false;
   bool in_drain_tick_ = false;
   Result<void> open_sqlite();
   Result<void> open_postgresql();
