@@ -14,7 +14,6 @@ import time
 import pytest
 
 from conftest import DOMAIN, PASSWORD
-from peers.postgres import Postgres
 
 ALICE = "alice@" + DOMAIN
 BOB = "bob@" + DOMAIN
@@ -23,13 +22,6 @@ PORTED = ("user add|passwd|del|list|apop|quota, alias add|del|list, domain list|
           "device add|list|revoke|del, vacation, allow|block add|del|list, "
           "retention set|clear|list|show, queue list|show|retry|delete and status")
 _databases = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = Postgres().start()
-    yield server
-    server.stop()
 
 
 def pg_store(postgres, dbname):
