@@ -660,10 +660,9 @@ void check_quota(Checker& c, const YAML::Node& node, Quota& out) {
 void check_postgresql(Checker& c, const YAML::Node& where, const YAML::Node& node,
                       const fs::path& base, PostgresqlStore& out) {
   const std::string path = "store.postgresql";
-  auto entries =
-      c.mapping(node, path,
-                {"dsn", "host", "port", "dbname", "user", "password_file", "sslmode", "pool_size",
-                 "queue_lease"});
+  auto entries = c.mapping(node, path,
+                           {"dsn", "host", "port", "dbname", "user", "password_file", "sslmode",
+                            "pool_size", "queue_lease"});
   if (!entries) return;
   // The dsn may hold a password: no message here repeats it.
   c.parse_into(*entries, path, "dsn", out.dsn,
