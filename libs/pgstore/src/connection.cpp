@@ -58,8 +58,11 @@ void Connection::connect(std::function<void(PgResult<void>)> done) {
 
 void Connection::watch(int events) {
   int fd = PQsocket(conn_);
-  if (!watcher_ || watcher_->fd() != fd) {
-    // The socket changes while libpq tries the next host or address.
+  // While connecting, libpq may close the socket and open the next host's or address's,
+  // often under the same number: a watcher kept across that would watch a socket the
+  // kernel already dropped from epoll, and never fire. So each connect step gets a fresh
+  // one (a few of them per connection).
+  if (!watcher_ || watcher_->fd() != fd || state_ == State::connecting) {
     watcher_.reset();
     if (fd < 0) return;
     watcher_ = std::make_unique<PollWatcher>(

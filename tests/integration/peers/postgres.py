@@ -42,10 +42,18 @@ class Postgres:
     def _run(self, *args):
         return subprocess.run(self.prefix + list(args), capture_output=True, text=True, timeout=120)
 
-    def start(self):
-        r = self._run(os.path.join(self.bindir, "initdb"), "-D", str(self.dir / "data"), "-U",
-                      "postroom", "--auth=trust", "-E", "UTF8", "--no-locale", "-N")
-        assert r.returncode == 0, "initdb failed:\n" + r.stdout + r.stderr
+    def start(self, standby_of=None):
+        """A new server; with `standby_of` (a running Postgres), a streaming standby of it
+        (pg_basebackup), read-only until promote()."""
+        if standby_of:
+            r = self._run(os.path.join(self.bindir, "pg_basebackup"), "-h", "127.0.0.1", "-p",
+                          str(standby_of.port), "-U", "postroom", "-D", str(self.dir / "data"),
+                          "-R", "-X", "stream", "-c", "fast")
+            assert r.returncode == 0, "pg_basebackup failed:\n" + r.stdout + r.stderr
+        else:
+            r = self._run(os.path.join(self.bindir, "initdb"), "-D", str(self.dir / "data"), "-U",
+                          "postroom", "--auth=trust", "-E", "UTF8", "--no-locale", "-N")
+            assert r.returncode == 0, "initdb failed:\n" + r.stdout + r.stderr
         for _ in range(5):  # a free port may be taken before the server binds it
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
@@ -60,6 +68,12 @@ class Postgres:
                 self.running = True
                 return self
         raise AssertionError("PostgreSQL did not start:\n" + self.log())
+
+    def promote(self):
+        """A standby becomes a primary (what a failover tool does)."""
+        r = self._run(os.path.join(self.bindir, "pg_ctl"), "-D", str(self.dir / "data"), "-w",
+                      "promote")
+        assert r.returncode == 0, "pg_ctl promote failed:\n" + r.stdout + r.stderr
 
     def crash(self):
         """Stops the server as a crash would (immediate: no checkpoint, sessions cut)."""
