@@ -86,11 +86,11 @@ class PgAdminStore final : public AdminStore {
 
   Result<void> set_apop_secret(const std::string& address,
                                const std::optional<std::string>& secret) override {
-    auto account = pgschema::query(
-        pg(), "SELECT id FROM accounts WHERE address = $1 AND deleting = 0", {{address}});
+    auto tx = Transaction::begin(pg());
+    if (!tx) return std::unexpected(tx.error());
+    auto account = pg::lock_account(pg(), address);
     if (!account) return std::unexpected(account.error());
-    if (PQntuples(account->get()) == 0) return fail("no mailbox " + address);
-    std::string id = text(account->get(), 0, 0);
+    const std::string& id = *account;
     auto r =
         secret ? pgschema::query(pg(),
                                  "INSERT INTO apop_secrets (account_id, secret) VALUES ($1, $2)"
@@ -98,7 +98,7 @@ class PgAdminStore final : public AdminStore {
                                  {{id}, {*secret}})
                : pgschema::query(pg(), "DELETE FROM apop_secrets WHERE account_id = $1", {{id}});
     if (!r) return std::unexpected(r.error());
-    return {};
+    return tx->commit();
   }
 
   Result<int> delete_account(const std::string& address,

@@ -49,6 +49,17 @@ inline std::int64_t changed(PGresult* r) {
   return n.empty() ? 0 : std::stoll(n);
 }
 
+// The id of the live mailbox `address`, its row locked until the transaction ends (so `user
+// del` cannot remove it meanwhile); "no mailbox ADDRESS" when there is none (or it is being
+// deleted).
+inline Result<std::string> lock_account(PGconn* conn, const std::string& address) {
+  auto r = pgschema::query(
+      conn, "SELECT id FROM accounts WHERE address = $1 AND deleting = 0 FOR UPDATE", {{address}});
+  if (!r) return std::unexpected(r.error());
+  if (PQntuples(r->get()) == 0) return fail("no mailbox " + address);
+  return text(r->get(), 0, 0);
+}
+
 // BEGIN, and ROLLBACK unless committed: every write of one command, or none of it.
 class Transaction {
  public:

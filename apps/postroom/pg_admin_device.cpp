@@ -34,11 +34,9 @@ Result<void> add_device(PGconn* conn, const std::string& address, const std::str
   auto tx = Transaction::begin(conn);
   if (!tx) return std::unexpected(tx.error());
   // The mailbox locked: `user del` cannot remove it under the new device.
-  auto account = pgschema::query(
-      conn, "SELECT id FROM accounts WHERE address = $1 AND deleting = 0 FOR UPDATE", {{address}});
+  auto account = lock_account(conn, address);
   if (!account) return std::unexpected(account.error());
-  if (PQntuples(account->get()) == 0) return fail("no mailbox " + address);
-  std::string id = text(account->get(), 0, 0);
+  std::string id = *account;
   auto name_taken = pgschema::query(
       conn, "SELECT 1 FROM devices WHERE account_id = $1 AND name = $2", {{id}, {name}});
   if (!name_taken) return std::unexpected(name_taken.error());

@@ -42,16 +42,14 @@ Result<void> set_account_quota(PGconn* conn, const std::string& address,
   // The mailbox locked while its setting changes: `user del` cannot slip in between.
   auto tx = Transaction::begin(conn);
   if (!tx) return std::unexpected(tx.error());
-  auto account = pgschema::query(
-      conn, "SELECT id FROM accounts WHERE address = $1 AND deleting = 0 FOR UPDATE", {{address}});
+  auto account = lock_account(conn, address);
   if (!account) return std::unexpected(account.error());
-  if (PQntuples(account->get()) == 0) return fail("no mailbox " + address);
-  if (auto w = write_setting(
-          conn,
-          "INSERT INTO account_quotas(account_id, max_bytes, max_messages)"
-          " VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET"
-          " max_bytes = excluded.max_bytes, max_messages = excluded.max_messages",
-          "DELETE FROM account_quotas WHERE account_id = $1", text(account->get(), 0, 0), setting);
+  if (auto w =
+          write_setting(conn,
+                        "INSERT INTO account_quotas(account_id, max_bytes, max_messages)"
+                        " VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET"
+                        " max_bytes = excluded.max_bytes, max_messages = excluded.max_messages",
+                        "DELETE FROM account_quotas WHERE account_id = $1", *account, setting);
       !w)
     return w;
   return tx->commit();

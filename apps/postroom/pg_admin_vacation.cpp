@@ -31,16 +31,6 @@ Result<std::vector<store::Vacation>> select(PGconn* conn, const std::string& whe
   return out;
 }
 
-// The id of the mailbox `address`, locked until the transaction ends; fails when there is
-// none (or it is being deleted).
-Result<std::string> lock_account(PGconn* conn, const std::string& address) {
-  auto r = pgschema::query(
-      conn, "SELECT id FROM accounts WHERE address = $1 AND deleting = 0 FOR UPDATE", {{address}});
-  if (!r) return std::unexpected(r.error());
-  if (PQntuples(r->get()) == 0) return fail("no mailbox " + address);
-  return text(r->get(), 0, 0);
-}
-
 }  // namespace
 
 Result<void> set_vacation(PGconn* conn, const store::Vacation& v, std::int64_t now) {
