@@ -5,6 +5,7 @@ under load whose queue the other takes over, and PostgreSQL itself restarted und
 import poplib
 import signal
 import smtplib
+import socket
 import threading
 import time
 
@@ -28,9 +29,13 @@ def shared_store(postgres, lease="3s"):
                                   "    queue_lease: %s\n" % lease)
 
 
-def smarthost(peer):
+def smarthost_on(port):
     return ("relay:\n  mode: smarthost\n  smarthost:\n    host: 127.0.0.1\n    port: %d\n"
-            "    tls: none\n  retry_schedule: [1s]\n" % peer.port)
+            "    tls: none\n  retry_schedule: [1s]\n" % port)
+
+
+def smarthost(peer):
+    return smarthost_on(peer.port)
 
 
 def message(n, to):
@@ -169,19 +174,32 @@ def test_sigkill_of_one_daemon_under_load_loses_nothing_and_the_other_takes_its_
 
 
 def test_a_daemon_stopped_mid_delivery_hands_its_queue_over_at_once(make_daemon, postgres):
-    # A lease far longer than the test: only the stop's giving back lets b deliver in time.
-    peer = Peer(delay=3.0).start()
+    # a's smarthost takes the connection and never says a word, so a holds its leases until it
+    # stops; b's smarthost works. The lease is far longer than the test: only the stop's
+    # giving back lets b deliver in time.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes the handshakes; nobody ever answers
+    peer = Peer().start()
     try:
-        a, b = two_daemons(make_daemon, shared_store(postgres, lease="15m"), smarthost(peer))
+        section = shared_store(postgres, lease="15m")
+        a = make_daemon(start=False, extra=section + smarthost_on(silent.getsockname()[1]))
+        a.add_user("alice")
+        a.start()
+        b = make_daemon(extra=section + smarthost(peer))
         for n in range(3):
             assert submit(a, n, "bob%d@remote.test" % n)
-        wait_until(lambda: peer.data_seen > 0, timeout=30)
+        node = (a.workdir / "data" / "node.id").read_text()
+        leased = "SELECT count(*) FROM queue_recipients WHERE leased_by = '%s'" % node
+        wait_until(lambda: a.sql(leased) != "0", timeout=30, what="a's leases")
         assert a.stop(signal.SIGTERM) == 0
+        assert a.sql(leased) == "0"
         wanted = {"Subject: cluster %d" % n for n in range(3)}
-        wait_until(lambda: wanted <= set(peer_subjects(peer)), timeout=60)
+        wait_until(lambda: wanted <= set(peer_subjects(peer)), timeout=60, what="b's deliveries")
         assert "result=delivered" in b.log()
     finally:
         peer.stop()
+        silent.close()
 
 
 def test_postgresql_restarted_under_load_loses_nothing(make_daemon, postgres):
