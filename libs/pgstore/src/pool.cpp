@@ -18,8 +18,8 @@ struct Pool::Slot {
   explicit Slot(uv_loop_t* loop) : timer(loop) {}
   std::unique_ptr<Connection> conn;
   SlotState state = SlotState::connecting;
-  bool failing = false;  // failed since it was last up: not worth waiting for
   std::chrono::milliseconds backoff{0};
+  std::uint64_t failed_at = 0;   // loop time of the last failure
   std::uint64_t generation = 0;  // callbacks of a replaced connection are ignored
   net::Timer timer;
 };
@@ -68,7 +68,6 @@ void Pool::start_connecting(Slot& slot) {
       return;
     }
     slot.state = SlotState::idle;
-    slot.failing = false;
     slot.backoff = options_.backoff_first;
     pump();
   });
@@ -78,7 +77,7 @@ void Pool::lost(Slot& slot, const PgError&) {
   if (slot.state == SlotState::backoff) return;
   bool was_up = slot.state == SlotState::idle || slot.state == SlotState::busy;
   slot.state = SlotState::backoff;
-  slot.failing = true;
+  slot.failed_at = uv_now(loop_);
   auto wait = slot.backoff;
   slot.backoff = std::min(slot.backoff * 2, options_.backoff_max);
   slot.timer.start(static_cast<std::uint64_t>(wait.count()),
@@ -92,10 +91,22 @@ void Pool::lost(Slot& slot, const PgError&) {
   if (unavailable()) fail_waiting();
 }
 
+bool Pool::wake_one() {
+  auto now = uv_now(loop_);
+  for (auto& slot : slots_) {
+    if (slot->state != SlotState::backoff ||
+        now - slot->failed_at < static_cast<std::uint64_t>(options_.backoff_first.count()))
+      continue;
+    slot->timer.stop();
+    start_connecting(*slot);
+    return true;
+  }
+  return false;
+}
+
 bool Pool::unavailable() const {
-  return std::all_of(slots_.begin(), slots_.end(), [](const auto& s) {
-    return s->state == SlotState::backoff || (s->state == SlotState::connecting && s->failing);
-  });
+  return std::all_of(slots_.begin(), slots_.end(),
+                     [](const auto& s) { return s->state == SlotState::backoff; });
 }
 
 void Pool::fail_waiting() {
@@ -116,11 +127,13 @@ void Pool::run(Unit unit, Done done) {
          if (done) done(std::move(r));
        }});
   if (unavailable()) {
-    // Answered on the next loop turn, never inside the caller's own call.
+    // Answered on the next loop turn, never inside the caller's own call: by a connection woken
+    // out of its backoff, or with connection_lost.
     answer_timer_->start(0, [this] {
-      if (unavailable()) {
+      auto alive = alive_;
+      if (unavailable() && !wake_one()) {
         fail_waiting();
-      } else {
+      } else if (*alive) {
         pump();
       }
     });

@@ -142,48 +142,75 @@ TEST_CASE("pool: more work than connections waits its turn") {
   CHECK(loop.closes_clean());
 }
 
-TEST_CASE("pool: PostgreSQL restarted under work: temporary errors, then work again") {
+void pause(Loop& loop, int ms) {
+  net::Timer timer(loop.get());
+  bool waited = false;
+  timer.start(static_cast<std::uint64_t>(ms), [&] { waited = true; });
+  loop.run_until([&] { return waited; });
+}
+
+// One test case for both: they stop and start the same server.
+TEST_CASE(
+    "pool: PostgreSQL restarted under work: temporary errors, then work again, and after "
+    "a long outage the next request is served, not the one after the backoff") {
   Loop loop;
   auto restarted = test::restart_server();  // not the shared one: the others keep theirs
   auto& server = *restarted;
-  Pool pool(loop.get(), options_for(server, 2));
-  REQUIRE(loop.run_until([&] { return pool.connected() == 2; }));
+  {
+    Pool pool(loop.get(), options_for(server, 2));
+    REQUIRE(loop.run_until([&] { return pool.connected() == 2; }));
 
-  // Four long statements: two running, two waiting for a connection.
-  std::vector<PgResult<Rows>> in_flight;
-  for (int i = 0; i < 4; ++i)
-    pool.query({"", "SELECT pg_sleep(30)"}, {},
-               [&](PgResult<Rows> r) { in_flight.push_back(std::move(r)); });
-  net::Timer stop(loop.get());
-  stop.start(50, [&] { server.stop(); });
-  REQUIRE(loop.run_until([&] { return in_flight.size() == 4; }));
-  for (auto& r : in_flight) {
-    REQUIRE(!r.has_value());
-    CHECK(r.error().kind == PgError::Kind::connection_lost);
-    CHECK(r.error().temporary());
-  }
-
-  // While the server is down, work is refused at once, never kept waiting.
-  auto down = query(loop, pool, {"", "SELECT 1"});
-  REQUIRE(!down.has_value());
-  CHECK(down.error().temporary());
-
-  server.start();
-  std::optional<PgResult<Rows>> back;
-  int tries = 0;
-  while (tries < 200 && !(back && back->has_value())) {
-    ++tries;
-    back = query(loop, pool, {"", "SELECT 41 + 1"});
-    if (!back->has_value()) {
-      CHECK(back->error().temporary());
-      net::Timer pause(loop.get());
-      bool waited = false;
-      pause.start(25, [&] { waited = true; });
-      loop.run_until([&] { return waited; });
+    // Four long statements: two running, two waiting for a connection.
+    std::vector<PgResult<Rows>> in_flight;
+    for (int i = 0; i < 4; ++i)
+      pool.query({"", "SELECT pg_sleep(30)"}, {},
+                 [&](PgResult<Rows> r) { in_flight.push_back(std::move(r)); });
+    net::Timer stop(loop.get());
+    stop.start(50, [&] { server.stop(); });
+    REQUIRE(loop.run_until([&] { return in_flight.size() == 4; }));
+    for (auto& r : in_flight) {
+      REQUIRE(!r.has_value());
+      CHECK(r.error().kind == PgError::Kind::connection_lost);
+      CHECK(r.error().temporary());
     }
+
+    // While the server is down, work is refused at once, never kept waiting.
+    auto down = query(loop, pool, {"", "SELECT 1"});
+    REQUIRE(!down.has_value());
+    CHECK(down.error().temporary());
+
+    server.start();
+    std::optional<PgResult<Rows>> back;
+    int tries = 0;
+    while (tries < 200 && !(back && back->has_value())) {
+      ++tries;
+      back = query(loop, pool, {"", "SELECT 41 + 1"});
+      if (!back->has_value()) {
+        CHECK(back->error().temporary());
+        pause(loop, 25);
+      }
+    }
+    REQUIRE(back->has_value());
+    CHECK((*back)->int64(0, 0) == 42);
   }
-  REQUIRE(back->has_value());
-  CHECK((*back)->int64(0, 0) == 42);
+
+  auto o = options_for(server, 1);
+  o.backoff_max = std::chrono::minutes(10);
+  Pool pool(loop.get(), o);
+  REQUIRE(loop.run_until([&] { return pool.connected() == 1; }));
+  server.stop();
+  // A long outage: every failed attempt doubles the backoff, to minutes after a dozen.
+  for (int i = 0; i < 14; ++i) {
+    auto down = query(loop, pool, {"", "SELECT 1"});
+    REQUIRE(!down.has_value());
+    CHECK(down.error().temporary());
+    pause(loop, 30);
+  }
+  server.start();
+  pause(loop, 30);
+  auto back = query(loop, pool, {"", "SELECT 41 + 1"});
+  REQUIRE(back.has_value());
+  CHECK(back->int64(0, 0) == 42);
 }
 
 }  // namespace

@@ -46,9 +46,11 @@ class Pool {
   // Runs `unit` on the next free connection; `done` runs once on the loop: success only
   // after COMMIT succeeded, which is as durable as the server's synchronous_commit makes it
   // (on: flushed to the primary's WAL; remote_apply with a synchronous standby: on both; off:
-  // may be lost in a server crash). The DBA chooses; the store never lowers it. While no connection
-  // can be had (every one is reconnecting after a failure) work is answered at once with
-  // connection_lost.
+  // may be lost in a server crash). The DBA chooses; the store never lowers it. Work waits for a
+  // connection being made (at most connect_timeout); while every connection is waiting out its
+  // backoff after a failure, work wakes one (at most once per backoff_first), so a database back
+  // from a restart or failover serves the next request rather than the one after the backoff.
+  // When that attempt fails, or one failed just now, work is answered with connection_lost.
   void run(Unit unit, Done done);
   // One statement outside a transaction, with its rows.
   void query(Statement statement, Params params, std::function<void(PgResult<Rows>)> done);
@@ -74,6 +76,8 @@ class Pool {
   void lost(Slot& slot, const PgError& why);
   void pump();
   bool unavailable() const;
+  // Starts connecting one connection that has been backing off for at least backoff_first.
+  bool wake_one();
   void fail_waiting();
   void execute(Slot& slot, std::shared_ptr<Running> running);
   void next_step(Slot& slot, std::shared_ptr<Running> running);
