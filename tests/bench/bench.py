@@ -736,6 +736,9 @@ def run_smtp(args, report, work, postroom_bins):
               (100 * KIB, 1): args.n_100k_1, (100 * KIB, 10): args.n_100k_10, (100 * KIB, 50): args.n_100k_50}
     if args.smoke:
         scen = [(KIB, 1), (KIB, 10)]
+    elif args.smtp_scenarios:
+        wanted = set(args.smtp_scenarios.split(","))
+        scen = [(size, n) for size, n in scen if "%dk-%d" % (size // KIB, n) in wanted]
     run_no = [0]
 
     def fresh(kind):
@@ -977,6 +980,8 @@ def main():
                         "tls (submission with STARTTLS + AUTH, and POP3S; tls-submission or tls-pop3s for one of them), "
                         "growth (growth-mailbox, growth-connections, growth-store), "
                         "pg (postroom on PostgreSQL: pg-smtp, pg-pop3)")
+    b.add_argument("--smtp-scenarios", default=None,
+                   help="smtp: only these, comma-separated, e.g. 1k-50,100k-10 (default: all six)")
     b.add_argument("--n-1k-1", type=int, default=400)
     b.add_argument("--n-1k-10", type=int, default=2000)
     b.add_argument("--n-1k-50", type=int, default=4000)

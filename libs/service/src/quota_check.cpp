@@ -74,41 +74,32 @@ std::optional<QuotaRefusal> quota_refusal(const store::QuotaVerdict& verdict) {
   return std::nullopt;
 }
 
-void apply_quota(Context& context, const std::string& session_id,
-                 std::optional<std::uint64_t> declared_size, smtp::RecipientVerdict verdict,
-                 std::function<void(smtp::RecipientVerdict)> done) {
-  if (verdict.kind != smtp::RecipientVerdict::Kind::local || verdict.mailboxes.empty())
-    return done(std::move(verdict));
-  auto accounts = verdict.mailboxes;
-  context.store->mailbox_quotas(
-      std::move(accounts), quota_defaults(context.config->quota),
-      [session_id, declared_size, verdict = std::move(verdict),
-       done = std::move(done)](Result<std::vector<store::MailboxQuota>> quotas) mutable {
-        if (!quotas) {
-          log_line("session=", session_id,
-                   " quota: cannot check (letting it through): ", quotas.error().message);
-          return done(std::move(verdict));
-        }
-        for (const auto& q : *quotas) {
-          auto refusal = quota_refusal(store::check_quota(q, declared_size));
-          if (!refusal) {
-            verdict.quota_limited = verdict.quota_limited || q.limited();
-            continue;
-          }
-          log_line("session=", session_id, " quota: ", q.address, " refused with ", refusal->code,
-                   " ", refusal->enhanced, " mailbox ", standing(q.usage, q.limit),
-                   q.domain_limit.any()
-                       ? " domain " + q.domain + " " + standing(q.domain_usage, q.domain_limit)
-                       : std::string(),
-                   declared_size ? " size=" + std::to_string(*declared_size) : std::string());
-          verdict.kind = smtp::RecipientVerdict::Kind::refused;
-          verdict.code = refusal->code;
-          verdict.enhanced = refusal->enhanced;
-          verdict.text = refusal->text;
-          break;
-        }
-        done(std::move(verdict));
-      });
+void apply_quota(const std::string& session_id, std::optional<std::uint64_t> declared_size,
+                 const store::RecipientFacts& facts, smtp::RecipientVerdict& verdict) {
+  if (verdict.kind != smtp::RecipientVerdict::Kind::local || verdict.mailboxes.empty()) return;
+  if (facts.quota_error) {
+    log_line("session=", session_id,
+             " quota: cannot check (letting it through): ", *facts.quota_error);
+    return;
+  }
+  for (const auto& q : facts.quotas) {
+    auto refusal = quota_refusal(store::check_quota(q, declared_size));
+    if (!refusal) {
+      verdict.quota_limited = verdict.quota_limited || q.limited();
+      continue;
+    }
+    log_line("session=", session_id, " quota: ", q.address, " refused with ", refusal->code, " ",
+             refusal->enhanced, " mailbox ", standing(q.usage, q.limit),
+             q.domain_limit.any()
+                 ? " domain " + q.domain + " " + standing(q.domain_usage, q.domain_limit)
+                 : std::string(),
+             declared_size ? " size=" + std::to_string(*declared_size) : std::string());
+    verdict.kind = smtp::RecipientVerdict::Kind::refused;
+    verdict.code = refusal->code;
+    verdict.enhanced = refusal->enhanced;
+    verdict.text = refusal->text;
+    return;
+  }
 }
 
 void send_quota_warnings(Context& context, std::vector<std::int64_t> accounts) {

@@ -16,7 +16,6 @@
 #include "postroom/service/vacation.hpp"
 #include "postroom/store/accounts.hpp"
 #include "postroom/store/mail_store.hpp"
-#include "postroom/store/postmaster.hpp"
 #include "session_wiring.hpp"
 
 namespace postroom::service {
@@ -220,19 +219,21 @@ void SmtpConnection::update_reading() {
 void SmtpConnection::check_recipient(const smtp::CheckRecipient& check) {
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
   checking_ = check.address;  // one RCPT at a time: the session waits for the answer
-  // "<postmaster>" and postmaster@ every local domain (RFC 5321 §4.5.1).
-  store::resolve_with_postmaster(
-      *context_.store, check.address, context_.config->domains,
-      [weak, check](Result<store::Route> route) {
+  // The route ("<postmaster>" and postmaster@ every local domain per RFC 5321 §4.5.1), the
+  // quotas of its mailboxes and whether one has an away reply: one read.
+  context_.store->recipient_facts(
+      check.address, context_.config->domains, quota_defaults(context_.config->quota),
+      [weak, check](Result<store::RecipientFacts> facts) {
         auto s = weak.lock();
         if (!s || s->connection_->closed()) return;
         smtp::RecipientVerdict verdict;
         using Kind = smtp::RecipientVerdict::Kind;
-        if (!route) {
-          log_line("session=", s->id_, " recipient lookup failed: ", route.error().message);
+        if (!facts) {
+          log_line("session=", s->id_, " recipient lookup failed: ", facts.error().message);
           verdict.kind = Kind::temp_failure;
         } else {
-          switch (route->kind) {
+          const auto& route = facts->route;
+          switch (route.kind) {
             case store::Route::Kind::local:
               verdict.kind = Kind::local;
               break;
@@ -243,28 +244,21 @@ void SmtpConnection::check_recipient(const smtp::CheckRecipient& check) {
               verdict.kind = Kind::unknown_user;
               break;
           }
-          verdict.mailboxes = route->accounts;
-          verdict.forward_to = route->remote;
+          verdict.mailboxes = route.accounts;
+          verdict.forward_to = route.remote;
+          verdict.may_be_away = facts->may_be_away;
           // A bounce to an SRS address of ours goes back to the original sender.
           if (verdict.kind == Kind::unknown_user)
             route_srs_bounce(s->context_, s->checking_, verdict, s->id_);
+          // Quotas (quota_check.cpp), then greylisting (greylisting.cpp) for mail to local
+          // mailboxes from outside.
+          apply_quota(s->id_, check.declared_size, *facts, verdict);
         }
         if (verdict.kind != Kind::local) {
           s->session_->on_recipient_checked(std::move(verdict));
           return s->pump();
         }
-        // Quotas (quota_check.cpp), then greylisting (greylisting.cpp) for mail to local
-        // mailboxes from outside.
-        apply_quota(s->context_, s->id_, check.declared_size, std::move(verdict),
-                    [weak, check](smtp::RecipientVerdict verdict) {
-                      auto s = weak.lock();
-                      if (!s || s->connection_->closed()) return;
-                      if (verdict.kind != smtp::RecipientVerdict::Kind::local) {
-                        s->session_->on_recipient_checked(std::move(verdict));
-                        return s->pump();
-                      }
-                      s->greylist_then_answer(check, std::move(verdict));
-                    });
+        s->greylist_then_answer(check, std::move(verdict));
       });
 }
 
@@ -423,8 +417,10 @@ void SmtpConnection::commit() {
   queue.smtputf8 = envelope_ && envelope_->smtputf8;
   queue.body_8bit = envelope_ && envelope_->body == smtp::BodyType::eight_bit_mime;
   std::vector<std::int64_t> quota_limited;  // looked at for warnings once stored
+  bool may_be_away = false;
   if (envelope_) {
     for (const auto& rcpt : envelope_->recipients) {
+      may_be_away = may_be_away || rcpt.verdict.may_be_away;
       for (auto id : rcpt.verdict.mailboxes) {
         if (std::find(destination.accounts.begin(), destination.accounts.end(), id) ==
             destination.accounts.end()) {
@@ -442,8 +438,9 @@ void SmtpConnection::commit() {
   bool queued = !queue.recipients.empty();
   if (queued) destination.queue = std::move(queue);
   // Away replies go out only for mail that was delivered here, once it is (vacation.hpp).
-  auto away = away_candidate({envelope_ ? envelope_->reverse_path : std::nullopt},
-                             destination.accounts, sink_.headers());
+  auto away = may_be_away ? away_candidate({envelope_ ? envelope_->reverse_path : std::nullopt},
+                                           destination.accounts, sink_.headers())
+                          : std::nullopt;
   envelope_.reset();
   std::weak_ptr<SmtpConnection> weak = shared_from_this();
   sink_.commit(std::move(destination), [weak, queued, &context = context_, away = std::move(away),

@@ -70,6 +70,14 @@ void SqliteMailStore::resolve_recipient(std::string address, DomainTest is_local
               std::move(done));
 }
 
+void SqliteMailStore::recipient_facts(Address recipient, std::vector<std::string> local_domains,
+                                      QuotaDefaults defaults, Reply<RecipientFacts> done) {
+  read<RecipientFacts>(
+      [recipient = std::move(recipient), local_domains = std::move(local_domains), defaults](
+          Database& db) { return store::recipient_facts(db, recipient, local_domains, defaults); },
+      std::move(done));
+}
+
 void SqliteMailStore::find_account(std::string address, Reply<std::optional<Account>> done) {
   read<std::optional<Account>>(
       [address = std::move(address)](Database& db) { return store::find_account(db, address); },

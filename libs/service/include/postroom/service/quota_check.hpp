@@ -12,6 +12,7 @@
 #include "postroom/config/config.hpp"
 #include "postroom/smtp/session.hpp"
 #include "postroom/store/quotas.hpp"
+#include "postroom/store/recipient_facts.hpp"
 
 namespace postroom::service {
 
@@ -27,14 +28,12 @@ struct QuotaRefusal {
 };
 std::optional<QuotaRefusal> quota_refusal(const store::QuotaVerdict& verdict);
 
-// Applies the quotas of `verdict.mailboxes` to a local recipient: refused when any of them
-// is full (an alias is refused whole, so a retry never duplicates mail to its other
-// targets), else `quota_limited` set when any is under a limit. A store error lets it
-// through (logged): a quota must never lose mail. `done` runs later on the loop, or at once
-// when there is nothing to look up.
-void apply_quota(Context& context, const std::string& session_id,
-                 std::optional<std::uint64_t> declared_size, smtp::RecipientVerdict verdict,
-                 std::function<void(smtp::RecipientVerdict)> done);
+// Applies the quotas of a local recipient's mailboxes (`facts.quotas`, read with its route)
+// to `verdict`: refused when any of them is full (an alias is refused whole, so a retry never
+// duplicates mail to its other targets), else `quota_limited` set when any is under a limit.
+// Quotas that could not be read let it through (logged): a quota must never lose mail.
+void apply_quota(const std::string& session_id, std::optional<std::uint64_t> declared_size,
+                 const store::RecipientFacts& facts, smtp::RecipientVerdict& verdict);
 
 // After a message was stored for `accounts` (those under a quota): the warnings now due, in
 // one write job. Nothing is answered; failures are logged.

@@ -57,6 +57,9 @@ struct RecipientVerdict {
   // A mailbox in `mailboxes` is under a quota: the host looks for warnings to send once the
   // message is stored; opaque to the session.
   bool quota_limited = false;
+  // False when the store knows that none of `mailboxes` has an away reply set: the host then
+  // skips the lookup for one after the delivery; opaque to the session.
+  bool may_be_away = true;
 };
 
 struct Recipient {

@@ -18,6 +18,7 @@
 #include "postroom/store/outbound_counts.hpp"
 #include "postroom/store/queue.hpp"
 #include "postroom/store/quotas.hpp"
+#include "postroom/store/recipient_facts.hpp"
 #include "postroom/store/retention.hpp"
 #include "postroom/store/vacation.hpp"
 #include "postroom/store/writer.hpp"
@@ -66,6 +67,11 @@ class MailStore {
   // Accounts and routing.
   virtual void resolve_recipient(std::string address, DomainTest is_local_domain,
                                  Reply<Route> done) = 0;
+  // An RCPT's route, quotas and away flag (recipient_facts.hpp). This default asks
+  // resolve_recipient (per lookup_order) and then mailbox_quotas, and leaves may_be_away set;
+  // a backend may answer all of it in one round trip.
+  virtual void recipient_facts(Address recipient, std::vector<std::string> local_domains,
+                               QuotaDefaults defaults, Reply<RecipientFacts> done);
   virtual void find_account(std::string address, Reply<std::optional<Account>> done) = 0;
   virtual void sender_addresses(std::string address, Reply<std::vector<std::string>> done) = 0;
   // Per-device passwords: the device a login names (store::find_device), and its last use
@@ -162,6 +168,8 @@ class SqliteMailStore final : public MailStore {
 
   void resolve_recipient(std::string address, DomainTest is_local_domain,
                          Reply<Route> done) override;
+  void recipient_facts(Address recipient, std::vector<std::string> local_domains,
+                       QuotaDefaults defaults, Reply<RecipientFacts> done) override;
   void find_account(std::string address, Reply<std::optional<Account>> done) override;
   void sender_addresses(std::string address, Reply<std::vector<std::string>> done) override;
   void find_device(std::int64_t account, std::string selector,
