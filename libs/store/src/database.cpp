@@ -297,6 +297,12 @@ Result<void> Database::exec(const std::string& sql) {
   return {};
 }
 
+Result<void> Database::run(std::string_view sql) {
+  auto statement = prepare(sql);
+  if (!statement) return std::unexpected(statement.error());
+  return statement->run();
+}
+
 std::int64_t Database::last_insert_id() const {
   return sqlite3_last_insert_rowid(db_.get());
 }

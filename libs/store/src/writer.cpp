@@ -211,7 +211,7 @@ bool Writer::commit_batch(std::deque<Job>& batch) {
     fail_all(batch, Error{"injected: BEGIN failed"});
     return false;
   }
-  if (auto begun = db_.exec("BEGIN IMMEDIATE"); !begun) {
+  if (auto begun = db_.run("BEGIN IMMEDIATE"); !begun) {
     fail_all(batch, begun.error());
     return db_.last_error_was_full();
   }
@@ -219,7 +219,7 @@ bool Writer::commit_batch(std::deque<Job>& batch) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& job = batch[i];
     // A savepoint per job: one job's failure must not undo the others.
-    if (auto r = db_.exec("SAVEPOINT job"); !r) {
+    if (auto r = db_.run("SAVEPOINT job"); !r) {
       full = db_.last_error_was_full();
       if (db_.in_transaction()) (void)db_.exec("ROLLBACK");
       fail_all(batch, Error{"batch lost: " + r.error().message});
@@ -233,8 +233,8 @@ bool Writer::commit_batch(std::deque<Job>& batch) {
     // SQLITE_IOERR, SQLITE_NOMEM): then the jobs before this one are gone as well, and
     // the ones after it would run outside any transaction.
     bool lost = !db_.in_transaction();
-    if (!lost && !job.result) lost = !db_.exec("ROLLBACK TO job");
-    if (!lost) lost = !db_.exec("RELEASE job");
+    if (!lost && !job.result) lost = !db_.run("ROLLBACK TO job");
+    if (!lost) lost = !db_.run("RELEASE job");
     if (lost) {
       Error error = job.result ? Error{"the transaction was rolled back"} : job.result.error();
       if (db_.in_transaction()) (void)db_.exec("ROLLBACK");
@@ -242,8 +242,8 @@ bool Writer::commit_batch(std::deque<Job>& batch) {
       return full;
     }
   }
-  Result<void> committed = fault_ && fault_(FaultPoint::commit, 0) ? fail("injected: COMMIT failed")
-                                                                   : db_.exec("COMMIT");
+  Result<void> committed =
+      fault_ && fault_(FaultPoint::commit, 0) ? fail("injected: COMMIT failed") : db_.run("COMMIT");
   if (!committed) {
     full = full || db_.last_error_was_full();
     if (db_.in_transaction()) (void)db_.exec("ROLLBACK");

@@ -79,8 +79,11 @@ class Database {
 
   // A cached statement for `sql`; SQL always goes through prepared statements.
   Result<Statement> prepare(std::string_view sql);
-  // Runs SQL text with no parameters (migrations, BEGIN/COMMIT).
+  // Runs SQL text with no parameters (migrations, PRAGMAs).
   Result<void> exec(const std::string& sql);
+  // Runs one statement with no parameters and no rows, prepared once and cached: the
+  // writer's BEGIN, SAVEPOINT, RELEASE and COMMIT of every batch, not parsed again each time.
+  Result<void> run(std::string_view sql);
 
   std::int64_t last_insert_id() const;
   int changes() const;
