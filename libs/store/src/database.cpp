@@ -335,16 +335,21 @@ Result<Transaction> Transaction::begin(Database& db) {
 }
 
 Transaction::~Transaction() {
-  if (db_) (void)db_->exec("ROLLBACK");
+  if (db_) (void)db_->run("ROLLBACK");
 }
 
 Result<ReadTransaction> ReadTransaction::begin(Database& db) {
-  if (auto r = db.exec("BEGIN"); !r) return std::unexpected(r.error());
-  return ReadTransaction(db);
+  if (auto r = db.run("BEGIN"); !r) return std::unexpected(r.error());
+  return ReadTransaction(&db);
+}
+
+Result<ReadTransaction> ReadTransaction::begin_unless_in_one(Database& db) {
+  if (db.in_transaction()) return ReadTransaction(nullptr);
+  return begin(db);
 }
 
 ReadTransaction::~ReadTransaction() {
-  if (db_) (void)db_->exec("ROLLBACK");
+  if (db_) (void)db_->run("ROLLBACK");
 }
 
 Result<void> Transaction::commit() {

@@ -171,12 +171,8 @@ Result<std::vector<MailboxQuota>> mailbox_quotas(Database& db,
                                                  const QuotaDefaults& defaults) {
   // One snapshot, so that a mailbox and its domain are counted at the same instant; the
   // caller's transaction serves when it has one (the writer's warnings job).
-  std::optional<ReadTransaction> snapshot;
-  if (!db.in_transaction()) {
-    auto begun = ReadTransaction::begin(db);
-    if (!begun) return std::unexpected(begun.error());
-    snapshot.emplace(std::move(*begun));
-  }
+  auto snapshot = ReadTransaction::begin_unless_in_one(db);
+  if (!snapshot) return std::unexpected(snapshot.error());
   std::vector<MailboxQuota> out;
   std::map<std::string, std::pair<Usage, QuotaLimit>> domains;
   for (auto account : accounts) {

@@ -13,12 +13,8 @@ namespace postroom::store {
 Result<RecipientFacts> recipient_facts(Database& db, const Address& recipient,
                                        const std::vector<std::string>& local_domains,
                                        const QuotaDefaults& defaults) {
-  std::optional<ReadTransaction> snapshot;
-  if (!db.in_transaction()) {
-    auto begun = ReadTransaction::begin(db);
-    if (!begun) return std::unexpected(begun.error());
-    snapshot.emplace(std::move(*begun));
-  }
+  auto snapshot = ReadTransaction::begin_unless_in_one(db);
+  if (!snapshot) return std::unexpected(snapshot.error());
   RecipientFacts facts;
   auto route = resolve_with_postmaster(db, recipient, local_domains);
   if (!route) return std::unexpected(route.error());

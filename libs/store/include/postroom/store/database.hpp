@@ -133,12 +133,15 @@ class Transaction {
 class ReadTransaction {
  public:
   static Result<ReadTransaction> begin(Database& db);
+  // The same, unless the caller's transaction already gives the reads one snapshot: then
+  // nothing is begun or ended here.
+  static Result<ReadTransaction> begin_unless_in_one(Database& db);
   ReadTransaction(ReadTransaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
   ReadTransaction(const ReadTransaction&) = delete;
   ~ReadTransaction();  // ends it: a read transaction has nothing to commit
 
  private:
-  explicit ReadTransaction(Database& db) : db_(&db) {}
+  explicit ReadTransaction(Database* db) : db_(db) {}
   Database* db_;
 };
 
