@@ -535,13 +535,15 @@ def test_messages_sent_together_share_smarthost_connections_each_delivered_once(
 def test_a_smarthost_that_takes_one_message_per_connection_still_gets_each_once(make_daemon, peers):
     # The server says 421 to a second MAIL on a connection (as Exim does past its
     # smtp_accept_max_per_connection): the message goes again on a new connection at once,
-    # neither deferred nor sent twice.
-    peer = peers(mails_per_connection=1).start()
+    # neither deferred nor sent twice. Each DATA takes the server a while, so the ten
+    # connections the relay may open are all busy when the last messages arrive: those wait
+    # for a connection to finish, and go on it first (the second MAIL, refused).
+    peer = peers(mails_per_connection=1, data_delay=2.0).start()
     d = start_daemon(make_daemon, smarthost_config(peer.port))
-    recipients = send_batch(d, 8)
+    recipients = send_batch(d, 14)
     wait_until(lambda: queue_rows(d) == [], what="an empty queue")
     assert sorted(m.rcpt_tos[0] for m in peer.messages) == sorted(recipients)
-    assert len(peer.connections()) == 8
+    assert len(peer.connections()) == 14
     log = since_last_start(d)
     assert "result=deferred" not in log
     assert "sending the next on a new connection" in log

@@ -26,13 +26,14 @@ class Received:
 class Peer:
     """`data_replies`: replies to successive DATA commands, the last one repeating.
     `rcpt_replies`: address -> reply for RCPT (others get 250). `delay`: seconds to wait
-    before answering the first DATA. `credentials`: (login, password) to require AUTH."""
+    before answering the first DATA; `data_delay`: before answering every DATA. `credentials`: (login, password) to require AUTH."""
 
     host: str = "127.0.0.1"
     port: int = 0
     data_replies: list = field(default_factory=lambda: ["250 2.0.0 OK queued"])
     rcpt_replies: dict = field(default_factory=dict)
     delay: float = 0.0
+    data_delay: float = 0.0
     starttls_context: ssl.SSLContext = None
     implicit_context: ssl.SSLContext = None
     credentials: tuple = None
@@ -100,6 +101,8 @@ class _Handler:
         peer.data_seen += 1
         if index == 0 and peer.delay:
             await asyncio.sleep(peer.delay)
+        if peer.data_delay:
+            await asyncio.sleep(peer.data_delay)
         reply = peer.data_replies[min(index, len(peer.data_replies) - 1)]
         if reply.startswith("250"):
             login = getattr(getattr(session, "auth_data", None), "login", None)
